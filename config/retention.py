@@ -1,0 +1,64 @@
+"""Retention classes from the daylight seed's hot/warm/cold table, and the other systems' rules.
+
+Hot and warm data lives in DynamoDB for its days and then TTL deletes it for good. Cold data
+is "archived but retained": the item leaves the table by TTL (audit entries after a hot year,
+users/profiles/locations when the app closes or retires them) and the archive keeps it until
+the end of its retention. The archival issue turns `archive=True` rules into infrastructure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Tier = Literal["hot", "warm", "cold"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionRule:
+    tier: Tier
+    days: int
+    # Where the seed gives no number, the rule says so and docs show the decision.
+    from_seed: bool = True
+
+    @property
+    def archive(self) -> bool:
+        return self.tier == "cold"
+
+
+# (system key, table id) -> rule. A table with TTL and no rule keeps items until the app
+# sets expiresAt (Therapeutic Wave's configurable retention, PersonalPod's cache).
+RETENTION: dict[tuple[str, str], RetentionRule] = {
+    ("daylight", "UserSessions"): RetentionRule(tier="hot", days=30),
+    ("daylight", "LocationHistory"): RetentionRule(tier="hot", days=90),
+    ("daylight", "WeatherCache"): RetentionRule(tier="hot", days=7),
+    ("daylight", "TrafficData"): RetentionRule(tier="hot", days=30),
+    ("daylight", "EventsCache"): RetentionRule(tier="hot", days=14),
+    ("daylight", "PerformanceMetrics"): RetentionRule(tier="hot", days=30),
+    ("daylight", "Plans"): RetentionRule(tier="warm", days=365),
+    ("daylight", "UsageAnalytics"): RetentionRule(tier="warm", days=365),
+    ("daylight", "ErrorLogs"): RetentionRule(tier="warm", days=90),
+    ("daylight", "ApiUsage"): RetentionRule(tier="warm", days=365),
+    ("daylight", "AuditLogs"): RetentionRule(tier="cold", days=2555),
+    ("daylight", "UserProfiles"): RetentionRule(tier="cold", days=2555),
+    ("daylight", "Locations"): RetentionRule(tier="cold", days=1095),
+    ("daylight", "Users"): RetentionRule(tier="cold", days=2555),
+    ("daylight", "AuthSessions"): RetentionRule(tier="hot", days=30, from_seed=False),
+    ("daylight", "RateLimits"): RetentionRule(tier="hot", days=1, from_seed=False),
+}
+
+
+def check_rules(tables: dict[str, dict[str, str | None]]) -> list[str]:
+    """Problems with RETENTION against the catalogue: `tables` is system -> {table id: ttl attribute}."""
+    problems = []
+    for (system, table_id), rule in RETENTION.items():
+        where = f"retention[{system}.{table_id}]"
+        if table_id not in tables.get(system, {}):
+            problems.append(f"{where} names no table of the catalogue")
+        elif tables[system][table_id] is None:
+            problems.append(f"{where} needs a TTL attribute on the table to expire items")
+        if rule.tier not in ("hot", "warm", "cold"):
+            problems.append(f"{where}.tier = {rule.tier!r} is not allowed: hot, warm or cold")
+        if not (isinstance(rule.days, int) and rule.days > 0):
+            problems.append(f"{where}.days = {rule.days!r} is not allowed: a whole number > 0")
+    return problems

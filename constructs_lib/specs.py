@@ -1,0 +1,98 @@
+"""Plain data types that describe a DynamoDB table: the input of `DataTable`.
+
+They import nothing from CDK so config validation, docs and local tools can read the
+table catalogue without building a construct tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+KeyType = Literal["S", "N", "B"]
+Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
+
+# DynamoDB's own rule for table and index names.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: KeyType = "S"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexSpec:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    projection: Projection = "ALL"
+    include: tuple[str, ...] = ()
+    # The access pattern this index exists for; it goes into the data-model docs.
+    serves: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSpec:
+    # Stable short id. It becomes the construct id and the pinned logical id
+    # (`Table<Id>`), so renaming it would replace the table: never change it.
+    id: str
+    # Physical name with an `{env}` placeholder, e.g. "therapeutic-wave-users-{env}".
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+    # What the base table's key serves; it goes into the data-model docs.
+    serves: str
+    description: str = ""
+
+    @property
+    def logical_id(self) -> str:
+        return f"Table{self.id}"
+
+    def key_attributes(self) -> dict[str, str]:
+        """Every attribute used in a key of the table or an index, with its type."""
+        keys: dict[str, str] = {}
+        for key in (self.partition_key, self.sort_key):
+            if key:
+                keys[key.name] = key.type
+        for index in self.indexes:
+            for key in (index.partition_key, index.sort_key):
+                if key:
+                    keys[key.name] = key.type
+        return keys
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadingKeys:
+    """A `dynamodb:LeadingKeys` restriction for a tenant-facing role.
+
+    `patterns` are partition-key values with IAM policy variables, e.g.
+    "USER#${aws:PrincipalTag/userId}"; `tables` limits it to some table ids (all when empty);
+    `indexes` names the indexes of those tables the role may query.
+    """
+
+    patterns: tuple[str, ...]
+    session_tags: tuple[str, ...]
+    tables: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemSpec:
+    key: str  # "daylight"; used in stack, role and alias names
+    title: str
+    seed: str  # the seed document this system is declared from
+    tables: tuple[TableSpec, ...]
+    # Seeds that migrate data into DynamoDB get a data-migration role.
+    migration_role: bool
+    tenant_isolation: LeadingKeys | None = None
+
+    def table(self, table_id: str) -> TableSpec:
+        for spec in self.tables:
+            if spec.id == table_id:
+                return spec
+        raise KeyError(f"{self.key} has no table {table_id!r}")

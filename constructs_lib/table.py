@@ -1,0 +1,226 @@
+"""`DataTable`: a DynamoDB table (TableV2) with this project's defaults, alarms and narrow grants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from config.model import AlarmConfig, BillingConfig, ReplicaConfig
+from constructs_lib.alerts import AlarmActions
+from constructs_lib.specs import Key, TableSpec
+
+# Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
+READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
+WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
+# A customer-managed key is used by DynamoDB on the caller's behalf.
+KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+
+# Operations whose SystemErrors and latency the alarms watch (DynamoDB publishes per Operation).
+ERROR_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")
+LATENCY_OPERATIONS = ("GetItem", "Query", "PutItem", "UpdateItem")
+
+_KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
+_PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY, "INCLUDE": dynamodb.ProjectionType.INCLUDE}
+
+
+def _attr(key: Key | None) -> dynamodb.Attribute | None:
+    return dynamodb.Attribute(name=key.name, type=_KEY_TYPES[key.type]) if key else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSettings:
+    """The per-environment half of a table: everything config decides."""
+
+    billing: BillingConfig
+    pitr_enabled: bool
+    pitr_days: int
+    deletion_protection: bool
+    removal_policy: RemovalPolicy
+    alarms: AlarmConfig
+    replicas: Sequence[ReplicaConfig] = ()
+
+
+class DataTable(Construct):
+    """One table of the catalogue: TableV2 encrypted with a customer-managed key, PITR, deletion
+    protection, TTL, removal policy from config, a pinned logical id, and the AWS-recommended
+    alarms for the table and each GSI, all wired to the alert actions.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, spec: TableSpec, table_name: str, key: kms.IKey, settings: TableSettings, alarm_actions: AlarmActions) -> None:
+        super().__init__(scope, id)
+        self.spec = spec
+        self.table_name = table_name
+        self.key = key
+        billing, read_capacity, write_capacity = _billing(settings.billing)
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            table_name=table_name,
+            partition_key=_attr(spec.partition_key),
+            sort_key=_attr(spec.sort_key),
+            billing=billing,
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=index.name,
+                    partition_key=_attr(index.partition_key),
+                    sort_key=_attr(index.sort_key),
+                    projection_type=_PROJECTIONS[index.projection],
+                    non_key_attributes=list(index.include) or None,
+                    read_capacity=read_capacity,
+                    write_capacity=write_capacity,
+                )
+                for index in spec.indexes
+            ],
+            time_to_live_attribute=spec.ttl_attribute,
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(
+                key, replica_key_arns={r.region: r.kms_key_arn for r in settings.replicas} or None
+            ),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=settings.pitr_enabled,
+                recovery_period_in_days=settings.pitr_days if settings.pitr_enabled else None,
+            ),
+            deletion_protection=settings.deletion_protection,
+            removal_policy=settings.removal_policy,
+            replicas=[dynamodb.ReplicaTableProps(region=r.region) for r in settings.replicas] or None,
+        )
+        # The logical id is the table's identity to CloudFormation: pin it to the catalogue id
+        # so refactoring the construct tree can never replace (and empty) a table.
+        self.table.node.default_child.override_logical_id(spec.logical_id)
+        Tags.of(self.table).add("Table", spec.id)
+        self.alarms = _TableAlarms(self, "Alarms", table_name=table_name, spec=spec, config=settings.alarms, replicas=settings.replicas, actions=alarm_actions).alarms
+
+    @property
+    def table_arn(self) -> str:
+        return self.table.table_arn
+
+    def index_arns(self, names: Sequence[str] | None = None) -> list[str]:
+        chosen = [i.name for i in self.spec.indexes] if names is None else list(names)
+        unknown = set(chosen) - {i.name for i in self.spec.indexes}
+        if unknown:
+            raise ValueError(f"{self.table_name} has no index {sorted(unknown)}; it has {[i.name for i in self.spec.indexes]}")
+        return [f"{self.table.table_arn}/index/{name}" for name in chosen]
+
+    # --- narrow grants: explicit actions, the table and its named indexes, the key via DynamoDB only
+
+    def grant_read(self, grantee: iam.IGrantable, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> None:
+        self._grant(grantee, READ_ACTIONS, KMS_READ_ACTIONS, indexes, leading_keys, "Read")
+
+    def grant_write(self, grantee: iam.IGrantable, *, leading_keys: Sequence[str] = ()) -> None:
+        # Writes go to the base table only; DynamoDB maintains the indexes.
+        self._grant(grantee, WRITE_ACTIONS, KMS_WRITE_ACTIONS, [], leading_keys, "Write")
+
+    def grant_read_write(self, grantee: iam.IGrantable, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> None:
+        self.grant_read(grantee, indexes=indexes, leading_keys=leading_keys)
+        self.grant_write(grantee, leading_keys=leading_keys)
+
+    def _grant(self, grantee: iam.IGrantable, actions: Sequence[str], kms_actions: Sequence[str], indexes: Sequence[str] | None, leading_keys: Sequence[str], verb: str) -> None:
+        conditions = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(leading_keys)}} if leading_keys else None
+        sid = f"{verb}{self.spec.id}"
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(sid=sid, actions=list(actions), resources=[self.table_arn, *self.index_arns(indexes)], conditions=conditions)
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Key",
+                actions=list(kms_actions),
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}},
+            )
+        )
+
+
+def _billing(config: BillingConfig) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:
+    if config.mode == "PAY_PER_REQUEST":
+        return dynamodb.Billing.on_demand(), None, None
+    read = dynamodb.Capacity.autoscaled(
+        min_capacity=config.read_capacity, max_capacity=config.max_read_capacity, target_utilization_percent=config.target_utilization_percent
+    )
+    write = dynamodb.Capacity.autoscaled(
+        min_capacity=config.write_capacity, max_capacity=config.max_write_capacity, target_utilization_percent=config.target_utilization_percent
+    )
+    return dynamodb.Billing.provisioned(read_capacity=read, write_capacity=write), read, write
+
+
+class _TableAlarms(Construct):
+    """The CloudWatch "recommended alarms" for DynamoDB, for one table and its GSIs."""
+
+    def __init__(self, scope: Construct, id: str, *, table_name: str, spec: TableSpec, config: AlarmConfig, replicas: Sequence[ReplicaConfig], actions: AlarmActions) -> None:
+        super().__init__(scope, id)
+        self._config = config
+        self._actions = actions
+        self.alarms: list[cloudwatch.Alarm] = []
+        table_dims = {"TableName": table_name}
+        for kind in ("Read", "Write"):
+            self._alarm(
+                f"{kind}Throttles",
+                f"{table_name}-{kind.lower()}-throttles",
+                _metric(f"{kind}ThrottleEvents", table_dims, "Sum"),
+                config.throttle_events,
+                f"{kind} requests to {table_name} are being throttled: raise capacity or spread the partition keys.",
+            )
+            for index in spec.indexes:
+                self._alarm(
+                    f"{kind}Throttles{index.name}",
+                    f"{table_name}-{index.name}-{kind.lower()}-throttles",
+                    _metric(f"{kind}ThrottleEvents", {**table_dims, "GlobalSecondaryIndexName": index.name}, "Sum"),
+                    config.throttle_events,
+                    f"{kind} throttling on index {index.name} of {table_name}; a throttled GSI also throttles writes to the table.",
+                )
+        # SystemErrors is published per Operation only: sum the operations in metric math.
+        self._alarm(
+            "SystemErrors",
+            f"{table_name}-system-errors",
+            _math("SUM(METRICS())", "SystemErrors", table_dims, ERROR_OPERATIONS, "Sum"),
+            config.system_errors,
+            f"DynamoDB returned HTTP 500s for {table_name}; clients retry, persistent errors need an AWS support case.",
+        )
+        self._alarm(
+            "Latency",
+            f"{table_name}-latency",
+            _math("MAX(METRICS())", "SuccessfulRequestLatency", table_dims, LATENCY_OPERATIONS, "Average"),
+            config.latency_ms,
+            f"Average latency of the slowest of {', '.join(LATENCY_OPERATIONS)} on {table_name} is above {config.latency_ms} ms.",
+        )
+        for replica in replicas:
+            self._alarm(
+                f"ReplicationLatency{replica.region}",
+                f"{table_name}-replication-latency-{replica.region}",
+                _metric("ReplicationLatency", {**table_dims, "ReceivingRegion": replica.region}, "Average"),
+                config.replication_latency_ms,
+                f"Replication of {table_name} to {replica.region} is lagging.",
+            )
+
+    def _alarm(self, id: str, name: str, metric: cloudwatch.IMetric, threshold: int, description: str) -> None:
+        self.alarms.append(
+            self._actions.alarm(
+                self,
+                id,
+                name=name,
+                description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=self._config.evaluation_periods,
+                datapoints_to_alarm=self._config.datapoints_to_alarm,
+            )
+        )
+
+
+def _metric(name: str, dims: dict[str, str], statistic: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, dimensions_map=dims, statistic=statistic, period=Duration.minutes(1))
+
+
+def _math(expression: str, name: str, dims: dict[str, str], operations: Sequence[str], statistic: str) -> cloudwatch.MathExpression:
+    return cloudwatch.MathExpression(
+        expression=expression,
+        using_metrics={op.lower(): _metric(name, {**dims, "Operation": op}, statistic) for op in operations},
+        label=f"{name} ({expression.split('(')[0].lower()} over operations)",
+        period=Duration.minutes(1),
+    )

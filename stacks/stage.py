@@ -1,0 +1,37 @@
+"""One cdk.Stage per environment: the platform stack and one stack per seed system."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage, Tags
+from constructs import Construct
+
+from config.model import EnvironmentConfig
+from stacks import naming
+from stacks.platform import PlatformStack
+
+
+PLATFORM = "data-platform"
+
+
+def stack_names(config: EnvironmentConfig) -> list[str]:
+    """The stacks an environment synthesizes, by CloudFormation stack name."""
+    return [naming.stack_name(config, key) for key in (PLATFORM,)]
+
+
+class DataStage(Stage):
+    def __init__(self, scope: Construct, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, config.name, env=Environment(account=config.account, region=config.region))
+        for key, value in {"Environment": config.name, "ManagedBy": "cdk", **config.tags}.items():
+            Tags.of(self).add(key, value)
+        common = dict(termination_protection=config.termination_protection)
+        self.platform = PlatformStack(
+            self,
+            "Platform",
+            stack_name=naming.stack_name(config, PLATFORM),
+            description=f"Shared data platform for {config.name}: alert topic, access-log bucket, account-level DynamoDB alarms",
+            config=config,
+            any_provisioned=any(b.mode == "PROVISIONED" for b in (config.billing, *config.billing_overrides.values())),
+            **common,
+        )
+        # Workload stacks (one per seed system) are added here; see stacks/system.py.
+        self.stacks = [self.platform]
