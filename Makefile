@@ -23,7 +23,7 @@ ENV ?=
 CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
 BASE ?=
 
-.PHONY: help setup synth test diff deploy guard clean
+.PHONY: help setup synth test guard diff deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,15 @@ synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|pr
 
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+guard: synth ## Deploy guard: cdk.out against the committed snapshots (BASE=git-ref: that ref's snapshots)
+	@set -e; baseline=tests/__snapshots__; \
+	if [ -n "$(BASE)" ]; then \
+	  baseline=$$(mktemp -d); trap 'rm -rf "$$baseline"' EXIT; \
+	  git archive "$(BASE)" tests/__snapshots__ | tar -x -C "$$baseline"; \
+	  echo "baseline: snapshots of $(BASE)"; \
+	fi; \
+	$(BIN)/python tools/deploy_guard.py "$$baseline" cdk.out
 
 diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
 	@test -n "$(ENV)" || { echo "make diff needs ENV=dev|staging|prod"; exit 2; }

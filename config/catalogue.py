@@ -30,6 +30,7 @@ THERAPEUTIC_WAVE = SystemSpec(
     title="Therapeutic Wave Interface",
     seed="therapeutic-wave.md",
     migration_role=True,
+    field_encryption=True,
     tables=(
         TableSpec(
             id="Users",

@@ -229,6 +229,8 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     acc = cfg.access
     p.check(bool(SERVICE_PRINCIPAL.match(acc.app_service_principal)), "access.app_service_principal", acc.app_service_principal, "a service principal such as ecs-tasks.amazonaws.com")
     for group in ("readonly_principal_arns", "migration_principal_arns"):
+        # A role nobody may assume is dead weight; one anybody may assume is a hole.
+        p.check(len(getattr(acc, group)) > 0, f"access.{group}", getattr(acc, group), "at least one IAM role ARN allowed to assume the role")
         for i, arn in enumerate(getattr(acc, group)):
             p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
 

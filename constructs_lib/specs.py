@@ -90,6 +90,8 @@ class SystemSpec:
     # Seeds that migrate data into DynamoDB get a data-migration role.
     migration_role: bool
     tenant_isolation: LeadingKeys | None = None
+    # A dedicated KMS key for the application's field-level (envelope) encryption.
+    field_encryption: bool = False
 
     def table(self, table_id: str) -> TableSpec:
         for spec in self.tables:

@@ -7,7 +7,9 @@ from constructs import Construct
 
 from config.model import EnvironmentConfig
 from stacks import naming
+from config.catalogue import SYSTEMS
 from stacks.platform import PlatformStack
+from stacks.system import SystemStack
 
 
 PLATFORM = "data-platform"
@@ -15,7 +17,7 @@ PLATFORM = "data-platform"
 
 def stack_names(config: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes, by CloudFormation stack name."""
-    return [naming.stack_name(config, key) for key in (PLATFORM,)]
+    return [naming.stack_name(config, key) for key in (PLATFORM, *(s.key for s in SYSTEMS))]
 
 
 class DataStage(Stage):
@@ -26,12 +28,26 @@ class DataStage(Stage):
         common = dict(termination_protection=config.termination_protection)
         self.platform = PlatformStack(
             self,
-            "Platform",
+            "platform",
             stack_name=naming.stack_name(config, PLATFORM),
             description=f"Shared data platform for {config.name}: alert topic, access-log bucket, account-level DynamoDB alarms",
             config=config,
             any_provisioned=any(b.mode == "PROVISIONED" for b in (config.billing, *config.billing_overrides.values())),
             **common,
         )
-        # Workload stacks (one per seed system) are added here; see stacks/system.py.
-        self.stacks = [self.platform]
+        self.systems = {}
+        for system in SYSTEMS:
+            stack = SystemStack(
+                self,
+                system.key,
+                stack_name=naming.stack_name(config, system.key),
+                description=f"{system.title} data layer ({config.name}), declared from shared/seeds/{system.seed}",
+                system=system,
+                config=config,
+                **common,
+            )
+            # Alarms address the platform's alert topic by name, so it must exist first.
+            stack.add_stack_dependency(self.platform)
+            self.systems[system.key] = stack
+        self.stacks = [self.platform, *self.systems.values()]
+

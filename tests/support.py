@@ -23,7 +23,7 @@ def new_app(outdir: str | None = None, **context: Any) -> cdk.App:
     return cdk.App(context={**CDK_CONTEXT, **context}, outdir=outdir)
 
 
-def test_stack(app: cdk.App | None = None, id: str = "Test") -> cdk.Stack:
+def region_stack(app: cdk.App | None = None, id: str = "Test") -> cdk.Stack:
     """A region-specific stack (TableV2 with a customer-managed key requires one)."""
     return cdk.Stack(app or new_app(), id, env=cdk.Environment(account="123456789012", region="us-east-1"))
 

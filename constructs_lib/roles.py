@@ -1,0 +1,71 @@
+"""Least-privilege IAM roles for one system's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from constructs_lib.specs import LeadingKeys
+from constructs_lib.table import DataTable
+
+
+class DataAccessRoles(Construct):
+    """The roles a system's data is reached through, each scoped to its tables, indexes and key.
+
+    - app: the application's read-write role, assumed by its compute service;
+    - readonly: analytics and support, assumed by the configured roles; no writes;
+    - migration (optional): bulk loads and data fixes, assumed by the configured roles;
+    - tenant (optional): a user's own partitions only (`dynamodb:LeadingKeys`), assumed by the
+      app role with the user's id as a session tag, so a bug in one request cannot read
+      another user's items.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name_prefix: str,
+        tables: Sequence[DataTable],
+        app_service_principal: str,
+        readonly_principal_arns: Sequence[str],
+        migration_principal_arns: Sequence[str] | None,
+        tenant_isolation: LeadingKeys | None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.app = self._role("App", f"{name_prefix}-app", iam.ServicePrincipal(app_service_principal), "Application read-write access")
+        self.readonly = self._role("ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support")
+        for table in tables:
+            table.grant_read_write(self.app)
+            table.grant_read(self.readonly)
+
+        self.migration = None
+        if migration_principal_arns is not None:
+            self.migration = self._role("Migration", f"{name_prefix}-migration", _arns(migration_principal_arns), "Bulk data migration and imports")
+            for table in tables:
+                table.grant_read_write(self.migration)
+
+        self.tenant = None
+        if tenant_isolation is not None:
+            tags = tenant_isolation.session_tags
+            trust = iam.SessionTagsPrincipal(iam.ArnPrincipal(self.app.role_arn)).with_conditions(
+                # The caller must tag the session with the user's id; the policy reads it back.
+                {"StringLike": {f"aws:RequestTag/{tag}": "?*" for tag in tags}}
+            )
+            self.tenant = self._role("Tenant", f"{name_prefix}-tenant", trust, "One user's own partitions only (dynamodb:LeadingKeys)")
+            scoped = [t for t in tables if not tenant_isolation.tables or t.spec.id in tenant_isolation.tables]
+            for table in scoped:
+                table.grant_read_write(self.tenant, indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)
+            self.app.add_to_principal_policy(
+                iam.PolicyStatement(sid="AssumeTenantRole", actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.tenant.role_arn])
+            )
+
+    def _role(self, id: str, name: str, principal: iam.IPrincipal, description: str) -> iam.Role:
+        return iam.Role(self, id, role_name=name, assumed_by=principal, description=description, max_session_duration=Duration.hours(1))
+
+
+def _arns(arns: Sequence[str]) -> iam.IPrincipal:
+    return iam.CompositePrincipal(*[iam.ArnPrincipal(arn) for arn in arns])

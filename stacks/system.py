@@ -1,0 +1,68 @@
+"""One stack per seed system per environment: its key, its tables (with alarms) and its roles."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from config.model import EnvironmentConfig
+from constructs_lib.alerts import AlarmActions, topic_arn_for
+from constructs_lib.kms import DataKey
+from constructs_lib.roles import DataAccessRoles
+from constructs_lib.specs import SystemSpec
+from constructs_lib.table import DataTable, TableSettings
+from stacks import naming
+
+FIELD_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+class SystemStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, system: SystemSpec, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.system = system
+        prefix = f"{system.key}-{config.name}"
+        removal = naming.removal_policy(config)
+        # One key per system and environment: revoking or auditing one system's data never
+        # touches another's.
+        self.key = DataKey(self, "DataKey", alias=f"alias/{prefix}-data", description=f"Encrypts the {system.title} tables in {config.name}", removal_policy=removal, logical_id="KeyData").key
+
+        topic_arns = [topic_arn_for(self, naming.alert_topic_name(config))]
+        if config.alerts.external_topic_arn:
+            topic_arns.append(config.alerts.external_topic_arn)
+        actions = AlarmActions(self, topic_arns=topic_arns)
+
+        settings = TableSettings(
+            billing=config.billing_for(system.key),
+            pitr_enabled=config.pitr.enabled,
+            pitr_days=config.pitr.recovery_period_days,
+            deletion_protection=config.deletion_protection,
+            removal_policy=removal,
+            alarms=config.alarms,
+            replicas=config.replicas,
+        )
+        # Tables get a scope of their own so a table id can never collide with another construct.
+        tables_scope = Construct(self, "Tables")
+        self.tables = {
+            spec.id: DataTable(tables_scope, spec.id, spec=spec, table_name=config.table_name(system.key, spec.id, spec.name), key=self.key, settings=settings, alarm_actions=actions)
+            for spec in system.tables
+        }
+        self.roles = DataAccessRoles(
+            self,
+            "Access",
+            name_prefix=prefix,
+            tables=list(self.tables.values()),
+            app_service_principal=config.access.app_service_principal,
+            readonly_principal_arns=config.access.readonly_principal_arns,
+            migration_principal_arns=config.access.migration_principal_arns if system.migration_role else None,
+            tenant_isolation=system.tenant_isolation,
+        )
+
+        self.field_key = None
+        if system.field_encryption:
+            # The seed encrypts sensitive fields with AES-256-GCM in the app. The data key now
+            # comes from KMS (envelope encryption) instead of a .env secret; the app may only
+            # create and unwrap data keys, never manage the key.
+            self.field_key = DataKey(
+                self, "FieldKey", alias=f"alias/{prefix}-field-encryption", description=f"Envelope key for {system.title} field-level encryption in {config.name}", removal_policy=removal, logical_id="KeyFieldEncryption"
+            ).key
+            self.field_key.grant(self.roles.app, *FIELD_KEY_ACTIONS)
