@@ -1,0 +1,577 @@
+"""Tests for tools/deploy_guard.py: every rule's hazard, the safe changes, the input forms."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+sys.path.insert(0, str(TOOLS))
+import deploy_guard  # noqa: E402
+
+PROD, DEV = "daylight-prod", "daylight-dev"
+KEY_ARN = {"Fn::GetAtt": ["OrdersKey", "Arn"]}
+
+
+def gsi(name, pk, projection="ALL", *non_key):
+    index = {"IndexName": name, "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": projection}}
+    if non_key:
+        index["Projection"]["NonKeyAttributes"] = list(non_key)
+    return index
+
+
+def table(**overrides):
+    """A fully protected prod table; tests change one thing at a time."""
+    res = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "TableName": "daylight-prod-orders",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                          {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"}
+                                     for n in ("pk", "sk", "status", "customer")],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [gsi("byStatus", "status", "INCLUDE", "total", "createdAt")],
+            "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "DeletionProtectionEnabled": True,
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": KEY_ARN},
+        },
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+    }
+    res["Properties"].update(overrides)
+    return res
+
+
+def replica(region, key="arn:aws:kms:eu-west-1:111111111111:key/a"):
+    return {"Region": region, "DeletionProtectionEnabled": True,
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"KMSMasterKeyId": key}}
+
+
+def global_table(*regions):
+    res = table()
+    res["Type"] = "AWS::DynamoDB::GlobalTable"
+    for prop in ("DeletionProtectionEnabled", "PointInTimeRecoverySpecification"):
+        del res["Properties"][prop]  # per replica on a GlobalTable
+    res["Properties"]["SSESpecification"] = {"SSEEnabled": True, "SSEType": "KMS"}
+    res["Properties"]["Replicas"] = [replica(r) for r in regions or ("eu-west-1",)]
+    return res
+
+
+def simple(rtype, policy=None, **properties):
+    res = {"Type": rtype, "Properties": properties}
+    if policy:
+        res["DeletionPolicy"] = res["UpdateReplacePolicy"] = policy
+    return res
+
+
+ALARM = simple("AWS::CloudWatch::Alarm", Threshold=5, MetricName="Errors")
+KEY = simple("AWS::KMS::Key", "Retain", EnableKeyRotation=True)
+
+
+def reorder(value):
+    """Same content with every object's keys reversed and order-free lists flipped."""
+    if isinstance(value, dict):
+        out = {k: reorder(v) for k, v in reversed(list(value.items()))}
+        for unordered in ("KeySchema", "NonKeyAttributes"):
+            if unordered in out:
+                out[unordered] = list(reversed(out[unordered]))
+        return out
+    return [reorder(v) for v in value] if isinstance(value, list) else value
+
+
+def baseline_resources():
+    return {"Orders": table(), "OrdersKey": copy.deepcopy(KEY), "ErrorsAlarm": copy.deepcopy(ALARM)}
+
+
+def write_stacks(directory: Path, stacks: dict) -> Path:
+    """Stacks as a directory of <name>.template.json files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, resources in stacks.items():
+        (directory / f"{name}.template.json").write_text(json.dumps({"Resources": resources}))
+    return directory
+
+
+@pytest.fixture
+def guard(tmp_path, capsys):
+    """guard(base, cand) compares single-stack resource dicts (or {stack: resources} with
+    stacks=True) and returns (exit code, findings from --json)."""
+    def run(base, cand, stack=PROD, stacks=False):
+        if not stacks:
+            base, cand = {stack: base}, {stack: cand}
+        code = deploy_guard.main(["--json", str(write_stacks(tmp_path / "base", base)),
+                                  str(write_stacks(tmp_path / "cand", cand))])
+        output = json.loads(capsys.readouterr().out)
+        assert output["ok"] is (code == 0)
+        return code, output["findings"]
+    return run
+
+
+def changed(mutate, resources=None):
+    """Baseline resources and a copy changed by mutate(resources)."""
+    base = resources or baseline_resources()
+    cand = copy.deepcopy(base)
+    mutate(cand)
+    return base, cand
+
+
+def edit(*path, **updates):
+    """A mutator for changed(): update the dict found at resources[path...]."""
+    def mutate(resources):
+        target = resources
+        for key in path:
+            target = target[key]
+        target.update(updates)
+    return mutate
+
+
+def only(findings, rule, stack=PROD, resource="Orders", prop=None):
+    """The single finding, checked to name the rule, stack, resource and property."""
+    assert len(findings) == 1, findings
+    finding = findings[0]
+    assert (finding["rule"], finding["stack"], finding["resource"]) == (rule, stack, resource)
+    if prop is not None:
+        assert finding["property"] == prop
+    assert finding["effect"] and finding["route"]
+    return finding
+
+
+# ------------------------------------------------------------------ STATEFUL-DELETE / RENAME
+
+def test_removed_table_without_retain_is_deleted(guard):
+    base = baseline_resources()
+    base["Orders"]["DeletionPolicy"] = "Delete"
+    cand = copy.deepcopy(base)
+    del cand["Orders"]
+    code, findings = guard(base, cand)
+    assert code == 1
+    finding = only(findings, "STATEFUL-DELETE", prop="(resource)")
+    assert finding["action"] == "delete" and "deleted with its data" in finding["effect"]
+
+
+def test_removed_retained_table_is_the_safe_route(guard):
+    code, findings = guard(*changed(lambda r: r.pop("Orders")))  # DeletionPolicy Retain: orphaned
+    assert (code, findings) == (0, [])
+
+
+def test_rds_cluster_removed_defaults_to_snapshot_then_delete(guard):
+    base = {"Db": simple("AWS::RDS::DBCluster", Engine="aurora-postgresql")}
+    code, findings = guard(base, {}, stack=DEV)
+    assert code == 1
+    assert "snapshotted, then deleted" in only(findings, "STATEFUL-DELETE", DEV, "Db")["effect"]
+
+
+def test_removed_stack_with_stateful_resources(guard):
+    base = {PROD: baseline_resources(), DEV: {"Uploads": simple("AWS::S3::Bucket"), "A": ALARM}}
+    code, findings = guard(base, {PROD: baseline_resources()}, stacks=True)
+    assert code == 1
+    finding = only(findings, "STATEFUL-DELETE", DEV, "Uploads")
+    assert "stack was removed" in finding["change"] and "stack is deleted" in finding["effect"]
+
+
+def test_logical_id_rename_with_same_physical_name(guard):
+    code, findings = guard(*changed(lambda r: r.update(OrdersV2=r.pop("Orders"))))
+    assert code == 1
+    finding = only(findings, "STATEFUL-RENAME", prop="(logical id)")
+    assert "OrdersV2" in finding["change"] and "TableName" in finding["change"]
+    assert "cdk refactor" in finding["route"] and "override_logical_id" in finding["route"]
+
+
+def test_logical_id_rename_without_physical_name_matches_identical_properties(guard):
+    code, findings = guard(*changed(lambda r: r.update(OrdersKeyV2=r.pop("OrdersKey"))))
+    assert code == 1
+    finding = only(findings, "STATEFUL-RENAME", resource="OrdersKey")
+    assert "OrdersKeyV2 (identical properties)" in finding["change"]
+
+
+def test_named_bucket_moved_to_another_stack(guard):
+    bucket = simple("AWS::S3::Bucket", BucketName="daylight-dev-uploads")
+    base = {DEV: {"Uploads": bucket}}
+    cand = {DEV: {"A": ALARM}, "daylight-storage-dev": {"Uploads": bucket}}
+    code, findings = guard(base, cand, stacks=True)
+    assert code == 1
+    assert "daylight-storage-dev/Uploads" in only(findings, "STATEFUL-RENAME", DEV, "Uploads")["change"]
+
+
+# ------------------------------------------------------------------ STATEFUL-REPLACE
+
+@pytest.mark.parametrize("rtype, prop", [
+    ("AWS::DynamoDB::Table", "TableName"), ("AWS::S3::Bucket", "BucketName"),
+    ("AWS::RDS::DBCluster", "DBClusterIdentifier"), ("AWS::RDS::DBInstance", "DBInstanceIdentifier"),
+    ("AWS::Backup::BackupVault", "BackupVaultName"), ("AWS::Logs::LogGroup", "LogGroupName"),
+])
+def test_physical_name_change_replaces(guard, rtype, prop):
+    base = {"Store": simple(rtype, **{prop: "old-name"})}
+    code, findings = guard(*changed(lambda r: r["Store"]["Properties"].update({prop: "new-name"}), base))
+    assert code == 1
+    finding = only(findings, "STATEFUL-REPLACE", resource="Store", prop=prop)
+    assert finding["action"] == "replace" and "old-name -> new-name" in finding["change"]
+
+
+@pytest.mark.parametrize("prop, value", [("KeySpec", "RSA_2048"), ("KeyUsage", "SIGN_VERIFY")])
+def test_kms_immutable_property_change_fails(guard, prop, value):
+    code, findings = guard(*changed(lambda r: r["OrdersKey"]["Properties"].update({prop: value})))
+    assert code == 1
+    assert only(findings, "STATEFUL-REPLACE", resource="OrdersKey", prop=prop)["action"] == "fail"
+
+
+def test_kms_default_written_out_is_not_a_change(guard):
+    assert guard(*changed(edit("OrdersKey", "Properties", KeySpec="SYMMETRIC_DEFAULT"))) == (0, [])
+
+
+def test_key_schema_change_on_named_table_fails(guard):
+    code, findings = guard(*changed(edit("Orders", "Properties", "KeySchema", 1, AttributeName="customer")))
+    assert code == 1
+    finding = only(findings, "STATEFUL-REPLACE", prop="KeySchema")
+    # A fixed TableName makes CloudFormation refuse the replacement outright.
+    assert finding["action"] == "fail" and "custom-named" in finding["effect"]
+
+
+def test_key_schema_change_on_unnamed_table_replaces_it(guard):
+    base = {"Orders": table()}
+    del base["Orders"]["Properties"]["TableName"]
+    base["Orders"]["UpdateReplacePolicy"] = "Delete"
+    hash_only = edit("Orders", "Properties", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    code, findings = guard(*changed(hash_only, base), stack=DEV)
+    finding = only(findings, "STATEFUL-REPLACE", DEV, prop="KeySchema")
+    assert finding["action"] == "replace" and "deleted with its data" in finding["effect"]
+
+
+def test_key_attribute_type_change(guard):
+    code, findings = guard(*changed(edit("Orders", "Properties", "AttributeDefinitions", 0, AttributeType="N")))
+    assert code == 1
+    assert "pk: S -> N" in only(findings, "STATEFUL-REPLACE", prop="AttributeDefinitions")["change"]
+
+
+def test_local_secondary_index_added(guard):
+    lsi = {"IndexName": "byCustomer", "Projection": {"ProjectionType": "KEYS_ONLY"},
+           "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                         {"AttributeName": "customer", "KeyType": "RANGE"}]}
+    code, findings = guard(*changed(edit("Orders", "Properties", LocalSecondaryIndexes=[lsi])))
+    assert code == 1
+    assert "added: byCustomer" in only(findings, "STATEFUL-REPLACE", prop="LocalSecondaryIndexes")["change"]
+
+
+def test_table_to_global_table_under_same_logical_id(guard):
+    code, findings = guard(*changed(lambda r: r.update(Orders=global_table())))
+    assert code == 1
+    finding = only(findings, "STATEFUL-REPLACE", prop="Type")
+    assert "AWS::DynamoDB::Table -> AWS::DynamoDB::GlobalTable" in finding["change"]
+    assert finding["action"] == "fail" and "cdk import" in finding["route"]
+
+
+def test_table_to_global_table_under_new_logical_id_same_table_name(guard):
+    code, findings = guard(*changed(lambda r: (r.pop("Orders"), r.update(OrdersGlobal=global_table()))))
+    assert code == 1
+    finding = only(findings, "STATEFUL-REPLACE", prop="Type")
+    assert "OrdersGlobal (same TableName)" in finding["change"]
+
+
+def test_table_kms_key_swapped(guard):
+    new_key = {"Fn::GetAtt": ["OtherKey", "Arn"]}
+    code, findings = guard(*changed(edit("Orders", "Properties", "SSESpecification", KMSMasterKeyId=new_key)))
+    assert code == 1
+    finding = only(findings, "STATEFUL-REPLACE", prop="SSESpecification.KMSMasterKeyId")
+    assert "OrdersKey" in finding["change"] and "OtherKey" in finding["change"]
+
+
+def test_global_table_replica_kms_key_swapped(guard):
+    base = {"Orders": global_table("eu-west-1", "eu-central-1")}
+    new_key = edit("Orders", "Properties", "Replicas", 0, "SSESpecification", KMSMasterKeyId={"Ref": "NewKey"})
+    code, findings = guard(*changed(new_key, base))
+    assert code == 1
+    only(findings, "STATEFUL-REPLACE", prop="Replicas[eu-west-1].SSESpecification.KMSMasterKeyId")
+
+
+def test_global_table_sse_type_changed(guard):
+    base = {"Orders": global_table()}
+    code, findings = guard(*changed(edit("Orders", "Properties", "SSESpecification", SSEType="AES256"), base))
+    assert "KMS -> AES256" in only(findings, "STATEFUL-REPLACE", prop="SSESpecification.SSEType")["change"]
+
+
+# ------------------------------------------------------------------ GSI-MULTI
+
+def add_gsis(*indexes):
+    return lambda r: r["Orders"]["Properties"]["GlobalSecondaryIndexes"].extend(indexes)
+
+
+def test_two_gsis_created_in_one_change(guard):
+    code, findings = guard(*changed(add_gsis(gsi("byCustomer", "customer"), gsi("bySk", "sk"))))
+    assert code == 1
+    finding = only(findings, "GSI-MULTI", prop="GlobalSecondaryIndexes")
+    assert "created: byCustomer, bySk" in finding["change"] and "2 deployments" in finding["route"]
+    assert finding["action"] == "fail"
+
+
+def test_gsi_swapped_for_another_counts_delete_and_create(guard):
+    swap = edit("Orders", "Properties", GlobalSecondaryIndexes=[gsi("byCustomer", "customer")])
+    code, findings = guard(*changed(swap))
+    assert "deleted: byStatus" in only(findings, "GSI-MULTI")["change"]
+
+
+def test_gsi_projection_change_is_delete_plus_create(guard):
+    narrower = edit("Orders", "Properties", GlobalSecondaryIndexes=[gsi("byStatus", "status", "KEYS_ONLY")])
+    code, findings = guard(*changed(narrower))
+    assert code == 1
+    assert "changed (delete + create): byStatus" in only(findings, "GSI-MULTI")["change"]
+
+
+# ------------------------------------------------------------------ TTL-RENAME
+
+def test_ttl_attribute_renamed_while_enabled(guard):
+    renamed = edit("Orders", "Properties", "TimeToLiveSpecification", AttributeName="ttl")
+    code, findings = guard(*changed(renamed))
+    assert code == 1
+    finding = only(findings, "TTL-RENAME", prop="TimeToLiveSpecification.AttributeName")
+    assert "expiresAt -> ttl" in finding["change"] and "disable TTL" in finding["route"]
+
+
+def test_ttl_disable_then_enable_are_each_safe(guard):
+    base, disabled = changed(edit("Orders", "Properties", "TimeToLiveSpecification", Enabled=False))
+    assert guard(base, disabled) == (0, [])
+    enabled = copy.deepcopy(disabled)
+    enabled["Orders"]["Properties"]["TimeToLiveSpecification"] = {"AttributeName": "ttl", "Enabled": True}
+    assert guard(disabled, enabled) == (0, [])
+
+
+# ------------------------------------------------------------------ REPLICA-MULTI
+
+def test_two_replicas_added_in_one_change(guard):
+    base = {"Orders": global_table("eu-west-1")}
+
+    def mutate(r):
+        r["Orders"]["Properties"]["Replicas"] += [replica("us-east-1"), replica("us-west-2")]
+    code, findings = guard(*changed(mutate, base))
+    assert code == 1
+    finding = only(findings, "REPLICA-MULTI", prop="Replicas")
+    assert "added: us-east-1, us-west-2" in finding["change"] and "2 deployments" in finding["route"]
+
+
+def test_one_replica_added_is_safe(guard):
+    base = {"Orders": global_table("eu-west-1")}
+    def mutate(r):
+        r["Orders"]["Properties"]["Replicas"].append(replica("us-east-1"))
+    assert guard(*changed(mutate, base)) == (0, [])
+
+
+# ------------------------------------------------------------------ PROD-PROTECTION
+
+WEAKENINGS = [
+    ("table deletion protection", lambda r: r["Orders"]["Properties"].update(DeletionProtectionEnabled=False),
+     "DeletionProtectionEnabled"),
+    ("table PITR off", lambda r: r["Orders"]["Properties"].pop("PointInTimeRecoverySpecification"),
+     "PointInTimeRecoverySpecification"),
+    ("PITR window lowered", lambda r: r["Orders"]["Properties"]["PointInTimeRecoverySpecification"].update(
+        RecoveryPeriodInDays=7), "PointInTimeRecoverySpecification"),
+    ("DeletionPolicy", lambda r: r["Orders"].update(DeletionPolicy="Delete"), "DeletionPolicy"),
+    ("UpdateReplacePolicy", lambda r: r["Orders"].pop("UpdateReplacePolicy"), "UpdateReplacePolicy"),
+]
+
+
+@pytest.mark.parametrize("mutate, prop", [w[1:] for w in WEAKENINGS], ids=[w[0] for w in WEAKENINGS])
+def test_prod_protection_weakened(guard, mutate, prop):
+    code, findings = guard(*changed(mutate))
+    assert code == 1
+    assert only(findings, "PROD-PROTECTION", prop=prop)["action"] == "weaken"
+
+
+@pytest.mark.parametrize("mutate", [w[1] for w in WEAKENINGS], ids=[w[0] for w in WEAKENINGS])
+def test_same_weakening_outside_prod_is_allowed(guard, mutate):
+    assert guard(*changed(mutate), stack=DEV) == (0, [])
+
+
+def test_global_table_replica_protections_weakened(guard):
+    base = {"Orders": global_table("eu-west-1", "eu-central-1")}
+
+    def mutate(r):
+        r["Orders"]["Properties"]["Replicas"][1].update(DeletionProtectionEnabled=False,
+                                                        PointInTimeRecoverySpecification={})
+    code, findings = guard(*changed(mutate, base))
+    assert code == 1
+    assert {(f["rule"], f["resource"], f["property"]) for f in findings} == {
+        ("PROD-PROTECTION", "Orders", "Replicas[eu-central-1].DeletionProtectionEnabled"),
+        ("PROD-PROTECTION", "Orders", "Replicas[eu-central-1].PointInTimeRecoverySpecification")}
+
+
+def test_rds_protection_and_snapshot_policy_weakened(guard):
+    base = {"Db": simple("AWS::RDS::DBCluster", "Snapshot", DeletionProtection=True)}
+
+    def mutate(r):
+        r["Db"].update(DeletionPolicy="Delete")
+        r["Db"]["Properties"]["DeletionProtection"] = False
+    code, findings = guard(*changed(mutate, base))
+    assert code == 1
+    assert {f["property"] for f in findings} == {"DeletionProtection", "DeletionPolicy"}
+    assert all(f["stack"] == PROD and f["resource"] == "Db" for f in findings)
+
+
+# ------------------------------------------------------------------ safe changes
+
+SAFE = [
+    ("unchanged", lambda r: None),
+    ("new table", lambda r: r.update(Invoices=table(TableName="daylight-prod-invoices"))),
+    ("one new GSI", add_gsis(gsi("byCustomer", "customer"))),
+    ("alarm threshold", edit("ErrorsAlarm", "Properties", Threshold=10)),
+    ("new non-stateful resource", lambda r: r.update(Topic={"Type": "AWS::SNS::Topic"})),
+    ("PITR default written out",
+     edit("Orders", "Properties", "PointInTimeRecoverySpecification", RecoveryPeriodInDays=35)),
+    ("GSI contributor insights", edit("Orders", "Properties", "GlobalSecondaryIndexes", 0,
+                                      ContributorInsightsSpecification={"Enabled": True})),
+    ("reordered keys", lambda r: r.update(Orders=reorder(r["Orders"]))),
+]
+
+
+@pytest.mark.parametrize("mutate", [s[1] for s in SAFE], ids=[s[0] for s in SAFE])
+def test_safe_changes_pass(guard, mutate):
+    assert guard(*changed(mutate)) == (0, [])
+
+
+def test_new_stack_passes(guard):
+    base = {PROD: baseline_resources()}
+    cand = {PROD: baseline_resources(), "daylight-edge-prod": {"Logs": simple("AWS::Logs::LogGroup")}}
+    assert guard(base, cand, stacks=True) == (0, [])
+
+
+# ------------------------------------------------------------------ input forms
+
+def write_assembly(root: Path, stacks: dict, protected: bool) -> Path:
+    """A cdk.out with one nested assembly per stage, like cdk.Stage produces."""
+    artifacts = {}
+    for name, resources in stacks.items():
+        stage = name.rsplit("-", 1)[1]
+        nested = root / f"assembly-{stage}"
+        nested.mkdir(parents=True)
+        artifact_id = f"{stage}Data1234"
+        (nested / f"{artifact_id}.template.json").write_text(json.dumps({"Resources": resources}))
+        (nested / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {
+            f"{artifact_id}.assets": {"type": "cdk:asset-manifest", "properties": {"file": "x.json"}},
+            artifact_id: {"type": "aws:cloudformation:stack", "properties": {
+                "templateFile": f"{artifact_id}.template.json", "stackName": name,
+                "terminationProtection": protected and stage == "prod"}}}}))
+        artifacts[f"assembly-{stage}"] = {"type": "cdk:cloud-assembly",
+                                          "properties": {"directoryName": f"assembly-{stage}"}}
+    artifacts["Tree"] = {"type": "cdk:tree", "properties": {"file": "tree.json"}}
+    (root / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": artifacts}))
+    return root
+
+
+def write_snapshots(root: Path, stacks: dict, protected: bool | None) -> Path:
+    """Syrupy-style wrapped snapshots, plus files the loader must skip."""
+    folder = root / "__snapshots__" / "test_stacks"
+    folder.mkdir(parents=True)
+    for name, resources in stacks.items():
+        meta = {"name": name, "env": "eu-west-1"}
+        if protected is not None:
+            meta["terminationProtection"] = protected
+        (folder / f"test_{name.replace('-', '_')}.json").write_text(
+            json.dumps({"stack": meta, "template": {"Resources": resources}}))
+    (folder / "unrelated.json").write_text(json.dumps({"just": "data"}))
+    return root
+
+
+def two_stage(resources_prod, resources_dev=None):
+    return {PROD: resources_prod, DEV: resources_dev or baseline_resources()}
+
+
+def test_cloud_assembly_with_nested_stage_assemblies(tmp_path, capsys):
+    base = write_assembly(tmp_path / "base", two_stage(baseline_resources()), protected=True)
+    _, cand_resources = changed(add_gsis(gsi("byCustomer", "customer"), gsi("bySk", "sk")))
+    cand = write_assembly(tmp_path / "cand", two_stage(cand_resources), protected=False)
+    assert deploy_guard.main(["--json", str(base), str(cand)]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert {(f["rule"], f["stack"], f["resource"], f["property"]) for f in findings} == {
+        ("GSI-MULTI", PROD, "Orders", "GlobalSecondaryIndexes"),
+        ("PROD-PROTECTION", PROD, "(stack)", "TerminationProtection")}
+
+
+def test_assembly_stack_name_falls_back_to_artifact_id(tmp_path):
+    root = tmp_path / "asm"
+    root.mkdir()
+    (root / "Data.template.json").write_text(json.dumps({"Resources": {"A": ALARM}}))
+    (root / "manifest.json").write_text(json.dumps({"artifacts": {"Data": {
+        "type": "aws:cloudformation:stack", "properties": {"templateFile": "Data.template.json"}}}}))
+    assert list(deploy_guard.load_stacks(str(root))) == ["Data"]
+
+
+def test_template_directory_is_searched_recursively(tmp_path, capsys):
+    write_stacks(tmp_path / "base" / "nested" / "deeper", {PROD: baseline_resources()})
+    _, cand_resources = changed(lambda r: r["Orders"].update(DeletionPolicy="Delete"))
+    write_stacks(tmp_path / "cand" / "x", {PROD: cand_resources})
+    assert deploy_guard.main([str(tmp_path / "base"), str(tmp_path / "cand")]) == 1
+    out = capsys.readouterr().out
+    assert "[PROD-PROTECTION] daylight-prod/Orders DeletionPolicy: Retain -> Delete" in out
+
+
+def test_wrapped_snapshots_and_termination_protection(tmp_path, capsys):
+    base = write_snapshots(tmp_path / "base", two_stage(baseline_resources()), protected=True)
+    cand = write_snapshots(tmp_path / "cand", two_stage(baseline_resources()), protected=False)
+    (cand / "__snapshots__" / "test_stacks" / "broken.json").write_text("{not json")
+    assert deploy_guard.main(["--json", str(base), str(cand)]) == 1
+    captured = capsys.readouterr()
+    findings = json.loads(captured.out)["findings"]
+    assert [(f["rule"], f["stack"], f["property"]) for f in findings] == [
+        ("PROD-PROTECTION", PROD, "TerminationProtection")]  # dev's protection is not prod's concern
+    assert "skipping" in captured.err and "broken.json" in captured.err
+
+
+def test_termination_protection_unknown_on_one_side_is_not_reported(tmp_path, capsys):
+    base = write_assembly(tmp_path / "base", two_stage(baseline_resources()), protected=True)
+    cand = write_stacks(tmp_path / "cand", two_stage(baseline_resources()))  # plain templates: unknown
+    assert deploy_guard.main([str(base), str(cand)]) == 0
+    assert "deploy-guard: OK" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ output and usage
+
+def test_text_output_explains_each_finding(tmp_path, capsys):
+    base, cand = changed(add_gsis(gsi("byCustomer", "customer"), gsi("bySk", "sk")))
+    write_stacks(tmp_path / "b", {PROD: base})
+    write_stacks(tmp_path / "c", {PROD: cand})
+    assert deploy_guard.main([str(tmp_path / "b"), str(tmp_path / "c")]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("[GSI-MULTI] daylight-prod/Orders GlobalSecondaryIndexes: 2 GSI operations")
+    assert lines[1].strip().startswith("CloudFormation would FAIL the update:")
+    assert lines[2].strip().startswith("Safe route: Split it into 2 deployments")
+    assert lines[-1].startswith("deploy-guard: 1 hazard(s) in 1 stack(s)")
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: [str(p / "missing"), str(p / "dup")], "no such directory"),
+    (lambda p: [str(p / "empty"), str(p / "empty")], "no stacks found"),
+    (lambda p: [str(p / "dup" / "one"), str(p / "dup")], "found twice"),
+    (lambda p: [str(p / "asm"), str(p / "asm")], "cannot read"),
+], ids=["missing dir", "no stacks", "duplicate stack", "broken manifest"])
+def test_usage_errors_exit_2(tmp_path, capsys, setup, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.json").write_text(json.dumps({"not": "a stack"}))
+    (tmp_path / "asm").mkdir()
+    (tmp_path / "asm" / "manifest.json").write_text("{broken")
+    write_stacks(tmp_path / "dup" / "one", {PROD: {}})
+    write_stacks(tmp_path / "dup" / "two", {PROD: {}})
+    assert deploy_guard.main(setup(tmp_path)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_arguments_exit_2(capsys):
+    assert deploy_guard.main([]) == 2
+    assert "usage: deploy-guard" in capsys.readouterr().err
+
+
+def test_cli_wrapper(tmp_path):
+    base, cand = changed(edit("Orders", "Properties", "TimeToLiveSpecification", AttributeName="ttl"))
+    write_stacks(tmp_path / "b", {PROD: base})
+    write_stacks(tmp_path / "c", {PROD: cand})
+    result = subprocess.run([str(TOOLS / "deploy-guard"), str(tmp_path / "b"), str(tmp_path / "c")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "[TTL-RENAME] daylight-prod/Orders TimeToLiveSpecification.AttributeName" in result.stdout
+    safe = subprocess.run([str(TOOLS / "deploy-guard"), "--json", str(tmp_path / "b"), str(tmp_path / "b")],
+                          capture_output=True, text=True, timeout=60)
+    assert safe.returncode == 0 and json.loads(safe.stdout)["ok"] is True

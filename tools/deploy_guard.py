@@ -1,0 +1,614 @@
+#!/usr/bin/env python3
+"""deploy-guard: refuse CloudFormation changes that lose data or fail half-way.
+
+Usage: deploy-guard [--json] BASELINE CANDIDATE
+
+BASELINE and CANDIDATE are each a CDK cloud assembly (a directory with
+manifest.json, nested Stage assemblies followed), or a directory searched
+recursively for *.template.json files or wrapped snapshot *.json files
+({"stack": {"name": ..., "terminationProtection": ...}, "template": {...}}).
+Stacks are matched by stack name; a stack is production when its name ends
+in "-prod".
+
+Exit codes: 0 safe, 1 hazards found, 2 usage error.
+
+Standard library only on purpose: the guard has to run in CI and against old
+git refs without installing (or importing) the CDK.  See docs/deploy-guard.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+# Resources whose loss loses data (or the ability to read it, for KMS keys).
+STATEFUL_TYPES = frozenset({
+    "AWS::DynamoDB::Table",
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::RDS::DBCluster",
+    "AWS::RDS::DBInstance",
+    "AWS::Backup::BackupVault",
+    "AWS::SecretsManager::Secret",
+    "AWS::Logs::LogGroup",
+})
+TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
+PROD_SUFFIX = "-prod"
+
+# The property holding the physical name; changing it means replacement.
+PHYSICAL_NAME = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::DynamoDB::GlobalTable": "TableName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::Backup::BackupVault": "BackupVaultName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
+}
+# Immutable KMS key properties with their CloudFormation defaults, so that
+# writing out a default explicitly is not reported as a change.
+KMS_IMMUTABLE = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT",
+                 "Origin": "AWS_KMS", "MultiRegion": False}
+POLICY_RANK = {"Delete": 0, "Snapshot": 1, "Retain": 2, "RetainExceptOnCreate": 2}
+FATE = {"Delete": "deleted with its data", "Snapshot": "snapshotted, then deleted",
+        "Retain": "orphaned: kept with its data, but no longer managed by the stack",
+        "RetainExceptOnCreate": "orphaned: kept with its data, but no longer managed by the stack"}
+ACTION = {"fail": "FAIL the update", "replace": "REPLACE the resource",
+          "delete": "DELETE the resource", "rekey": "RE-ENCRYPT the live data",
+          "weaken": "APPLY it silently"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    route: str  # default safe route; a finding may give a more specific one
+
+
+RULES = {rule.id: rule for rule in (
+    Rule("STATEFUL-DELETE", "stateful resource, or a stack holding one, removed",
+         "If the data must go: set RemovalPolicy.RETAIN (or back it up) and deploy, then remove "
+         "the resource in a later deployment. If it must stay: put it back in the template."),
+    Rule("STATEFUL-RENAME", "stateful resource moved to another logical id or stack",
+         "Keep the old logical id (CfnResource.override_logical_id), or move it with `cdk refactor`; "
+         "or retain + import: set RemovalPolicy.RETAIN and deploy, remove it and deploy, "
+         "then `cdk import` it under the new id."),
+    Rule("STATEFUL-REPLACE", "change that makes CloudFormation replace a stateful resource",
+         "Keep the property as it is. If it really has to change: create a new resource under a new "
+         "logical id next to the old one, migrate the data, switch consumers, then remove the old "
+         "one (RETAIN first)."),
+    Rule("GSI-MULTI", "more than one GSI created/deleted on one table in one deployment",
+         "One GSI create or delete per deployment, waiting for the index to be ACTIVE in between."),
+    Rule("TTL-RENAME", "TTL attribute renamed while TTL stays enabled",
+         "Deployment 1: disable TTL (Enabled: false). Deployment 2, once DynamoDB accepts another TTL "
+         "change (it rate-limits them): enable TTL with the new attribute name."),
+    Rule("REPLICA-MULTI", "more than one GlobalTable replica added/removed in one deployment",
+         "Add or remove one replica per deployment, waiting for the replica to be ACTIVE in between."),
+    Rule("PROD-PROTECTION", "protection of production data weakened",
+         "Keep the protection in production. If it must be lifted (e.g. to retire a resource), do it "
+         "in its own reviewed deployment, right before the one that removes the resource."),
+)}
+
+TYPE_CHANGE_ROUTE = ("Retain + import: set RemovalPolicy.RETAIN on the existing table and deploy; remove "
+                     "it from the app and deploy (the table is orphaned, data kept); then `cdk import` "
+                     "it as the new type.")
+KEY_SCHEMA_ROUTE = ("Key schema, key attribute types and LSIs are fixed when a table is created: create a "
+                    "new table under a new logical id and name, backfill it (export/import or dual "
+                    "writes), switch readers and writers, then retire the old table (RETAIN first).")
+TABLE_KEY_ROUTE = ("Create the new key in its own deployment; switch the table to it in a separate "
+                   "deployment (a GlobalTable one replica at a time: remove the replica, re-add it with "
+                   "the new key); keep the old key enabled until the table is ACTIVE on the new one.")
+KMS_KEY_ROUTE = ("Create a new key under a new logical id, move its users to it, and retire the old key "
+                 "later (RETAIN first; KMS deletes keys only after a pending window).")
+
+
+@dataclass
+class Stack:
+    name: str
+    resources: dict
+    termination_protection: bool | None  # None: the input form does not say
+    source: str
+
+
+@dataclass
+class Finding:
+    rule: str
+    stack: str
+    resource: str
+    property: str
+    change: str
+    action: str  # a key of ACTION
+    effect: str
+    route: str
+
+
+@dataclass
+class Pair:
+    """One logical id present in both the baseline and the candidate stack."""
+    stack: str
+    lid: str
+    old: dict
+    new: dict
+
+    @property
+    def type(self) -> str:
+        return self.new.get("Type", "")
+
+    @property
+    def old_props(self) -> dict:
+        return props(self.old)
+
+    @property
+    def new_props(self) -> dict:
+        return props(self.new)
+
+    def finding(self, rule, prop, change, action, effect, route=None) -> Finding:
+        return Finding(rule, self.stack, self.lid, prop, change, action, effect,
+                       route or RULES[rule].route)
+
+
+class UsageError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- helpers
+
+def canon(value) -> str:
+    """Canonical JSON, so key order and intrinsic spelling don't matter."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def props(resource: dict) -> dict:
+    value = resource.get("Properties")
+    return value if isinstance(value, dict) else {}
+
+
+def truthy(value) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def show(value) -> str:
+    return "(unset)" if value is None else value if isinstance(value, str) else canon(value)
+
+
+def policy(resource: dict, attribute: str) -> str:
+    """Effective DeletionPolicy/UpdateReplacePolicy, with CloudFormation's defaults."""
+    value = resource.get(attribute)
+    if isinstance(value, str):
+        return value
+    rds_snapshot = resource.get("Type") == "AWS::RDS::DBCluster" or (
+        resource.get("Type") == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in props(resource))
+    # CloudFormation defaults to Snapshot on deletion for these RDS resources only.
+    return "Snapshot" if attribute == "DeletionPolicy" and rds_snapshot else "Delete"
+
+
+def key_schema(obj: dict) -> dict:
+    # Keyed by KeyType: the list order of HASH/RANGE carries no meaning.
+    return {k.get("KeyType"): k.get("AttributeName")
+            for k in obj.get("KeySchema") or [] if isinstance(k, dict)}
+
+
+def attribute_types(table_props: dict) -> dict:
+    return {a.get("AttributeName"): a.get("AttributeType")
+            for a in table_props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
+
+
+def index_signatures(table_props: dict, key: str) -> dict:
+    """IndexName -> what DynamoDB cannot change in place (keys, key types, projection)."""
+    types = attribute_types(table_props)
+    result = {}
+    for index in table_props.get(key) or []:
+        if not isinstance(index, dict):
+            continue
+        keys = key_schema(index)
+        projection = dict(index.get("Projection") or {})
+        if isinstance(projection.get("NonKeyAttributes"), list):  # a set, not a sequence
+            projection["NonKeyAttributes"] = sorted(projection["NonKeyAttributes"], key=canon)
+        result[show(index.get("IndexName"))] = canon(
+            {"keys": keys, "types": {n: types.get(n) for n in keys.values()}, "projection": projection})
+    return result
+
+
+def replicas(table_props: dict) -> dict:
+    return {show(r.get("Region")): r for r in table_props.get("Replicas") or [] if isinstance(r, dict)}
+
+
+def replacement_effect(pair: Pair) -> tuple[str, str]:
+    name_prop = PHYSICAL_NAME.get(pair.type)
+    name = pair.new_props.get(name_prop) if name_prop else None
+    if name is not None and canon(name) == canon(pair.old_props.get(name_prop)):
+        return "fail", (f"the change needs a replacement, but {name_prop} is fixed and a "
+                        "custom-named resource cannot be replaced.")
+    fate = FATE.get(policy(pair.new, "UpdateReplacePolicy"), FATE["Delete"])
+    return "replace", f"a new, empty resource is created and the old one is {fate}."
+
+
+def listing(label: str, names: list) -> str:
+    return f"{label}: {', '.join(names)}" if names else ""
+
+
+# ---------------------------------------------------------------- checks on one logical id
+
+def check_replacement(pair: Pair) -> Iterator[Finding]:
+    old, new = pair.old_props, pair.new_props
+    name_prop = PHYSICAL_NAME.get(pair.type)
+    if name_prop and canon(old.get(name_prop)) != canon(new.get(name_prop)):
+        change = f"physical name {show(old.get(name_prop))} -> {show(new.get(name_prop))}"
+        yield pair.finding("STATEFUL-REPLACE", name_prop, change, *replacement_effect(pair))
+    if pair.type == "AWS::KMS::Key":
+        for prop, default in KMS_IMMUTABLE.items():
+            before, after = old.get(prop, default), new.get(prop, default)
+            if canon(before) != canon(after):
+                yield pair.finding(
+                    "STATEFUL-REPLACE", prop, f"{show(before)} -> {show(after)}", "fail",
+                    f"{prop} is immutable and CloudFormation never replaces a KMS key for it, "
+                    "whatever the UpdateReplacePolicy.", KMS_KEY_ROUTE)
+    if pair.type in TABLE_TYPES:
+        yield from check_table_keys(pair)
+        yield from check_table_kms(pair)
+
+
+def check_table_keys(pair: Pair) -> Iterator[Finding]:
+    old, new = pair.old_props, pair.new_props
+    action, effect = replacement_effect(pair)
+    if key_schema(old) != key_schema(new):
+        change = f"{canon(key_schema(old))} -> {canon(key_schema(new))}"
+        yield pair.finding("STATEFUL-REPLACE", "KeySchema", change, action, effect, KEY_SCHEMA_ROUTE)
+    else:
+        old_types, new_types = attribute_types(old), attribute_types(new)
+        for name in sorted(filter(None, key_schema(new).values()), key=str):
+            if old_types.get(name) != new_types.get(name):
+                change = f"type of key attribute {name}: {old_types.get(name)} -> {new_types.get(name)}"
+                yield pair.finding("STATEFUL-REPLACE", "AttributeDefinitions", change, action, effect,
+                                   KEY_SCHEMA_ROUTE)
+    old_lsi = index_signatures(old, "LocalSecondaryIndexes")
+    new_lsi = index_signatures(new, "LocalSecondaryIndexes")
+    if old_lsi != new_lsi:
+        changed = [n for n in sorted(old_lsi.keys() & new_lsi.keys()) if old_lsi[n] != new_lsi[n]]
+        parts = [listing("added", sorted(new_lsi.keys() - old_lsi.keys())),
+                 listing("removed", sorted(old_lsi.keys() - new_lsi.keys())), listing("changed", changed)]
+        yield pair.finding("STATEFUL-REPLACE", "LocalSecondaryIndexes", "; ".join(filter(None, parts)),
+                           action, effect, KEY_SCHEMA_ROUTE)
+
+
+def check_table_kms(pair: Pair) -> Iterator[Finding]:
+    old, new = pair.old_props, pair.new_props
+    if pair.type == "AWS::DynamoDB::Table":
+        paths = {"SSESpecification.KMSMasterKeyId": (old, new)}
+        action, effect = "rekey", ("the live table is re-encrypted under another key; if the old key "
+                                     "is disabled or deleted before that finishes, the data is unreadable.")
+    else:
+        paths = {"SSESpecification.SSEType": (old, new)}
+        old_replicas, new_replicas = replicas(old), replicas(new)
+        for region in sorted(old_replicas.keys() & new_replicas.keys()):
+            prop = f"Replicas[{region}].SSESpecification.KMSMasterKeyId"
+            paths[prop] = (old_replicas[region], new_replicas[region])
+        action, effect = "fail", ("DynamoDB cannot swap a replica's encryption key in place: the update "
+                                  "fails, or the replica has to be rebuilt from the other regions.")
+    for prop, (before, after) in paths.items():
+        setting = prop.rsplit(".", 1)[1]
+        old_key = (before.get("SSESpecification") or {}).get(setting)
+        new_key = (after.get("SSESpecification") or {}).get(setting)
+        if canon(old_key) != canon(new_key):
+            yield pair.finding("STATEFUL-REPLACE", prop, f"{show(old_key)} -> {show(new_key)}",
+                               action, effect, TABLE_KEY_ROUTE)
+
+
+def check_gsis(pair: Pair) -> Iterator[Finding]:
+    if pair.type not in TABLE_TYPES:
+        return
+    old = index_signatures(pair.old_props, "GlobalSecondaryIndexes")
+    new = index_signatures(pair.new_props, "GlobalSecondaryIndexes")
+    created, deleted = sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys())
+    # DynamoDB cannot alter a GSI's keys or projection: that is a delete plus a create.
+    changed = [n for n in sorted(old.keys() & new.keys()) if old[n] != new[n]]
+    operations = len(created) + len(deleted) + 2 * len(changed)
+    if operations <= 1:
+        return
+    parts = [listing("created", created), listing("deleted", deleted),
+             listing("keys/projection changed (delete + create)", changed)]
+    route = (f"Split it into {operations} deployments, one GSI create or delete each, waiting for the "
+             "index to be ACTIVE in between. To change a GSI's keys or projection, add a new GSI under "
+             "a new name, move the queries, and delete the old one in a later deployment.")
+    yield pair.finding("GSI-MULTI", "GlobalSecondaryIndexes",
+                       f"{operations} GSI operations in one deployment ({'; '.join(filter(None, parts))})",
+                       "fail", "DynamoDB accepts one GSI create or delete per table update, so the stack "
+                       "update fails and rolls back.", route)
+
+
+def check_ttl(pair: Pair) -> Iterator[Finding]:
+    if pair.type not in TABLE_TYPES:
+        return
+    old = pair.old_props.get("TimeToLiveSpecification") or {}
+    new = pair.new_props.get("TimeToLiveSpecification") or {}
+    if (truthy(old.get("Enabled")) and truthy(new.get("Enabled"))
+            and canon(old.get("AttributeName")) != canon(new.get("AttributeName"))):
+        change = f"{show(old.get('AttributeName'))} -> {show(new.get('AttributeName'))} while enabled"
+        yield pair.finding("TTL-RENAME", "TimeToLiveSpecification.AttributeName", change, "fail",
+                           "DynamoDB only changes the TTL attribute after TTL is disabled, and limits "
+                           "how often TTL can be changed, so the update fails.")
+
+
+def check_replicas(pair: Pair) -> Iterator[Finding]:
+    if pair.type != "AWS::DynamoDB::GlobalTable":
+        return
+    old, new = replicas(pair.old_props), replicas(pair.new_props)
+    added, removed = sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys())
+    if len(added) + len(removed) > 1:
+        parts = filter(None, [listing("added", added), listing("removed", removed)])
+        route = f"{RULES['REPLICA-MULTI'].route} That is {len(added) + len(removed)} deployments."
+        yield pair.finding("REPLICA-MULTI", "Replicas", "; ".join(parts), "fail",
+                           "a GlobalTable update can add or remove only one replica, so the update fails.",
+                           route)
+
+
+def protected_parts(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
+    """(property prefix, old, new) holding deletion protection / PITR settings."""
+    if pair.type == "AWS::DynamoDB::GlobalTable":
+        old, new = replicas(pair.old_props), replicas(pair.new_props)
+        for region in sorted(old.keys() & new.keys()):
+            yield f"Replicas[{region}].", old[region], new[region]
+    else:
+        yield "", pair.old_props, pair.new_props
+
+
+def pitr(spec) -> tuple[bool, int | None]:
+    spec = spec if isinstance(spec, dict) else {}
+    days = spec.get("RecoveryPeriodInDays", 35)  # DynamoDB's default window
+    return truthy(spec.get("PointInTimeRecoveryEnabled")), days if isinstance(days, int) else None
+
+
+def check_prod_protection(pair: Pair) -> Iterator[Finding]:
+    if not pair.stack.endswith(PROD_SUFFIX):
+        return
+    weaken = "nothing stops it; afterwards a single mistaken removal or replacement destroys the data."
+    flag = "DeletionProtection" if pair.type.startswith("AWS::RDS::") else "DeletionProtectionEnabled"
+    for prefix, old, new in protected_parts(pair):
+        if truthy(old.get(flag)) and not truthy(new.get(flag)):
+            yield pair.finding("PROD-PROTECTION", prefix + flag, "deletion protection turned off",
+                               "weaken", weaken)
+        (old_on, old_days), (new_on, new_days) = (pitr(old.get("PointInTimeRecoverySpecification")),
+                                                  pitr(new.get("PointInTimeRecoverySpecification")))
+        prop = prefix + "PointInTimeRecoverySpecification"
+        if old_on and not new_on:
+            yield pair.finding("PROD-PROTECTION", prop, "point-in-time recovery turned off", "weaken", weaken)
+        elif old_on and old_days and new_days and new_days < old_days:
+            yield pair.finding("PROD-PROTECTION", prop, f"recovery window {old_days} -> {new_days} days",
+                               "weaken", weaken)
+    for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+        before, after = policy(pair.old, attribute), policy(pair.new, attribute)
+        if POLICY_RANK.get(before, 0) >= 1 and POLICY_RANK.get(after, 0) < POLICY_RANK.get(before, 0):
+            yield pair.finding("PROD-PROTECTION", attribute, f"{before} -> {after}", "weaken", weaken)
+
+
+RESOURCE_CHECKS = (check_replacement, check_gsis, check_ttl, check_replicas, check_prod_protection)
+
+
+# ---------------------------------------------------------------- checks on whole stacks
+
+def successor_index(baseline: dict, candidate: dict) -> tuple[dict, dict]:
+    """Stateful resources new in the candidate, by physical name and by identical properties."""
+    by_name, by_props = {}, {}
+    for stack in candidate.values():
+        known = baseline[stack.name].resources if stack.name in baseline else {}
+        for lid, res in stack.resources.items():
+            if lid in known or res.get("Type") not in STATEFUL_TYPES:
+                continue
+            if name_key(res):
+                by_name.setdefault(name_key(res), (stack.name, lid, res))
+            by_props.setdefault((stack.name, res["Type"], canon(props(res))), (stack.name, lid, res))
+    return by_name, by_props
+
+
+def name_key(res: dict) -> tuple | None:
+    name_prop = PHYSICAL_NAME.get(res.get("Type"))
+    if not name_prop or props(res).get(name_prop) is None:
+        return None
+    # Table and GlobalTable share one namespace of table names.
+    family = "table" if res["Type"] in TABLE_TYPES else res["Type"]
+    return family, canon(props(res)[name_prop])
+
+
+def find_successor(stack: str, res: dict, index: tuple[dict, dict]) -> tuple | None:
+    by_name, by_props = index
+    if name_key(res):
+        return by_name.get(name_key(res))
+    # No physical name: identical properties in the same stack is the best evidence of a rename
+    # (across stacks, e.g. dev and prod, identical resources are normal).
+    return by_props.get((stack, res.get("Type"), canon(props(res))))
+
+
+def check_removed(old: Stack, new: Stack | None, index) -> Iterator[Finding]:
+    remaining = new.resources if new else {}
+    for lid, res in sorted(old.resources.items()):
+        rtype = res.get("Type")
+        if lid in remaining or rtype not in STATEFUL_TYPES:
+            continue
+        fate = FATE.get(policy(res, "DeletionPolicy"), FATE["Delete"])
+        where = "its stack was removed from the app" if new is None else "removed from the template"
+        successor = find_successor(old.name, res, index)
+        if successor:
+            yield successor_finding(old.name, lid, res, successor, fate)
+        elif POLICY_RANK.get(policy(res, "DeletionPolicy"), 0) < 2:
+            # A Retain'ed resource is orphaned with its data: that is the safe way to drop one.
+            effect = f"the resource is {fate} (DeletionPolicy {policy(res, 'DeletionPolicy')})."
+            if new is None:
+                effect = f"once the stack is deleted (cdk destroy, pipeline clean-up), {effect}"
+            yield Finding("STATEFUL-DELETE", old.name, lid, "(resource)", f"{rtype} {where}", "delete",
+                          effect, RULES["STATEFUL-DELETE"].route)
+
+
+def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: str) -> Finding:
+    new_stack, new_lid, new_res = successor
+    target = new_lid if new_stack == stack else f"{new_stack}/{new_lid}"
+    name_prop = PHYSICAL_NAME.get(res["Type"])
+    named = name_key(res) is not None
+    clash = (f"creating {target} fails while {name_prop} {show(props(res)[name_prop])} is still taken, "
+             "so the update rolls back; without that clash the old one would be " if named else
+             f"{target} is created from scratch and the old one is ")
+    if new_res["Type"] != res["Type"]:
+        return Finding("STATEFUL-REPLACE", stack, lid, "Type",
+                       f"{res['Type']} -> {new_res['Type']} as {target} (same {name_prop})",
+                       "fail" if named else "replace",
+                       f"a type change is a delete + create: {clash}{fate}.", TYPE_CHANGE_ROUTE)
+    return Finding("STATEFUL-RENAME", stack, lid, "(logical id)",
+                   f"{res['Type']} moved to {target}" + (f" (same {name_prop})" if named else
+                                                         " (identical properties)"),
+                   "replace", f"it sees a delete + create, not a rename: {clash}{fate}.",
+                   RULES["STATEFUL-RENAME"].route)
+
+
+def check_termination_protection(old: Stack, new: Stack | None) -> Iterator[Finding]:
+    if (new and new.name.endswith(PROD_SUFFIX) and old.termination_protection is True
+            and new.termination_protection is False):
+        yield Finding("PROD-PROTECTION", new.name, "(stack)", "TerminationProtection",
+                      "termination protection turned off", "weaken",
+                      "nothing stops it; afterwards the whole stack, data included, can be deleted "
+                      "in one step.",
+                      RULES["PROD-PROTECTION"].route)
+
+
+def compare(baseline: dict, candidate: dict) -> list[Finding]:
+    index = successor_index(baseline, candidate)
+    findings: list[Finding] = []
+    for name in sorted(baseline):
+        old, new = baseline[name], candidate.get(name)
+        findings += check_removed(old, new, index)
+        findings += check_termination_protection(old, new)
+        for lid in sorted(old.resources.keys() & (new.resources.keys() if new else set())):
+            pair = Pair(name, lid, old.resources[lid], new.resources[lid])
+            if pair.old.get("Type") not in STATEFUL_TYPES and pair.type not in STATEFUL_TYPES:
+                continue
+            if pair.old.get("Type") != pair.type:
+                findings.append(type_change(pair))
+                continue  # the other checks would compare two different schemas
+            for check in RESOURCE_CHECKS:
+                findings += check(pair)
+    return findings
+
+
+def type_change(pair: Pair) -> Finding:
+    return pair.finding("STATEFUL-REPLACE", "Type", f"{pair.old.get('Type')} -> {pair.type}", "fail",
+                        "changing the type of an existing logical id is rejected "
+                        "(\"Update of resource type is not permitted\").", TYPE_CHANGE_ROUTE)
+
+
+# ---------------------------------------------------------------- loading stacks
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from error
+
+
+def resources_of(template) -> dict:
+    found = template.get("Resources") if isinstance(template, dict) else None
+    return {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
+
+
+def read_assembly(directory: Path) -> Iterator[Stack]:
+    manifest = read_json(directory / "manifest.json")
+    artifacts = manifest.get("artifacts") if isinstance(manifest, dict) else None
+    for artifact_id, artifact in sorted((artifacts or {}).items()):
+        properties = artifact.get("properties") or {}
+        if artifact.get("type") == "aws:cloudformation:stack":
+            template_path = directory / properties.get("templateFile", f"{artifact_id}.template.json")
+            # CDK writes terminationProtection explicitly; absent means CloudFormation's default (off).
+            yield Stack(properties.get("stackName") or artifact_id, resources_of(read_json(template_path)),
+                        bool(properties.get("terminationProtection", False)), str(template_path))
+        elif artifact.get("type") == "cdk:cloud-assembly":
+            if "directoryName" not in properties:
+                raise UsageError(f"{directory / 'manifest.json'}: nested assembly {artifact_id} "
+                                 "has no directoryName")
+            yield from read_assembly(directory / properties["directoryName"])
+
+
+def scan_files(directory: Path) -> Iterator[Stack]:
+    for path in sorted(directory.rglob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"deploy-guard: warning: skipping {path}: {error}", file=sys.stderr)
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if isinstance(doc.get("stack"), dict) and isinstance(doc.get("template"), dict):
+            meta = doc["stack"]
+            protection = meta.get("terminationProtection")
+            yield Stack(meta.get("name") or path.stem, resources_of(doc["template"]),
+                        protection if isinstance(protection, bool) else None, str(path))
+        elif path.name.endswith(".template.json") or isinstance(doc.get("Resources"), dict):
+            yield Stack(path.name.removesuffix(".json").removesuffix(".template"), resources_of(doc),
+                        None, str(path))
+
+
+def load_stacks(location: str) -> dict[str, Stack]:
+    directory = Path(location)
+    if not directory.is_dir():
+        raise UsageError(f"{location}: no such directory")
+    is_assembly = (directory / "manifest.json").is_file()
+    stacks: dict[str, Stack] = {}
+    for stack in read_assembly(directory) if is_assembly else scan_files(directory):
+        if stack.name in stacks:
+            raise UsageError(f"stack {stack.name!r} found twice: {stacks[stack.name].source} "
+                             f"and {stack.source}")
+        stacks[stack.name] = stack
+    if not stacks:
+        raise UsageError(f"{location}: no stacks found (expected a cloud assembly with manifest.json, "
+                         "*.template.json files or wrapped snapshot *.json files)")
+    return stacks
+
+
+# ---------------------------------------------------------------- output and CLI
+
+def render(finding: Finding) -> str:
+    return (f"[{finding.rule}] {finding.stack}/{finding.resource} {finding.property}: {finding.change}\n"
+            f"    CloudFormation would {ACTION[finding.action]}: {finding.effect}\n"
+            f"    Safe route: {finding.route}")
+
+
+def summary(findings: list[Finding], baseline: dict, candidate: dict) -> str:
+    compared = len(baseline.keys() & candidate.keys())
+    counts = f"{len(baseline)} baseline / {len(candidate)} candidate stacks, {compared} matched"
+    if not findings:
+        return f"deploy-guard: OK - no hazards ({counts})."
+    stacks = len({f.stack for f in findings})
+    return (f"deploy-guard: {len(findings)} hazard(s) in {stacks} stack(s) ({counts}); "
+            "do not deploy this change in one step.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="deploy-guard", description="Flag CloudFormation changes that would delete or replace "
+        "stateful resources, fail mid-deployment, or weaken production protections.")
+    parser.add_argument("baseline", help="what is deployed: cloud assembly or template/snapshot dir")
+    parser.add_argument("candidate", help="what would be deployed, same forms")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse exits 2 on bad usage; return it for in-process callers
+        return int(exit_.code or 0)
+    try:
+        baseline, candidate = load_stacks(args.baseline), load_stacks(args.candidate)
+    except UsageError as error:
+        print(f"deploy-guard: error: {error}", file=sys.stderr)
+        return 2
+    findings = compare(baseline, candidate)
+    if args.json:
+        print(json.dumps({"ok": not findings, "summary": summary(findings, baseline, candidate),
+                          "findings": [asdict(f) for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            print(render(finding) + "\n")
+        print(summary(findings, baseline, candidate))
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
