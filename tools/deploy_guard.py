@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """deploy-guard: refuse CloudFormation changes that lose data or fail half-way.
 
-Usage: deploy-guard [--json] BASELINE CANDIDATE
+Usage: deploy-guard [--json] [--accept RULE-ID:stack/LogicalId]... [--accept-file PATH]
+                    BASELINE CANDIDATE
 
 BASELINE and CANDIDATE are each a CDK cloud assembly (a directory with
 manifest.json, nested Stage assemblies followed), or a directory searched
@@ -10,7 +11,11 @@ recursively for *.template.json files or wrapped snapshot *.json files
 Stacks are matched by stack name; a stack is production when its name ends
 in "-prod".
 
-Exit codes: 0 safe, 1 hazards found, 2 usage error.
+Deliberate hazards are acknowledged, not switched off: each acceptance names one
+rule, stack and logical id, and (in deploy-guard.accept or --accept-file) a reason.
+Accepted findings are still printed.
+
+Exit codes: 0 safe (or every hazard accepted), 1 unaccepted hazards, 2 usage error.
 
 Standard library only on purpose: the guard has to run in CI and against old
 git refs without installing (or importing) the CDK.  See docs/deploy-guard.md.
@@ -60,7 +65,8 @@ FATE = {"Delete": "deleted with its data", "Snapshot": "snapshotted, then delete
         "RetainExceptOnCreate": "orphaned: kept with its data, but no longer managed by the stack"}
 ACTION = {"fail": "FAIL the update", "replace": "REPLACE the resource",
           "delete": "DELETE the resource", "rekey": "RE-ENCRYPT the live data",
-          "weaken": "APPLY it silently"}
+          "weaken": "APPLY it silently", "orphan": "ORPHAN the resource"}
+ACCEPT_FILE = "deploy-guard.accept"  # read from the current directory when present
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ class Rule:
 RULES = {rule.id: rule for rule in (
     Rule("STATEFUL-DELETE", "stateful resource, or a stack holding one, removed",
          "If the data must go: set RemovalPolicy.RETAIN (or back it up) and deploy, then remove "
-         "the resource in a later deployment. If it must stay: put it back in the template."),
+         "the resource in a later deployment (accepting that removal, see --accept). If it must "
+         "stay: put it back in the template."),
     Rule("STATEFUL-RENAME", "stateful resource moved to another logical id or stack",
          "Keep the old logical id (CfnResource.override_logical_id), or move it with `cdk refactor`; "
          "or retain + import: set RemovalPolicy.RETAIN and deploy, remove it and deploy, "
@@ -94,6 +101,7 @@ RULES = {rule.id: rule for rule in (
          "in its own reviewed deployment, right before the one that removes the resource."),
 )}
 
+ORPHAN_ROUTE = "If intended, accept it explicitly (see --accept) and import it elsewhere if it moves."
 TYPE_CHANGE_ROUTE = ("Retain + import: set RemovalPolicy.RETAIN on the existing table and deploy; remove "
                      "it from the app and deploy (the table is orphaned, data kept); then `cdk import` "
                      "it as the new type.")
@@ -115,6 +123,13 @@ class Stack:
     source: str
 
 
+@dataclass(frozen=True)
+class Acceptance:
+    target: str  # RULE-ID:stack/LogicalId
+    reason: str
+    origin: str  # file:line or --accept, so a reviewer can find it
+
+
 @dataclass
 class Finding:
     rule: str
@@ -125,6 +140,11 @@ class Finding:
     action: str  # a key of ACTION
     effect: str
     route: str
+    accepted: Acceptance | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.rule}:{self.stack}/{self.resource}"
 
 
 @dataclass
@@ -429,18 +449,25 @@ def check_removed(old: Stack, new: Stack | None, index) -> Iterator[Finding]:
         rtype = res.get("Type")
         if lid in remaining or rtype not in STATEFUL_TYPES:
             continue
-        fate = FATE.get(policy(res, "DeletionPolicy"), FATE["Delete"])
-        where = "its stack was removed from the app" if new is None else "removed from the template"
+        deletion = policy(res, "DeletionPolicy")
+        fate = FATE.get(deletion, FATE["Delete"])
         successor = find_successor(old.name, res, index)
         if successor:
             yield successor_finding(old.name, lid, res, successor, fate)
-        elif POLICY_RANK.get(policy(res, "DeletionPolicy"), 0) < 2:
-            # A Retain'ed resource is orphaned with its data: that is the safe way to drop one.
-            effect = f"the resource is {fate} (DeletionPolicy {policy(res, 'DeletionPolicy')})."
-            if new is None:
-                effect = f"once the stack is deleted (cdk destroy, pipeline clean-up), {effect}"
-            yield Finding("STATEFUL-DELETE", old.name, lid, "(resource)", f"{rtype} {where}", "delete",
-                          effect, RULES["STATEFUL-DELETE"].route)
+            continue
+        action, route = "delete", RULES["STATEFUL-DELETE"].route
+        if POLICY_RANK.get(deletion, 0) >= 2:
+            # Retain keeps the data, but the resource silently leaves management (a prod table
+            # dropped from the template would pass unseen), so it is reported for review too.
+            again = "fails because the name is taken" if name_key(res) else "creates a new, empty one"
+            action, route = "orphan", ORPHAN_ROUTE
+            fate = f"orphaned: kept with its data but no longer managed; re-adding it later {again}"
+        effect = f"the resource is {fate} (DeletionPolicy {deletion})."
+        if new is None:
+            effect = f"once the stack is deleted (cdk destroy, pipeline clean-up), {effect}"
+        where = "its stack was removed from the app" if new is None else "removed from the template"
+        yield Finding("STATEFUL-DELETE", old.name, lid, "(resource)", f"{rtype} {where}", action,
+                      effect, route)
 
 
 def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: str) -> Finding:
@@ -565,21 +592,64 @@ def load_stacks(location: str) -> dict[str, Stack]:
     return stacks
 
 
+# ---------------------------------------------------------------- acceptances
+
+def parse_acceptance(text: str, origin: str, reason_required: bool) -> Acceptance:
+    target, _, reason = text.partition("#")
+    target, reason = target.strip(), reason.strip()
+    rule, _, where = target.partition(":")
+    stack, _, lid = where.partition("/")
+    if not (rule and stack and lid) or any(c.isspace() for c in target):
+        raise UsageError(f"{origin}: {text.strip()!r} is not RULE-ID:stack/LogicalId [# reason]")
+    if rule not in RULES:
+        raise UsageError(f"{origin}: unknown rule {rule!r} in {target}; allowed: {', '.join(RULES)}")
+    if reason_required and not reason:
+        raise UsageError(f"{origin}: {target} has no '# reason': say why this hazard is accepted, "
+                         "a reviewer must see it")
+    return Acceptance(target, reason or "(no reason given)", origin)
+
+
+def read_acceptances(path: Path) -> list[Acceptance]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from error
+    return [parse_acceptance(line, f"{path}:{number}", reason_required=True)
+            for number, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+
+
+def accept(findings: list[Finding], acceptances: list[Acceptance]) -> list[Acceptance]:
+    """Mark accepted findings; return the stale acceptances, which match no finding."""
+    by_target: dict[str, Acceptance] = {}
+    for acceptance in acceptances:
+        by_target.setdefault(acceptance.target, acceptance)
+    for finding in findings:
+        finding.accepted = by_target.get(finding.target)
+    found = {finding.target for finding in findings}
+    return [acceptance for acceptance in acceptances if acceptance.target not in found]
+
+
 # ---------------------------------------------------------------- output and CLI
 
 def render(finding: Finding) -> str:
-    return (f"[{finding.rule}] {finding.stack}/{finding.resource} {finding.property}: {finding.change}\n"
+    text = (f"[{finding.rule}] {finding.stack}/{finding.resource} {finding.property}: {finding.change}\n"
             f"    CloudFormation would {ACTION[finding.action]}: {finding.effect}\n"
             f"    Safe route: {finding.route}")
+    if finding.accepted:
+        text += f"\n    ACCEPTED ({finding.accepted.origin}): {finding.accepted.reason}"
+    return text
 
 
 def summary(findings: list[Finding], baseline: dict, candidate: dict) -> str:
     compared = len(baseline.keys() & candidate.keys())
     counts = f"{len(baseline)} baseline / {len(candidate)} candidate stacks, {compared} matched"
-    if not findings:
-        return f"deploy-guard: OK - no hazards ({counts})."
-    stacks = len({f.stack for f in findings})
-    return (f"deploy-guard: {len(findings)} hazard(s) in {stacks} stack(s) ({counts}); "
+    open_ = [f for f in findings if not f.accepted]
+    if len(open_) < len(findings):
+        counts = f"{len(findings) - len(open_)} accepted, {counts}"
+    if not open_:
+        return f"deploy-guard: OK - no {'unaccepted ' if findings else ''}hazards ({counts})."
+    stacks = len({f.stack for f in open_})
+    return (f"deploy-guard: {len(open_)} hazard(s) in {stacks} stack(s) ({counts}); "
             "do not deploy this change in one step.")
 
 
@@ -590,24 +660,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("baseline", help="what is deployed: cloud assembly or template/snapshot dir")
     parser.add_argument("candidate", help="what would be deployed, same forms")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("--accept", action="append", default=[], metavar="RULE-ID:stack/LogicalId",
+                        help="acknowledge one finding (repeatable; may end in '# reason')")
+    parser.add_argument("--accept-file", metavar="PATH", help="acceptances, one "
+                        f"'RULE-ID:stack/LogicalId  # reason' a line (default: ./{ACCEPT_FILE} if present)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad usage; return it for in-process callers
         return int(exit_.code or 0)
     try:
+        acceptances = [parse_acceptance(text, "--accept", reason_required=False) for text in args.accept]
+        accept_file = Path(args.accept_file) if args.accept_file else Path(ACCEPT_FILE)
+        if args.accept_file or accept_file.is_file():
+            acceptances += read_acceptances(accept_file)
         baseline, candidate = load_stacks(args.baseline), load_stacks(args.candidate)
     except UsageError as error:
         print(f"deploy-guard: error: {error}", file=sys.stderr)
         return 2
     findings = compare(baseline, candidate)
+    for stale in accept(findings, acceptances):
+        print(f"deploy-guard: warning: stale acceptance {stale.target} ({stale.origin}) matches no "
+              "finding; remove it", file=sys.stderr)
+    ok = all(finding.accepted for finding in findings)
     if args.json:
-        print(json.dumps({"ok": not findings, "summary": summary(findings, baseline, candidate),
+        print(json.dumps({"ok": ok, "summary": summary(findings, baseline, candidate),
                           "findings": [asdict(f) for f in findings]}, indent=2))
     else:
         for finding in findings:
             print(render(finding) + "\n")
         print(summary(findings, baseline, candidate))
-    return 1 if findings else 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools"
+SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
 sys.path.insert(0, str(TOOLS))
 import deploy_guard  # noqa: E402
 
@@ -99,14 +101,20 @@ def write_stacks(directory: Path, stacks: dict) -> Path:
     return directory
 
 
+@pytest.fixture(autouse=True)
+def own_directory(tmp_path, monkeypatch):
+    """Run in an empty directory, so a deploy-guard.accept in the checkout cannot leak in."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def guard(tmp_path, capsys):
     """guard(base, cand) compares single-stack resource dicts (or {stack: resources} with
-    stacks=True) and returns (exit code, findings from --json)."""
-    def run(base, cand, stack=PROD, stacks=False):
+    stacks=True) and returns (exit code, findings from --json); args go before the inputs."""
+    def run(base, cand, stack=PROD, stacks=False, args=()):
         if not stacks:
             base, cand = {stack: base}, {stack: cand}
-        code = deploy_guard.main(["--json", str(write_stacks(tmp_path / "base", base)),
+        code = deploy_guard.main(["--json", *args, str(write_stacks(tmp_path / "base", base)),
                                   str(write_stacks(tmp_path / "cand", cand))])
         output = json.loads(capsys.readouterr().out)
         assert output["ok"] is (code == 0)
@@ -145,20 +153,60 @@ def only(findings, rule, stack=PROD, resource="Orders", prop=None):
 
 # ------------------------------------------------------------------ STATEFUL-DELETE / RENAME
 
-def test_removed_table_without_retain_is_deleted(guard):
+ORPHANED = "orphaned: kept with its data but no longer managed; re-adding it later "
+
+
+@pytest.mark.parametrize("stack, deletion_policy", [(PROD, "Delete"), (DEV, "Delete"), (DEV, None)])
+def test_removed_table_without_retain_is_deleted(guard, stack, deletion_policy):
     base = baseline_resources()
-    base["Orders"]["DeletionPolicy"] = "Delete"
-    cand = copy.deepcopy(base)
-    del cand["Orders"]
-    code, findings = guard(base, cand)
+    base["Orders"].pop("DeletionPolicy")
+    if deletion_policy:
+        base["Orders"]["DeletionPolicy"] = deletion_policy
+    code, findings = guard(*changed(lambda r: r.pop("Orders"), base), stack=stack)
     assert code == 1
-    finding = only(findings, "STATEFUL-DELETE", prop="(resource)")
-    assert finding["action"] == "delete" and "deleted with its data" in finding["effect"]
+    finding = only(findings, "STATEFUL-DELETE", stack, prop="(resource)")
+    assert finding["action"] == "delete"
+    assert finding["effect"] == "the resource is deleted with its data (DeletionPolicy Delete)."
 
 
-def test_removed_retained_table_is_the_safe_route(guard):
-    code, findings = guard(*changed(lambda r: r.pop("Orders")))  # DeletionPolicy Retain: orphaned
-    assert (code, findings) == (0, [])
+@pytest.mark.parametrize("stack", [PROD, DEV])
+def test_removed_retained_table_is_orphaned_and_flagged(guard, stack):
+    code, findings = guard(*changed(lambda r: r.pop("Orders")), stack=stack)  # DeletionPolicy Retain
+    assert code == 1
+    finding = only(findings, "STATEFUL-DELETE", stack, prop="(resource)")
+    assert finding["action"] == "orphan"
+    assert finding["effect"] == (f"the resource is {ORPHANED}fails because the name is taken "
+                                 "(DeletionPolicy Retain).")
+    assert finding["route"] == deploy_guard.ORPHAN_ROUTE and "--accept" in finding["route"]
+
+
+def test_removed_retained_unnamed_key_can_be_recreated_empty(guard):
+    code, findings = guard(*changed(lambda r: r.pop("OrdersKey")))
+    assert code == 1
+    assert f"{ORPHANED}creates a new, empty one" in only(findings, "STATEFUL-DELETE",
+                                                           resource="OrdersKey")["effect"]
+
+
+def test_table_removed_from_the_real_prod_and_dev_templates(tmp_path, capsys):
+    """The app's own templates: prod tables are Retain (orphaned), dev tables Delete (deleted)."""
+    base, cand = tmp_path / "real-base", tmp_path / "real-cand"
+    removed = {}
+    for name in (PROD, DEV):
+        doc = json.loads((SNAPSHOTS / f"test_template_snapshot[{name}].json").read_text())
+        (base / name).mkdir(parents=True)
+        (base / name / "stack.json").write_text(json.dumps(doc))
+        resources = doc["template"]["Resources"]
+        removed[name] = next(lid for lid, r in sorted(resources.items())
+                             if r["Type"] in deploy_guard.TABLE_TYPES)
+        del resources[removed[name]]
+        (cand / name).mkdir(parents=True)
+        (cand / name / "stack.json").write_text(json.dumps(doc))
+    assert deploy_guard.main(["--json", str(base), str(cand)]) == 1
+    findings = {f["stack"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert {(s, f["rule"], f["resource"], f["action"]) for s, f in findings.items()} == {
+        (PROD, "STATEFUL-DELETE", removed[PROD], "orphan"),
+        (DEV, "STATEFUL-DELETE", removed[DEV], "delete")}
+    assert ORPHANED in findings[PROD]["effect"] and "deleted with its data" in findings[DEV]["effect"]
 
 
 def test_rds_cluster_removed_defaults_to_snapshot_then_delete(guard):
@@ -528,6 +576,89 @@ def test_termination_protection_unknown_on_one_side_is_not_reported(tmp_path, ca
     assert "deploy-guard: OK" in capsys.readouterr().out
 
 
+# ------------------------------------------------------------------ acceptances
+
+DROP_ORDERS = f"STATEFUL-DELETE:{PROD}/Orders"
+
+
+@pytest.fixture
+def cli(tmp_path, capsys):
+    """cli(base, cand, *args) runs in text mode on one prod stack -> (exit code, stdout, stderr)."""
+    def run(base, cand, *args):
+        code = deploy_guard.main([*args, str(write_stacks(tmp_path / "b", {PROD: base})),
+                                  str(write_stacks(tmp_path / "c", {PROD: cand}))])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    return run
+
+
+def test_accept_on_command_line(guard):
+    code, findings = guard(*changed(lambda r: r.pop("Orders")), args=["--accept", DROP_ORDERS])
+    assert code == 0
+    assert only(findings, "STATEFUL-DELETE")["accepted"] == {
+        "target": DROP_ORDERS, "reason": "(no reason given)", "origin": "--accept"}
+
+
+def test_accept_file_in_current_directory_prints_finding_and_reason(tmp_path, cli):
+    (tmp_path / "deploy-guard.accept").write_text(
+        f"# orders moves to the orders-prod stack\n\n{DROP_ORDERS}  # imported into orders-prod (PR 42)\n")
+    code, out, err = cli(*changed(lambda r: r.pop("Orders")))
+    assert (code, err) == (0, "")
+    assert f"[STATEFUL-DELETE] {PROD}/Orders (resource): AWS::DynamoDB::Table removed" in out
+    assert "CloudFormation would ORPHAN the resource" in out
+    assert "    ACCEPTED (deploy-guard.accept:3): imported into orders-prod (PR 42)" in out
+    assert out.strip().splitlines()[-1].startswith("deploy-guard: OK - no unaccepted hazards (1 accepted, ")
+
+
+def test_accept_file_option_replaces_the_default_and_accepts_only_what_it_names(tmp_path, cli):
+    (tmp_path / "deploy-guard.accept").write_text("not even valid\n")  # not read: --accept-file wins
+    listed = tmp_path / "review" / "accepted.txt"
+    listed.parent.mkdir()
+    listed.write_text(f"{DROP_ORDERS}  # retired, data exported to S3\n")
+    drop_both = changed(lambda r: (r.pop("Orders"), r.pop("OrdersKey")))
+    code, out, _ = cli(*drop_both, "--accept-file", str(listed))
+    assert code == 1  # the key's removal is not accepted
+    assert f"ACCEPTED ({listed}:1): retired, data exported to S3" in out
+    assert out.count("ACCEPTED") == 1 and f"[STATEFUL-DELETE] {PROD}/OrdersKey (resource)" in out
+    assert "deploy-guard: 1 hazard(s) in 1 stack(s) (1 accepted, " in out
+
+
+@pytest.mark.parametrize("line", [DROP_ORDERS, f"{DROP_ORDERS}  #   "], ids=["no #", "empty reason"])
+def test_accept_file_line_without_reason_is_a_usage_error(tmp_path, cli, line):
+    (tmp_path / "deploy-guard.accept").write_text(f"STATEFUL-RENAME:{PROD}/Key  # ok\n{line}\n")
+    code, out, err = cli(*changed(lambda r: r.pop("Orders")))
+    assert (code, out) == (2, "")
+    assert f"deploy-guard.accept:2: {DROP_ORDERS} has no '# reason'" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--accept", f"STATEFUL-DELET:{PROD}/Orders"],
+     "--accept: unknown rule 'STATEFUL-DELET' in STATEFUL-DELET:daylight-prod/Orders; allowed: "
+     "STATEFUL-DELETE, STATEFUL-RENAME, STATEFUL-REPLACE, GSI-MULTI, TTL-RENAME, REPLICA-MULTI, "
+     "PROD-PROTECTION"),
+    (["--accept", "STATEFUL-DELETE:Orders"], "'STATEFUL-DELETE:Orders' is not RULE-ID:stack/LogicalId"),
+    (["--accept", f"STATEFUL-DELETE: {PROD}/Orders"], "is not RULE-ID:stack/LogicalId"),
+    (["--accept-file", "missing.accept"], "cannot read missing.accept"),
+], ids=["unknown rule", "no stack", "space inside", "missing file"])
+def test_bad_acceptance_is_a_usage_error(cli, args, message):
+    code, out, err = cli(*changed(lambda r: r.pop("Orders")), *args)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_stale_acceptance_warns_without_failing(cli):
+    code, out, err = cli(*changed(lambda r: None), "--accept", DROP_ORDERS)
+    assert code == 0 and "deploy-guard: OK - no hazards" in out
+    assert err == (f"deploy-guard: warning: stale acceptance {DROP_ORDERS} (--accept) matches no "
+                   "finding; remove it\n")
+
+
+def test_acceptance_for_another_rule_is_stale_and_does_not_hide_the_finding(cli):
+    code, out, err = cli(*changed(lambda r: r.pop("Orders")), "--accept", f"PROD-PROTECTION:{PROD}/Orders")
+    assert code == 1 and "ACCEPTED" not in out
+    assert f"stale acceptance PROD-PROTECTION:{PROD}/Orders (--accept)" in err
+
+
 # ------------------------------------------------------------------ output and usage
 
 def test_text_output_explains_each_finding(tmp_path, capsys):
@@ -569,9 +700,9 @@ def test_cli_wrapper(tmp_path):
     write_stacks(tmp_path / "b", {PROD: base})
     write_stacks(tmp_path / "c", {PROD: cand})
     result = subprocess.run([str(TOOLS / "deploy-guard"), str(tmp_path / "b"), str(tmp_path / "c")],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "[TTL-RENAME] daylight-prod/Orders TimeToLiveSpecification.AttributeName" in result.stdout
     safe = subprocess.run([str(TOOLS / "deploy-guard"), "--json", str(tmp_path / "b"), str(tmp_path / "b")],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert safe.returncode == 0 and json.loads(safe.stdout)["ok"] is True
