@@ -6,12 +6,18 @@ Config is read and validated here, and only here, before any construct is built.
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 import config
 from stacks.stage import DataStage
+
+# The compliance packs every stack must pass; a finding fails `cdk synth`.
+NAG_PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
 
 
 def build(app: cdk.App) -> list[DataStage]:
@@ -26,7 +32,26 @@ def main() -> None:
     except config.ConfigError as error:
         # One clear message and a non-zero exit, before anything is written to cdk.out.
         sys.exit(f"cdk synth stopped: {error}")
-    app.synth()
+    cdk.Validations.of(app).add_plugins(*(pack(app) for pack in NAG_PACKS))
+    assembly = app.synth()
+    # The validation plugins only write a report from Python; turn its failures into an exit code.
+    failures = nag_failures(Path(assembly.directory) / "validation-report.json")
+    if failures:
+        sys.exit("cdk synth stopped: compliance findings (fix them; acknowledge only with a reason):\n  " + "\n  ".join(failures))
+
+
+def nag_failures(report_path: Path) -> list[str]:
+    """One line per violating construct in a CDK validation report."""
+    if not report_path.exists():
+        return []
+    report = json.loads(report_path.read_text())
+    return [
+        f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}"
+        for plugin in report.get("pluginReports", [])
+        if plugin.get("conclusion") == "failure"
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -42,6 +42,21 @@ class AccessLogBucket(Construct):
             ],
             **_PRIVATE,
         )
+        # Acknowledged on this bucket only, each for a reason S3 itself imposes.
+        reasons = {
+            "S3DefaultEncryptionKMS": "S3 server access log delivery documents SSE-S3 as the destination bucket's supported default encryption; this bucket holds only access logs, never table data.",
+            "S3BucketLoggingEnabled": "This is the access-log destination; logging it would log its own log deliveries (S3 advises against it).",
+            "S3BucketReplicationEnabled": "Access logs are diagnostics kept for a fixed period, versioned and lifecycle-expired; a cross-region copy adds no recovery value for them.",
+        }
+        acknowledge(self.bucket, {"AwsSolutions-S1": reasons["S3BucketLoggingEnabled"]})
+        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+            acknowledge(self.bucket, {f"{pack}-{rule}": reason for rule, reason in reasons.items()})
+
+
+def acknowledge(construct: Construct, reasons: dict[str, str]) -> None:
+    """Acknowledge cdk-nag findings on one construct's own resource, each with its reason."""
+    target = construct.node.default_child or construct
+    Validations.of(target).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule, reason in reasons.items()))
 
 
 class SecureBucket(Construct):

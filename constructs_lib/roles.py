@@ -36,17 +36,18 @@ class DataAccessRoles(Construct):
         tenant_isolation: LeadingKeys | None,
     ) -> None:
         super().__init__(scope, id)
+        self.policies: dict[str, iam.ManagedPolicy] = {}
         self.app = self._role("App", f"{name_prefix}-app", iam.ServicePrincipal(app_service_principal), "Application read-write access")
         self.readonly = self._role("ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support")
         for table in tables:
-            table.grant_read_write(self.app)
-            table.grant_read(self.readonly)
+            table.grant_read_write(self.policies["App"])
+            table.grant_read(self.policies["ReadOnly"])
 
         self.migration = None
         if migration_principal_arns is not None:
             self.migration = self._role("Migration", f"{name_prefix}-migration", _arns(migration_principal_arns), "Bulk data migration and imports")
             for table in tables:
-                table.grant_read_write(self.migration)
+                table.grant_read_write(self.policies["Migration"])
 
         self.tenant = None
         if tenant_isolation is not None:
@@ -58,13 +59,16 @@ class DataAccessRoles(Construct):
             self.tenant = self._role("Tenant", f"{name_prefix}-tenant", trust, "One user's own partitions only (dynamodb:LeadingKeys)")
             scoped = [t for t in tables if not tenant_isolation.tables or t.spec.id in tenant_isolation.tables]
             for table in scoped:
-                table.grant_read_write(self.tenant, indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)
-            self.app.add_to_principal_policy(
-                iam.PolicyStatement(sid="AssumeTenantRole", actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.tenant.role_arn])
+                table.grant_read_write(self.policies["Tenant"], indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)
+            self.policies["App"].add_statements(
+                iam.PolicyStatement(actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.tenant.role_arn])
             )
 
     def _role(self, id: str, name: str, principal: iam.IPrincipal, description: str) -> iam.Role:
-        return iam.Role(self, id, role_name=name, assumed_by=principal, description=description, max_session_duration=Duration.hours(1))
+        role = iam.Role(self, id, role_name=name, assumed_by=principal, description=description, max_session_duration=Duration.hours(1))
+        # Each role's permissions live in one customer-managed policy named after it.
+        self.policies[id] = iam.ManagedPolicy(self, f"{id}Policy", managed_policy_name=name, description=description, roles=[role])
+        return role
 
 
 def _arns(arns: Sequence[str]) -> iam.IPrincipal:

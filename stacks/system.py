@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config.model import EnvironmentConfig
@@ -65,4 +66,4 @@ class SystemStack(Stack):
             self.field_key = DataKey(
                 self, "FieldKey", alias=f"alias/{prefix}-field-encryption", description=f"Envelope key for {system.title} field-level encryption in {config.name}", removal_policy=removal, logical_id="KeyFieldEncryption"
             ).key
-            self.field_key.grant(self.roles.app, *FIELD_KEY_ACTIONS)
+            self.roles.policies["App"].add_statements(iam.PolicyStatement(actions=list(FIELD_KEY_ACTIONS), resources=[self.field_key.key_arn]))

@@ -21,11 +21,17 @@ class SynthesizedStack:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory) -> dict[str, SynthesizedStack]:
-    """Every stack of every environment, by stack name, synthesized once as `cdk synth` would."""
+def stages(tmp_path_factory) -> list:
+    """The whole app's stages (one per environment), built and synthesized once per session."""
     app = new_app(outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    stages = cdk_app.build(app)
+    built = cdk_app.build(app)
     app.synth()
+    return built
+
+
+@pytest.fixture(scope="session")
+def synthesized(stages) -> dict[str, SynthesizedStack]:
+    """Every stack of every environment, by stack name, synthesized once as `cdk synth` would."""
     result = {}
     for stage in stages:
         for artifact in stage.synth().stacks:

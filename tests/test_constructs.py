@@ -156,14 +156,18 @@ def test_replicas_get_their_region_key_and_a_replication_alarm():
 
 
 def _policy_statements(stack) -> list[dict]:
-    policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
     return [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _policy(stack, id: str) -> iam.ManagedPolicy:
+    role = iam.Role(stack, f"{id}Role", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+    return iam.ManagedPolicy(stack, id, roles=[role])
 
 
 def test_grants_are_narrow_explicit_and_scan_free():
     stack, table = build_table()
-    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
-    table.grant_read(role, indexes=["status-index"])
+    table.grant_read(_policy(stack, "Reader"), indexes=["status-index"])
     statements = _policy_statements(stack)
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
     assert len(dynamo) == 1
@@ -177,8 +181,7 @@ def test_grants_are_narrow_explicit_and_scan_free():
 
 def test_write_grant_covers_the_table_only_and_read_write_merges():
     stack, table = build_table()
-    role = iam.Role(stack, "Writer", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
-    table.grant_read_write(role, leading_keys=["${aws:PrincipalTag/userId}"])
+    table.grant_read_write(_policy(stack, "Writer"), leading_keys=["${aws:PrincipalTag/userId}"])
     statements = _policy_statements(stack)
     write = [s for s in statements if "dynamodb:PutItem" in s["Action"]]
     assert write and write[0]["Resource"] == {"Fn::GetAtt": ["TableOrders", "Arn"]}
@@ -190,9 +193,8 @@ def test_write_grant_covers_the_table_only_and_read_write_merges():
 
 def test_granting_an_unknown_index_fails_loudly():
     stack, table = build_table()
-    role = iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
     with pytest.raises(ValueError, match="orders-test has no index \\['nope'\\]"):
-        table.grant_read(role, indexes=["nope"])
+        table.grant_read(_policy(stack, "R"), indexes=["nope"])
 
 
 def test_data_key_rotates_has_alias_and_pinned_id():
