@@ -63,3 +63,7 @@ deploy: $(STAMP) ## cdk deploy one environment: make deploy ENV=staging
 
 clean: ## Remove cdk.out (keeps .venv and node_modules)
 	rm -rf cdk.out
+
+.PHONY: docs
+docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a fresh synth (DOCS_ARGS=--check only reports stale files)
+	$(BIN)/python tools/gen_data_model.py $(DOCS_ARGS)

@@ -1,0 +1,114 @@
+"""docs/data-model.md and docs/data-model/*.md: committed copies are current, and say the right things.
+
+The docs are generated from the session's one synthesis (the `synthesized` fixture), so a
+change to a table, index, alarm, role or config value that is not followed by `make docs`
+fails here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+sys.path.insert(0, str(TOOLS))
+import gen_data_model as gen  # noqa: E402
+
+SYSTEM_KEYS = ["therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod"]
+
+
+@pytest.fixture(scope="module")
+def docs(synthesized) -> dict[str, str]:
+    return gen.generate({name: stack.template for name, stack in synthesized.items()})
+
+
+def _first_diff(path: str, text: str) -> str:
+    committed = (gen.ROOT / path).read_text().splitlines() if (gen.ROOT / path).is_file() else []
+    diff = difflib.unified_diff(committed, text.splitlines(), f"committed {path}", f"generated {path}", lineterm="", n=1)
+    return "\n".join(list(diff)[:30])
+
+
+def test_committed_docs_are_current(docs):
+    stale = gen.stale(docs)
+    detail = _first_diff(stale[0], docs[stale[0]]) if stale and stale[0] in docs else ""
+    assert not stale, "stale data-model docs: " + ", ".join(stale) + "\nRun `make docs` and commit the result.\n" + detail
+
+
+def test_one_page_per_system_linked_from_the_index(docs):
+    assert sorted(docs) == sorted(["docs/data-model.md", *(f"docs/data-model/{key}.md" for key in SYSTEM_KEYS)])
+    for key in SYSTEM_KEYS:
+        assert f"[data-model/{key}.md](data-model/{key}.md)" in docs["docs/data-model.md"]
+
+
+def test_fusion_page_has_per_env_names_and_the_seed_indexes(docs):
+    page = docs["docs/data-model/fusion-health.md"]
+    assert "prod: `fusion-health-entries-prod`" in page
+    assert "| partition key | `date (S)` |\n| sort key | `timestamp (S)` |" in page
+    assert "| `medication-index` | `medication_taken (S)` | `date (S)` | ALL | all entries with a medication, optionally in a date range |" in page
+    assert "| `pain-level-index` | `max_pain_level (N)` | `date (S)` | ALL |" in page
+    assert "| billing | dev, staging: PAY_PER_REQUEST<br>prod: PROVISIONED (read 10-100 at 70%, write 5-50 at 70%) |" in page
+    # Prod's alarm thresholds and evaluation windows, read from the alarms themselves.
+    assert "| `{table}-latency` | MAX of SuccessfulRequestLatency (Average) over GetItem, Query, PutItem, UpdateItem | >= 250 in 3 of 5 × 1 min | >= 100 in 3 of 5 × 1 min | >= 50 in 2 of 3 × 1 min |" in page
+
+
+def test_retention_table_rows(docs):
+    index = docs["docs/data-model.md"]
+    assert "| daylight | [AuditLogs](data-model/daylight.md#auditlogs) | `daylight-{env}-audit_logs` | `expiresAt` | cold | 2555 | yes | yes |" in index
+    assert "| daylight | [RateLimits](data-model/daylight.md#ratelimits) | `daylight-{env}-rate_limits` | `expiresAt` | hot | 1 | no | no (decision) |" in index
+    assert "| madmall | [Main](data-model/madmall.md#main) | `madmall-{env}-main` | `ttl` | — | set per item by the app | no | — |" in index
+    # Tables without TTL have no retention row.
+    assert "[Roles](data-model/daylight.md#roles) | `daylight-{env}-roles`" in index
+    assert "| daylight | [Roles]" not in index
+
+
+def test_environment_differences(docs):
+    index = docs["docs/data-model.md"]
+    assert "| account | 111111111111 | 222222222222 | 333333333333 |" in index
+    assert "| point-in-time recovery | off | 35 days | 35 days |" in index
+    assert "| removal policy (tables) | Delete | Retain | Retain |" in index
+    assert "| termination protection (stacks) | off | on | on |" in index
+    assert "| alerts: external SNS topic | — | — | `arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall` |" in index
+    assert "| `dynamodb-account-provisioned-read-utilization-{env}` | AccountProvisionedReadCapacityUtilization (Maximum) | — | — | >= 80 in 1 of 1 × 5 min |" in index
+
+
+def test_roles_and_keys_from_the_templates(docs):
+    madmall = docs["docs/data-model/madmall.md"]
+    assert "- **dynamodb:LeadingKeys:** `USER#${aws:PrincipalTag/userId}`" in madmall
+    assert "- **assumed by:** the `app` role with session tag `userId`" in madmall
+    wave = docs["docs/data-model/therapeutic-wave.md"]
+    assert "| `KeyFieldEncryption` | `alias/therapeutic-wave-{env}-field-encryption` |" in wave
+    assert "`KeyFieldEncryption` direct: Decrypt, GenerateDataKey" in wave
+    # Only the app role may unwrap field keys; the read-only role sees ciphertext.
+    readonly = wave.split("### readonly")[1].split("###")[0]
+    assert "KeyFieldEncryption" not in readonly
+
+
+def test_design_decisions_are_included_verbatim(docs):
+    for key in SYSTEM_KEYS:
+        decisions = (gen.ROOT / gen.DECISIONS / f"{key}.md").read_text().strip()
+        assert "## Design decisions\n\n" + decisions in docs[f"docs/data-model/{key}.md"]
+
+
+def test_stale_names_changed_missing_and_orphaned_files(docs, tmp_path):
+    assert gen.write(docs, tmp_path) == sorted(docs)  # nothing there yet: everything is written
+    assert gen.stale(docs, tmp_path) == []
+    (tmp_path / "docs/data-model/madmall.md").write_text("edited by hand\n")
+    (tmp_path / "docs/data-model.md").unlink()
+    (tmp_path / "docs/data-model/retired-system.md").write_text("old\n")
+    expected = ["docs/data-model.md", "docs/data-model/madmall.md", "docs/data-model/retired-system.md"]
+    assert gen.stale(docs, tmp_path) == expected
+    assert gen.write(docs, tmp_path) == expected
+    assert gen.stale(docs, tmp_path) == []
+    assert not (tmp_path / "docs/data-model/retired-system.md").exists()
+
+
+def test_missing_stack_or_decisions_is_a_clear_error(synthesized, tmp_path):
+    templates = {name: stack.template for name, stack in synthesized.items()}
+    partial = {name: t for name, t in templates.items() if not name.endswith("-staging")}
+    with pytest.raises(gen.DataModelError, match=r"stack 'therapeutic-wave-staging' is not among the templates"):
+        gen.generate(partial)
+    with pytest.raises(gen.DataModelError, match=r"docs/data-model/decisions/therapeutic-wave.md is missing"):
+        gen.generate(templates, root=tmp_path)
