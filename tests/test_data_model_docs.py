@@ -112,3 +112,27 @@ def test_missing_stack_or_decisions_is_a_clear_error(synthesized, tmp_path):
         gen.generate(partial)
     with pytest.raises(gen.DataModelError, match=r"docs/data-model/decisions/therapeutic-wave.md is missing"):
         gen.generate(templates, root=tmp_path)
+
+
+def test_roles_without_a_name_are_listed_by_logical_id():
+    # CDK-made service roles (e.g. AWS Backup's) have no RoleName and attach AWS-managed policies.
+    template = {"Resources": {
+        "AccessApp0C164F05": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": "madmall-prod-app", "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}}},
+        "BackupPlanTablesRole1E450ACC": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "backup.amazonaws.com"}}]},
+            "ManagedPolicyArns": [{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"]]}]}},
+        "AppPolicy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"Roles": [{"Ref": "AccessApp0C164F05"}], "PolicyDocument": {"Statement": [
+            {"Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [{"Fn::GetAtt": ["TableMain", "Arn"]}]}]}}},
+    }}
+    found = gen.roles(template, "madmall-prod")
+    assert sorted(found) == ["BackupPlanTablesRole", "app"]
+    assert found["app"].tables == {"Main": "read-write"}
+    assert found["BackupPlanTablesRole"].name == "(named by CloudFormation)"
+    assert found["BackupPlanTablesRole"].managed == {"AWSBackupServiceRolePolicyForBackup"}
+    assert found["BackupPlanTablesRole"].trust == "service `backup.amazonaws.com`"
+    # A role that only some environments have says so once instead of "dev: —" in every line.
+    section = gen.roles_section({"prod": found, "staging": found, "dev": {"app": found["app"]}})
+    assert "### BackupPlanTablesRole (only in staging, prod)\n\n- **name:** `(named by CloudFormation)`" in section
+    assert "- **AWS-managed policies:** `AWSBackupServiceRolePolicyForBackup`" in section
+    assert "—" not in section

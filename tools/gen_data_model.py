@@ -68,11 +68,15 @@ PerEnv = dict[str, str]  # environment name -> rendered value
 def synthesize() -> dict[str, dict]:
     """Every stack's template from one in-process synthesis, as `cdk synth` would write it."""
     import app as cdk_app
+    from config import ConfigError
     from tests.support import new_app
 
     with tempfile.TemporaryDirectory() as outdir:
         app = new_app(outdir=outdir)
-        stages = cdk_app.build(app)
+        try:
+            stages = cdk_app.build(app)
+        except ConfigError as error:
+            raise DataModelError(f"cannot synthesize: {error}") from error
         app.synth()
         return {a.stack_name: a.template for stage in stages for a in stage.synth().stacks}
 
@@ -211,8 +215,20 @@ class AlarmFacts:
     ok_actions: tuple[str, ...]
 
 
+def value_text(value: object) -> str:
+    """A literal, or `<Resource>` / `<Resource.Attribute>` for a Ref / Fn::GetAtt of another resource."""
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<" + ".".join(value["Fn::GetAtt"]) + ">"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(value_text(p) for p in parts)
+    return str(value)
+
+
 def dims(metric: dict) -> dict[str, str]:
-    return {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+    return {d["Name"]: value_text(d["Value"]) for d in metric.get("Dimensions", [])}
 
 
 def period_text(seconds: int) -> str:
@@ -255,7 +271,8 @@ def alarm_rows(per_env_alarms: Mapping[str, list[AlarmFacts]], label: Callable[[
     rows: dict[tuple[str, str], PerEnv] = {}
     for env, env_alarms in per_env_alarms.items():
         for alarm in env_alarms:
-            rows.setdefault((label(env, alarm), alarm.metric), {})[env] = alarm.condition
+            # Dimensions may name the environment's resources: one row for all environments.
+            rows.setdefault((label(env, alarm), env_pattern(env, alarm.metric)), {})[env] = alarm.condition
     return [[f"`{name}`", metric, *(cells.get(env, "—") for env in ENVIRONMENTS)] for (name, metric), cells in sorted(rows.items())]
 
 
@@ -273,6 +290,7 @@ class RoleFacts:
     leading_keys: set[str]
     kms: dict[str, str]  # key logical id -> "via ...: actions" | "direct: actions"
     assumes: set[str]
+    managed: set[str]  # AWS-managed policies attached by ARN
 
 
 def table_id(logical_id: str) -> str:
@@ -327,25 +345,44 @@ def add_statement(facts: RoleFacts, statement: dict, role_kinds: Mapping[str, st
         via = condition.get("StringEquals", {}).get("kms:ViaService")
         text = f"via {via}: " if via else "direct: "
         for resource in resources:
-            facts.kms[getatt_target(resource)] = text + ", ".join(sorted(a.removeprefix("kms:") for a in actions))
+            facts.kms[getatt_target(resource) or value_text(resource)] = text + ", ".join(sorted(a.removeprefix("kms:") for a in actions))
     if "sts:AssumeRole" in actions:
         facts.assumes.update(role_kinds.get(getatt_target(r), str(r)) for r in resources)
+
+
+def role_kind(logical_id: str, props: dict, stack_name: str) -> str:
+    """"app" for the role named `<stack>-app`; an unnamed role goes by its logical id without CDK's hash."""
+    name = props.get("RoleName")
+    return name.removeprefix(f"{stack_name}-") if isinstance(name, str) else re.sub(r"[0-9A-F]{8}$", "", logical_id)
+
+
+def managed_policy_names(props: dict) -> set[str]:
+    """The names of AWS-managed policies in ManagedPolicyArns (literal or joined with the partition)."""
+    names = set()
+    for arn in props.get("ManagedPolicyArns", []):
+        text = arn if isinstance(arn, str) else "".join(p for p in arn.get("Fn::Join", ["", []])[1] if isinstance(p, str))
+        if ":iam::aws:policy/" in text:
+            names.add(text.rsplit("/", 1)[-1])
+    return names
+
+
+def new_role(kind: str, props: dict, kinds: Mapping[str, str], resource: dict) -> RoleFacts:
+    name = props.get("RoleName") if isinstance(props.get("RoleName"), str) else "(named by CloudFormation)"
+    return RoleFacts(kind, name, props.get("Description", ""), trust_text(resource, kinds), {}, set(), set(), {}, set(), managed_policy_names(props))
 
 
 def roles(template: dict, stack_name: str) -> dict[str, RoleFacts]:
     """role kind (app, readonly, ...) -> what the role may do, from the roles and their policies."""
     role_resources = of_type(template, "AWS::IAM::Role")
-    kinds = {lid: r["Properties"]["RoleName"].removeprefix(f"{stack_name}-") for lid, r in role_resources.items()}
-    result = {
-        kinds[lid]: RoleFacts(kinds[lid], r["Properties"]["RoleName"], r["Properties"].get("Description", ""), trust_text(r, kinds), {}, set(), set(), {}, set())
-        for lid, r in role_resources.items()
-    }
+    kinds = {lid: role_kind(lid, r["Properties"], stack_name) for lid, r in role_resources.items()}
+    result = {kinds[lid]: new_role(kinds[lid], r["Properties"], kinds, r) for lid, r in role_resources.items()}
     # Inline (AWS::IAM::Policy) or customer-managed: both name the roles they attach to.
     policies = [*of_type(template, "AWS::IAM::Policy").values(), *of_type(template, "AWS::IAM::ManagedPolicy").values()]
     for policy in policies:
         for ref in policy["Properties"].get("Roles", []):
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                add_statement(result[kinds[ref["Ref"]]], statement, kinds)
+            if isinstance(ref, dict) and ref.get("Ref") in kinds:  # a role of this stack
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    add_statement(result[kinds[ref["Ref"]]], statement, kinds)
     return result
 
 
@@ -393,17 +430,18 @@ def env_pattern(env: str, text: str) -> str:
 
 
 def per_env(values: Mapping[str, str], sep: str = "<br>", pattern: bool = False) -> str:
-    """One value when every environment agrees, else the environments grouped by value.
+    """One value when every environment given agrees, else the environments grouped by value.
 
     With `pattern`, values that differ only by the environment's name read once, as `...{env}...`.
     """
+    envs = [env for env in ENVIRONMENTS if env in values]
     if pattern:
-        general = {env_pattern(env, values.get(env, "—")) for env in ENVIRONMENTS}
+        general = {env_pattern(env, values[env]) for env in envs}
         if len(general) == 1:
             return general.pop()
     groups: dict[str, list[str]] = {}
-    for env in ENVIRONMENTS:
-        groups.setdefault(values.get(env, "—"), []).append(env)
+    for env in envs:
+        groups.setdefault(values[env], []).append(env)
     if len(groups) == 1:
         return next(iter(groups))
     return sep.join(f"{', '.join(envs)}: {value}" for value, envs in groups.items())
@@ -415,6 +453,11 @@ def field(facts: Mapping[str, object], attribute: str, sep: str = "<br>", patter
 
 def name_pattern(facts: Mapping[str, TableFacts]) -> str:
     return per_env({env: f"`{f.name}`" for env, f in facts.items()}, pattern=True)
+
+
+def only_in(present: Mapping[str, object]) -> str:
+    """" (only in prod)" for something that not every environment has, else ""."""
+    return "" if len(present) == len(ENVIRONMENTS) else f" (only in {', '.join(e for e in ENVIRONMENTS if e in present)})"
 
 
 def plural(n: int, noun: str) -> str:
@@ -494,7 +537,7 @@ def gsi_table(spec: TableSpec, facts: dict[str, TableFacts]) -> str:
     rows = []
     for name in names:
         present = {env: f.indexes[name] for env, f in facts.items() if name in f.indexes}
-        rows.append([f"`{name}`", field(present, "partition"), field(present, "sort"), field(present, "projection"), serves.get(name, "(not in config/catalogue.py)")])
+        rows.append([f"`{name}`{only_in(present)}", field(present, "partition"), field(present, "sort"), field(present, "projection"), serves.get(name, "(not in config/catalogue.py)")])
     return md_table(["index", "partition key", "sort key", "projection", "serves"], rows)
 
 
@@ -520,6 +563,7 @@ def role_lines(facts: Mapping[str, RoleFacts]) -> list[tuple[str, str]]:
         ("dynamodb:LeadingKeys", each(lambda f: code_list(f.leading_keys))),
         ("KMS", each(lambda f: "; ".join(f"`{k}` {v}" for k, v in sorted(f.kms.items())) or "—")),
         ("may assume", each(lambda f: code_list(f.assumes))),
+        ("AWS-managed policies", each(lambda f: code_list(f.managed))),
     ]
 
 
@@ -529,7 +573,8 @@ def roles_section(per_env_roles: dict[str, dict[str, RoleFacts]]) -> str:
     for kind in kinds:
         facts = {env: r[kind] for env, r in per_env_roles.items() if kind in r}
         lines = "\n".join(f"- **{k}:** {v}" for k, v in role_lines(facts) if v != "—")
-        parts.append(f"### {kind}\n\n{field(facts, 'description', '; ', pattern=True)}\n\n{lines}")
+        description = field(facts, "description", "; ", pattern=True)
+        parts.append("\n\n".join(p for p in (f"### {kind}{only_in(facts)}", description, lines) if p))
     return "\n\n".join(parts)
 
 
@@ -538,7 +583,7 @@ def keys_section(per_env_keys: dict[str, dict[str, KeyFacts]], per_env_roles: di
     for lid in sorted({k for keys in per_env_keys.values() for k in keys}):
         facts = {env: keys[lid] for env, keys in per_env_keys.items() if lid in keys}
         users = {env: code_list(kind for kind, r in per_env_roles[env].items() if lid in r.kms) for env in facts}
-        rows.append([f"`{lid}`", field(facts, "alias", pattern=True), field(facts, "description", pattern=True), field(facts, "rotation"), field(facts, "pending_window"), field(facts, "removal"), per_env(users)])
+        rows.append([f"`{lid}`{only_in(facts)}", field(facts, "alias", pattern=True), field(facts, "description", pattern=True), field(facts, "rotation"), field(facts, "pending_window"), field(facts, "removal"), per_env(users)])
     return "## KMS keys\n\n" + md_table(["key", "alias", "description", "rotation", "deletion window", "removal policy", "roles using it"], rows)
 
 
