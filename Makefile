@@ -59,7 +59,7 @@ diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
 
 deploy: $(STAMP) ## cdk deploy one environment: make deploy ENV=staging
 	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
-	$(CDK) deploy $(CDK_ENV_ARG) '$(ENV)/*'
+	$(CDK) deploy $(CDK_ENV_ARG) '$(ENV)/*' $(CDK_DEPLOY_FLAGS)
 
 clean: ## Remove cdk.out (keeps .venv and node_modules)
 	rm -rf cdk.out
@@ -67,3 +67,7 @@ clean: ## Remove cdk.out (keeps .venv and node_modules)
 .PHONY: docs
 docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a fresh synth (DOCS_ARGS=--check only reports stale files)
 	$(BIN)/python tools/gen_data_model.py $(DOCS_ARGS)
+
+.PHONY: bench
+bench: synth ## Print performance figures: synth time, stack sizes, scaling (BENCH_ARGS=--tests adds the suite's time)
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)

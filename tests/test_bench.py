@@ -1,0 +1,61 @@
+"""tools/bench.py's scale helper and arithmetic. No timing is asserted: bench prints figures."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import bench  # noqa: E402
+
+
+def test_scale_point_counts_resources_per_table():
+    point = bench.scale_point(2)
+    assert point.tables == 2
+    assert point.refused is None
+    # Each table is one GlobalTable plus its alarms; nothing else lives under the Tables scope.
+    assert point.per_table_types["AWS::DynamoDB::GlobalTable"] == 1
+    assert point.per_table_types["AWS::CloudWatch::Alarm"] >= 1
+    assert set(point.per_table_types) == {"AWS::DynamoDB::GlobalTable", "AWS::CloudWatch::Alarm"}
+    assert point.resources_per_table == sum(point.per_table_types.values())
+    assert point.table_resources == 2 * point.resources_per_table
+    # The key, roles and policies exist once per stack.
+    assert point.fixed_resources > 0
+    assert point.resources == point.fixed_resources + point.table_resources
+    assert point.template_bytes > 0
+    assert point.policy_chars > 0  # the app role's managed policy names every table
+
+
+def test_synthetic_tables_have_one_gsi_and_ttl():
+    system = bench.synthetic_system(3)
+    assert [t.id for t in system.tables] == ["Bench000", "Bench001", "Bench002"]
+    assert all(len(t.indexes) == 1 and t.ttl_attribute == "expiresAt" for t in system.tables)
+    with pytest.raises(ValueError, match="tables must be >= 1, got 0"):
+        bench.synthetic_system(0)
+
+
+def test_table_count_at_which_a_limit_is_passed():
+    # 7 per table + 8 fixed: 34 tables hold 246, 35 hold 253; 70 hold 498, 71 hold 505.
+    assert bench.tables_until(250, 7, 8) == 35
+    assert bench.tables_until(500, 7, 8) == 71
+    assert bench.tables_until(1_000_000, 14_000.5, 7_000) == 71
+
+
+def test_linear_fit_of_scale_points():
+    def point(tables, resources, template_bytes):
+        return bench.ScalePoint(tables, resources, 7 * tables, {}, template_bytes, 0, 0.0, None)
+
+    per_table, fixed = bench.linear([point(10, 78, 150_000), point(50, 358, 710_000)], lambda p: p.template_bytes)
+    assert (per_table, fixed) == (14_000, 10_000)
+
+
+@pytest.mark.parametrize("text", ["10,x", "0", "", "-5"])
+def test_scale_argument_names_the_bad_value(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="is not"):
+        bench.table_counts(text)
+
+
+def test_scale_argument_is_sorted_and_deduplicated():
+    assert bench.table_counts("50, 10,50") == (10, 50)

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""change-summary: what a change does to each stack, as Markdown for a pull request.
+
+Usage: change_summary.py [--base-label LABEL] BASELINE CANDIDATE
+
+BASELINE and CANDIDATE take the same forms as the deploy guard's (a cloud assembly such as
+cdk.out, or a directory of snapshot/template JSON files); they are read with
+`deploy_guard.load_stacks`, so both tools always agree on what a stack is. For every stack
+it prints the resources added, removed and modified (logical id, type, changed properties),
+then the deploy guard's verdict on the same two inputs. The pull-request workflow appends
+this to $GITHUB_STEP_SUMMARY.
+
+It always exits 0 on readable input (2 on a usage error): blocking is the guard's job.
+Standard library only, like the guard.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import deploy_guard  # noqa: E402  (a sibling script, not an installed package)
+
+# What differs between cdk.out and the committed snapshots without being a change: the
+# snapshots drop construct-path and asset metadata and mask asset hashes (tests/support.py).
+_ASSET_HASH = re.compile(r"^[0-9a-f]{64}(\.json|\.zip)?$")
+_BUILD_METADATA = ("aws:cdk:path", "aws:asset:")
+
+
+@dataclass
+class StackChanges:
+    name: str
+    status: str  # "changed", "new stack", "removed stack"
+    added: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    modified: list[tuple[str, str, list[str]]] = field(default_factory=list)  # + changed keys
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.modified)
+
+
+def normalise(resource: dict) -> dict:
+    """A resource without what churns on every build (mirrors tests/support.normalise)."""
+    clean = copy.deepcopy(resource)
+    metadata = clean.get("Metadata")
+    if isinstance(metadata, dict):
+        for key in [k for k in metadata if k.startswith(_BUILD_METADATA)]:
+            del metadata[key]
+        if not metadata:
+            del clean["Metadata"]
+
+    def scrub(node):
+        if isinstance(node, dict):
+            return {k: scrub(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [scrub(v) for v in node]
+        match = _ASSET_HASH.match(node) if isinstance(node, str) else None
+        if match:
+            return "<asset-hash>" + (match.group(1) or "")
+        return node
+
+    return scrub(clean)
+
+
+def changed_keys(old: dict, new: dict) -> list[str]:
+    """Top-level attributes and properties that differ, e.g. ["DeletionPolicy", "Properties.TableName"]."""
+    keys = []
+    for attribute in sorted((old.keys() | new.keys()) - {"Properties"}):
+        if deploy_guard.canon(old.get(attribute)) != deploy_guard.canon(new.get(attribute)):
+            keys.append(attribute)
+    old_props, new_props = deploy_guard.props(old), deploy_guard.props(new)
+    for prop in sorted(old_props.keys() | new_props.keys()):
+        if deploy_guard.canon(old_props.get(prop)) != deploy_guard.canon(new_props.get(prop)):
+            keys.append(f"Properties.{prop}")
+    return keys
+
+
+def diff_stacks(baseline: dict, candidate: dict) -> list[StackChanges]:
+    """One StackChanges per stack name in either input, sorted by name."""
+    result = []
+    for name in sorted(baseline.keys() | candidate.keys()):
+        old = baseline[name].resources if name in baseline else {}
+        new = candidate[name].resources if name in candidate else {}
+        status = "new stack" if name not in baseline else "removed stack" if name not in candidate else "changed"
+        changes = StackChanges(name, status)
+        for lid in sorted(new.keys() - old.keys()):
+            changes.added.append((lid, new[lid].get("Type", "?")))
+        for lid in sorted(old.keys() - new.keys()):
+            changes.removed.append((lid, old[lid].get("Type", "?")))
+        for lid in sorted(old.keys() & new.keys()):
+            before, after = normalise(old[lid]), normalise(new[lid])
+            if deploy_guard.canon(before) != deploy_guard.canon(after):
+                changes.modified.append((lid, after.get("Type", "?"), changed_keys(before, after)))
+        result.append(changes)
+    return result
+
+
+def guard_verdict(baseline: dict, candidate: dict) -> tuple[str, list]:
+    """The guard's one-line summary and its findings, honouring ./deploy-guard.accept as the guard does."""
+    findings = deploy_guard.compare(baseline, candidate)
+    accept_file = Path(deploy_guard.ACCEPT_FILE)
+    if accept_file.is_file():
+        deploy_guard.accept(findings, deploy_guard.read_acceptances(accept_file))
+    return deploy_guard.summary(findings, baseline, candidate), findings
+
+
+def cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(changes: list[StackChanges], verdict: str, findings: list, base_label: str) -> str:
+    lines = [f"## Infrastructure changes against {base_label}", ""]
+    changed = [c for c in changes if not c.empty or c.status != "changed"]
+    unchanged = [c.name for c in changes if c.empty and c.status == "changed"]
+    if changed:
+        lines += ["| stack | added | removed | modified |", "| --- | ---: | ---: | ---: |"]
+        for c in changed:
+            label = c.name if c.status == "changed" else f"{c.name} ({c.status})"
+            lines.append(f"| {cell(label)} | {len(c.added)} | {len(c.removed)} | {len(c.modified)} |")
+        lines.append("")
+    else:
+        lines += ["No resource changes in any stack.", ""]
+    if unchanged:
+        lines += [f"Unchanged ({len(unchanged)}): {', '.join(unchanged)}", ""]
+    for c in changed:
+        lines += [f"### {cell(c.name)}" + ("" if c.status == "changed" else f" ({c.status})"), "",
+                  "| change | logical id | type | what changed |", "| --- | --- | --- | --- |"]
+        lines += [f"| added | {cell(lid)} | {cell(t)} | |" for lid, t in c.added]
+        lines += [f"| removed | {cell(lid)} | {cell(t)} | |" for lid, t in c.removed]
+        lines += [f"| modified | {cell(lid)} | {cell(t)} | {cell(', '.join(keys))} |" for lid, t, keys in c.modified]
+        lines.append("")
+    open_findings = [f for f in findings if not f.accepted]
+    lines += ["### Deploy guard", "", f"{'BLOCKED' if open_findings else 'PASS'}: {verdict}", ""]
+    if findings:
+        lines += ["| rule | resource | change | CloudFormation would | accepted |", "| --- | --- | --- | --- | --- |"]
+        for f in findings:
+            accepted = f.accepted.reason if f.accepted else ""
+            lines.append(f"| {f.rule} | {cell(f.stack)}/{cell(f.resource)} | {cell(f.property)}: {cell(f.change)} "
+                         f"| {deploy_guard.ACTION[f.action]} | {cell(accepted)} |")
+        lines += ["", "Safe routes: run `make guard` locally, or see the job log of the deploy-guard step."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="change-summary", description=__doc__.split("\n\n")[0])
+    parser.add_argument("baseline", help="what is deployed: snapshot dir or cloud assembly")
+    parser.add_argument("candidate", help="what would be deployed, e.g. cdk.out")
+    parser.add_argument("--base-label", default="the baseline", help="how to name the baseline, e.g. origin/main")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        baseline = deploy_guard.load_stacks(args.baseline)
+        candidate = deploy_guard.load_stacks(args.candidate)
+        verdict, findings = guard_verdict(baseline, candidate)
+    except deploy_guard.UsageError as error:
+        print(f"change-summary: error: {error}", file=sys.stderr)
+        return 2
+    print(render(diff_stacks(baseline, candidate), verdict, findings, args.base_label), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
