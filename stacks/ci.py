@@ -1,0 +1,84 @@
+"""Per-environment CI access: GitHub Actions deploys this environment through OIDC, with no stored keys.
+
+The deploy role can do one thing: assume the CDK bootstrap roles of its account and region.
+Those roles (deploy, file/image publishing, lookup) are what `cdk deploy` and `cdk diff` use,
+and CloudFormation's execution role does the actual changes; so the CI session itself can read
+or change no data, and what a deploy may change is governed by the bootstrap, not by CI.
+See docs/ci-deploy-roles.md.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from config.model import EnvironmentConfig
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+# The roles `cdk bootstrap` creates, by the names its template gives them.
+BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
+
+
+def deploy_role_name(config: EnvironmentConfig) -> str:
+    # .github/workflows/deploy.yml assumes arn:aws:iam::<account>:role/cdk-deploy-<env>.
+    return f"cdk-deploy-{config.name}"
+
+
+def github_subject(config: EnvironmentConfig) -> str:
+    """The OIDC `sub` of a workflow job of the configured repository in this GitHub environment."""
+    return f"repo:{config.ci.github_owner}/{config.ci.github_repo}:environment:{config.name}"
+
+
+def bootstrap_role_names(config: EnvironmentConfig) -> list[str]:
+    q = config.ci.bootstrap_qualifier
+    return [f"cdk-{q}-{kind}-role-{config.account}-{config.region}" for kind in BOOTSTRAP_ROLE_KINDS]
+
+
+class CiDeployStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        ci = config.ci
+        if ci.oidc_provider_arn is None:
+            # The native (L1-backed) provider: no custom-resource Lambda. IAM trusts GitHub's
+            # certificate through its own CA library, so no thumbprint is pinned here.
+            self.provider = iam.OidcProviderNative(self, "GitHubOidc", url=f"https://{GITHUB_OIDC_HOST}", client_ids=[STS_AUDIENCE])
+            # Named resources keep their logical ids: a replacement would create the new one
+            # first, which fails because the URL (or role name) is already taken.
+            self.provider.node.default_child.override_logical_id("GitHubOidcProvider")
+        else:
+            # An account has one provider per URL; another stack or a person already made it.
+            self.provider = iam.OidcProviderNative.from_oidc_provider_arn(self, "GitHubOidc", ci.oidc_provider_arn)
+
+        # StringEquals on both claims: a job of this repository in exactly this GitHub
+        # environment, whose token was minted for STS. No wildcard: a branch, pull request or
+        # another environment's job gets a different `sub` and is refused.
+        trust = iam.OpenIdConnectPrincipal(
+            self.provider,
+            conditions={"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": github_subject(config)}},
+        )
+        name = deploy_role_name(config)
+        description = f"GitHub Actions deploys of {ci.github_owner}/{ci.github_repo} to {config.name}: may only assume the CDK bootstrap roles"
+        self.role = iam.Role(self, "DeployRole", role_name=name, assumed_by=trust, description=description, max_session_duration=Duration.hours(1))
+        # A customer-managed policy, not an inline one (the HIPAA and NIST packs flag inline).
+        # Only sts:AssumeRole: the CLI passes session tags (needing sts:TagSession) only when a
+        # stack's synthesizer asks for them, and this app's do not.
+        self.policy = iam.ManagedPolicy(
+            self,
+            "DeployPolicy",
+            managed_policy_name=name,
+            description=f"Assume the CDK bootstrap roles of {config.account}/{config.region} (qualifier {ci.bootstrap_qualifier}); nothing else",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"],
+                    resources=[
+                        self.format_arn(service="iam", region="", resource="role", resource_name=role, arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+                        for role in bootstrap_role_names(config)
+                    ],
+                )
+            ],
+            roles=[self.role],
+        )
+        self.role.node.default_child.override_logical_id("DeployRole")
+        self.policy.node.default_child.override_logical_id("DeployPolicy")
