@@ -71,3 +71,14 @@ docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a 
 .PHONY: bench
 bench: synth ## Print performance figures: synth time, stack sizes, scaling (BENCH_ARGS=--tests adds the suite's time)
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)
+
+# --- Local AWS stand-in (docs/local.md): moto on 127.0.0.1 with one environment's tables and samples.
+LOCAL_PORT ?= 8000
+LOCAL_ENV ?= dev
+
+.PHONY: local local-stop
+local: synth ## Start moto on 127.0.0.1:LOCAL_PORT (8000) with LOCAL_ENV's (dev) tables and sample data
+	$(BIN)/python tools/local_stack.py up --port $(LOCAL_PORT) --env $(LOCAL_ENV)
+
+local-stop: ## Stop the server `make local` started (a no-op if none is running)
+	@if [ -x $(BIN)/python ]; then $(BIN)/python tools/local_stack.py down; else echo "no local stand-in is running"; fi

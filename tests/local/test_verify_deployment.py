@@ -1,0 +1,132 @@
+"""tools/verify_deployment.py against the local stand-in: a faithful copy has no drift, and each
+kind of injected drift is reported, on the drifted table only. Tests that inject drift create
+their own tables (another region, or an environment no other test uses)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.local.helpers import CREDENTIALS, ROOT, aws_session, in_region, local_stack, recreate, write_assembly
+
+import verify_deployment  # noqa: E402  (tools/ is on sys.path via tests.local.helpers)
+
+
+def _verify(endpoint, tables):
+    return verify_deployment.verify(tables, aws_session("us-east-1"), endpoint)
+
+
+def test_the_dev_stand_in_has_no_drift(moto_endpoint, dev_stack):
+    """The tables `make local` creates match the templates in every checked setting."""
+    assert _verify(moto_endpoint, dev_stack["tables"]) == []
+
+
+def test_every_injected_drift_is_reported_on_its_table(moto_endpoint, env_tables):
+    tables = in_region(env_tables("prod"), "eu-central-1")
+    recreate(moto_endpoint, tables)
+    assert _verify(moto_endpoint, tables) == []  # prod's settings (PITR, protection, capacity) are mirrored too
+    dynamodb, kms = local_stack.clients(moto_endpoint, "eu-central-1")
+    dynamodb.update_continuous_backups(TableName="daylight-prod-users", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    dynamodb.update_time_to_live(TableName="daylight-prod-plans", TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiresAt"})
+    roles_arn = dynamodb.describe_table(TableName="daylight-prod-roles")["Table"]["TableArn"]
+    dynamodb.tag_resource(ResourceArn=roles_arn, Tags=[{"Key": "Environment", "Value": "dev"}])
+    dynamodb.untag_resource(ResourceArn=roles_arn, TagKeys=["CostCenter"])
+    dynamodb.update_table(TableName="daylight-prod-permissions", DeletionProtectionEnabled=False)
+    dynamodb.update_table(TableName="therapeutic-wave-sessions-prod", GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "userId-startTime-index"}}])
+    # Provisioned capacity is a per-system choice (config): drift whichever tables have it.
+    with_index, without_index = _provisioned_pair(tables)
+    index = with_index.indexes[0]
+    dynamodb.update_table(TableName=without_index.name, BillingMode="PAY_PER_REQUEST")
+    dynamodb.update_table(TableName=with_index.name, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    dynamodb.update_table(TableName=with_index.name, GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": index.name, "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}}])
+    dynamodb.update_table(TableName="daylight-prod-error_logs", DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName="daylight-prod-error_logs")
+    dynamodb.update_table(TableName="personalpod-prod-cache", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    dynamodb.update_table(
+        TableName="personalpod-prod-activity",
+        AttributeDefinitions=[*dynamodb.describe_table(TableName="personalpod-prod-activity")["Table"]["AttributeDefinitions"], {"AttributeName": "action", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "by-action", "KeySchema": [{"AttributeName": "action", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}, "ProvisionedThroughput": {"ReadCapacityUnits": 10, "WriteCapacityUnits": 5}}}],
+    )
+    # The alias now names another key: the table is no longer encrypted with the stack's key.
+    kms.update_alias(AliasName="alias/madmall-prod-data", TargetKeyId=kms.create_key(Description="not the stack's key")["KeyMetadata"]["KeyId"])
+
+    drifts = {(d.table, d.what): (d.expected, d.found) for d in _verify(moto_endpoint, tables)}
+
+    madmall_encryption = drifts.pop(("madmall-prod-main", "encryption"))
+    assert madmall_encryption[0] != madmall_encryption[1] and madmall_encryption[0].startswith("KMS key arn:aws:kms:eu-central-1:")
+    assert drifts == {
+        ("daylight-prod-users", "point-in-time recovery"): ("enabled, 35 days", "disabled"),
+        ("daylight-prod-plans", "TTL attribute"): ("expiresAt", "disabled"),
+        ("daylight-prod-roles", "tag Environment"): ("prod", "dev"),
+        ("daylight-prod-roles", "tag CostCenter"): ("data-platform-prod", "no such tag"),
+        ("daylight-prod-permissions", "deletion protection"): (True, False),
+        ("therapeutic-wave-sessions-prod", "index userId-startTime-index"): ("present", "missing"),
+        (without_index.name, "billing mode"): ("PROVISIONED", "PAY_PER_REQUEST"),
+        (with_index.name, "read capacity"): (f"{with_index.capacity.read_min}-{with_index.capacity.read_max}", 1),
+        (with_index.name, "write capacity"): (f"{with_index.capacity.write_min}-{with_index.capacity.write_max}", 1),
+        (with_index.name, f"index {index.name} read capacity"): (f"{index.capacity.read_min}-{index.capacity.read_max}", 1),
+        (with_index.name, f"index {index.name} write capacity"): (f"{index.capacity.write_min}-{index.capacity.write_max}", 1),
+        ("daylight-prod-error_logs", "table"): ("to exist", "no such table"),
+        ("personalpod-prod-cache", "stream"): ("disabled", "NEW_IMAGE"),
+        ("personalpod-prod-activity", "index by-action"): ("no such index", "present"),
+    }
+
+
+def _provisioned_pair(tables):
+    """A provisioned table with a GSI and another provisioned table, not among those drifted above."""
+    provisioned = [t for t in tables if t.billing_mode == "PROVISIONED" and t.system not in ("daylight", "therapeutic-wave", "personalpod", "madmall")]
+    with_index = next(t for t in provisioned if t.indexes)
+    return with_index, next(t for t in provisioned if t is not with_index)
+
+
+def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
+    # Endpoint and credentials the usual way, through the environment, as after a deploy.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "verify_deployment.py"), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_the_command_prints_each_drift_and_exits_1(moto_endpoint, synthesized, env_tables, tmp_path):
+    # Staging in the stacks' own region is this test's alone (the others use other regions or dev).
+    region = "us-east-1"
+    assembly = write_assembly(tmp_path / "cdk.out", [s for s in synthesized.values() if s.environment == "staging"])
+    tables = env_tables("staging")
+    assert {t.region for t in tables} == {region}
+    recreate(moto_endpoint, tables)
+
+    clean = _cli(moto_endpoint, "--env", "staging", "--assembly", str(assembly))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.splitlines()[-1] == f"{len(tables)} tables checked: no drift"
+
+    dynamodb, _ = local_stack.clients(moto_endpoint, region)
+    dynamodb.update_continuous_backups(TableName="fusion-health-entries-staging", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    dynamodb.update_table(TableName="madmall-staging-main", DeletionProtectionEnabled=False)
+    drifted = _cli(moto_endpoint, "--env", "staging", "--assembly", str(assembly))
+    assert drifted.returncode == 1
+    assert drifted.stdout.splitlines()[1:] == [
+        "DRIFT fusion-health-entries-staging: point-in-time recovery: expected enabled, 35 days, found disabled",
+        "DRIFT madmall-staging-main: deletion protection: expected True, found False",
+        f"{len(tables)} tables checked: 2 drifts in 2 tables",
+    ]
+
+
+def test_the_command_exits_2_when_it_cannot_check(moto_endpoint, synthesized, tmp_path):
+    assembly = write_assembly(tmp_path / "cdk.out", [s for s in synthesized.values() if s.environment == "dev"])
+    unknown = _cli(moto_endpoint, "--env", "qa", "--assembly", str(assembly))
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == f"error: no environment 'qa' in {assembly}; it has dev"
+    missing = _cli(moto_endpoint, "--env", "dev", "--assembly", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert "manifest.json not found: run `make synth` first" in missing.stderr
+
+
+def test_the_wrapper_script_runs_the_tool():
+    result = subprocess.run([str(ROOT / "tools" / "verify-deployment"), "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert "--env" in result.stdout and "Exit code: 0 no drift, 1 drift, 2 could not check." in result.stdout
