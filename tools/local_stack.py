@@ -261,7 +261,7 @@ def up(args: argparse.Namespace) -> int:
     print(
         f"\nPoint an app, the AWS CLI or boto3 at it (moto takes any credentials; boto3 reads AWS_DEFAULT_REGION, other SDKs AWS_REGION):\n"
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={regions[0]} AWS_DEFAULT_REGION={regions[0]} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
-        f"Import more Fusion health entries: .venv/bin/python tools/fusion_import.py FILE --env {args.env} --endpoint-url {endpoint} --region {regions[0]}\n"
+        f"Then, e.g., import more Fusion health entries: .venv/bin/python tools/fusion_import.py FILE --env {args.env}\n"
         f"Stop it: make local-stop"
     )
     return 0

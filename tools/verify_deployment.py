@@ -156,6 +156,13 @@ def _capacity(expect, prefix: str, capacity: Capacity, live: dict) -> None:
             expect(f"{prefix}{what} capacity", f"{low}-{high}" if low != high else low, units)
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def verify(tables: list[TableDef], session, endpoint_url: str | None = None) -> list[Drift]:
     """Every drift of `tables`, checking each in its own region."""
     checkers: dict[str, Checker] = {}
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tables = templates.tables(templates.load_assembly(args.assembly, args.env))
         regions = sorted({t.region for t in tables})
-        print(f"verify-deployment: {len(tables)} tables of {args.env} from {args.assembly}, in {', '.join(regions) or 'no region'}")
+        print(f"verify-deployment: {len(tables)} tables of {args.env} from {_shown(args.assembly)}, in {', '.join(regions) or 'no region'}")
         drifts = verify(tables, boto3.Session(profile_name=args.profile), args.endpoint_url)
     except templates.AssemblyError as error:
         print(f"error: {error}", file=sys.stderr)
