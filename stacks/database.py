@@ -1,0 +1,100 @@
+"""Stack personalpod-database-{env}: PersonalPod's PostgreSQL primary store (Aurora PostgreSQL
+Serverless v2 behind RDS Proxy) in its own isolated VPC. docs/database.md explains the design."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from config.model import EnvironmentConfig
+from constructs_lib.alerts import AlarmActions, topic_arn_for
+from constructs_lib.database import APP_USER, DATABASE_NAME, PROXY_PORT, IsolatedNetwork, PostgresDatabase, removal_policies
+from constructs_lib.kms import DataKey
+from constructs_lib.specs import SystemSpec
+from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
+from stacks import naming
+
+DATABASE = "personalpod-database"
+# config.model allows up to six zones; the VPC takes the first zone_count of them.
+MAX_ZONES = 6
+
+
+def content_bucket_name(config: EnvironmentConfig, system_key: str) -> str:
+    """The one bucket PersonalPod's VPC may reach: its content bucket, once it exists. Account and
+    region make the global name this environment's own."""
+    return f"{system_key}-{config.name}-content-{config.account}-{config.region}"
+
+
+def table_resources(config: EnvironmentConfig, system: SystemSpec, *, partition: str = "aws") -> list[str]:
+    """ARNs of the system's tables and their indexes, named, with no wildcard."""
+    arns = []
+    for spec in system.tables:
+        table_arn = f"arn:{partition}:dynamodb:{config.region}:{config.account}:table/{config.table_name(system.key, spec.id, spec.name)}"
+        arns += [table_arn, *(f"{table_arn}/index/{index.name}" for index in spec.indexes)]
+    return arns
+
+
+class DatabaseStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, system: SystemSpec, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        settings = config.database
+        name = f"{system.key}-{config.name}"
+        cluster_removal, kept_removal = removal_policies(settings.removal_policy)
+        # The database's own key: its snapshots, logs and secret can be audited and revoked
+        # without touching the tables' key.
+        self.key = DataKey(
+            self, "DataKey", alias=f"alias/{name}-database", description=f"Encrypts the {system.title} PostgreSQL database in {config.name}", removal_policy=kept_removal, logical_id="KeyDatabase"
+        ).key
+
+        self.network = IsolatedNetwork(
+            self,
+            "Network",
+            name=f"{name}-database",
+            cidr=settings.vpc_cidr,
+            zone_count=settings.zone_count,
+            key=self.key,
+            flow_log_retention_days=settings.log_retention_days,
+            log_removal_policy=kept_removal,
+            dynamodb_resources=table_resources(config, system, partition=self.partition),
+            dynamodb_actions=sorted(set(READ_ACTIONS) | set(WRITE_ACTIONS)),
+            s3_buckets=[content_bucket_name(config, system.key)],
+        )
+
+        topic_arns = [topic_arn_for(self, naming.alert_topic_name(config))]
+        if config.alerts.external_topic_arn:
+            topic_arns.append(config.alerts.external_topic_arn)
+        # The app role belongs to the system stack; it is addressed by name, not by export.
+        app_role = iam.Role.from_role_name(self, "AppRole", f"{name}-app")
+        self.database = PostgresDatabase(
+            self,
+            "Database",
+            name=name,
+            network=self.network,
+            key=self.key,
+            settings=settings,
+            app_role=app_role,
+            alarm_actions=AlarmActions(self, topic_arns=topic_arns),
+        )
+
+        # What an application needs to connect; plain outputs, not exports, so nothing is pinned.
+        outputs = {
+            "ProxyEndpoint": (self.database.proxy.endpoint, f"Connect here on port {PROXY_PORT} with TLS and an IAM auth token"),
+            "DatabaseName": (DATABASE_NAME, "PostgreSQL database"),
+            "DatabaseUser": (APP_USER, "Database user the application signs in as (IAM auth token, no password)"),
+            "ClientSecurityGroupId": (self.database.client_security_group.security_group_id, "Attach to application tasks"),
+            "VpcId": (self.network.vpc.vpc_id, "Isolated VPC of the database"),
+            "SubnetIds": (",".join(s.subnet_id for s in self.network.vpc.isolated_subnets), "Isolated subnets for application tasks"),
+            "MasterSecretArn": (self.database.master_secret.secret_arn, "Master credentials (migrations and break-glass only), rotated by RDS"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's zones as CloudFormation resolves them at deploy time (Fn::GetAZs).
+
+        CDK's own getter would look the account's zones up during synth (a context lookup that
+        needs AWS credentials), and literal zone names trip cfn-lint's W3010.
+        """
+        return [Fn.select(i, Fn.get_azs()) for i in range(MAX_ZONES)]
