@@ -9,10 +9,10 @@ from typing import Mapping
 
 from config.catalogue import SYSTEMS, name_templates
 from config.environments import ENVIRONMENTS
-from config.model import ConfigError, EnvironmentConfig, select, validate
-from config.retention import RETENTION, RetentionRule, check_rules
+from config.model import DEEP_ARCHIVE_MINIMUM_DAYS, ConfigError, EnvironmentConfig, select, validate
+from config.retention import RETENTION, RetentionRule, archived, check_rules
 
-__all__ = ["ConfigError", "EnvironmentConfig", "RETENTION", "RetentionRule", "SYSTEMS", "load", "validate_all"]
+__all__ = ["ConfigError", "EnvironmentConfig", "RETENTION", "RetentionRule", "SYSTEMS", "archived", "load", "validate_all"]
 
 
 def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> None:
@@ -20,6 +20,14 @@ def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -
     if problems:
         raise ConfigError("invalid retention rules:\n  " + "\n  ".join(problems))
     validate(environments, name_templates())
+    too_short = [
+        f"{env}: retention[{system}.{table_id}].days = {rule.days} is not allowed: >= archive.deep_archive_after_days + {DEEP_ARCHIVE_MINIMUM_DAYS} ({cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS}), Deep Archive's minimum"
+        for env, cfg in environments.items()
+        for system, table_id, rule in archived()
+        if rule.days < cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS
+    ]
+    if too_short:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(too_short))
 
 
 def load(selector: str | None = None, environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> tuple[EnvironmentConfig, ...]:

@@ -8,13 +8,23 @@ from config.model import (
     AccessConfig,
     AlarmConfig,
     AlertConfig,
+    ArchiveConfig,
+    BackupConfig,
+    BackupRuleConfig,
     BillingConfig,
+    DatabaseAlarmConfig,
+    DatabaseConfig,
     EnvironmentConfig,
     PitrConfig,
     SlackConfig,
 )
 
 REGION = "us-east-1"  # the seeds' region
+
+# Daily backups kept for PITR's 35 days; monthly backups moved to cold storage after a month
+# and kept a year (the issue's example), beyond PITR's reach.
+DAILY = BackupRuleConfig(name="daily", schedule="cron(0 5 * * ? *)", delete_after_days=35)
+MONTHLY = BackupRuleConfig(name="monthly", schedule="cron(0 6 1 * ? *)", move_to_cold_storage_after_days=30, delete_after_days=365)
 
 DEV = EnvironmentConfig(
     name="dev",
@@ -33,6 +43,23 @@ DEV = EnvironmentConfig(
     ),
     monthly_budget_usd=200,
     access_log_retention_days=90,
+    database=DatabaseConfig(
+        vpc_cidr="10.40.0.0/16",
+        # Two zones: the fewest RDS and RDS Proxy accept, and fewer interface-endpoint ENIs.
+        zone_count=2,
+        min_capacity_acu=0.5,
+        max_capacity_acu=4,
+        readers=0,
+        backup_retention_days=1,
+        # On even in dev: the compliance packs require it. Tear dev down by switching it off
+        # with the RDS API first; there is no final snapshot of dev data.
+        deletion_protection=True,
+        removal_policy="destroy",
+        performance_insights_retention_days=7,
+        log_retention_days=30,
+        monitoring_interval_seconds=60,
+        alarms=DatabaseAlarmConfig(cpu_percent=90, freeable_memory_mib=256, connections=300, acu_percent=95),
+    ),
     tags={"CostCenter": "data-platform-dev"},
 )
 
@@ -51,6 +78,24 @@ STAGING = EnvironmentConfig(
         migration_principal_arns=("arn:aws:iam::222222222222:role/DataMigration",),
     ),
     monthly_budget_usd=1000,
+    # Governance mode: staging's audit archive is protected, but an administrator can clean it up.
+    archive=ArchiveConfig(audit_object_lock="GOVERNANCE"),
+    backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY)),
+    # Staging mirrors prod's topology (a reader to fail over to) at a smaller capacity ceiling.
+    database=DatabaseConfig(
+        vpc_cidr="10.41.0.0/16",
+        zone_count=3,
+        min_capacity_acu=0.5,
+        max_capacity_acu=16,
+        readers=1,
+        backup_retention_days=7,
+        deletion_protection=True,
+        removal_policy="snapshot",
+        performance_insights_retention_days=7,
+        log_retention_days=90,
+        monitoring_interval_seconds=60,
+        alarms=DatabaseAlarmConfig(connections=1000),
+    ),
     tags={"CostCenter": "data-platform-staging"},
 )
 
@@ -81,6 +126,25 @@ PROD = EnvironmentConfig(
     ),
     monthly_budget_usd=5000,
     access_log_retention_days=730,
+    # Compliance mode: no one, root included, can delete an audit archive before its 7 years.
+    archive=ArchiveConfig(audit_object_lock="COMPLIANCE"),
+    backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY), vault_lock_min_retention_days=35),
+    # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest
+    # continuous-backup window and a final snapshot if the cluster is ever deleted.
+    database=DatabaseConfig(
+        vpc_cidr="10.42.0.0/16",
+        zone_count=3,
+        min_capacity_acu=2,
+        max_capacity_acu=64,
+        readers=1,
+        backup_retention_days=35,
+        deletion_protection=True,
+        removal_policy="snapshot",
+        performance_insights_retention_days=93,
+        log_retention_days=365,
+        monitoring_interval_seconds=15,
+        alarms=DatabaseAlarmConfig(cpu_percent=75, freeable_memory_mib=1024, connections=2000, acu_percent=85, replica_lag_ms=1000, evaluation_periods=3, datapoints_to_alarm=2),
+    ),
     tags={"CostCenter": "data-platform-prod"},
 )
 

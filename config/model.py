@@ -7,13 +7,20 @@ construct exists, so a bad value never reaches a template.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 from typing import Literal, Mapping
 
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
+
+# S3's minimum storage durations (days) for the archive's storage classes.
+GLACIER_MINIMUM_DAYS = 90
+DEEP_ARCHIVE_MINIMUM_DAYS = 180
 RemovalPolicyName = Literal["retain", "destroy"]
+# RDS can also leave a final snapshot behind when its cluster is deleted.
+DatabaseRemovalPolicyName = Literal["retain", "snapshot", "destroy"]
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 
@@ -94,6 +101,91 @@ class ReplicaConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CiConfig:
+    """Who may deploy through GitHub Actions OIDC (stack ci-deploy-{env}, docs/ci-deploy-roles.md)."""
+
+    # Placeholder repository: ops set the real one (see docs/ci-deploy-roles.md). Only workflow
+    # jobs of this repository running in the GitHub environment named like this one may deploy.
+    github_owner: str = "example-org"
+    github_repo: str = "dynamodb-data-infrastructure"
+    # An account has one OIDC provider per URL: set this when the account already has GitHub's
+    # (arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com) so it is imported.
+    oidc_provider_arn: str | None = None
+    # The qualifier the account was bootstrapped with (`cdk bootstrap --qualifier`).
+    bootstrap_qualifier: str = "hnb659fds"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveConfig:
+    """How archived (expired) items age in S3. Days count from the item's arrival in the archive."""
+
+    # S3 Glacier Flexible Retrieval bills at least 90 days, Deep Archive at least 180: the
+    # validation keeps every transition and expiry past those minimums.
+    glacier_after_days: int = 30
+    deep_archive_after_days: int = 120
+    # Object Lock on the audit archive: COMPLIANCE (nobody can delete before retention ends),
+    # GOVERNANCE (privileged users can), or None. Only settable when the bucket is created.
+    audit_object_lock: Literal["COMPLIANCE", "GOVERNANCE"] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupRuleConfig:
+    name: str
+    schedule: str  # an EventBridge cron expression, e.g. "cron(0 5 * * ? *)"
+    delete_after_days: int
+    # DynamoDB backups in cold storage need AWS Backup's advanced DynamoDB features (README).
+    move_to_cold_storage_after_days: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupConfig:
+    enabled: bool = False
+    rules: tuple[BackupRuleConfig, ...] = ()
+    # Vault lock: no backup in the vault can be deleted before this many days.
+    vault_lock_min_retention_days: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseAlarmConfig:
+    """Thresholds of PersonalPod's PostgreSQL alarms (per instance unless named otherwise)."""
+
+    cpu_percent: int = 80
+    # FreeableMemory at or below this many MiB: the instance is short of memory for its load.
+    freeable_memory_mib: int = 512
+    connections: int = 400
+    # ACUUtilization: capacity in use as a percentage of the configured maximum ACU.
+    acu_percent: int = 90
+    # AuroraReplicaLag of each reader, in milliseconds.
+    replica_lag_ms: int = 2000
+    evaluation_periods: int = 5
+    datapoints_to_alarm: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    """PersonalPod's Aurora PostgreSQL Serverless v2 cluster (stack personalpod-database-{env})."""
+
+    # The database VPC: isolated subnets only, one /24 per availability zone.
+    vpc_cidr: str = "10.40.0.0/16"
+    # Availability zones used (the region's first ones, resolved at deploy time): RDS and RDS
+    # Proxy need two; each costs an interface-endpoint ENI.
+    zone_count: int = 3
+    # Serverless v2 capacity per instance, in Aurora capacity units (0.5 steps).
+    min_capacity_acu: float = 0.5
+    max_capacity_acu: float = 4
+    # Readers besides the writer; each is a failover target and gets a replica-lag alarm.
+    readers: int = 0
+    backup_retention_days: int = 1
+    deletion_protection: bool = True
+    removal_policy: DatabaseRemovalPolicyName = "snapshot"
+    performance_insights_retention_days: int = 7
+    log_retention_days: int = 30
+    # Enhanced Monitoring's OS-metrics granularity.
+    monitoring_interval_seconds: int = 60
+    alarms: DatabaseAlarmConfig = DatabaseAlarmConfig()
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     name: str
     account: str
@@ -113,7 +205,11 @@ class EnvironmentConfig:
     # "system.TableId" -> physical name, to adopt an existing table under its old name.
     table_name_overrides: Mapping[str, str] = field(default_factory=dict)
     access_log_retention_days: int = 365
+    archive: ArchiveConfig = ArchiveConfig()
+    backup: BackupConfig = BackupConfig()
     tags: Mapping[str, str] = field(default_factory=dict)
+    ci: CiConfig = CiConfig()
+    database: DatabaseConfig = DatabaseConfig()
 
     def __post_init__(self) -> None:
         for name in ("billing_overrides", "table_name_overrides", "tags"):
@@ -143,6 +239,12 @@ SLACK_WORKSPACE = re.compile(r"^T[A-Z0-9]{8,}$")
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+# GitHub's rules: an owner is 1-39 letters, digits and single inner hyphens; a repository
+# 1-100 letters, digits, '.', '_' and '-', and neither '.' nor '..'.
+GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+GITHUB_REPO = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$")
+GITHUB_OIDC_PROVIDER_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):oidc-provider/token\.actions\.githubusercontent\.com$")
+BOOTSTRAP_QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 
 
 class _Problems:
@@ -180,6 +282,95 @@ def _billing(p: _Problems, key: str, billing: BillingConfig) -> None:
     else:
         for name in capacities:
             p.check(getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PAY_PER_REQUEST")
+
+
+def _archive(p: _Problems, archive: ArchiveConfig) -> None:
+    p.check(isinstance(archive.glacier_after_days, int) and archive.glacier_after_days >= 0, "archive.glacier_after_days", archive.glacier_after_days, "a whole number >= 0")
+    floor = archive.glacier_after_days + GLACIER_MINIMUM_DAYS
+    p.check(archive.deep_archive_after_days >= floor, "archive.deep_archive_after_days", archive.deep_archive_after_days, f">= glacier_after_days + {GLACIER_MINIMUM_DAYS} ({floor}): Glacier bills 90 days minimum")
+    p.check(archive.audit_object_lock in (None, "COMPLIANCE", "GOVERNANCE"), "archive.audit_object_lock", archive.audit_object_lock, "COMPLIANCE, GOVERNANCE or None")
+
+
+CRON = re.compile(r"^cron\([^()]+\)$")
+
+
+def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
+    backup = cfg.backup
+    if cfg.name in ("staging", "prod"):
+        p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True in {cfg.name}")
+    if not backup.enabled:
+        return
+    p.check(len(backup.rules) > 0, "backup.rules", backup.rules, "at least one rule when backup is enabled")
+    names = [rule.name for rule in backup.rules]
+    p.check(len(set(names)) == len(names), "backup.rules", names, "unique rule names")
+    for i, rule in enumerate(backup.rules):
+        key = f"backup.rules[{i}]"
+        p.check(bool(re.match(r"^[A-Za-z0-9_.-]{1,50}$", rule.name)), f"{key}.name", rule.name, "1-50 of A-Z a-z 0-9 _ . -")
+        p.check(bool(CRON.match(rule.schedule)), f"{key}.schedule", rule.schedule, "a cron expression such as cron(0 5 * * ? *)")
+        _positive(p, f"{key}.delete_after_days", rule.delete_after_days)
+        cold = rule.move_to_cold_storage_after_days
+        if cold is not None:
+            _positive(p, f"{key}.move_to_cold_storage_after_days", cold)
+            if isinstance(cold, int) and isinstance(rule.delete_after_days, int):
+                # AWS Backup keeps cold-storage recovery points at least 90 days.
+                p.check(rule.delete_after_days >= cold + 90, f"{key}.delete_after_days", rule.delete_after_days, f">= move_to_cold_storage_after_days + 90 ({cold + 90})")
+    lock = backup.vault_lock_min_retention_days
+    if cfg.is_production:
+        p.check(lock is not None, "backup.vault_lock_min_retention_days", lock, "set in prod: the vault must be locked")
+    if lock is not None:
+        _positive(p, "backup.vault_lock_min_retention_days", lock)
+        shortest = min((r.delete_after_days for r in backup.rules if isinstance(r.delete_after_days, int)), default=lock)
+        # A locked vault refuses recovery points that would expire before its minimum.
+        p.check(not isinstance(lock, int) or lock <= shortest, "backup.vault_lock_min_retention_days", lock, f"<= the shortest rule's delete_after_days ({shortest})")
+
+
+# What each setting accepts, as the services define it.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+PERFORMANCE_INSIGHTS_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+
+
+def _half_steps(value: object, low: float, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high and float(value * 2).is_integer()
+
+
+def _database(p: _Problems, cfg: EnvironmentConfig) -> None:
+    db = cfg.database
+    try:
+        network = ipaddress.IPv4Network(db.vpc_cidr)
+        ok_cidr = network.is_private and 16 <= network.prefixlen <= 22
+    except (ValueError, TypeError):
+        ok_cidr = False
+    p.check(ok_cidr, "database.vpc_cidr", db.vpc_cidr, "a private IPv4 network from /16 to /22 such as 10.40.0.0/16 (room for a /24 per zone)")
+    zones = db.zone_count
+    ok_zones = isinstance(zones, int) and not isinstance(zones, bool) and 2 <= zones <= 6
+    p.check(ok_zones, "database.zone_count", zones, "2-6: RDS and RDS Proxy need subnets in at least two zones")
+    if ok_cidr and ok_zones:
+        p.check(zones <= 2 ** (24 - network.prefixlen), "database.zone_count", zones, f"at most {2 ** (24 - network.prefixlen)}: one /24 per zone in {db.vpc_cidr}")
+    p.check(_half_steps(db.min_capacity_acu, 0, 256), "database.min_capacity_acu", db.min_capacity_acu, "0-256 in steps of 0.5")
+    p.check(_half_steps(db.max_capacity_acu, 1, 256), "database.max_capacity_acu", db.max_capacity_acu, "1-256 in steps of 0.5")
+    if _half_steps(db.min_capacity_acu, 0, 256) and _half_steps(db.max_capacity_acu, 1, 256):
+        p.check(db.max_capacity_acu >= db.min_capacity_acu, "database.max_capacity_acu", db.max_capacity_acu, f">= min_capacity_acu ({db.min_capacity_acu})")
+    p.check(isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15, "database.readers", db.readers, "0-15 (Aurora's replica limit)")
+    days = db.backup_retention_days
+    p.check(isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 35, "database.backup_retention_days", days, "1-35 (Aurora's range)")
+    p.check(db.removal_policy in ("retain", "snapshot", "destroy"), "database.removal_policy", db.removal_policy, "retain, snapshot or destroy")
+    p.check(db.performance_insights_retention_days in PERFORMANCE_INSIGHTS_DAYS, "database.performance_insights_retention_days", db.performance_insights_retention_days, "7, a multiple of 31 up to 713, or 731")
+    p.check(db.log_retention_days in LOG_RETENTION_DAYS, "database.log_retention_days", db.log_retention_days, "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+    p.check(db.monitoring_interval_seconds in MONITORING_INTERVALS, "database.monitoring_interval_seconds", db.monitoring_interval_seconds, "one of 1, 5, 10, 15, 30, 60")
+    a = db.alarms
+    for name in ("cpu_percent", "acu_percent"):
+        value = getattr(a, name)
+        p.check(isinstance(value, int) and 1 <= value <= 100, f"database.alarms.{name}", value, "1-100")
+    for name in ("freeable_memory_mib", "connections", "replica_lag_ms", "evaluation_periods", "datapoints_to_alarm"):
+        _positive(p, f"database.alarms.{name}", getattr(a, name))
+    if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
+        p.check(a.datapoints_to_alarm <= a.evaluation_periods, "database.alarms.datapoints_to_alarm", a.datapoints_to_alarm, f"<= evaluation_periods ({a.evaluation_periods})")
+    if cfg.is_production:
+        # The primary store of users' data: a config slip must never be able to delete it.
+        p.check(db.deletion_protection is True, "database.deletion_protection", db.deletion_protection, "True in prod")
+        p.check(db.removal_policy in ("snapshot", "retain"), "database.removal_policy", db.removal_policy, "'snapshot' or 'retain' in prod")
+        p.check(not isinstance(days, int) or days >= 7, "database.backup_retention_days", days, ">= 7 in prod")
 
 
 def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[str]:
@@ -245,6 +436,19 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         seen_regions.add(replica.region)
         match = KMS_KEY_ARN.match(replica.kms_key_arn)
         p.check(bool(match) and (not ok_region or match["region"] == replica.region), f"replicas[{i}].kms_key_arn", replica.kms_key_arn, f"a KMS key ARN in {replica.region}")
+
+    ci = cfg.ci
+    p.check(bool(GITHUB_OWNER.match(ci.github_owner)), "ci.github_owner", ci.github_owner, "a GitHub user or organisation: 1-39 letters, digits or inner single hyphens")
+    p.check(bool(GITHUB_REPO.match(ci.github_repo)), "ci.github_repo", ci.github_repo, "a GitHub repository name: 1-100 letters, digits, '.', '_' or '-'")
+    if ci.oidc_provider_arn is not None:
+        match = GITHUB_OIDC_PROVIDER_ARN.match(ci.oidc_provider_arn)
+        # The deploy role can only trust a provider of its own account.
+        p.check(bool(match) and match["account"] == cfg.account, "ci.oidc_provider_arn", ci.oidc_provider_arn, f"None, or arn:aws:iam::{cfg.account}:oidc-provider/token.actions.githubusercontent.com")
+    p.check(bool(BOOTSTRAP_QUALIFIER.match(ci.bootstrap_qualifier)), "ci.bootstrap_qualifier", ci.bootstrap_qualifier, "1-10 lowercase letters or digits (cdk bootstrap --qualifier)")
+
+    _archive(p, cfg.archive)
+    _backup(p, cfg)
+    _database(p, cfg)
 
     for key, value in cfg.tags.items():
         p.check(bool(TAG_KEY.match(key)) and not key.lower().startswith("aws:"), f"tags[{key!r}]", key, "a tag key of 1-128 characters, not starting with aws:")

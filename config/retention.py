@@ -20,10 +20,15 @@ class RetentionRule:
     days: int
     # Where the seed gives no number, the rule says so and docs show the decision.
     from_seed: bool = True
+    # Audit records go to the audit archive, which Object Lock protects where config says so.
+    audit: bool = False
 
     @property
     def archive(self) -> bool:
         return self.tier == "cold"
+
+    def archive_prefix(self, system: str, table_id: str) -> str:
+        return f"{system}/{table_id}/"
 
 
 # (system key, table id) -> rule. A table with TTL and no rule keeps items until the app
@@ -39,13 +44,18 @@ RETENTION: dict[tuple[str, str], RetentionRule] = {
     ("daylight", "UsageAnalytics"): RetentionRule(tier="warm", days=365),
     ("daylight", "ErrorLogs"): RetentionRule(tier="warm", days=90),
     ("daylight", "ApiUsage"): RetentionRule(tier="warm", days=365),
-    ("daylight", "AuditLogs"): RetentionRule(tier="cold", days=2555),
+    ("daylight", "AuditLogs"): RetentionRule(tier="cold", days=2555, audit=True),
     ("daylight", "UserProfiles"): RetentionRule(tier="cold", days=2555),
     ("daylight", "Locations"): RetentionRule(tier="cold", days=1095),
     ("daylight", "Users"): RetentionRule(tier="cold", days=2555),
     ("daylight", "AuthSessions"): RetentionRule(tier="hot", days=30, from_seed=False),
     ("daylight", "RateLimits"): RetentionRule(tier="hot", days=1, from_seed=False),
 }
+
+
+def archived() -> list[tuple[str, str, RetentionRule]]:
+    """(system, table id, rule) of every table whose expired items are archived, in a stable order."""
+    return [(system, table_id, rule) for (system, table_id), rule in sorted(RETENTION.items()) if rule.archive]
 
 
 def check_rules(tables: dict[str, dict[str, str | None]]) -> list[str]:

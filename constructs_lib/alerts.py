@@ -15,6 +15,10 @@ from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
 
+# Services that notify the alert topic: alarms, AWS Budgets and AWS Backup.
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com")
+
+
 class AlertTopic(Construct):
     """An encrypted, TLS-only SNS topic with email and Slack (AWS Chatbot) subscribers.
 
@@ -24,17 +28,27 @@ class AlertTopic(Construct):
 
     def __init__(self, scope: Construct, id: str, *, topic_name: str, key: kms.IKey, emails: Sequence[str], slack_workspace_id: str | None = None, slack_channel_id: str | None = None) -> None:
         super().__init__(scope, id)
-        # CloudWatch alarms publish to an encrypted topic only if the key lets them use it.
+        # AWS services publish to an encrypted topic only if the key lets them use it.
+        account = Stack.of(self).account
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                sid="AllowAlertPublishersToUseTheKey",
+                principals=[iam.ServicePrincipal(p) for p in PUBLISHERS],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
             )
         )
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, display_name=topic_name, master_key=key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlertPublishers",
+                principals=[iam.ServicePrincipal(p) for p in PUBLISHERS],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
         for email in emails:
             self.topic.add_subscription(subs.EmailSubscription(email))
         if slack_workspace_id and slack_channel_id:

@@ -54,7 +54,7 @@ class DataTable(Construct):
     alarms for the table and each GSI, all wired to the alert actions.
     """
 
-    def __init__(self, scope: Construct, id: str, *, spec: TableSpec, table_name: str, key: kms.IKey, settings: TableSettings, alarm_actions: AlarmActions) -> None:
+    def __init__(self, scope: Construct, id: str, *, spec: TableSpec, table_name: str, key: kms.IKey, settings: TableSettings, alarm_actions: AlarmActions, stream: bool = False) -> None:
         super().__init__(scope, id)
         self.spec = spec
         self.table_name = table_name
@@ -80,6 +80,8 @@ class DataTable(Construct):
                 for index in spec.indexes
             ],
             time_to_live_attribute=spec.ttl_attribute,
+            # Archived tables stream old images: a TTL deletion carries the item being expired.
+            dynamo_stream=dynamodb.StreamViewType.OLD_IMAGE if stream else None,
             encryption=dynamodb.TableEncryptionV2.customer_managed_key(
                 key, replica_key_arns={r.region: r.kms_key_arn for r in settings.replicas} or None
             ),

@@ -21,3 +21,11 @@ def removal_policy(cfg: EnvironmentConfig):
     from aws_cdk import RemovalPolicy
 
     return RemovalPolicy.RETAIN if cfg.removal_policy == "retain" else RemovalPolicy.DESTROY
+
+
+def archive_bucket_name(cfg: EnvironmentConfig, *, audit: bool) -> str:
+    return f"data-{'audit-' if audit else ''}archive-{cfg.name}-{cfg.account}-{cfg.region}"
+
+
+def backup_vault_name(cfg: EnvironmentConfig) -> str:
+    return f"data-tables-{cfg.name}"

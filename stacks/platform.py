@@ -6,8 +6,13 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from aws_cdk import aws_budgets as budgets
+
 from config.model import EnvironmentConfig
+from config.retention import archived
 from constructs_lib.alerts import AlarmActions, AlertTopic
+from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule
+from constructs_lib.backup import TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.kms import DataKey
 from stacks import naming
@@ -37,6 +42,20 @@ class PlatformStack(Stack):
         cfn_bucket.bucket_name = naming.access_log_bucket_name(config)
         cfn_bucket.override_logical_id("AccessLogsBucket")
 
+        self.archive_targets = self._archive(config, policy)
+        if config.backup.enabled:
+            backup_key = DataKey(self, "BackupKey", alias=f"alias/data-backup-{config.name}", description=f"Encrypts the {config.name} table backups", removal_policy=policy, logical_id="KeyBackup").key
+            TableBackupVault(
+                self,
+                "Backup",
+                vault_name=naming.backup_vault_name(config),
+                key=backup_key,
+                topic=self.alert_topic,
+                lock_min_retention_days=config.backup.vault_lock_min_retention_days,
+                removal_policy=policy,
+            )
+        self._budget(config)
+
         topic_arns = [self.alert_topic.topic_arn, *([alerts.external_topic_arn] if alerts.external_topic_arn else [])]
         actions = AlarmActions(self, topic_arns=topic_arns)
         a = config.alarms
@@ -64,3 +83,61 @@ class PlatformStack(Stack):
                     evaluation_periods=1,
                     datapoints_to_alarm=1,
                 )
+
+    def _archive(self, config: EnvironmentConfig, policy) -> dict[bool, ArchiveTarget]:
+        """The archive buckets (general and audit) with one lifecycle rule per archived table.
+
+        Returns the target per kind (audit or not) for the system stacks' archivers.
+        """
+        key = DataKey(self, "ArchiveKey", alias=f"alias/data-archive-{config.name}", description=f"Encrypts the {config.name} archives of expired items", removal_policy=policy, logical_id="KeyArchive").key
+        targets = {}
+        for audit in (False, True):
+            rules = [
+                PrefixRule(
+                    prefix=rule.archive_prefix(system, table_id),
+                    glacier_after_days=config.archive.glacier_after_days,
+                    deep_archive_after_days=config.archive.deep_archive_after_days,
+                    expire_after_days=rule.days,
+                )
+                for system, table_id, rule in archived()
+                if rule.audit is audit
+            ]
+            if not rules:
+                continue
+            ArchiveBucket(
+                self,
+                "AuditArchive" if audit else "Archive",
+                bucket_name=naming.archive_bucket_name(config, audit=audit),
+                logical_id="AuditArchiveBucket" if audit else "ArchiveBucket",
+                key=key,
+                access_logs=self.access_log_bucket,
+                rules=rules,
+                removal_policy=policy,
+                object_lock_mode=config.archive.audit_object_lock if audit else None,
+            )
+            targets[audit] = ArchiveTarget(bucket_name=naming.archive_bucket_name(config, audit=audit), key=key)
+        return targets
+
+    def _budget(self, config: EnvironmentConfig) -> None:
+        """The fusion-health seed's cost budget: 80% of actual spend, 100% of forecast."""
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=self.alert_topic.topic_arn)]
+        subscribers += [budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=e) for e in config.alerts.emails[:10]]
+        budget = budgets.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=f"data-platform-{config.name}",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=config.monthly_budget_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(notification_type=kind, comparison_operator="GREATER_THAN", threshold=threshold, threshold_type="PERCENTAGE"),
+                    subscribers=subscribers,
+                )
+                for kind, threshold in (("ACTUAL", 80), ("FORECASTED", 100))
+            ],
+        )
+        # Budgets can publish only once the topic policy allows it.
+        budget.node.add_dependency(self.alert_topic.node.find_child("Policy"))

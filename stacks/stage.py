@@ -8,16 +8,19 @@ from constructs import Construct
 from config.model import EnvironmentConfig
 from stacks import naming
 from config.catalogue import SYSTEMS
+from stacks.ci import CiDeployStack
+from stacks.database import DATABASE, DatabaseStack
 from stacks.platform import PlatformStack
 from stacks.system import SystemStack
 
 
 PLATFORM = "data-platform"
+CI_DEPLOY = "ci-deploy"
 
 
 def stack_names(config: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes, by CloudFormation stack name."""
-    return [naming.stack_name(config, key) for key in (PLATFORM, *(s.key for s in SYSTEMS))]
+    return [naming.stack_name(config, key) for key in (PLATFORM, *(s.key for s in SYSTEMS), DATABASE, CI_DEPLOY)]
 
 
 class DataStage(Stage):
@@ -44,10 +47,34 @@ class DataStage(Stage):
                 description=f"{system.title} data layer ({config.name}), declared from shared/seeds/{system.seed}",
                 system=system,
                 config=config,
+                archive_targets=self.platform.archive_targets,
                 **common,
             )
             # Alarms address the platform's alert topic by name, so it must exist first.
             stack.add_stack_dependency(self.platform)
             self.systems[system.key] = stack
-        self.stacks = [self.platform, *self.systems.values()]
+        # PersonalPod's PostgreSQL store. It grants the personalpod stack's app role (by name) and
+        # notifies the platform's alert topic (by name), so both must exist first.
+        personalpod = self.systems["personalpod"]
+        self.database = DatabaseStack(
+            self,
+            DATABASE,
+            stack_name=naming.stack_name(config, DATABASE),
+            description=f"PersonalPod PostgreSQL primary store ({config.name}): Aurora PostgreSQL Serverless v2 behind RDS Proxy in an isolated VPC",
+            system=personalpod.system,
+            config=config,
+            **common,
+        )
+        self.database.add_stack_dependency(personalpod)
+        self.database.add_stack_dependency(self.platform)
+        # Deployed once by hand with admin credentials; after that CI deploys everything, itself too.
+        self.ci_deploy = CiDeployStack(
+            self,
+            CI_DEPLOY,
+            stack_name=naming.stack_name(config, CI_DEPLOY),
+            description=f"GitHub Actions OIDC deploy role cdk-deploy-{config.name}: may only assume the CDK bootstrap roles",
+            config=config,
+            **common,
+        )
+        self.stacks = [self.platform, *self.systems.values(), self.database, self.ci_deploy]
 

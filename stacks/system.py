@@ -6,8 +6,13 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from aws_cdk import aws_logs as logs
+
 from config.model import EnvironmentConfig
+from config.retention import RETENTION
 from constructs_lib.alerts import AlarmActions, topic_arn_for
+from constructs_lib.archive import ArchiveTarget, TableArchiver
+from constructs_lib.backup import TableBackupPlan
 from constructs_lib.kms import DataKey
 from constructs_lib.roles import DataAccessRoles
 from constructs_lib.specs import SystemSpec
@@ -18,7 +23,7 @@ FIELD_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 class SystemStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, system: SystemSpec, config: EnvironmentConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, system: SystemSpec, config: EnvironmentConfig, archive_targets: dict[bool, ArchiveTarget], **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         self.system = system
         prefix = f"{system.key}-{config.name}"
@@ -43,10 +48,35 @@ class SystemStack(Stack):
         )
         # Tables get a scope of their own so a table id can never collide with another construct.
         tables_scope = Construct(self, "Tables")
+        archived = {spec.id: RETENTION[(system.key, spec.id)] for spec in system.tables if (system.key, spec.id) in RETENTION and RETENTION[(system.key, spec.id)].archive}
         self.tables = {
-            spec.id: DataTable(tables_scope, spec.id, spec=spec, table_name=config.table_name(system.key, spec.id, spec.name), key=self.key, settings=settings, alarm_actions=actions)
+            spec.id: DataTable(
+                tables_scope,
+                spec.id,
+                spec=spec,
+                table_name=config.table_name(system.key, spec.id, spec.name),
+                key=self.key,
+                settings=settings,
+                alarm_actions=actions,
+                stream=spec.id in archived,
+            )
             for spec in system.tables
         }
+        if archived:
+            archiver = TableArchiver(
+                self,
+                "Archive",
+                name_prefix=prefix,
+                key=self.key,
+                removal_policy=removal,
+                log_retention=logs.RetentionDays.ONE_YEAR,
+                actions=actions,
+                alarm_periods=config.alarms.evaluation_periods,
+            )
+            for table_id, rule in archived.items():
+                archiver.add(self.tables[table_id], target=archive_targets[rule.audit], prefix=rule.archive_prefix(system.key, table_id))
+        if config.backup.enabled:
+            TableBackupPlan(self, "Backup", plan_name=prefix, vault_name=naming.backup_vault_name(config), rules=config.backup.rules, tables=list(self.tables.values()))
         self.roles = DataAccessRoles(
             self,
             "Access",

@@ -12,8 +12,17 @@ import pytest
 
 import config
 from config.environments import DEV, PROD, STAGING
-from config.model import AccessConfig, AlarmConfig, AlertConfig, BillingConfig, ConfigError, PitrConfig, ReplicaConfig, SlackConfig
+from config.model import AccessConfig, AlarmConfig, AlertConfig, ArchiveConfig, BackupConfig, BackupRuleConfig, BillingConfig, CiConfig, ConfigError, PitrConfig, ReplicaConfig, SlackConfig
 from tests.support import ROOT
+
+
+def db(env: str, **changed):
+    """The environment's database config with some values changed."""
+    return {"database": replace(ENVS[env].database, **changed)}
+
+
+def db_alarms(env: str, **changed):
+    return db(env, alarms=replace(ENVS[env].database.alarms, **changed))
 
 ENVS = {"dev": DEV, "staging": STAGING, "prod": PROD}
 
@@ -83,10 +92,59 @@ def test_unknown_environment_names_the_allowed_ones():
         ("dev", {"tags": {"aws:owner": "me"}}, ["dev.tags['aws:owner']", "not starting with aws:"]),
         ("dev", {"table_name_overrides": {"daylight.Nope": "x-table"}}, ["dev.table_name_overrides['daylight.Nope']", "daylight.Users"]),
         ("dev", {"table_name_overrides": {"daylight.Users": "a b"}}, ["dev.daylight.Users table name 'a b'", "A-Z a-z 0-9"]),
+        ("dev", {"archive": ArchiveConfig(glacier_after_days=30, deep_archive_after_days=60)}, ["dev.archive.deep_archive_after_days = 60", ">= glacier_after_days + 90 (120)"]),
+        ("dev", {"archive": ArchiveConfig(glacier_after_days=-1)}, ["dev.archive.glacier_after_days = -1", ">= 0"]),
+        ("dev", {"archive": ArchiveConfig(audit_object_lock="STRICT")}, ["dev.archive.audit_object_lock = 'STRICT'", "COMPLIANCE, GOVERNANCE or None"]),
+        ("staging", {"backup": BackupConfig()}, ["staging.backup.enabled = False", "True in staging"]),
+        ("staging", {"backup": BackupConfig(enabled=True)}, ["staging.backup.rules = ()", "at least one rule"]),
+        ("staging", {"backup": BackupConfig(enabled=True, rules=(BackupRuleConfig(name="daily", schedule="every day", delete_after_days=35),))}, ["staging.backup.rules[0].schedule = 'every day'", "cron("]),
+        ("staging", {"backup": BackupConfig(enabled=True, rules=(BackupRuleConfig(name="m", schedule="cron(0 6 1 * ? *)", move_to_cold_storage_after_days=30, delete_after_days=100),))}, ["staging.backup.rules[0].delete_after_days = 100", ">= move_to_cold_storage_after_days + 90 (120)"]),
+        ("staging", {"backup": BackupConfig(enabled=True, rules=(BackupRuleConfig(name="d", schedule="cron(0 5 * * ? *)", delete_after_days=35),) * 2)}, ["staging.backup.rules", "unique rule names"]),
+        ("prod", {"backup": BackupConfig(enabled=True, rules=(BackupRuleConfig(name="d", schedule="cron(0 5 * * ? *)", delete_after_days=35),))}, ["prod.backup.vault_lock_min_retention_days = None", "the vault must be locked"]),
+        ("prod", {"backup": BackupConfig(enabled=True, rules=(BackupRuleConfig(name="d", schedule="cron(0 5 * * ? *)", delete_after_days=35),), vault_lock_min_retention_days=60)}, ["prod.backup.vault_lock_min_retention_days = 60", "<= the shortest rule's delete_after_days (35)"]),
+        ("dev", {"ci": CiConfig(github_owner="-acme")}, ["dev.ci.github_owner = '-acme'", "GitHub user or organisation"]),
+        ("dev", {"ci": CiConfig(github_owner="acme--data")}, ["dev.ci.github_owner = 'acme--data'", "inner single hyphens"]),
+        ("dev", {"ci": CiConfig(github_owner="a" * 40)}, ["dev.ci.github_owner = '" + "a" * 40 + "'", "1-39"]),
+        ("dev", {"ci": CiConfig(github_owner="acme/data")}, ["dev.ci.github_owner = 'acme/data'", "GitHub user or organisation"]),
+        ("dev", {"ci": CiConfig(github_repo="data infra")}, ["dev.ci.github_repo = 'data infra'", "GitHub repository name"]),
+        ("dev", {"ci": CiConfig(github_repo="..")}, ["dev.ci.github_repo = '..'", "GitHub repository name"]),
+        ("dev", {"ci": CiConfig(github_repo="*")}, ["dev.ci.github_repo = '*'", "GitHub repository name"]),
+        ("dev", {"ci": CiConfig(oidc_provider_arn="arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com")}, ["dev.ci.oidc_provider_arn", "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"]),
+        ("dev", {"ci": CiConfig(oidc_provider_arn="arn:aws:iam::111111111111:oidc-provider/gitlab.com")}, ["dev.ci.oidc_provider_arn = 'arn:aws:iam::111111111111:oidc-provider/gitlab.com'", "token.actions.githubusercontent.com"]),
+        ("dev", {"ci": CiConfig(bootstrap_qualifier="HNB659FDS")}, ["dev.ci.bootstrap_qualifier = 'HNB659FDS'", "1-10 lowercase letters or digits"]),
+        ("dev", {"ci": CiConfig(bootstrap_qualifier="averylongqualifier")}, ["dev.ci.bootstrap_qualifier = 'averylongqualifier'", "1-10"]),
+        ("dev", db("dev", vpc_cidr="8.8.0.0/16"), ["dev.database.vpc_cidr = '8.8.0.0/16'", "a private IPv4 network from /16 to /22"]),
+        ("dev", db("dev", vpc_cidr="10.40.0.0/24"), ["dev.database.vpc_cidr = '10.40.0.0/24'", "/16 to /22"]),
+        ("dev", db("dev", vpc_cidr="ten"), ["dev.database.vpc_cidr = 'ten'", "private IPv4 network"]),
+        ("dev", db("dev", zone_count=1), ["dev.database.zone_count = 1", "2-6"]),
+        ("dev", db("dev", vpc_cidr="10.40.0.0/22", zone_count=5), ["dev.database.zone_count = 5", "at most 4: one /24 per zone in 10.40.0.0/22"]),
+        ("dev", db("dev", min_capacity_acu=0.3), ["dev.database.min_capacity_acu = 0.3", "0-256 in steps of 0.5"]),
+        ("dev", db("dev", max_capacity_acu=0.5), ["dev.database.max_capacity_acu = 0.5", "1-256 in steps of 0.5"]),
+        ("dev", db("dev", min_capacity_acu=8, max_capacity_acu=4), ["dev.database.max_capacity_acu = 4", ">= min_capacity_acu (8)"]),
+        ("dev", db("dev", readers=16), ["dev.database.readers = 16", "0-15"]),
+        ("dev", db("dev", backup_retention_days=0), ["dev.database.backup_retention_days = 0", "1-35"]),
+        ("staging", db("staging", backup_retention_days=36), ["staging.database.backup_retention_days = 36", "1-35"]),
+        ("dev", db("dev", removal_policy="delete"), ["dev.database.removal_policy = 'delete'", "retain, snapshot or destroy"]),
+        ("dev", db("dev", performance_insights_retention_days=30), ["dev.database.performance_insights_retention_days = 30", "7, a multiple of 31 up to 713, or 731"]),
+        ("dev", db("dev", log_retention_days=45), ["dev.database.log_retention_days = 45", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30"]),
+        ("dev", db("dev", monitoring_interval_seconds=0), ["dev.database.monitoring_interval_seconds = 0", "one of 1, 5, 10, 15, 30, 60"]),
+        ("dev", db_alarms("dev", cpu_percent=0), ["dev.database.alarms.cpu_percent = 0", "1-100"]),
+        ("dev", db_alarms("dev", acu_percent=101), ["dev.database.alarms.acu_percent = 101", "1-100"]),
+        ("dev", db_alarms("dev", freeable_memory_mib=0), ["dev.database.alarms.freeable_memory_mib = 0", "> 0"]),
+        ("dev", db_alarms("dev", evaluation_periods=2, datapoints_to_alarm=3), ["dev.database.alarms.datapoints_to_alarm = 3", "<= evaluation_periods (2)"]),
+        ("prod", db("prod", deletion_protection=False), ["prod.database.deletion_protection = False", "True in prod"]),
+        ("prod", db("prod", removal_policy="destroy"), ["prod.database.removal_policy = 'destroy'", "'snapshot' or 'retain' in prod"]),
+        ("prod", db("prod", backup_retention_days=3), ["prod.database.backup_retention_days = 3", ">= 7 in prod"]),
     ],
 )
 def test_invalid_value_is_named_with_what_is_allowed(env, change, expected):
     assert_rejected(expected, **{env: replace(ENVS[env], **change)})
+
+
+def test_archive_expiry_must_outlast_deep_archive_minimum():
+    # Locations are kept 1095 days; Deep Archive after 1000 days would be deleted at 95 of its 180.
+    message = assert_rejected(["prod: retention[daylight.Locations].days = 1095", ">= archive.deep_archive_after_days + 180 (1180)"], prod=replace(PROD, archive=ArchiveConfig(glacier_after_days=30, deep_archive_after_days=1000)))
+    assert "AuditLogs" not in message
 
 
 def test_duplicate_table_names_in_one_environment():

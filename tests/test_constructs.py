@@ -223,9 +223,11 @@ def test_alert_topic_encrypted_tls_only_with_email_and_slack():
     (props,) = [s["Properties"] for s in slack.values()]
     assert props["SlackWorkspaceId"] == "T01234567" and props["SlackChannelId"] == "C01234567"
     assert "CloudWatchReadOnlyAccess" in json.dumps(props["GuardrailPolicies"])
-    # CloudWatch alarms can publish to the encrypted topic only if the key policy lets them.
+    # Alarms, Budgets and Backup can publish to the encrypted topic only if the key policy lets them.
     key_policy = template.find_resources("AWS::KMS::Key")["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy)
+    (publishers,) = [s for s in key_policy if s.get("Sid") == "AllowAlertPublishersToUseTheKey"]
+    assert "cloudwatch.amazonaws.com" in publishers["Principal"]["Service"]
+    assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
 def test_secure_bucket_defaults():

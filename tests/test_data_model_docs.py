@@ -64,6 +64,12 @@ def test_retention_table_rows(docs):
     assert "| daylight | [Roles]" not in index
 
 
+def test_archive_lifecycle_rows(docs):
+    index = docs["docs/data-model.md"]
+    assert "| prod | `daylight/AuditLogs/` | `data-audit-archive-prod-333333333333-us-east-1` | 30 | 120 | 2555 | COMPLIANCE 2555 days |" in index
+    assert "| staging | `daylight/Locations/` | `data-archive-staging-222222222222-us-east-1` | 30 | 120 | 1095 | — |" in index
+
+
 def test_environment_differences(docs):
     index = docs["docs/data-model.md"]
     assert "| account | 111111111111 | 222222222222 | 333333333333 |" in index

@@ -493,6 +493,22 @@ def retention_rows(tables: Mapping[str, Mapping[str, dict[str, TableFacts]]]) ->
     return rows
 
 
+def archive_rows(templates: Templates) -> list[list[str]]:
+    """One row per archive prefix and environment, read from the platform's bucket lifecycles."""
+    rows = []
+    for env, cfg in ENVIRONMENTS.items():
+        for logical_id, bucket in sorted(of_type(stack_template(templates, cfg, PLATFORM), "AWS::S3::Bucket").items()):
+            props = bucket["Properties"]
+            lock = props.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention", {})
+            for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
+                if "Transitions" not in rule:
+                    continue  # the access-log bucket's plain expiry
+                moves = {t["StorageClass"]: t["TransitionInDays"] for t in rule["Transitions"]}
+                locked = f"{lock['Mode']} {lock['Days']} days" if lock else "—"
+                rows.append([env, f"`{rule['Prefix']}`", f"`{props['BucketName']}`", moves.get("GLACIER", "—"), moves.get("DEEP_ARCHIVE", "—"), rule["ExpirationInDays"], locked])
+    return rows
+
+
 # --- system page -----------------------------------------------------------------------------
 
 
@@ -685,6 +701,10 @@ def index_page(templates: Templates, tables: Mapping[str, dict[str, dict[str, Ta
         "## Account-level alarms (stack `data-platform-{env}`)\n\n" + platform_alarms(templates),
         "## Retention\n\nEvery table with TTL. Cold data leaves the table by TTL and is kept in the archive until the end of its days.\n\n"
         + md_table(["system", "table", "name", "TTL attribute", "tier", "days", "archived", "from the seed"], retention_rows(tables)),
+        "## Archive lifecycle\n\nTTL deletions of archived tables (never user deletes) reach S3 through the table's stream, an "
+        "EventBridge Pipe and Firehose (GZIP, KMS). Each prefix moves to Glacier Flexible Retrieval, then Deep Archive, and expires at "
+        "the end of its retention, counted in days from its arrival in the archive. Read from the `data-platform-{env}` templates.\n\n"
+        + md_table(["env", "prefix", "bucket", "Glacier after (days)", "Deep Archive after", "expires after", "Object Lock"], archive_rows(templates)),
     ]
     return "\n\n".join(parts) + "\n"
 

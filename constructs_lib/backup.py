@@ -1,0 +1,92 @@
+"""AWS Backup for the tables: one locked, encrypted vault per environment, a plan per system."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from config.model import BackupRuleConfig
+from constructs_lib.buckets import acknowledge
+from constructs_lib.table import DataTable
+
+# Failures the on-call must hear about; successes are routine and stay out of the channel.
+FAILURE_EVENTS = [
+    backup.BackupVaultEvents.BACKUP_JOB_FAILED,
+    backup.BackupVaultEvents.BACKUP_JOB_EXPIRED,
+    backup.BackupVaultEvents.RESTORE_JOB_FAILED,
+    backup.BackupVaultEvents.COPY_JOB_FAILED,
+]
+
+
+# What CDK's selection role attaches (backup, and restores because allow_restores is on).
+SERVICE_ROLE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
+
+
+class TableBackupVault(Construct):
+    """The environment's backup vault: customer-managed key, failure notifications to the alert
+    topic and, where config asks, a vault lock that becomes immutable after 3 days."""
+
+    def __init__(self, scope: Construct, id: str, *, vault_name: str, key: kms.IKey, topic: sns.ITopic, lock_min_retention_days: int | None, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        lock = None
+        if lock_min_retention_days is not None:
+            # Compliance-mode lock: after the 3-day grace period nobody can shorten retention
+            # or delete a recovery point early, not even the account root.
+            lock = backup.LockConfiguration(min_retention=Duration.days(lock_min_retention_days), changeable_for=Duration.days(3))
+        self.vault = backup.BackupVault(
+            self,
+            "Vault",
+            backup_vault_name=vault_name,
+            encryption_key=key,
+            lock_configuration=lock,
+            notification_topic=topic,
+            notification_events=FAILURE_EVENTS,
+            removal_policy=removal_policy,
+        )
+        self.vault.node.default_child.override_logical_id("BackupVault")
+
+
+class TableBackupPlan(Construct):
+    """A backup plan whose selection names every table of the stack (HIPAA's DynamoDBInBackupPlan
+    counts only a selection in the same stack that names the table)."""
+
+    def __init__(self, scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRuleConfig], tables: Sequence[DataTable]) -> None:
+        super().__init__(scope, id)
+        vault = backup.BackupVault.from_backup_vault_name(self, "Vault", vault_name)
+        self.plan = backup.BackupPlan(
+            self,
+            "Plan",
+            backup_plan_name=plan_name,
+            backup_vault=vault,
+            backup_plan_rules=[
+                backup.BackupPlanRule(
+                    rule_name=rule.name,
+                    schedule_expression=events.Schedule.expression(rule.schedule),
+                    delete_after=Duration.days(rule.delete_after_days),
+                    move_to_cold_storage_after=Duration.days(rule.move_to_cold_storage_after_days) if rule.move_to_cold_storage_after_days else None,
+                    backup_vault=vault,
+                )
+                for rule in rules
+            ],
+        )
+        selection = self.plan.add_selection(
+            "Tables",
+            backup_selection_name=f"{plan_name}-tables",
+            resources=[backup.BackupResource.from_arn(t.table_arn) for t in tables],
+            allow_restores=True,
+        )
+        role = selection.node.find_child("Role")
+        reason = (
+            "AWS Backup's own service-role policy is AWS-maintained and follows new backup features; a "
+            "hand-copied policy would silently break backups. The role is assumable only by backup.amazonaws.com."
+        )
+        acknowledge(
+            role,
+            {f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]": reason for name in SERVICE_ROLE_POLICIES},
+        )
