@@ -70,6 +70,14 @@ def test_archive_lifecycle_rows(docs):
     assert "| staging | `daylight/Locations/` | `data-archive-staging-222222222222-us-east-1` | 30 | 120 | 1095 | — |" in index
 
 
+def test_personalpod_page_describes_the_postgresql_store(docs):
+    page = docs["docs/data-model/personalpod.md"]
+    assert "## PostgreSQL primary store" in page
+    assert "| on stack deletion | Delete | Snapshot | Snapshot |" in page
+    assert "`personalpod-prod`: TLS required True, auth IAM_AUTH" in page
+    assert "## PostgreSQL primary store" not in docs["docs/data-model/daylight.md"]
+
+
 def test_environment_differences(docs):
     index = docs["docs/data-model.md"]
     assert "| account | 111111111111 | 222222222222 | 333333333333 |" in index

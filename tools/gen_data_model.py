@@ -624,6 +624,40 @@ def other_alarms(tables: Mapping[str, dict[str, TableFacts]], table_alarms: Mapp
     return "## Other alarms\n\n" + md_table(["alarm", "metric", *ENVIRONMENTS], rows) if rows else ""
 
 
+def database_section(system: SystemSpec, templates: Templates) -> str:
+    """The system's relational store, if it has a `{system}-database-{env}` stack."""
+    names = {env: naming.stack_name(cfg, f"{system.key}-database") for env, cfg in ENVIRONMENTS.items()}
+    if not all(n in templates for n in names.values()):
+        return ""
+    rows: dict[str, list[str]] = {}
+
+    def put(label: str, env: str, value: object) -> None:
+        rows.setdefault(label, ["—"] * len(ENVIRONMENTS))[list(ENVIRONMENTS).index(env)] = str(value)
+
+    for env, name in names.items():
+        for cluster in of_type(templates[name], "AWS::RDS::DBCluster").values():
+            props = cluster["Properties"]
+            scaling = props.get("ServerlessV2ScalingConfiguration", {})
+            put("engine", env, f"{props['Engine']} {props.get('EngineVersion', '')}".strip())
+            put("cluster", env, f"`{props['DBClusterIdentifier']}`")
+            put("capacity (ACU)", env, f"{scaling.get('MinCapacity', '—')}–{scaling.get('MaxCapacity', '—')}")
+            put("backup retention (days)", env, props.get("BackupRetentionPeriod", "—"))
+            put("deletion protection", env, props.get("DeletionProtection", False))
+            put("on stack deletion", env, cluster.get("DeletionPolicy", "Delete"))
+            put("IAM authentication", env, props.get("EnableIAMDatabaseAuthentication", False))
+            put("log exports", env, ", ".join(props.get("EnableCloudwatchLogsExports", [])) or "—")
+        instances = of_type(templates[name], "AWS::RDS::DBInstance").values()
+        put("instances", env, ", ".join(sorted(f"`{i['Properties'].get('DBInstanceIdentifier', '?')}`" for i in instances)))
+        for proxy in of_type(templates[name], "AWS::RDS::DBProxy").values():
+            props = proxy["Properties"]
+            put("RDS Proxy", env, f"`{props['DBProxyName']}`: TLS required {props.get('RequireTLS', False)}, auth {props.get('DefaultAuthScheme', '—')}")
+    table = md_table(["", *ENVIRONMENTS], [[label, *values] for label, values in rows.items()])
+    return (
+        "## PostgreSQL primary store\n\nRead from the `" + per_env({e: n for e, n in names.items()}, pattern=True) + "` templates; "
+        "design, connection and restore in [docs/database.md](../database.md).\n\n" + table
+    )
+
+
 def system_page(system: SystemSpec, templates: Templates, tables: dict[str, dict[str, TableFacts]], root: Path) -> str:
     stack_names = {env: naming.stack_name(cfg, system.key) for env, cfg in ENVIRONMENTS.items()}
     env_templates = {env: templates[name] for env, name in stack_names.items()}
@@ -640,6 +674,7 @@ def system_page(system: SystemSpec, templates: Templates, tables: dict[str, dict
         other_alarms(tables, table_alarms),
         roles_section(env_roles),
         keys_section({env: kms_keys(t) for env, t in env_templates.items()}, env_roles),
+        database_section(system, templates),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"
 
