@@ -23,7 +23,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.buckets import SecureBucket, acknowledge
+from constructs_lib.buckets import SecureBucket
+from constructs_lib.kms import log_service_may_use
+from constructs_lib.nag import acknowledge
 from constructs_lib.table import DataTable
 
 LOG_PREFIX = "/aws/kinesisfirehose/"
@@ -117,7 +119,6 @@ class TableArchiver(Construct):
         self._key = key
         self._actions = actions
         self._alarm_periods = alarm_periods
-        region = Stack.of(self).region
         # Records that Pipes cannot deliver after its retries wait here for two weeks.
         self.dead_letters = sqs.Queue(
             self,
@@ -143,16 +144,7 @@ class TableArchiver(Construct):
             evaluation_periods=1,
             datapoints_to_alarm=1,
         )
-        # Delivery logs are encrypted with the system's key, which must let CloudWatch Logs use it.
         self._log_retention, self._removal = log_retention, removal_policy
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Stack.of(self).format_arn(service="logs", resource="log-group", resource_name=f"{LOG_PREFIX}{name_prefix}-*", arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
-            )
-        )
         self.pipe_role = iam.Role(self, "PipeRole", role_name=f"{name_prefix}-archive-pipe", assumed_by=_service(self, "pipes.amazonaws.com"), description="Reads TTL deletions from table streams into Firehose")
         self.pipe_policy = iam.ManagedPolicy(self, "PipePolicy", managed_policy_name=f"{name_prefix}-archive-pipe", roles=[self.pipe_role])
         self.pipe_policy.add_statements(
@@ -178,7 +170,9 @@ class TableArchiver(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
             ),
         )
-        # One log group per stream: Firehose's L2 adds its own log stream to the group.
+        # One log group per stream (Firehose's L2 adds its own log stream to the group), encrypted
+        # with the system's key, which must let CloudWatch Logs use it for exactly that group.
+        log_service_may_use(self._key, scope, sid=f"CloudWatchLogsArchive{table.spec.id}", log_group_names=[f"{LOG_PREFIX}{name}"])
         log_group = logs.LogGroup(scope, "DeliveryLogs", log_group_name=f"{LOG_PREFIX}{name}", encryption_key=self._key, retention=self._log_retention, removal_policy=self._removal)
         # Firehose's L2 names the group's one log stream "S3Destination": grant exactly that.
         self.delivery_policy.add_statements(

@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config.model import BackupRuleConfig
-from constructs_lib.buckets import acknowledge
+from constructs_lib.nag import acknowledge
 from constructs_lib.table import DataTable
 
 # Failures the on-call must hear about; successes are routine and stay out of the channel.

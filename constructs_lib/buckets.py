@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from constructs_lib.nag import acknowledge
 
 _PRIVATE = dict(
     block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -51,12 +53,6 @@ class AccessLogBucket(Construct):
         acknowledge(self.bucket, {"AwsSolutions-S1": reasons["S3BucketLoggingEnabled"]})
         for pack in ("HIPAA.Security", "NIST.800.53.R5"):
             acknowledge(self.bucket, {f"{pack}-{rule}": reason for rule, reason in reasons.items()})
-
-
-def acknowledge(construct: Construct, reasons: dict[str, str]) -> None:
-    """Acknowledge cdk-nag findings on one construct's own resource, each with its reason."""
-    target = construct.node.default_child or construct
-    Validations.of(target).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule, reason in reasons.items()))
 
 
 class SecureBucket(Construct):

@@ -21,7 +21,8 @@ from constructs import Construct
 
 from config.model import DatabaseConfig
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.buckets import acknowledge
+from constructs_lib.kms import log_group_arn, log_service_may_use
+from constructs_lib.nag import acknowledge
 
 # A reviewed change bumps the major version; minor versions apply in the maintenance window.
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_11
@@ -66,25 +67,6 @@ def _pi_retention(days: int) -> rds.PerformanceInsightRetention:
     if days == 731:
         return rds.PerformanceInsightRetention.LONG_TERM
     return rds.PerformanceInsightRetention[f"MONTHS_{days // 31}"]
-
-
-def _log_group_arn(scope: Construct, name: str) -> str:
-    # The log group's GetAtt Arn ends in ":*"; policies name the group itself.
-    return Stack.of(scope).format_arn(service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
-
-
-def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_names: Sequence[str]) -> None:
-    """Let CloudWatch Logs encrypt exactly these log groups with `key` (and nothing else)."""
-    stack = Stack.of(scope)
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid=sid,
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
-            resources=["*"],  # in a key policy, "*" means this key
-            conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [_log_group_arn(scope, n) for n in log_group_names]}},
-        )
-    )
 
 
 def pinned(construct: Construct, logical_id: str) -> None:
@@ -155,7 +137,7 @@ class IsolatedNetwork(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             ),
         )
-        group_arn = _log_group_arn(self, log_group_name)
+        group_arn = log_group_arn(self, log_group_name)
         self.flow_log_policy = iam.ManagedPolicy(
             self,
             "FlowLogsPolicy",
@@ -422,7 +404,7 @@ class PostgresDatabase(Construct):
         """Enhanced Monitoring's role, with the AWS managed policy's permissions narrowed to this
         account, region and RDS's one OS-metrics log group."""
         role = iam.Role(self, "MonitoringRole", description="RDS Enhanced Monitoring publishes OS metrics", assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"))
-        group_arn = _log_group_arn(self, "RDSOSMetrics")
+        group_arn = log_group_arn(self, "RDSOSMetrics")
         policy = iam.ManagedPolicy(
             self,
             "MonitoringPolicy",

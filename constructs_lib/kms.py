@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -26,3 +29,22 @@ class DataKey(Construct):
             removal_policy=removal_policy,
         )
         self.key.node.default_child.override_logical_id(logical_id)
+
+
+def log_group_arn(scope: Construct, name: str) -> str:
+    # The log group's GetAtt Arn ends in ":*"; policies name the group itself.
+    return Stack.of(scope).format_arn(service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_names: Sequence[str]) -> None:
+    """Let CloudWatch Logs encrypt exactly these log groups with `key` (and nothing else)."""
+    stack = Stack.of(scope)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn(scope, n) for n in log_group_names]}},
+        )
+    )
