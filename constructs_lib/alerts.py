@@ -74,6 +74,7 @@ class AlarmActions:
     """The SNS actions every alarm of a stack gets: the alert topic and any external topic."""
 
     def __init__(self, scope: Construct, *, topic_arns: Sequence[str]) -> None:
+        self.topic_arns = list(topic_arns)
         self._actions = [
             cw_actions.SnsAction(sns.Topic.from_topic_arn(scope, f"AlarmTopic{i}", arn)) for i, arn in enumerate(topic_arns)
         ]
