@@ -1,18 +1,18 @@
-"""One cdk.Stage per environment: the platform stack and one stack per seed system."""
+"""One cdk.Stage per environment: the platform stack, one stack per seed system, PersonalPod's
+PostgreSQL store and the CI deploy role."""
 
 from __future__ import annotations
 
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
+from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from stacks import naming
-from config.catalogue import SYSTEMS
 from stacks.ci import CiDeployStack
 from stacks.database import DATABASE, DatabaseStack
 from stacks.platform import PlatformStack
 from stacks.system import SystemStack
-
 
 PLATFORM = "data-platform"
 CI_DEPLOY = "ci-deploy"
@@ -33,7 +33,7 @@ class DataStage(Stage):
             self,
             "platform",
             stack_name=naming.stack_name(config, PLATFORM),
-            description=f"Shared data platform for {config.name}: alert topic, access-log bucket, account-level DynamoDB alarms",
+            description=f"Shared data platform for {config.name}: alert topic, access logs, archive buckets, backup vault, budget, account-level DynamoDB alarms",
             config=config,
             any_provisioned=any(b.mode == "PROVISIONED" for b in (config.billing, *config.billing_overrides.values())),
             **common,
