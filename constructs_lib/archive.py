@@ -24,6 +24,7 @@ from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.buckets import SecureBucket
+from constructs_lib.identity import pin
 from constructs_lib.kms import log_service_may_use
 from constructs_lib.nag import acknowledge
 from constructs_lib.table import DataTable
@@ -93,7 +94,7 @@ class ArchiveBucket(Construct):
         ).bucket
         cfn = self.bucket.node.default_child
         cfn.bucket_name = bucket_name
-        cfn.override_logical_id(logical_id)
+        pin(self.bucket, logical_id)
         reason = (
             "Archives are written once by Firehose and only read for audits; versioning, Object Lock "
             "(prod) and 11 nines of durability protect them, and a second-region copy of 7-year archives "

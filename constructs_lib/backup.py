@@ -12,6 +12,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config.model import BackupRuleConfig
+from constructs_lib.identity import pin
 from constructs_lib.nag import acknowledge
 from constructs_lib.table import DataTable
 
@@ -49,7 +50,7 @@ class TableBackupVault(Construct):
             notification_events=FAILURE_EVENTS,
             removal_policy=removal_policy,
         )
-        self.vault.node.default_child.override_logical_id("BackupVault")
+        pin(self.vault, "BackupVault")
 
 
 class TableBackupPlan(Construct):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -21,6 +21,7 @@ from constructs import Construct
 
 from config.model import DatabaseConfig
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.identity import pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.nag import acknowledge
 
@@ -67,14 +68,6 @@ def _pi_retention(days: int) -> rds.PerformanceInsightRetention:
     if days == 731:
         return rds.PerformanceInsightRetention.LONG_TERM
     return rds.PerformanceInsightRetention[f"MONTHS_{days // 31}"]
-
-
-def pinned(construct: Construct, logical_id: str) -> None:
-    """Pin a stateful resource's logical id: it is its identity to CloudFormation."""
-    resource = construct.node.default_child
-    if not isinstance(resource, CfnResource):
-        raise TypeError(f"{construct.node.path} has no CloudFormation resource to pin as {logical_id}")
-    resource.override_logical_id(logical_id)
 
 
 class IsolatedNetwork(Construct):
@@ -126,7 +119,7 @@ class IsolatedNetwork(Construct):
         self.flow_log_group = logs.LogGroup(
             self, "FlowLogs", log_group_name=log_group_name, retention=_RETENTION[flow_log_retention_days], encryption_key=key, removal_policy=log_removal_policy
         )
-        pinned(self.flow_log_group, "LogGroupVpcFlowLogs")
+        pin(self.flow_log_group, "LogGroupVpcFlowLogs")
         self.flow_log_role = iam.Role(
             self,
             "FlowLogsRole",
@@ -257,7 +250,7 @@ class PostgresDatabase(Construct):
         self.log_group = logs.LogGroup(
             self, "PostgresqlLogs", log_group_name=postgres_log_group_name, retention=_RETENTION[settings.log_retention_days], encryption_key=key, removal_policy=kept_removal
         )
-        pinned(self.log_group, "LogGroupPostgresql")
+        pin(self.log_group, "LogGroupPostgresql")
 
         # Performance Insights per instance too, else CDK warns that the cluster's setting wins.
         instance_options = dict(
@@ -308,10 +301,10 @@ class PostgresDatabase(Construct):
             auto_minor_version_upgrade=True,
         )
         self.cluster.node.default_child.add_resource_dependency(self.log_group.node.default_child)
-        pinned(self.cluster, "DatabaseCluster")
+        pin(self.cluster, "DatabaseCluster")
         self.instance_identifiers = {"Writer": f"{name}-writer", **{f"Reader{i}": f"{name}-reader-{i}" for i in range(1, settings.readers + 1)}}
         for construct_id in self.instance_identifiers:
-            pinned(self.cluster.node.find_child(construct_id), f"Database{construct_id}")
+            pin(self.cluster.node.find_child(construct_id), f"Database{construct_id}")
         reason = (
             "Aurora is backed up per cluster, not per instance: an instance holds no data of its own. The cluster keeps "
             "continuous backups (point-in-time restore) for its configured retention and a final snapshot on deletion."

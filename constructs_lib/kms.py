@@ -9,6 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from constructs_lib.identity import pin
+
 
 class DataKey(Construct):
     """A symmetric customer-managed key: rotation on, an alias, a 30-day deletion window.
@@ -28,7 +30,7 @@ class DataKey(Construct):
             pending_window=Duration.days(30),
             removal_policy=removal_policy,
         )
-        self.key.node.default_child.override_logical_id(logical_id)
+        pin(self.key, logical_id)
 
 
 def log_group_arn(scope: Construct, name: str) -> str:

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from config.model import AlarmConfig, BillingConfig, ReplicaConfig
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.identity import pin
 from constructs_lib.specs import Key, TableSpec
 
 # Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
@@ -95,7 +96,7 @@ class DataTable(Construct):
         )
         # The logical id is the table's identity to CloudFormation: pin it to the catalogue id
         # so refactoring the construct tree can never replace (and empty) a table.
-        self.table.node.default_child.override_logical_id(spec.logical_id)
+        pin(self.table, spec.logical_id)
         Tags.of(self.table).add("Table", spec.id)
         self.alarms = _TableAlarms(self, "Alarms", table_name=table_name, spec=spec, config=settings.alarms, replicas=settings.replicas, actions=alarm_actions).alarms
 

@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config.model import EnvironmentConfig
+from constructs_lib.identity import pin
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -46,7 +47,7 @@ class CiDeployStack(Stack):
             self.provider = iam.OidcProviderNative(self, "GitHubOidc", url=f"https://{GITHUB_OIDC_HOST}", client_ids=[STS_AUDIENCE])
             # Named resources keep their logical ids: a replacement would create the new one
             # first, which fails because the URL (or role name) is already taken.
-            self.provider.node.default_child.override_logical_id("GitHubOidcProvider")
+            pin(self.provider, "GitHubOidcProvider")
         else:
             # An account has one provider per URL; another stack or a person already made it.
             self.provider = iam.OidcProviderNative.from_oidc_provider_arn(self, "GitHubOidc", ci.oidc_provider_arn)
@@ -80,5 +81,5 @@ class CiDeployStack(Stack):
             ],
             roles=[self.role],
         )
-        self.role.node.default_child.override_logical_id("DeployRole")
-        self.policy.node.default_child.override_logical_id("DeployPolicy")
+        pin(self.role, "DeployRole")
+        pin(self.policy, "DeployPolicy")

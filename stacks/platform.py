@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
-
-from aws_cdk import aws_budgets as budgets
 
 from config.model import EnvironmentConfig
 from config.retention import archived
@@ -14,6 +13,7 @@ from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule
 from constructs_lib.backup import TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
+from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey
 from stacks import naming
 
@@ -40,7 +40,7 @@ class PlatformStack(Stack):
         self.access_log_bucket = access_logs.bucket
         cfn_bucket = self.access_log_bucket.node.default_child
         cfn_bucket.bucket_name = naming.access_log_bucket_name(config)
-        cfn_bucket.override_logical_id("AccessLogsBucket")
+        pin(self.access_log_bucket, "AccessLogsBucket")
 
         self.archive_targets = self._archive(config, policy)
         if config.backup.enabled:
