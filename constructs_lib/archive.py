@@ -197,6 +197,8 @@ class TableArchiver(Construct):
                 buffering_interval=Duration.minutes(5),
                 buffering_size=Size.mebibytes(64),
                 logging_config=firehose.EnableLogging(log_group),
+                # One JSON record per line: Athena and every JSON-lines reader can query the archive.
+                processors=[firehose.AppendDelimiterToRecordProcessor()],
             ),
         )
         delivery.node.add_dependency(self.delivery_policy)

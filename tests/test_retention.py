@@ -61,6 +61,8 @@ def test_firehose_writes_compressed_kms_encrypted_under_the_table_prefix(synthes
         bucket = f"data-{'audit-' if table_id == 'AuditLogs' else ''}archive-{env}-{account}-us-east-1"
         assert destination["BucketARN"] == f"arn:aws:s3:::{bucket}"
         assert destination["CompressionFormat"] == "GZIP"
+        # Newline-delimited JSON, so the archive is queryable as JSON lines.
+        assert destination["ProcessingConfiguration"] == {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord", "Parameters": []}]}
         assert destination["Prefix"].startswith(f"daylight/{table_id}/data/")
         assert destination["ErrorOutputPrefix"].startswith(f"daylight/{table_id}/errors/")
         assert "PublishOutputFnGetAttKeyArchiveArn" in json.dumps(destination["EncryptionConfiguration"]["KMSEncryptionConfig"])
