@@ -70,11 +70,17 @@ def topic_arn_for(scope: Construct, topic_name: str) -> str:
     return stack.format_arn(service="sns", resource=topic_name)
 
 
+# Every alarm fires at or above its threshold; no requests means no data points, which is not a
+# problem; and OK actions go out too, so the channel also hears when a problem clears.
+COMPARISON = "GreaterThanOrEqualToThreshold"
+MISSING_DATA = "notBreaching"
+
+
 class AlarmActions:
     """The SNS actions every alarm of a stack gets: the alert topic and any external topic."""
 
     def __init__(self, scope: Construct, *, topic_arns: Sequence[str]) -> None:
-        self.topic_arns = list(topic_arns)
+        self._topic_arns = list(topic_arns)
         self._actions = [
             cw_actions.SnsAction(sns.Topic.from_topic_arn(scope, f"AlarmTopic{i}", arn)) for i, arn in enumerate(topic_arns)
         ]
@@ -101,11 +107,28 @@ class AlarmActions:
             threshold=threshold,
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            # No requests means no data points; that is not a problem.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,  # = COMPARISON
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,  # = MISSING_DATA
         )
-        # OK actions too, so the channel also hears when a problem clears.
         alarm.add_alarm_action(*self._actions)
         alarm.add_ok_action(*self._actions)
         return alarm
+
+    def cfn_alarm(self, scope: Construct, id: str, *, name: str, description: str, threshold: int, evaluation_periods: int, datapoints_to_alarm: int, **metric) -> cloudwatch.CfnAlarm:
+        """The same alarm written as CfnAlarm properties (`metric`: the metric or metric-math
+        properties), for callers with many alarms: each L2 Alarm/Metric object is a jsii round
+        trip. The construct path matches an L2 Alarm's (<id>/Resource), so logical ids agree."""
+        return cloudwatch.CfnAlarm(
+            Construct(scope, id),
+            "Resource",
+            alarm_name=name,
+            alarm_description=description,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            comparison_operator=COMPARISON,
+            treat_missing_data=MISSING_DATA,
+            alarm_actions=self._topic_arns,
+            ok_actions=self._topic_arns,
+            **metric,
+        )

@@ -91,9 +91,8 @@ class ArchiveBucket(Construct):
             removal_policy=removal_policy,
             lifecycle_rules=[r.lifecycle_rule() for r in rules],
             object_lock_default_retention=lock,
+            bucket_name=bucket_name,
         ).bucket
-        cfn = self.bucket.node.default_child
-        cfn.bucket_name = bucket_name
         pin(self.bucket, logical_id)
         reason = (
             "Archives are written once by Firehose and only read for audits; versioning, Object Lock "

@@ -27,11 +27,12 @@ class AccessLogBucket(Construct):
     so this bucket, unlike every other, is S3-managed encrypted. It does not log itself.
     """
 
-    def __init__(self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy) -> None:
+    def __init__(self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy, bucket_name: str | None = None) -> None:
         super().__init__(scope, id)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.S3_MANAGED,
             removal_policy=removal_policy,
             lifecycle_rules=[
@@ -69,11 +70,13 @@ class SecureBucket(Construct):
         removal_policy: RemovalPolicy,
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
         object_lock_default_retention: s3.ObjectLockRetention | None = None,
+        bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             # One KMS call per bucket-key period instead of per object: cheaper, same protection.

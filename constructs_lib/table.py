@@ -207,24 +207,18 @@ class _TableAlarms(Construct):
             )
 
     def _alarm(self, id: str, name: str, metric: dict, threshold: int, description: str) -> None:
-        # The same construct path an L2 Alarm has (<id>/Resource), so logical ids stay stable.
-        alarm = cloudwatch.CfnAlarm(
-            Construct(self, id),
-            "Resource",
-            alarm_name=name,
-            alarm_description=description,
-            threshold=threshold,
-            evaluation_periods=self._config.evaluation_periods,
-            datapoints_to_alarm=self._config.datapoints_to_alarm,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            # No requests means no data points; that is not a problem.
-            treat_missing_data="notBreaching",
-            # OK actions too, so the channel also hears when a problem clears.
-            alarm_actions=self._actions.topic_arns,
-            ok_actions=self._actions.topic_arns,
-            **metric,
+        self.alarms.append(
+            self._actions.cfn_alarm(
+                self,
+                id,
+                name=name,
+                description=description,
+                threshold=threshold,
+                evaluation_periods=self._config.evaluation_periods,
+                datapoints_to_alarm=self._config.datapoints_to_alarm,
+                **metric,
+            )
         )
-        self.alarms.append(alarm)
 
 
 def _dimensions(dims: dict[str, str]) -> list[cloudwatch.CfnAlarm.DimensionProperty]:

@@ -8,7 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config.model import EnvironmentConfig
-from constructs_lib.alerts import AlarmActions, topic_arn_for
+from constructs_lib.alerts import AlarmActions
 from constructs_lib.database import APP_USER, DATABASE_NAME, PROXY_PORT, IsolatedNetwork, PostgresDatabase, removal_policies
 from constructs_lib.kms import DataKey
 from constructs_lib.specs import SystemSpec
@@ -61,9 +61,7 @@ class DatabaseStack(Stack):
             s3_buckets=[content_bucket_name(config, system.key)],
         )
 
-        topic_arns = [topic_arn_for(self, naming.alert_topic_name(config))]
-        if config.alerts.external_topic_arn:
-            topic_arns.append(config.alerts.external_topic_arn)
+        topic_arns = naming.alert_topic_arns(self, config)
         # The app role belongs to the system stack; it is addressed by name, not by export.
         app_role = iam.Role.from_role_name(self, "AppRole", f"{name}-app")
         self.database = PostgresDatabase(

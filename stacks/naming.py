@@ -2,10 +2,17 @@
 names instead of CloudFormation exports, which would lock the exporting resource in place."""
 
 from config.model import EnvironmentConfig
+from constructs_lib.alerts import topic_arn_for
 
 
 def alert_topic_name(cfg: EnvironmentConfig) -> str:
     return f"data-alerts-{cfg.name}"
+
+
+def alert_topic_arns(scope, cfg: EnvironmentConfig) -> list[str]:
+    """What every alarm of a workload stack notifies: the platform's alert topic, addressed by
+    its name, and the external on-call topic where config has one."""
+    return [topic_arn_for(scope, alert_topic_name(cfg)), *([cfg.alerts.external_topic_arn] if cfg.alerts.external_topic_arn else [])]
 
 
 def access_log_bucket_name(cfg: EnvironmentConfig) -> str:

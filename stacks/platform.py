@@ -36,10 +36,9 @@ class PlatformStack(Stack):
             slack_channel_id=alerts.slack.channel_id if alerts.slack else None,
         ).topic
 
-        access_logs = AccessLogBucket(self, "AccessLogs", retention_days=config.access_log_retention_days, removal_policy=policy)
-        self.access_log_bucket = access_logs.bucket
-        cfn_bucket = self.access_log_bucket.node.default_child
-        cfn_bucket.bucket_name = naming.access_log_bucket_name(config)
+        self.access_log_bucket = AccessLogBucket(
+            self, "AccessLogs", retention_days=config.access_log_retention_days, removal_policy=policy, bucket_name=naming.access_log_bucket_name(config)
+        ).bucket
         pin(self.access_log_bucket, "AccessLogsBucket")
 
         self.archive_targets = self._archive(config, policy)

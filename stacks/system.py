@@ -9,8 +9,8 @@ from constructs import Construct
 from aws_cdk import aws_logs as logs
 
 from config.model import EnvironmentConfig
-from config.retention import RETENTION
-from constructs_lib.alerts import AlarmActions, topic_arn_for
+from config.retention import archived as archived_tables
+from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import ArchiveTarget, TableArchiver
 from constructs_lib.backup import TableBackupPlan
 from constructs_lib.kms import DataKey
@@ -32,9 +32,7 @@ class SystemStack(Stack):
         # touches another's.
         self.key = DataKey(self, "DataKey", alias=f"alias/{prefix}-data", description=f"Encrypts the {system.title} tables in {config.name}", removal_policy=removal, logical_id="KeyData").key
 
-        topic_arns = [topic_arn_for(self, naming.alert_topic_name(config))]
-        if config.alerts.external_topic_arn:
-            topic_arns.append(config.alerts.external_topic_arn)
+        topic_arns = naming.alert_topic_arns(self, config)
         actions = AlarmActions(self, topic_arns=topic_arns)
 
         settings = TableSettings(
@@ -48,7 +46,8 @@ class SystemStack(Stack):
         )
         # Tables get a scope of their own so a table id can never collide with another construct.
         tables_scope = Construct(self, "Tables")
-        archived = {spec.id: RETENTION[(system.key, spec.id)] for spec in system.tables if (system.key, spec.id) in RETENTION and RETENTION[(system.key, spec.id)].archive}
+        rules = {table_id: rule for key, table_id, rule in archived_tables() if key == system.key}
+        archived = {spec.id: rules[spec.id] for spec in system.tables if spec.id in rules}  # catalogue order
         self.tables = {
             spec.id: DataTable(
                 tables_scope,
