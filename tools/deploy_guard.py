@@ -8,13 +8,16 @@ BASELINE and CANDIDATE are each a CDK cloud assembly (a directory with
 manifest.json, nested Stage assemblies followed), or a directory searched
 recursively for *.template.json files or wrapped snapshot *.json files
 ({"stack": {"name": ..., "terminationProtection": ...}, "template": {...}}).
-Stacks are matched by stack name; a stack is production when its name ends
-in "-prod".
+Stacks are matched by stack name. A stack belongs to the environment its name
+ends in ("daylight-prod": prod); staging and prod stacks are protected: their
+protections may not be weakened. --env NAME compares only that environment's
+stacks (for a candidate synthesized with `-c env=NAME`).
 
 Deliberate hazards are acknowledged, not switched off: each acceptance names one
 rule, stack and logical id, and (in deploy-guard.accept or --accept-file) a reason.
 Accepted findings are still printed.
 
+Warnings (a change that is safe but needs care) are printed and do not fail.
 Exit codes: 0 safe (or every hazard accepted), 1 unaccepted hazards, 2 usage error.
 
 Standard library only on purpose: the guard has to run in CI and against old
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,7 +46,8 @@ STATEFUL_TYPES = frozenset({
     "AWS::Logs::LogGroup",
 })
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
-PROD_SUFFIX = "-prod"
+# Environments whose data is protected: weakening a protection there is a hazard.
+PROTECTED_ENVIRONMENTS = ("staging", "prod")
 
 # The property holding the physical name; changing it means replacement.
 PHYSICAL_NAME = {
@@ -55,6 +60,37 @@ PHYSICAL_NAME = {
     "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
 }
+# Resources that are not stateful but carry a fixed physical name (property path, dotted for
+# nested properties). CloudFormation creates a moved resource before it deletes the old one,
+# so a new logical id with the same name fails on the taken name.
+FIXED_NAME = {
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::CompositeAlarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::Pipes::Pipe": "Name",
+    "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
+    "AWS::Kinesis::Stream": "Name",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::Backup::BackupPlan": "BackupPlan.BackupPlanName",
+    "AWS::Budgets::Budget": "Budget.BudgetName",
+    "AWS::Chatbot::SlackChannelConfiguration": "ConfigurationName",
+    "AWS::RDS::DBProxy": "DBProxyName",
+    "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName",
+    "AWS::EC2::SecurityGroup": "GroupName",
+    "AWS::Events::Rule": "Name",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::CloudTrail::Trail": "TrailName",
+}
+# Resources that read a table's stream (property holding the stream ARN).
+STREAM_CONSUMERS = {"AWS::Pipes::Pipe": "Source", "AWS::Lambda::EventSourceMapping": "EventSourceArn"}
+STREAM_ATTRIBUTES = ("StreamArn", "LatestStreamArn")
+DATABASE_TYPES = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
 # Immutable KMS key properties with their CloudFormation defaults, so that
 # writing out a default explicitly is not reported as a change.
 KMS_IMMUTABLE = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT",
@@ -65,7 +101,8 @@ FATE = {"Delete": "deleted with its data", "Snapshot": "snapshotted, then delete
         "RetainExceptOnCreate": "orphaned: kept with its data, but no longer managed by the stack"}
 ACTION = {"fail": "FAIL the update", "replace": "REPLACE the resource",
           "delete": "DELETE the resource", "rekey": "RE-ENCRYPT the live data",
-          "weaken": "APPLY it silently", "orphan": "ORPHAN the resource"}
+          "weaken": "APPLY it silently", "orphan": "ORPHAN the resource",
+          "outage": "take the database OFFLINE", "gap": "LOSE stream records"}
 ACCEPT_FILE = "deploy-guard.accept"  # read from the current directory when present
 
 
@@ -74,6 +111,7 @@ class Rule:
     id: str
     title: str
     route: str  # default safe route; a finding may give a more specific one
+    severity: str = "hazard"  # "hazard" fails unless accepted; "warning" is reported only
 
 
 RULES = {rule.id: rule for rule in (
@@ -96,9 +134,26 @@ RULES = {rule.id: rule for rule in (
          "change (it rate-limits them): enable TTL with the new attribute name."),
     Rule("REPLICA-MULTI", "more than one GlobalTable replica added/removed in one deployment",
          "Add or remove one replica per deployment, waiting for the replica to be ACTIVE in between."),
-    Rule("PROD-PROTECTION", "protection of production data weakened",
-         "Keep the protection in production. If it must be lifted (e.g. to retire a resource), do it "
-         "in its own reviewed deployment, right before the one that removes the resource."),
+    Rule("PROTECTION-WEAKENED", "protection of staging or production data weakened",
+         "Keep the protection in staging and prod. If it must be lifted (e.g. to retire a resource), "
+         "do it in its own reviewed deployment, right before the one that removes the resource."),
+    Rule("STREAM-CHANGE", "table stream changed under its consumers, or on a multi-replica table",
+         "Keep StreamSpecification as it is."),
+    Rule("ENGINE-VERSION", "database engine major version changed, or version lowered",
+         "Upgrade a major version on its own: a parameter group of the new family, "
+         "AllowMajorVersionUpgrade: true, a snapshot first, in a maintenance window (or an RDS "
+         "blue/green deployment to keep downtime to a switchover). An engine cannot be downgraded: "
+         "put the version back."),
+    Rule("NAME-TAKEN", "resource with a fixed physical name moved to another logical id or stack",
+         "Keep the old logical id (pin() / CfnResource.override_logical_id). Or give the moved "
+         "resource a new physical name in the same change (CloudFormation then creates the new one "
+         "and deletes the old); or remove the old resource in one deployment and add the new one in "
+         "the next."),
+    Rule("TABLE-REKEY", "table encryption key changed",
+         "Keep the old key enabled, with its key policy and grants, until DescribeTable shows "
+         "SSEDescription.Status ENABLED on the new key in every replica region; retire the old key "
+         "only in a later deployment (RETAIN first; KMS deletes keys only after a pending window).",
+         severity="warning"),
 )}
 
 ORPHAN_ROUTE = "If intended, accept it explicitly (see --accept) and import it elsewhere if it moves."
@@ -108,11 +163,17 @@ TYPE_CHANGE_ROUTE = ("Retain + import: set RemovalPolicy.RETAIN on the existing 
 KEY_SCHEMA_ROUTE = ("Key schema, key attribute types and LSIs are fixed when a table is created: create a "
                     "new table under a new logical id and name, backfill it (export/import or dual "
                     "writes), switch readers and writers, then retire the old table (RETAIN first).")
-TABLE_KEY_ROUTE = ("Create the new key in its own deployment; switch the table to it in a separate "
-                   "deployment (a GlobalTable one replica at a time: remove the replica, re-add it with "
-                   "the new key); keep the old key enabled until the table is ACTIVE on the new one.")
 KMS_KEY_ROUTE = ("Create a new key under a new logical id, move its users to it, and retire the old key "
                  "later (RETAIN first; KMS deletes keys only after a pending window).")
+
+
+def environment_of(stack_name: str) -> str:
+    """The environment a stack belongs to: its name's last part ("daylight-prod" -> "prod")."""
+    return stack_name.rsplit("-", 1)[-1]
+
+
+def protected(stack_name: str) -> bool:
+    return environment_of(stack_name) in PROTECTED_ENVIRONMENTS
 
 
 @dataclass
@@ -121,6 +182,10 @@ class Stack:
     resources: dict
     termination_protection: bool | None  # None: the input form does not say
     source: str
+
+    @property
+    def environment(self) -> str:
+        return environment_of(self.name)
 
 
 @dataclass(frozen=True)
@@ -146,6 +211,18 @@ class Finding:
     def target(self) -> str:
         return f"{self.rule}:{self.stack}/{self.resource}"
 
+    @property
+    def severity(self) -> str:
+        return RULES[self.rule].severity
+
+    @property
+    def environment(self) -> str:
+        return environment_of(self.stack)
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "hazard" and not self.accepted
+
 
 @dataclass
 class Pair:
@@ -154,6 +231,8 @@ class Pair:
     lid: str
     old: dict
     new: dict
+    old_stack: dict  # every resource of the stack, for checks that follow references
+    new_stack: dict
 
     @property
     def type(self) -> str:
@@ -297,26 +376,26 @@ def check_table_keys(pair: Pair) -> Iterator[Finding]:
 
 
 def check_table_kms(pair: Pair) -> Iterator[Finding]:
+    """A new key (or key type) on a table or replica: DynamoDB re-encrypts it in place."""
     old, new = pair.old_props, pair.new_props
-    if pair.type == "AWS::DynamoDB::Table":
-        paths = {"SSESpecification.KMSMasterKeyId": (old, new)}
-        action, effect = "rekey", ("the live table is re-encrypted under another key; if the old key "
-                                     "is disabled or deleted before that finishes, the data is unreadable.")
-    else:
-        paths = {"SSESpecification.SSEType": (old, new)}
+    paths = {"SSESpecification.KMSMasterKeyId": (old, new), "SSESpecification.SSEType": (old, new)}
+    if pair.type == "AWS::DynamoDB::GlobalTable":
+        # The key of a GlobalTable is set per replica; SSEType stays on the table.
+        del paths["SSESpecification.KMSMasterKeyId"]
         old_replicas, new_replicas = replicas(old), replicas(new)
         for region in sorted(old_replicas.keys() & new_replicas.keys()):
             prop = f"Replicas[{region}].SSESpecification.KMSMasterKeyId"
             paths[prop] = (old_replicas[region], new_replicas[region])
-        action, effect = "fail", ("DynamoDB cannot swap a replica's encryption key in place: the update "
-                                  "fails, or the replica has to be rebuilt from the other regions.")
     for prop, (before, after) in paths.items():
         setting = prop.rsplit(".", 1)[1]
         old_key = (before.get("SSESpecification") or {}).get(setting)
         new_key = (after.get("SSESpecification") or {}).get(setting)
         if canon(old_key) != canon(new_key):
-            yield pair.finding("STATEFUL-REPLACE", prop, f"{show(old_key)} -> {show(new_key)}",
-                               action, effect, TABLE_KEY_ROUTE)
+            yield pair.finding(
+                "TABLE-REKEY", prop, f"{show(old_key)} -> {show(new_key)}", "rekey",
+                "DynamoDB re-encrypts the live table in place, in the background: no replacement and "
+                "no downtime, but until it finishes the table still needs the old key. Disabling the "
+                "old key, deleting it or revoking its grants before then makes the table inaccessible.")
 
 
 def check_gsis(pair: Pair) -> Iterator[Finding]:
@@ -383,30 +462,136 @@ def pitr(spec) -> tuple[bool, int | None]:
     return truthy(spec.get("PointInTimeRecoveryEnabled")), days if isinstance(days, int) else None
 
 
-def check_prod_protection(pair: Pair) -> Iterator[Finding]:
-    if not pair.stack.endswith(PROD_SUFFIX):
+def check_protection(pair: Pair) -> Iterator[Finding]:
+    if not protected(pair.stack):
         return
     weaken = "nothing stops it; afterwards a single mistaken removal or replacement destroys the data."
     flag = "DeletionProtection" if pair.type.startswith("AWS::RDS::") else "DeletionProtectionEnabled"
     for prefix, old, new in protected_parts(pair):
         if truthy(old.get(flag)) and not truthy(new.get(flag)):
-            yield pair.finding("PROD-PROTECTION", prefix + flag, "deletion protection turned off",
+            yield pair.finding("PROTECTION-WEAKENED", prefix + flag, "deletion protection turned off",
                                "weaken", weaken)
         (old_on, old_days), (new_on, new_days) = (pitr(old.get("PointInTimeRecoverySpecification")),
                                                   pitr(new.get("PointInTimeRecoverySpecification")))
         prop = prefix + "PointInTimeRecoverySpecification"
         if old_on and not new_on:
-            yield pair.finding("PROD-PROTECTION", prop, "point-in-time recovery turned off", "weaken", weaken)
+            yield pair.finding("PROTECTION-WEAKENED", prop, "point-in-time recovery turned off", "weaken", weaken)
         elif old_on and old_days and new_days and new_days < old_days:
-            yield pair.finding("PROD-PROTECTION", prop, f"recovery window {old_days} -> {new_days} days",
+            yield pair.finding("PROTECTION-WEAKENED", prop, f"recovery window {old_days} -> {new_days} days",
                                "weaken", weaken)
     for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
         before, after = policy(pair.old, attribute), policy(pair.new, attribute)
         if POLICY_RANK.get(before, 0) >= 1 and POLICY_RANK.get(after, 0) < POLICY_RANK.get(before, 0):
-            yield pair.finding("PROD-PROTECTION", attribute, f"{before} -> {after}", "weaken", weaken)
+            yield pair.finding("PROTECTION-WEAKENED", attribute, f"{before} -> {after}", "weaken", weaken)
 
 
-RESOURCE_CHECKS = (check_replacement, check_gsis, check_ttl, check_replicas, check_prod_protection)
+def stream_consumers(stack: dict, table_lid: str) -> list[str]:
+    """Logical ids of the pipes and event source mappings that read `table_lid`'s stream."""
+    wanted = {canon({"Fn::GetAtt": [table_lid, attr]}) for attr in STREAM_ATTRIBUTES}
+    wanted |= {canon({"Fn::GetAtt": f"{table_lid}.{attr}"}) for attr in STREAM_ATTRIBUTES}
+    return sorted(lid for lid, res in stack.items()
+                  if res.get("Type") in STREAM_CONSUMERS
+                  and canon(props(res).get(STREAM_CONSUMERS[res["Type"]])) in wanted)
+
+
+def check_stream(pair: Pair) -> Iterator[Finding]:
+    if pair.type not in TABLE_TYPES:
+        return
+    old, new = pair.old_props.get("StreamSpecification"), pair.new_props.get("StreamSpecification")
+    if canon(old) == canon(new):
+        return
+    change = f"{show(old)} -> {show(new)}"
+    replica_count = max(len(replicas(pair.old_props)), len(replicas(pair.new_props)))
+    if pair.type == "AWS::DynamoDB::GlobalTable" and replica_count > 1:
+        yield pair.finding(
+            "STREAM-CHANGE", "StreamSpecification", change, "fail",
+            f"the table has {replica_count} replicas, and CloudFormation only changes a global table's "
+            "stream while it has one replica (a multi-replica table needs its stream), so the update "
+            "fails.",
+            "Keep StreamSpecification as it is. If it must change: remove the replicas one per "
+            "deployment down to one, change the stream, then add them back one per deployment.")
+        return
+    consumers = stream_consumers(pair.old_stack, pair.lid)
+    if not old or not consumers:
+        return  # a stream switched on, or one nobody reads: nothing is cut off
+    what = "switched off" if not new else "changed (DynamoDB disables the stream and enables a new one)"
+    yield pair.finding(
+        "STREAM-CHANGE", "StreamSpecification", f"{change}; read by {', '.join(consumers)}", "gap",
+        f"the stream is {what}. A re-enabled stream gets a new ARN and a pipe cannot change its "
+        "source, so its consumers stop (CloudFormation has to recreate them, which fails on a fixed "
+        "name); TTL deletions made in between are never archived, and TTL has already removed them "
+        "from the table.",
+        "Keep StreamSpecification as it is. If it must change: disable TTL on the table first (its own "
+        "deployment; expired items then stay in the table), change the stream together with a new "
+        "pipe under a new logical id and name, check the pipe is RUNNING, then enable TTL again; the "
+        "held-back items expire through the new pipe.")
+
+
+def engine_version(value) -> tuple[int, ...] | None:
+    if not isinstance(value, str):
+        return None  # not a literal (a parameter or an intrinsic): nothing to compare
+    numbers = []
+    for part in value.split("."):
+        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers) or None
+
+
+def major(engine: str, version: tuple[int, ...]) -> tuple[int, ...]:
+    # PostgreSQL 10 and later number majors by the first part (16.4 -> 16); older PostgreSQL and
+    # MySQL by the first two (9.6.22 -> 9.6, 8.0.mysql_aurora.3.05.2 -> 8.0).
+    if "postgres" in engine and version[0] >= 10:
+        return version[:1]
+    return version[:2]
+
+
+def parameter_group_family(stack: dict, reference) -> str | None:
+    if isinstance(reference, dict) and isinstance(reference.get("Ref"), str):
+        family = props(stack.get(reference["Ref"], {})).get("Family")
+        return family if isinstance(family, str) else None
+    return None
+
+
+def check_engine_version(pair: Pair) -> Iterator[Finding]:
+    if pair.type not in DATABASE_TYPES:
+        return
+    old_props, new_props = pair.old_props, pair.new_props
+    before, after = engine_version(old_props.get("EngineVersion")), engine_version(new_props.get("EngineVersion"))
+    engine = str(new_props.get("Engine") or old_props.get("Engine") or "")
+    if before is None or after is None or before == after:
+        return
+    change = f"{old_props['EngineVersion']} -> {new_props['EngineVersion']}"
+    if after < before:
+        yield pair.finding("ENGINE-VERSION", "EngineVersion", f"{change} (downgrade)", "fail",
+                           "RDS cannot downgrade a database engine, so the update fails; the only way "
+                           "to an older version is restoring a snapshot taken on it.",
+                           "Put EngineVersion back. To run an older version, restore a snapshot taken "
+                           "on it into a new cluster.")
+        return
+    if major(engine, before) == major(engine, after):
+        return  # a minor upgrade, applied in place
+    problems = []
+    if not truthy(new_props.get("AllowMajorVersionUpgrade")):
+        problems.append("AllowMajorVersionUpgrade is not true, so RDS refuses the update")
+    family = parameter_group_family(pair.new_stack, new_props.get("DBClusterParameterGroupName")
+                                    or new_props.get("DBParameterGroupName"))
+    new_major = ".".join(map(str, major(engine, after)))
+    if family and not family.endswith(new_major):
+        problems.append(f"its parameter group is of family {family}, not one for version {new_major}")
+    if problems:
+        yield pair.finding("ENGINE-VERSION", "EngineVersion", f"{change} (major)", "fail",
+                           "a major version upgrade, but " + "; ".join(problems) + ": the update fails.")
+    else:
+        yield pair.finding("ENGINE-VERSION", "EngineVersion", f"{change} (major)", "outage",
+                           "a major version upgrade in place: the database is unavailable while it "
+                           "runs (typically 10 to 30 minutes or more), and it cannot be rolled back "
+                           "except by restoring a snapshot.")
+
+
+RESOURCE_CHECKS = (check_replacement, check_gsis, check_ttl, check_replicas, check_stream,
+                   check_engine_version, check_protection)
 
 
 # ---------------------------------------------------------------- checks on whole stacks
@@ -417,21 +602,31 @@ def successor_index(baseline: dict, candidate: dict) -> tuple[dict, dict]:
     for stack in candidate.values():
         known = baseline[stack.name].resources if stack.name in baseline else {}
         for lid, res in stack.resources.items():
-            if lid in known or res.get("Type") not in STATEFUL_TYPES:
+            if lid in known or (res.get("Type") not in STATEFUL_TYPES and not name_key(res)):
                 continue
             if name_key(res):
                 by_name.setdefault(name_key(res), (stack.name, lid, res))
-            by_props.setdefault((stack.name, res["Type"], canon(props(res))), (stack.name, lid, res))
+            if res.get("Type") in STATEFUL_TYPES:
+                by_props.setdefault((stack.name, res["Type"], canon(props(res))), (stack.name, lid, res))
     return by_name, by_props
 
 
+def fixed_name(res: dict) -> tuple[str, object] | None:
+    """(property, value) of the resource's physical name, when the template fixes one."""
+    name_prop = PHYSICAL_NAME.get(res.get("Type")) or FIXED_NAME.get(res.get("Type"))
+    value = props(res)
+    for part in (name_prop or "").split(".") if name_prop else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    return (name_prop, value) if name_prop and value is not None else None
+
+
 def name_key(res: dict) -> tuple | None:
-    name_prop = PHYSICAL_NAME.get(res.get("Type"))
-    if not name_prop or props(res).get(name_prop) is None:
+    named = fixed_name(res)
+    if not named:
         return None
     # Table and GlobalTable share one namespace of table names.
     family = "table" if res["Type"] in TABLE_TYPES else res["Type"]
-    return family, canon(props(res)[name_prop])
+    return family, canon(named[1])
 
 
 def find_successor(stack: str, res: dict, index: tuple[dict, dict]) -> tuple | None:
@@ -447,7 +642,12 @@ def check_removed(old: Stack, new: Stack | None, index) -> Iterator[Finding]:
     remaining = new.resources if new else {}
     for lid, res in sorted(old.resources.items()):
         rtype = res.get("Type")
-        if lid in remaining or rtype not in STATEFUL_TYPES:
+        if lid in remaining:
+            continue
+        if rtype not in STATEFUL_TYPES:
+            successor = find_successor(old.name, res, index) if name_key(res) else None
+            if successor:
+                yield name_taken(old.name, lid, res, successor)
             continue
         deletion = policy(res, "DeletionPolicy")
         fate = FATE.get(deletion, FATE["Delete"])
@@ -470,12 +670,23 @@ def check_removed(old: Stack, new: Stack | None, index) -> Iterator[Finding]:
                       effect, route)
 
 
+def name_taken(stack: str, lid: str, res: dict, successor: tuple) -> Finding:
+    new_stack, new_lid, _ = successor
+    target = new_lid if new_stack == stack else f"{new_stack}/{new_lid}"
+    name_prop, name = fixed_name(res)
+    return Finding("NAME-TAKEN", stack, lid, "(logical id)",
+                   f"{res['Type']} moved to {target} (same {name_prop} {show(name)})", "fail",
+                   f"CloudFormation creates {target} before it deletes {lid}, and the create fails "
+                   f"because {name_prop} {show(name)} is still taken, so the update rolls back.",
+                   RULES["NAME-TAKEN"].route)
+
+
 def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: str) -> Finding:
     new_stack, new_lid, new_res = successor
     target = new_lid if new_stack == stack else f"{new_stack}/{new_lid}"
-    name_prop = PHYSICAL_NAME.get(res["Type"])
-    named = name_key(res) is not None
-    clash = (f"creating {target} fails while {name_prop} {show(props(res)[name_prop])} is still taken, "
+    name_prop, name = fixed_name(res) or (None, None)
+    named = name_prop is not None
+    clash = (f"creating {target} fails while {name_prop} {show(name)} is still taken, "
              "so the update rolls back; without that clash the old one would be " if named else
              f"{target} is created from scratch and the old one is ")
     if new_res["Type"] != res["Type"]:
@@ -491,13 +702,13 @@ def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: s
 
 
 def check_termination_protection(old: Stack, new: Stack | None) -> Iterator[Finding]:
-    if (new and new.name.endswith(PROD_SUFFIX) and old.termination_protection is True
+    if (new and protected(new.name) and old.termination_protection is True
             and new.termination_protection is False):
-        yield Finding("PROD-PROTECTION", new.name, "(stack)", "TerminationProtection",
+        yield Finding("PROTECTION-WEAKENED", new.name, "(stack)", "TerminationProtection",
                       "termination protection turned off", "weaken",
                       "nothing stops it; afterwards the whole stack, data included, can be deleted "
                       "in one step.",
-                      RULES["PROD-PROTECTION"].route)
+                      RULES["PROTECTION-WEAKENED"].route)
 
 
 def compare(baseline: dict, candidate: dict) -> list[Finding]:
@@ -508,7 +719,7 @@ def compare(baseline: dict, candidate: dict) -> list[Finding]:
         findings += check_removed(old, new, index)
         findings += check_termination_protection(old, new)
         for lid in sorted(old.resources.keys() & (new.resources.keys() if new else set())):
-            pair = Pair(name, lid, old.resources[lid], new.resources[lid])
+            pair = Pair(name, lid, old.resources[lid], new.resources[lid], old.resources, new.resources)
             if pair.old.get("Type") not in STATEFUL_TYPES and pair.type not in STATEFUL_TYPES:
                 continue
             if pair.old.get("Type") != pair.type:
@@ -631,35 +842,95 @@ def accept(findings: list[Finding], acceptances: list[Acceptance]) -> list[Accep
 
 # ---------------------------------------------------------------- output and CLI
 
-def render(finding: Finding) -> str:
-    text = (f"[{finding.rule}] {finding.stack}/{finding.resource} {finding.property}: {finding.change}\n"
-            f"    CloudFormation would {ACTION[finding.action]}: {finding.effect}\n"
-            f"    Safe route: {finding.route}")
-    if finding.accepted:
-        text += f"\n    ACCEPTED ({finding.accepted.origin}): {finding.accepted.reason}"
-    return text
+ENV_ORDER = {"dev": 0, "staging": 1, "prod": 2}
+NOT_CHECKED = ("Not checked: this compares templates, it is not `cdk diff`. It cannot see drift or "
+               "changes made by hand in AWS, a failed earlier deployment, service quotas, values known "
+               "only at deploy time (parameters, lookups), or changes to stateless resources other than "
+               "moved fixed names. Run `make diff ENV=...` against the account before deploying.")
+
+
+def _generic(finding: Finding, text: str) -> str:
+    """`text` with the finding's environment (and account ids) written as placeholders, so the
+    same edit in dev, staging and prod reads the same."""
+    env = re.escape(finding.environment)
+    return re.sub(r"(?<![0-9])[0-9]{12}(?![0-9])", "{account}", re.sub(rf"\b{env}\b", "{env}", text))
+
+
+def group(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings that are one edit seen in several environments, in first-seen order."""
+    groups: dict[tuple, list[Finding]] = {}
+    for finding in findings:
+        key = (finding.rule, finding.resource, finding.action, finding.accepted is not None,
+               *(_generic(finding, text) for text in (finding.stack, finding.property, finding.change,
+                                                       finding.effect, finding.route)))
+        groups.setdefault(key, []).append(finding)
+    return [sorted(members, key=lambda f: (ENV_ORDER.get(f.environment, 9), f.environment))
+            for members in groups.values()]
+
+
+def render(members: list[Finding]) -> str:
+    first = members[0]
+    one = len(members) == 1
+    text = (lambda t: t) if one else (lambda t: _generic(first, t))
+    label = "" if first.severity == "hazard" else f" ({first.severity})"
+    lines = [f"[{first.rule}]{label} {text(first.stack)}/{first.resource} {text(first.property)}: "
+             f"{text(first.change)}"]
+    if not one:
+        lines.append(f"    in: {', '.join(f.environment for f in members)}")
+    lines += [f"    CloudFormation would {ACTION[first.action]}: {text(first.effect)}",
+              f"    Safe route: {text(first.route)}"]
+    for finding in members:
+        if finding.accepted:
+            where = "" if one else f" in {finding.environment}"
+            lines.append(f"    ACCEPTED{where} ({finding.accepted.origin}): {finding.accepted.reason}")
+    return "\n".join(lines)
 
 
 def summary(findings: list[Finding], baseline: dict, candidate: dict) -> str:
     compared = len(baseline.keys() & candidate.keys())
     counts = f"{len(baseline)} baseline / {len(candidate)} candidate stacks, {compared} matched"
-    open_ = [f for f in findings if not f.accepted]
-    if len(open_) < len(findings):
-        counts = f"{len(findings) - len(open_)} accepted, {counts}"
+    hazards = [f for f in findings if f.severity == "hazard"]
+    open_ = [f for f in hazards if not f.accepted]
+    warnings = len(findings) - len(hazards)
+    if len(open_) < len(hazards):
+        counts = f"{len(hazards) - len(open_)} accepted, {counts}"
+    if warnings:
+        counts = f"{warnings} warning(s), {counts}"
+    missing = sorted({s.environment for s in baseline.values()} - {s.environment for s in candidate.values()})
+    hint = (f" The candidate has no {'/'.join(missing)} stacks: if you synthesized one environment, "
+            "compare only it (--env NAME, make guard ENV=NAME)." if missing else "")
     if not open_:
-        return f"deploy-guard: OK - no {'unaccepted ' if findings else ''}hazards ({counts})."
+        return (f"deploy-guard: OK - no {'unaccepted ' if hazards else ''}hazards ({counts}).{hint}\n"
+                f"{NOT_CHECKED}")
     stacks = len({f.stack for f in open_})
     return (f"deploy-guard: {len(open_)} hazard(s) in {stacks} stack(s) ({counts}); "
-            "do not deploy this change in one step.")
+            f"do not deploy this change in one step.{hint}")
+
+
+def only_environments(stacks: dict[str, Stack], environments: list[str], location: str) -> dict[str, Stack]:
+    if not environments:
+        return stacks
+    chosen = {name: stack for name, stack in stacks.items() if stack.environment in environments}
+    if not chosen:
+        found = ", ".join(sorted({s.environment for s in stacks.values()}))
+        raise UsageError(f"{location}: no stacks of environment {', '.join(environments)} "
+                         f"(stack names end in the environment; found: {found})")
+    return chosen
+
+
+def as_json(finding: Finding) -> dict:
+    return {**asdict(finding), "severity": finding.severity, "environment": finding.environment}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="deploy-guard", description="Flag CloudFormation changes that would delete or replace "
-        "stateful resources, fail mid-deployment, or weaken production protections.")
+        "stateful resources, fail mid-deployment, or weaken staging and production protections.")
     parser.add_argument("baseline", help="what is deployed: cloud assembly or template/snapshot dir")
     parser.add_argument("candidate", help="what would be deployed, same forms")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME",
+                        help="compare only this environment's stacks (repeatable), e.g. prod")
     parser.add_argument("--accept", action="append", default=[], metavar="RULE-ID:stack/LogicalId",
                         help="acknowledge one finding (repeatable; may end in '# reason')")
     parser.add_argument("--accept-file", metavar="PATH", help="acceptances, one "
@@ -673,7 +944,8 @@ def main(argv: list[str] | None = None) -> int:
         accept_file = Path(args.accept_file) if args.accept_file else Path(ACCEPT_FILE)
         if args.accept_file or accept_file.is_file():
             acceptances += read_acceptances(accept_file)
-        baseline, candidate = load_stacks(args.baseline), load_stacks(args.candidate)
+        baseline = only_environments(load_stacks(args.baseline), args.env, args.baseline)
+        candidate = only_environments(load_stacks(args.candidate), args.env, args.candidate)
     except UsageError as error:
         print(f"deploy-guard: error: {error}", file=sys.stderr)
         return 2
@@ -681,13 +953,13 @@ def main(argv: list[str] | None = None) -> int:
     for stale in accept(findings, acceptances):
         print(f"deploy-guard: warning: stale acceptance {stale.target} ({stale.origin}) matches no "
               "finding; remove it", file=sys.stderr)
-    ok = all(finding.accepted for finding in findings)
+    ok = not any(finding.blocking for finding in findings)
     if args.json:
         print(json.dumps({"ok": ok, "summary": summary(findings, baseline, candidate),
-                          "findings": [asdict(f) for f in findings]}, indent=2))
+                          "findings": [as_json(f) for f in findings]}, indent=2))
     else:
-        for finding in findings:
-            print(render(finding) + "\n")
+        for members in group(findings):
+            print(render(members) + "\n")
         print(summary(findings, baseline, candidate))
     return 0 if ok else 1
 

@@ -15,7 +15,7 @@ SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
 sys.path.insert(0, str(TOOLS))
 import deploy_guard  # noqa: E402
 
-PROD, DEV = "daylight-prod", "daylight-dev"
+PROD, STAGING, DEV = "daylight-prod", "daylight-staging", "daylight-dev"
 KEY_ARN = {"Fn::GetAtt": ["OrdersKey", "Arn"]}
 
 
@@ -322,26 +322,39 @@ def test_table_to_global_table_under_new_logical_id_same_table_name(guard):
     assert "OrdersGlobal (same TableName)" in finding["change"]
 
 
-def test_table_kms_key_swapped(guard):
+def test_table_kms_key_swapped_is_a_warning_not_a_failure(guard):
     new_key = {"Fn::GetAtt": ["OtherKey", "Arn"]}
     code, findings = guard(*changed(edit("Orders", "Properties", "SSESpecification", KMSMasterKeyId=new_key)))
-    assert code == 1
-    finding = only(findings, "STATEFUL-REPLACE", prop="SSESpecification.KMSMasterKeyId")
+    assert code == 0  # DynamoDB re-encrypts in place: nothing to accept
+    finding = only(findings, "TABLE-REKEY", prop="SSESpecification.KMSMasterKeyId")
+    assert finding["severity"] == "warning" and finding["action"] == "rekey"
     assert "OrdersKey" in finding["change"] and "OtherKey" in finding["change"]
+    assert "re-encrypts the live table in place" in finding["effect"]
+    assert "Keep the old key enabled" in finding["route"] and "SSEDescription.Status" in finding["route"]
 
 
-def test_global_table_replica_kms_key_swapped(guard):
+def test_global_table_replica_kms_key_swapped_is_a_warning(guard):
     base = {"Orders": global_table("eu-west-1", "eu-central-1")}
     new_key = edit("Orders", "Properties", "Replicas", 0, "SSESpecification", KMSMasterKeyId={"Ref": "NewKey"})
     code, findings = guard(*changed(new_key, base))
-    assert code == 1
-    only(findings, "STATEFUL-REPLACE", prop="Replicas[eu-west-1].SSESpecification.KMSMasterKeyId")
+    assert code == 0
+    only(findings, "TABLE-REKEY", prop="Replicas[eu-west-1].SSESpecification.KMSMasterKeyId")
 
 
-def test_global_table_sse_type_changed(guard):
+def test_global_table_sse_type_changed_is_a_warning(guard):
     base = {"Orders": global_table()}
     code, findings = guard(*changed(edit("Orders", "Properties", "SSESpecification", SSEType="AES256"), base))
-    assert "KMS -> AES256" in only(findings, "STATEFUL-REPLACE", prop="SSESpecification.SSEType")["change"]
+    assert code == 0
+    assert "KMS -> AES256" in only(findings, "TABLE-REKEY", prop="SSESpecification.SSEType")["change"]
+
+
+def test_a_warning_is_printed_and_the_result_is_still_ok(cli):
+    new_key = {"Fn::GetAtt": ["OtherKey", "Arn"]}
+    code, out, _ = cli(*changed(edit("Orders", "Properties", "SSESpecification", KMSMasterKeyId=new_key)))
+    assert code == 0
+    assert f"[TABLE-REKEY] (warning) {PROD}/Orders SSESpecification.KMSMasterKeyId:" in out
+    assert "CloudFormation would RE-ENCRYPT the live data:" in out
+    assert "deploy-guard: OK - no hazards (1 warning(s), " in out
 
 
 # ------------------------------------------------------------------ GSI-MULTI
@@ -409,7 +422,7 @@ def test_one_replica_added_is_safe(guard):
     assert guard(*changed(mutate, base)) == (0, [])
 
 
-# ------------------------------------------------------------------ PROD-PROTECTION
+# ------------------------------------------------------------------ PROTECTION-WEAKENED
 
 WEAKENINGS = [
     ("table deletion protection", lambda r: r["Orders"]["Properties"].update(DeletionProtectionEnabled=False),
@@ -423,16 +436,26 @@ WEAKENINGS = [
 ]
 
 
+@pytest.mark.parametrize("stack", [PROD, STAGING])
 @pytest.mark.parametrize("mutate, prop", [w[1:] for w in WEAKENINGS], ids=[w[0] for w in WEAKENINGS])
-def test_prod_protection_weakened(guard, mutate, prop):
-    code, findings = guard(*changed(mutate))
+def test_protection_weakened_in_staging_and_prod(guard, mutate, prop, stack):
+    code, findings = guard(*changed(mutate), stack=stack)
     assert code == 1
-    assert only(findings, "PROD-PROTECTION", prop=prop)["action"] == "weaken"
+    assert only(findings, "PROTECTION-WEAKENED", stack, prop=prop)["action"] == "weaken"
 
 
 @pytest.mark.parametrize("mutate", [w[1] for w in WEAKENINGS], ids=[w[0] for w in WEAKENINGS])
-def test_same_weakening_outside_prod_is_allowed(guard, mutate):
+def test_same_weakening_in_dev_is_allowed(guard, mutate):
     assert guard(*changed(mutate), stack=DEV) == (0, [])
+
+
+@pytest.mark.parametrize("rtype", ["AWS::KMS::Key", "AWS::S3::Bucket"])
+@pytest.mark.parametrize("attribute", ["DeletionPolicy", "UpdateReplacePolicy"])
+def test_key_and_bucket_retain_to_delete_in_staging(guard, rtype, attribute):
+    base = {"Store": simple(rtype, "Retain")}
+    code, findings = guard(*changed(lambda r: r["Store"].update({attribute: "Delete"}), base), stack=STAGING)
+    assert code == 1
+    assert only(findings, "PROTECTION-WEAKENED", STAGING, "Store", attribute)["change"] == "Retain -> Delete"
 
 
 def test_global_table_replica_protections_weakened(guard):
@@ -444,8 +467,8 @@ def test_global_table_replica_protections_weakened(guard):
     code, findings = guard(*changed(mutate, base))
     assert code == 1
     assert {(f["rule"], f["resource"], f["property"]) for f in findings} == {
-        ("PROD-PROTECTION", "Orders", "Replicas[eu-central-1].DeletionProtectionEnabled"),
-        ("PROD-PROTECTION", "Orders", "Replicas[eu-central-1].PointInTimeRecoverySpecification")}
+        ("PROTECTION-WEAKENED", "Orders", "Replicas[eu-central-1].DeletionProtectionEnabled"),
+        ("PROTECTION-WEAKENED", "Orders", "Replicas[eu-central-1].PointInTimeRecoverySpecification")}
 
 
 def test_rds_protection_and_snapshot_policy_weakened(guard):
@@ -458,6 +481,148 @@ def test_rds_protection_and_snapshot_policy_weakened(guard):
     assert code == 1
     assert {f["property"] for f in findings} == {"DeletionProtection", "DeletionPolicy"}
     assert all(f["stack"] == PROD and f["resource"] == "Db" for f in findings)
+
+
+# ------------------------------------------------------------------ STREAM-CHANGE
+
+def archived(**table_overrides):
+    """A prod table with an archive pipe reading its stream, as the app declares it."""
+    streamed = table(StreamSpecification={"StreamViewType": "OLD_IMAGE"}, **table_overrides)
+    pipe = simple("AWS::Pipes::Pipe", Name="daylight-prod-orders-archive",
+                  Source={"Fn::GetAtt": ["Orders", "StreamArn"]}, Target="arn:firehose")
+    return {"Orders": streamed, "OrdersKey": copy.deepcopy(KEY), "OrdersArchive": pipe}
+
+
+@pytest.mark.parametrize("new_spec, what", [
+    (None, "switched off"), ({"StreamViewType": "NEW_AND_OLD_IMAGES"}, "changed")])
+def test_stream_changed_or_removed_under_an_archive_pipe(guard, new_spec, what):
+    def mutate(r):
+        r["Orders"]["Properties"].pop("StreamSpecification")
+        if new_spec:
+            r["Orders"]["Properties"]["StreamSpecification"] = new_spec
+    code, findings = guard(*changed(mutate, archived()), stack=DEV)  # dev too: archives are lost anywhere
+    assert code == 1
+    finding = only(findings, "STREAM-CHANGE", DEV, prop="StreamSpecification")
+    assert finding["action"] == "gap" and "read by OrdersArchive" in finding["change"]
+    assert f"the stream is {what}" in finding["effect"] and "new ARN" in finding["effect"]
+    assert "never archived" in finding["effect"] and "disable TTL" in finding["route"]
+
+
+def test_stream_change_nobody_reads_is_safe(guard):
+    resources = archived()
+    del resources["OrdersArchive"]
+    assert guard(*changed(lambda r: r["Orders"]["Properties"].pop("StreamSpecification"), resources)) == (0, [])
+
+
+def test_stream_switched_on_is_safe(guard):
+    assert guard(*changed(edit("Orders", "Properties", StreamSpecification={"StreamViewType": "OLD_IMAGE"}))) == (0, [])
+
+
+def test_lambda_event_source_mapping_counts_as_a_consumer(guard):
+    resources = archived()
+    resources["OrdersArchive"] = simple("AWS::Lambda::EventSourceMapping",
+                                        EventSourceArn={"Fn::GetAtt": ["Orders", "StreamArn"]})
+    code, findings = guard(*changed(lambda r: r["Orders"]["Properties"].pop("StreamSpecification"), resources))
+    assert code == 1 and "read by OrdersArchive" in only(findings, "STREAM-CHANGE")["change"]
+
+
+def test_stream_change_on_a_multi_replica_global_table_fails(guard):
+    base = {"Orders": global_table("us-east-1", "eu-west-1")}
+    base["Orders"]["Properties"]["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    code, findings = guard(*changed(edit("Orders", "Properties", StreamSpecification={"StreamViewType": "NEW_IMAGE"}), base))
+    assert code == 1
+    finding = only(findings, "STREAM-CHANGE", prop="StreamSpecification")
+    assert finding["action"] == "fail" and "2 replicas" in finding["effect"]
+    assert "down to one" in finding["route"]
+
+
+# ------------------------------------------------------------------ ENGINE-VERSION
+
+def cluster(version, allow=None, family="aurora-postgresql16"):
+    db = simple("AWS::RDS::DBCluster", "Snapshot", Engine="aurora-postgresql", EngineVersion=version,
+                DBClusterIdentifier="personalpod-prod", DeletionProtection=True,
+                DBClusterParameterGroupName={"Ref": "Params"})
+    if allow is not None:
+        db["Properties"]["AllowMajorVersionUpgrade"] = allow
+    return {"Db": db, "Params": simple("AWS::RDS::DBClusterParameterGroup", Family=family)}
+
+
+def test_engine_minor_upgrade_is_safe(guard):
+    assert guard(cluster("16.4"), cluster("16.11")) == (0, [])
+
+
+def test_engine_major_upgrade_without_allow_fails(guard):
+    code, findings = guard(cluster("16.11"), cluster("17.4", family="aurora-postgresql17"))
+    assert code == 1
+    finding = only(findings, "ENGINE-VERSION", resource="Db", prop="EngineVersion")
+    assert finding["change"] == "16.11 -> 17.4 (major)" and finding["action"] == "fail"
+    assert "AllowMajorVersionUpgrade is not true" in finding["effect"]
+
+
+def test_engine_major_upgrade_with_the_old_parameter_group_family_fails(guard):
+    code, findings = guard(cluster("16.11"), cluster("17.4", allow=True))
+    finding = only(findings, "ENGINE-VERSION", resource="Db")
+    assert "family aurora-postgresql16, not one for version 17" in finding["effect"]
+
+
+def test_engine_major_upgrade_done_right_is_still_an_outage_to_accept(guard):
+    code, findings = guard(cluster("16.11"), cluster("17.4", allow=True, family="aurora-postgresql17"))
+    assert code == 1
+    finding = only(findings, "ENGINE-VERSION", resource="Db")
+    assert finding["action"] == "outage" and "unavailable" in finding["effect"]
+    code, _ = guard(cluster("16.11"), cluster("17.4", allow=True, family="aurora-postgresql17"),
+                    args=["--accept", f"ENGINE-VERSION:{PROD}/Db"])
+    assert code == 0
+
+
+@pytest.mark.parametrize("old, new", [("16.11", "16.4"), ("16.4", "15.8"), ("8.0.mysql_aurora.3.05.2", "5.7.mysql_aurora.2.11.2")])
+def test_engine_downgrade_fails(guard, old, new):
+    code, findings = guard(cluster(old), cluster(new))
+    assert code == 1
+    finding = only(findings, "ENGINE-VERSION", resource="Db")
+    assert finding["change"] == f"{old} -> {new} (downgrade)" and finding["action"] == "fail"
+
+
+def test_engine_version_without_a_literal_is_not_judged(guard):
+    assert guard(cluster({"Ref": "Version"}), cluster("17.4")) == (0, [])
+
+
+# ------------------------------------------------------------------ NAME-TAKEN
+
+NAMED = [
+    ("AWS::CloudWatch::Alarm", {"AlarmName": "daylight-prod-users-throttles"}, "AlarmName"),
+    ("AWS::IAM::Role", {"RoleName": "daylight-prod-app"}, "RoleName"),
+    ("AWS::IAM::ManagedPolicy", {"ManagedPolicyName": "daylight-prod-app"}, "ManagedPolicyName"),
+    ("AWS::KMS::Alias", {"AliasName": "alias/daylight-prod-data"}, "AliasName"),
+    ("AWS::Pipes::Pipe", {"Name": "daylight-prod-users-archive"}, "Name"),
+    ("AWS::KinesisFirehose::DeliveryStream", {"DeliveryStreamName": "daylight-prod-users"}, "DeliveryStreamName"),
+    ("AWS::SQS::Queue", {"QueueName": "daylight-prod-archive-dlq"}, "QueueName"),
+    ("AWS::SNS::Topic", {"TopicName": "data-alerts-prod"}, "TopicName"),
+    ("AWS::Backup::BackupPlan", {"BackupPlan": {"BackupPlanName": "daylight-prod"}}, "BackupPlan.BackupPlanName"),
+    ("AWS::CloudWatch::Dashboard", {"DashboardName": "daylight-prod"}, "DashboardName"),
+]
+
+
+@pytest.mark.parametrize("rtype, properties, prop", NAMED, ids=[n[0].split("::", 1)[1] for n in NAMED])
+def test_named_resource_under_a_new_logical_id_fails_on_the_taken_name(guard, rtype, properties, prop):
+    base = {"Named": simple(rtype, **properties)}
+    code, findings = guard(*changed(lambda r: r.update(NamedV2=r.pop("Named")), base))
+    assert code == 1
+    finding = only(findings, "NAME-TAKEN", resource="Named", prop="(logical id)")
+    assert f"moved to NamedV2 (same {prop} " in finding["change"] and finding["action"] == "fail"
+    assert "creates NamedV2 before it deletes Named" in finding["effect"] and "pin()" in finding["route"]
+
+
+def test_named_role_moved_to_another_stack_fails(guard):
+    role = simple("AWS::IAM::Role", RoleName="daylight-prod-app")
+    code, findings = guard({PROD: {"App": role}}, {PROD: {}, "daylight-access-prod": {"App": role}}, stacks=True)
+    assert "daylight-access-prod/App" in only(findings, "NAME-TAKEN", resource="App")["change"]
+
+
+def test_named_resource_renamed_together_with_its_logical_id_is_safe(guard):
+    base = {"Named": simple("AWS::CloudWatch::Alarm", AlarmName="old-name")}
+    cand = {"NamedV2": simple("AWS::CloudWatch::Alarm", AlarmName="new-name")}
+    assert guard(base, cand) == (0, [])
 
 
 # ------------------------------------------------------------------ safe changes
@@ -536,7 +701,7 @@ def test_cloud_assembly_with_nested_stage_assemblies(tmp_path, capsys):
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert {(f["rule"], f["stack"], f["resource"], f["property"]) for f in findings} == {
         ("GSI-MULTI", PROD, "Orders", "GlobalSecondaryIndexes"),
-        ("PROD-PROTECTION", PROD, "(stack)", "TerminationProtection")}
+        ("PROTECTION-WEAKENED", PROD, "(stack)", "TerminationProtection")}
 
 
 def test_assembly_stack_name_falls_back_to_artifact_id(tmp_path):
@@ -554,7 +719,7 @@ def test_template_directory_is_searched_recursively(tmp_path, capsys):
     write_stacks(tmp_path / "cand" / "x", {PROD: cand_resources})
     assert deploy_guard.main([str(tmp_path / "base"), str(tmp_path / "cand")]) == 1
     out = capsys.readouterr().out
-    assert "[PROD-PROTECTION] daylight-prod/Orders DeletionPolicy: Retain -> Delete" in out
+    assert "[PROTECTION-WEAKENED] daylight-prod/Orders DeletionPolicy: Retain -> Delete" in out
 
 
 def test_wrapped_snapshots_and_termination_protection(tmp_path, capsys):
@@ -565,7 +730,7 @@ def test_wrapped_snapshots_and_termination_protection(tmp_path, capsys):
     captured = capsys.readouterr()
     findings = json.loads(captured.out)["findings"]
     assert [(f["rule"], f["stack"], f["property"]) for f in findings] == [
-        ("PROD-PROTECTION", PROD, "TerminationProtection")]  # dev's protection is not prod's concern
+        ("PROTECTION-WEAKENED", PROD, "TerminationProtection")]  # dev's protection is not prod's concern
     assert "skipping" in captured.err and "broken.json" in captured.err
 
 
@@ -607,7 +772,9 @@ def test_accept_file_in_current_directory_prints_finding_and_reason(tmp_path, cl
     assert f"[STATEFUL-DELETE] {PROD}/Orders (resource): AWS::DynamoDB::Table removed" in out
     assert "CloudFormation would ORPHAN the resource" in out
     assert "    ACCEPTED (deploy-guard.accept:3): imported into orders-prod (PR 42)" in out
-    assert out.strip().splitlines()[-1].startswith("deploy-guard: OK - no unaccepted hazards (1 accepted, ")
+    summary, not_checked = out.strip().splitlines()[-2:]
+    assert summary.startswith("deploy-guard: OK - no unaccepted hazards (1 accepted, ")
+    assert not_checked.startswith("Not checked: this compares templates, it is not `cdk diff`.")
 
 
 def test_accept_file_option_replaces_the_default_and_accepts_only_what_it_names(tmp_path, cli):
@@ -635,7 +802,7 @@ def test_accept_file_line_without_reason_is_a_usage_error(tmp_path, cli, line):
     (["--accept", f"STATEFUL-DELET:{PROD}/Orders"],
      "--accept: unknown rule 'STATEFUL-DELET' in STATEFUL-DELET:daylight-prod/Orders; allowed: "
      "STATEFUL-DELETE, STATEFUL-RENAME, STATEFUL-REPLACE, GSI-MULTI, TTL-RENAME, REPLICA-MULTI, "
-     "PROD-PROTECTION"),
+     "PROTECTION-WEAKENED, STREAM-CHANGE, ENGINE-VERSION, NAME-TAKEN, TABLE-REKEY"),
     (["--accept", "STATEFUL-DELETE:Orders"], "'STATEFUL-DELETE:Orders' is not RULE-ID:stack/LogicalId"),
     (["--accept", f"STATEFUL-DELETE: {PROD}/Orders"], "is not RULE-ID:stack/LogicalId"),
     (["--accept-file", "missing.accept"], "cannot read missing.accept"),
@@ -654,9 +821,9 @@ def test_stale_acceptance_warns_without_failing(cli):
 
 
 def test_acceptance_for_another_rule_is_stale_and_does_not_hide_the_finding(cli):
-    code, out, err = cli(*changed(lambda r: r.pop("Orders")), "--accept", f"PROD-PROTECTION:{PROD}/Orders")
+    code, out, err = cli(*changed(lambda r: r.pop("Orders")), "--accept", f"PROTECTION-WEAKENED:{PROD}/Orders")
     assert code == 1 and "ACCEPTED" not in out
-    assert f"stale acceptance PROD-PROTECTION:{PROD}/Orders (--accept)" in err
+    assert f"stale acceptance PROTECTION-WEAKENED:{PROD}/Orders (--accept)" in err
 
 
 # ------------------------------------------------------------------ output and usage
@@ -706,3 +873,63 @@ def test_cli_wrapper(tmp_path):
     safe = subprocess.run([str(TOOLS / "deploy-guard"), "--json", str(tmp_path / "b"), str(tmp_path / "b")],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert safe.returncode == 0 and json.loads(safe.stdout)["ok"] is True
+
+
+# ------------------------------------------------------------------ real templates: --env, grouping
+
+def real_stacks(directory: Path, names, mutate=None) -> Path:
+    """Copies of committed snapshots (wrapped form), each changed by mutate(resources)."""
+    directory.mkdir(parents=True)
+    for name in names:
+        doc = json.loads((SNAPSHOTS / f"test_template_snapshot[{name}].json").read_text())
+        if mutate:
+            mutate(doc["template"]["Resources"])
+        (directory / f"{name}.json").write_text(json.dumps(doc))
+    return directory
+
+
+def test_one_environment_against_all_snapshots_needs_env(tmp_path, capsys):
+    prod = [p.name[len("test_template_snapshot["):-len("].json")] for p in SNAPSHOTS.glob("*-prod].json")]
+    assert len(prod) == 8
+    cand = real_stacks(tmp_path / "cand", prod)
+    assert deploy_guard.main([str(SNAPSHOTS), str(cand)]) == 1  # dev and staging look removed
+    out = capsys.readouterr().out
+    assert "daylight-dev" in out and "The candidate has no dev/staging stacks" in out and "--env NAME" in out
+    assert deploy_guard.main(["--env", "prod", str(SNAPSHOTS), str(cand)]) == 0
+    out = capsys.readouterr().out
+    assert "deploy-guard: OK - no hazards (8 baseline / 8 candidate stacks, 8 matched)." in out
+    assert "-dev" not in out and "-staging" not in out
+
+
+def test_env_that_matches_no_stack_is_a_usage_error(tmp_path, capsys):
+    assert deploy_guard.main(["--env", "qa", str(SNAPSHOTS), str(SNAPSHOTS)]) == 2
+    assert "no stacks of environment qa (stack names end in the environment; found: dev, prod, staging)" in capsys.readouterr().err
+
+
+def test_one_edit_in_three_environments_reads_as_one_finding(tmp_path, capsys):
+    names = [f"daylight-{env}" for env in ("dev", "staging", "prod")]
+    base = real_stacks(tmp_path / "base", names)
+    cand = real_stacks(tmp_path / "cand", names, lambda r: r["TableUsers"]["Properties"].pop("StreamSpecification"))
+    assert deploy_guard.main([str(base), str(cand)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("[STREAM-CHANGE]") == 1
+    assert "[STREAM-CHANGE] daylight-{env}/TableUsers StreamSpecification:" in out
+    assert "\n    in: dev, staging, prod\n" in out
+    assert "deploy-guard: 3 hazard(s) in 3 stack(s)" in out
+    assert deploy_guard.main(["--json", str(base), str(cand)]) == 1  # JSON keeps one finding per stack
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert sorted(f["environment"] for f in found) == ["dev", "prod", "staging"]
+
+
+def test_real_table_key_swap_is_a_warning_and_a_named_alarm_move_a_hazard(tmp_path, capsys):
+    def mutate(r):
+        r["TableUsers"]["Properties"]["Replicas"][0]["SSESpecification"]["KMSMasterKeyId"] = {"Fn::GetAtt": ["KeyOther", "Arn"]}
+        lid = next(k for k, v in sorted(r.items()) if v["Type"] == "AWS::CloudWatch::Alarm")
+        r[lid + "V2"] = r.pop(lid)
+    base = real_stacks(tmp_path / "base", [PROD])
+    cand = real_stacks(tmp_path / "cand", [PROD], mutate)
+    assert deploy_guard.main(["--json", str(base), str(cand)]) == 1
+    found = {f["rule"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert set(found) == {"TABLE-REKEY", "NAME-TAKEN"}
+    assert found["TABLE-REKEY"]["severity"] == "warning" and found["NAME-TAKEN"]["severity"] == "hazard"
+    assert "(same AlarmName daylight-prod-" in found["NAME-TAKEN"]["change"]

@@ -1,0 +1,100 @@
+"""End to end: everyday edits of config/ and constructs_lib/, synthesized by the real app for
+staging and compared with the committed staging snapshots, as `make guard ENV=staging` does.
+
+Each edit looks harmless in review and breaks a real deployment or silently weakens what
+protects staging's data; the guard must name each one (and nothing else).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+
+import pytest
+from aws_cdk import aws_rds as rds
+
+import app as cdk_app
+import config
+import constructs_lib.database
+from config.environments import ENVIRONMENTS
+from stacks import system as system_stack
+from tests.support import ROOT, new_app
+
+sys.path.insert(0, str(ROOT / "tools"))
+import deploy_guard  # noqa: E402
+
+SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
+ENV = "staging"
+
+
+class RenamedAccessRoles(system_stack.DataAccessRoles):
+    """A refactor that renames the roles' construct id ("Access" -> "Roles") in one system."""
+
+    def __init__(self, scope, id, **kwargs):
+        super().__init__(scope, "Roles" if kwargs["name_prefix"] == f"madmall-{ENV}" else id, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        # config/environments.py: PITR switched off in staging "to save cost".
+        staging = dataclasses.replace(ENVIRONMENTS[ENV], pitr=dataclasses.replace(ENVIRONMENTS[ENV].pitr, enabled=False))
+        patch.setattr(config, "ENVIRONMENTS", {**ENVIRONMENTS, ENV: staging})
+        patch.setattr(config.load, "__defaults__", (None, {**ENVIRONMENTS, ENV: staging}))
+        # constructs_lib/database.py: the engine bumped to the next major version.
+        patch.setattr(constructs_lib.database, "ENGINE_VERSION", rds.AuroraPostgresEngineVersion.VER_17_4)
+        # config/retention.py: Daylight's users table taken out of archiving.
+        archived = system_stack.archived_tables
+        patch.setattr(system_stack, "archived_tables", lambda: [a for a in archived() if a[:2] != ("daylight", "Users")])
+        patch.setattr(system_stack, "DataAccessRoles", RenamedAccessRoles)
+        outdir = tmp_path_factory.mktemp("candidate")
+        app = new_app(outdir=str(outdir), env=ENV)
+        cdk_app.build(app)
+        app.synth()
+    baseline = tmp_path_factory.mktemp("baseline")
+    for snapshot in SNAPSHOTS.glob(f"*-{ENV}].json"):
+        shutil.copy(snapshot, baseline)
+    found = deploy_guard.compare(deploy_guard.load_stacks(str(baseline)), deploy_guard.load_stacks(str(outdir)))
+    by_rule: dict[str, list] = {}
+    for finding in found:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    return by_rule
+
+
+def test_pitr_switched_off_in_staging_is_a_hazard_on_every_staging_table(findings):
+    weakened = findings.pop("PROTECTION-WEAKENED")
+    assert weakened and all(f.property.endswith("PointInTimeRecoverySpecification") for f in weakened)
+    assert all(f.change == "point-in-time recovery turned off" for f in weakened)
+    assert {f.stack for f in weakened} == {f"{s}-{ENV}" for s in ("therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod")}
+
+
+def test_engine_major_upgrade_is_stopped(findings):
+    (finding,) = findings.pop("ENGINE-VERSION")
+    assert (finding.stack, finding.resource, finding.action) == (f"personalpod-database-{ENV}", "DatabaseCluster", "fail")
+    assert finding.change == "16.11 -> 17.4 (major)" and "AllowMajorVersionUpgrade" in finding.effect
+
+
+def test_archiving_removed_from_a_table_is_stopped(findings):
+    (finding,) = findings.pop("STREAM-CHANGE")
+    assert (finding.stack, finding.resource) == (f"daylight-{ENV}", "TableUsers")
+    assert "read by ArchiveUsersPipe" in finding.change and "never archived" in finding.effect
+
+
+def test_renamed_roles_construct_fails_on_the_taken_names(findings):
+    moved = findings.pop("NAME-TAKEN")
+    assert {f.stack for f in moved} == {f"madmall-{ENV}"}
+    kinds = {f.change.split()[0] for f in moved}
+    assert {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy"} <= kinds
+    assert all(f.action == "fail" and "is still taken" in f.effect for f in moved)
+
+
+def test_the_archive_log_group_left_behind_is_reported_as_orphaned(findings):
+    (finding,) = findings.pop("STATEFUL-DELETE")
+    assert (finding.stack, finding.resource.startswith("ArchiveUsersDeliveryLogs"), finding.action) == (f"daylight-{ENV}", True, "orphan")
+
+
+def test_nothing_else_is_reported(findings):
+    for rule in ("PROTECTION-WEAKENED", "ENGINE-VERSION", "STREAM-CHANGE", "NAME-TAKEN", "STATEFUL-DELETE"):
+        findings.pop(rule, None)  # each has its own test above; order-independent
+    assert findings == {}
