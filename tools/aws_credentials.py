@@ -1,0 +1,50 @@
+"""Stop `make diff` / `make deploy` early, with one message, when no AWS credentials are set.
+
+Without this, the CDK CLI tries every stack in turn and prints the same credential error once
+per stack. The check is offline: it only asks botocore whether credentials can be resolved
+from the usual places (AWS_PROFILE, environment variables, ~/.aws, SSO cache, instance role);
+whether they are valid for the right account is `make preflight`'s job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PLACEHOLDER_ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+
+
+def message(command: str, env: str) -> str | None:
+    import botocore.session
+
+    session = botocore.session.Session()
+    try:
+        if session.get_credentials() is not None:
+            return None
+    except Exception as error:  # a broken profile: name it instead of a traceback
+        problem = f"the AWS settings could not be read: {error}"
+    else:
+        problem = "no AWS credentials were found"
+    profile = os.environ.get("AWS_PROFILE")
+    return (
+        f"make {command} ENV={env} stopped: {problem}"
+        + (f" (AWS_PROFILE={profile})" if profile else "")
+        + ".\n"
+        f"  Next step: sign in and name the profile, e.g. `aws sso login --profile {env}-admin && "
+        f"AWS_PROFILE={env}-admin make {command} ENV={env}`.\n"
+        f"  Note: the account ids shipped in config/environments.py ({', '.join(PLACEHOLDER_ACCOUNTS)}) are "
+        "placeholders; set the real ones first (README, \"Environments and config\")."
+    )
+
+
+def main(argv: list[str]) -> int:
+    command, env = argv
+    text = message(command, env)
+    if text:
+        print(text, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
