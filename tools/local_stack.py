@@ -7,7 +7,8 @@
 its log in .local/moto.log), creates every table of the environment exactly as the synthesized
 templates declare it (tools/templates.py), loads samples/<system>.json, prints what it made and
 returns. Run again it reuses the running server, leaves existing tables alone and rewrites the
-same sample items. `down` stops exactly the process in the pid file, if it is still ours.
+same sample items. `down` stops exactly the process in the pid file, if it is still ours, and
+removes the pid file only once that process is gone.
 
 Encryption: each stack's customer-managed KMS key is mirrored as a moto KMS key under the
 template's alias, and tables are created with SSE on it. moto does not encrypt anything, but
@@ -39,6 +40,11 @@ STATE_DIR = ROOT / ".local"  # git-ignored; holds moto.pid and moto.log
 # moto accepts any credentials; fixed ones keep the tools away from real AWS profiles.
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 START_TIMEOUT_S = 20
+STOP_TIMEOUT_S = 10  # after SIGTERM, before SIGKILL
+KILL_TIMEOUT_S = 5  # after SIGKILL, before giving up (and keeping the pid file)
+# Linux: each process's full argv and state. Plain `ps` cuts its output to the terminal width
+# (e.g. COLUMNS=80), which behind a long checkout path loses `-m moto.server`.
+PROC = Path("/proc")
 
 
 class LocalError(Exception):
@@ -161,12 +167,53 @@ def running_pid(state: Path = STATE_DIR) -> int | None:
 
 
 def _server_args(pid: int) -> list[str] | None:
-    """The command line of `pid` if it is a live moto server (not a zombie, not a reused pid)."""
-    ps = subprocess.run(["ps", "-o", "stat=,args=", "-p", str(pid)], capture_output=True, text=True)
+    """The full argv of `pid` if it is a live moto server (not a zombie, not a reused pid)."""
+    process = _process(pid)
+    if process is None:
+        return None
+    state, argv = process
+    return argv if state not in ("Z", "X") and _is_moto_server(argv) else None
+
+
+def _process(pid: int) -> tuple[str, list[str]] | None:
+    """(state letter, argv) of a process, None if there is none: from /proc/<pid>/stat and
+    /proc/<pid>/cmdline, or from `ps -ww` (never cut to the terminal width) where /proc is absent."""
+    if pid <= 0:
+        return None  # the pid file is ours to read, not to trust: 0 and -1 are process groups
+    if PROC.is_dir():
+        try:
+            stat = (PROC / str(pid) / "stat").read_bytes()
+            cmdline = (PROC / str(pid) / "cmdline").read_bytes()
+        except OSError:  # no such process, or it exited between the two reads
+            return None
+        # "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ")".
+        fields = stat.rpartition(b")")[2].split()
+        argv = cmdline.split(b"\0")
+        if argv and argv[-1] == b"":
+            argv.pop()  # every argument ends in a NUL
+        return (fields[0].decode() if fields else "?"), [os.fsdecode(arg) for arg in argv]
+    try:
+        ps = subprocess.run(["ps", "-ww", "-o", "stat=,args=", "-p", str(pid)], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise LocalError("cannot tell which processes run here: no /proc and no `ps`") from None
     if ps.returncode != 0 or not ps.stdout.strip():
         return None
-    stat, *args = ps.stdout.split()
-    return args if not stat.startswith("Z") and "moto.server" in args else None
+    stat, *argv = ps.stdout.split()
+    return stat[:1], argv
+
+
+def _is_moto_server(argv: list[str]) -> bool:
+    """argv is `python [options] -m moto.server ...`, as start_server runs it (and not, say, a
+    script or `python -c` that merely has those words among its own arguments)."""
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "-m":
+            return next(args, None) == "moto.server"
+        if arg in ("-X", "-W"):
+            next(args, None)  # an interpreter option with a value
+        elif arg in ("-c", "-") or not arg.startswith("-"):
+            return False  # a command or script: the interpreter's options are over
+    return False
 
 
 def _server_port(pid: int) -> int | None:
@@ -202,6 +249,7 @@ def start_server(port: int, state: Path = STATE_DIR) -> tuple[int, bool]:
     while not _port_open(port):
         if process.poll() is not None or time.monotonic() > deadline:
             stop_server(state, quiet=True)
+            process.poll()  # our child: reap it
             tail = _log_file(state).read_text(errors="replace").splitlines()[-10:]
             raise LocalError(f"moto server did not start on {HOST}:{port}; end of {_log_file(state)}:\n" + "\n".join(tail))
         time.sleep(0.1)
@@ -209,7 +257,10 @@ def start_server(port: int, state: Path = STATE_DIR) -> tuple[int, bool]:
 
 
 def stop_server(state: Path = STATE_DIR, quiet: bool = False) -> bool:
-    """Stop the process in the pid file if it is still our moto server; True if one was stopped."""
+    """Stop the process in the pid file if it is still our moto server; True if one was stopped.
+
+    SIGTERM, then SIGKILL if it is still there; the pid file goes only once the process is gone
+    (or a zombie). If that cannot be confirmed the pid file stays and LocalError says so."""
     pid = running_pid(state)
     pid_file = _pid_file(state)
     if pid is None:
@@ -218,15 +269,34 @@ def stop_server(state: Path = STATE_DIR, quiet: bool = False) -> bool:
         pid_file.unlink(missing_ok=True)
         return False
     port = _server_port(pid)
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _server_args(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _server_args(pid):
-        os.kill(pid, signal.SIGKILL)
+    for sig, timeout in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, KILL_TIMEOUT_S)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            break  # gone already
+        except PermissionError:
+            raise LocalError(f"not allowed to stop the local stand-in on {HOST}:{port} (pid {pid}); {pid_file} is kept") from None
+        if _gone(pid, timeout):
+            break
+    else:
+        raise LocalError(
+            f"the local stand-in on {HOST}:{port} (pid {pid}) is still running after SIGTERM and SIGKILL; "
+            f"{pid_file} is kept: stop it by hand, then run `make local-stop` again"
+        )
     pid_file.unlink(missing_ok=True)
     if not quiet:
         print(f"stopped the local stand-in on {HOST}:{port} (pid {pid})")
+    return True
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    """Wait until `pid` is no longer a live moto server: exited, a zombie (it need not be our
+    child, so it cannot always be reaped here), or its pid reused by another program."""
+    deadline = time.monotonic() + timeout
+    while _server_args(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
     return True
 
 

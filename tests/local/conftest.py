@@ -4,16 +4,103 @@ One in-process moto server per test session, on 127.0.0.1 and an ephemeral port,
 the session ends. Tables come from the session's one synthesis (the `synthesized` fixture), so no
 `make synth` is needed. Tests that change tables work in a region of their own: moto keeps every
 region apart, so they never disturb the dev tables that the access-pattern tests read.
+
+`tools/local_stack.py` itself starts moto servers as background processes (test_local_stack.py).
+The session marks its environment, which those servers inherit, and at its end kills and reports
+any marked server still running. The /proc readers here are the tests' own, independent of the
+local_stack code under test.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.local.helpers import SAMPLES, local_stack, templates
+
+
+SESSION_MARK = "LOCAL_STACK_TEST_SESSION"  # environment variable every process this session starts inherits
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter of a process ("S", "R", "Z", ...); None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat.rpartition(b")")[2].split()
+    return fields[0].decode() if fields else None
+
+
+def proc_argv(pid: int) -> list[str]:
+    try:
+        return [os.fsdecode(arg) for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
+def is_moto_server(pid: int) -> bool:
+    """A live (not zombie) process whose argv holds `-m moto.server`."""
+    argv = proc_argv(pid)
+    return proc_state(pid) not in (None, "Z", "X") and any(a == "-m" and b == "moto.server" for a, b in zip(argv, argv[1:]))
+
+
+def kill_moto(pid: int) -> bool:
+    """SIGTERM, then SIGKILL, the moto server `pid`, if it is one; True if it was one."""
+    if not is_moto_server(pid):
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + 5
+        while is_moto_server(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not is_moto_server(pid):
+            return True
+    raise AssertionError(f"moto server pid {pid} survived SIGTERM and SIGKILL")
+
+
+def _marked_moto_servers(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and is_moto_server(int(entry.name)):
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:  # gone, or another user's
+                continue
+            if f"{SESSION_MARK}={token}".encode() in environ:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_moto_server_left_behind():
+    """Fail the session, loudly, if a moto server it started is still running at its end (after
+    killing it). Servers found are only those whose environment carries this session's mark, so
+    a developer's own `make local` and other sessions' servers are never touched."""
+    token = uuid.uuid4().hex
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SESSION_MARK, token)
+        yield token
+    time.sleep(0.05)  # a process started a moment ago may still be in execve, its cmdline empty
+    left = {pid: " ".join(proc_argv(pid)) for pid in _marked_moto_servers(token)}
+    for pid in left:
+        try:
+            kill_moto(pid)
+        except AssertionError as error:
+            left[pid] += f" ({error})"
+    if left:
+        pytest.fail("moto servers started by this test session were still running at its end (now killed): "
+                    + "; ".join(f"pid {pid}: {argv}" for pid, argv in left.items()), pytrace=False)
 
 
 @pytest.fixture(scope="session")
