@@ -3,7 +3,9 @@ against the local stand-in (in a region of its own, so the dev sample tables sta
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -14,7 +16,7 @@ from boto3.dynamodb.conditions import Key
 from tests.local.helpers import ROOT, SAMPLES, aws_session, in_region, recreate
 
 import fusion_import  # noqa: E402  (tools/ is on sys.path via tests.local.helpers)
-from fusion_import import EntryError, ImportFailed, Rejected
+from fusion_import import EntryError, ImportFailed, Progress, Rejected
 
 REGION = "us-west-2"
 ENTRIES, SUMMARIES = "fusion-health-entries-dev", "fusion-daily-summaries-dev"
@@ -30,23 +32,60 @@ SAMPLE = SAMPLES / "fusion-health" / "entries.json"
         ({"back": "6-7-8"}, 8),
         ({"back": "6-7", "quads": "8", "glutes": "5"}, 8),
         ({"back": " 3 - 4 "}, 4),
+        ({"back": "8-6"}, 8),  # a falling range is still a range
         ({"back": 7}, 7),
         ({"back": "6.5-7.5"}, Decimal("7.5")),
+        ({"back": Decimal("6.5")}, Decimal("6.5")),
+        ({"back": "6.25"}, Decimal("6.25")),
+        ({"back": "10.0"}, 10),
+        ({"back": "0-10"}, 10),
+        ({"back": Decimal("1E+1")}, 10),  # the JSON *number* 1e1 is 10; the string "1e1" is refused
         ({"back": "0"}, 0),
         ({}, None),
     ],
 )
-def test_max_pain_level_is_the_highest_number_in_the_pain_strings(pain, expected):
+def test_max_pain_level_is_the_highest_level_in_the_pain_readings(pain, expected):
     assert fusion_import.max_pain_level(pain) == expected
 
 
+ALLOWED = "(allowed: a level 0-10 such as 7, 6.5 or '7', or levels joined by '-' such as '6-7-8')"
+NOT_LEVELS = "not a level or levels joined by '-'"
+# The issue's four, which the old digit-grabbing parse stored as 3, 10, 1 and 7, then the rest.
+BAD_PAIN = [
+    ("-3", "'-3': starts with '-'; levels are not negative", 3),
+    ("7/10", f"'7/10': {NOT_LEVELS}", 10),
+    ("1e1", f"'1e1': {NOT_LEVELS}", 1),
+    ("6-7-x", f"'6-7-x': {NOT_LEVELS}", 7),
+]
+
+
 @pytest.mark.parametrize(
-    "pain, message",
-    [({"back": "bad"}, "pain 'back' has no level: 'bad'"), ({"back": "6-11"}, "pain 'back' level 11 is outside 0-10")],
+    "reading, shown_and_why",
+    [(reading, why) for reading, why, _old in BAD_PAIN]
+    + [
+        ("", "'': empty"),
+        ("  ", "'  ': empty"),
+        ("11", "'11': level 11 is outside 0-10"),
+        ("6-11", "'6-11': level 11 is outside 0-10"),
+        (11, "11: level 11 is outside 0-10"),
+        (Decimal("10.5"), "10.5: level 10.5 is outside 0-10"),
+        ("6--7", f"'6--7': {NOT_LEVELS}"),
+        ("6-", f"'6-': {NOT_LEVELS}"),
+        ("6 7", f"'6 7': {NOT_LEVELS}"),
+        (".5", f"'.5': {NOT_LEVELS}"),
+        ("bad", f"'bad': {NOT_LEVELS}"),
+        ("\u0663", f"'\u0663': {NOT_LEVELS}"),  # ARABIC-INDIC DIGIT THREE: digits are ASCII
+        ("6.125", "'6.125': level 6.125 has more than 2 decimal places"),
+        (True, "true: a boolean, not a number"),
+        (None, "null: not a number or a string"),
+        ([7], "[7]: not a number or a string"),
+        (float("nan"), "NaN: not a finite number"),
+    ],
 )
-def test_a_pain_reading_without_a_valid_level_is_an_error(pain, message):
-    with pytest.raises(EntryError, match=message):
-        fusion_import.max_pain_level(pain)
+def test_a_pain_reading_that_is_not_a_level_or_a_range_is_an_error_naming_value_and_reason(reading, shown_and_why):
+    with pytest.raises(EntryError) as error:
+        fusion_import.max_pain_level({"quads": "5", "back": reading})
+    assert str(error.value) == f"pain 'back' is {shown_and_why} {ALLOWED}"
 
 
 def test_the_seeds_example_entry_becomes_the_seeds_item():
@@ -100,7 +139,7 @@ def test_malformed_entries_are_rejected_with_date_time_and_reason_and_the_rest_k
     assert rejected == [
         Rejected("0230", "*", "date '0230' is not a valid MMDD date"),
         Rejected("0523", "1400", "entry must be an object, got list"),
-        Rejected("0523", "1500", "pain 'back' has no level: 'ouch' (expected numbers like '6-7-8')"),
+        Rejected("0523", "1500", f"pain 'back' is 'ouch': {NOT_LEVELS} {ALLOWED}"),
         Rejected("0523", "1600", "Pain must be an object, got str"),
         Rejected("0523", "1700", "field 'max_pain_level' is set by the import; the entry may not contain it"),
         Rejected("0523", "1800", "field 'pain' given twice (names are not case-sensitive)"),
@@ -108,7 +147,7 @@ def test_malformed_entries_are_rejected_with_date_time_and_reason_and_the_rest_k
         Rejected("0524", "*", "date '0524' must map times (HHMM) to entries, got str"),
         Rejected("1345", "*", "date '1345' is not a valid MMDD date"),
     ]
-    assert str(rejected[2]) == "rejected 0523 1500: pain 'back' has no level: 'ouch' (expected numbers like '6-7-8')"
+    assert str(rejected[2]) == f"rejected 0523 1500: pain 'back' is 'ouch': {NOT_LEVELS} {ALLOWED}"
 
 
 def test_a_leap_day_is_a_valid_date():
@@ -135,8 +174,59 @@ def test_daily_summaries_aggregate_the_accepted_entries_of_each_date():
         "lowest_o2": 88,
         "sleep": "7:39",
         "rejected_entries": 1,
+        "rejected_timestamps": ["2300"],
     }
     assert summaries["0522"]["average_pain_level"] == Decimal("6.0") and "rejected_entries" not in summaries["0522"]
+
+
+def test_rejected_times_of_a_summary_add_earlier_ones_and_drop_those_with_a_stored_entry():
+    items = [fusion_import.entry_item("0601", t, {"Pain": {"back": "5"}}) for t in ("0800", "0900")]
+    rejected = [Rejected("0601", "1000", "x"), Rejected("0601", "0900", "x"), Rejected("0602", "*", "x")]
+    [summary] = fusion_import.daily_summaries(items, rejected, previously_rejected={"0601": ["1100", "0800"]})
+    assert summary["rejected_timestamps"] == ["1000", "1100"] and summary["rejected_entries"] == 2
+
+
+def test_daily_summaries_take_entries_as_read_back_from_dynamodb():
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    items, _ = fusion_import.parse(fusion_import.load_json(SAMPLE))
+    low_level = [{k: TypeSerializer().serialize(v) for k, v in item.items()} for item in reversed(items)]
+    read_back = [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in low_level]
+    assert fusion_import.daily_summaries(read_back, []) == fusion_import.daily_summaries(items, [])
+
+
+@pytest.mark.parametrize(
+    "count, noun, expected",
+    [(1, "entry", "1 entry"), (2, "entry", "2 entries"), (0, "entry", "0 entries"), (1, "summary", "1 summary"), (2, "summary", "2 summaries"), (1, "item", "1 item"), (2, "item", "2 items"), (2, "day", "2 days")],
+)
+def test_plural(count, noun, expected):
+    assert fusion_import.plural(count, noun) == expected
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_prints_at_most_once_per_second_and_a_final_line_with_the_rate():
+    clock, stream = FakeClock(), io.StringIO()
+    progress = Progress("entries", 1000, stream=stream, clock=clock)
+    for step in range(1, 9):  # 100 items every 0.5 s
+        clock.now = step * 0.5
+        progress.advance(100)
+    clock.now = 5.0
+    progress.advance(200)
+    progress.finish()
+    assert stream.getvalue().splitlines() == [
+        "entries: 200 of 1000 written (200 items/s)",
+        "entries: 400 of 1000 written (200 items/s)",
+        "entries: 600 of 1000 written (200 items/s)",
+        "entries: 800 of 1000 written (200 items/s)",
+        "entries: 1000 of 1000 written in 5.0 s (200 items/s)",
+    ]
 
 
 # --- batching
@@ -168,6 +258,8 @@ def test_batch_write_gives_up_with_a_clear_error_when_items_stay_unprocessed():
     client = FlakyClient(flaky=99)
     with pytest.raises(ImportFailed, match="22 items for t still unprocessed after 3 attempts"):
         fusion_import.batch_write(client, "t", [{"date": f"{i:04d}"} for i in range(25)], max_attempts=3, sleep=lambda _s: None)
+    with pytest.raises(ImportFailed, match="^1 item for t still unprocessed after 1 attempt;"):
+        fusion_import.batch_write(FlakyClient(flaky=99), "t", [{"date": "0001"}, {"date": "0002"}], max_attempts=1, sleep=lambda _s: None)
 
 
 # --- the command against the local stand-in
@@ -232,7 +324,7 @@ def test_malformed_entries_are_reported_the_rest_load_and_the_exit_code_says_so(
     result = run_import(moto_endpoint, path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "rejected 0601 0900: pain 'back' has no level: 'very bad' (expected numbers like '6-7-8')",
+        f"rejected 0601 0900: pain 'back' is 'very bad': {NOT_LEVELS} {ALLOWED}",
         "rejected 0632 *: date '0632' is not a valid MMDD date",
     ]
     entries, summaries = read_back(fusion_tables, ["0601"])
@@ -262,3 +354,140 @@ def test_help_runs_without_make():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "fusion_import.py"), "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "--dry-run" in result.stdout and "--endpoint-url" in result.stdout
+
+
+def write_entries(tmp_path, name: str, data: dict):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def pain_index(resource, level) -> list[tuple[str, str]]:
+    items = resource.Table(ENTRIES).query(IndexName="pain-level-index", KeyConditionExpression=Key("max_pain_level").eq(level))["Items"]
+    return [(i["date"], i["timestamp"]) for i in items]
+
+
+@pytest.mark.parametrize("reading, shown_and_why, old_level", BAD_PAIN)
+def test_a_pain_value_that_is_not_a_level_is_rejected_and_not_written(moto_endpoint, fusion_tables, tmp_path, reading, shown_and_why, old_level):
+    path = write_entries(tmp_path, "entries.json", {"0601": {"0800": {"Pain": {"back": "2-9-4"}}, "0900": {"Medications": {"oxycodone": "5mg"}, "Pain": {"quads": "5", "back": reading}}}})
+    result = run_import(moto_endpoint, path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"rejected 0601 0900: pain 'back' is {shown_and_why} {ALLOWED}"]
+    assert "wrote 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 1 rejected" in result.stdout
+    entries, [summary] = read_back(fusion_tables, ["0601"])
+    assert [(e["timestamp"], e["max_pain_level"]) for e in entries] == [("0800", 9)]  # a valid range still imports
+    assert pain_index(fusion_tables, old_level) == []  # what the old parse made of it
+    assert pain_index(fusion_tables, 9) == [("0601", "0800")]
+    assert fusion_tables.Table(ENTRIES).query(IndexName="medication-index", KeyConditionExpression=Key("medication_taken").eq("oxycodone"))["Items"] == []
+    assert (summary["entry_count"], summary["rejected_entries"], summary["rejected_timestamps"]) == (1, 1, ["0900"])
+
+
+def test_a_second_file_for_a_loaded_day_adds_to_its_summary(moto_endpoint, fusion_tables, tmp_path):
+    a = write_entries(tmp_path, "a.json", {"0601": {
+        "0800": {"Medications": {"oxycodone": "5mg"}, "Pain": {"back": "7-8"}, "o2": "91", "sleep": "6:00"},
+        "0900": {"Pain": {"back": "7/10"}},
+    }})
+    b = write_entries(tmp_path, "b.json", {"0601": {
+        "1200": {"Medications": {"journavx": "100mg"}, "Pain": {"back": "4"}, "o2": "88"},
+        "1300": {"Medications": {"Oxycodone": "5mg"}, "Pain": {"glutes": "9"}},
+    }})
+    assert run_import(moto_endpoint, a).returncode == 1
+    _, [after_a] = read_back(fusion_tables, ["0601"])
+    assert (after_a["entry_count"], after_a["rejected_entries"]) == (1, 1)
+    assert run_import(moto_endpoint, a).returncode == 1
+    assert read_back(fusion_tables, ["0601"])[1] == [after_a]  # the same file again: the same summary
+    second = run_import(moto_endpoint, b)
+    assert second.returncode == 0, second.stderr
+    assert "wrote 2 entries to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected" in second.stdout
+    entries, [summary] = read_back(fusion_tables, ["0601"])
+    assert [e["timestamp"] for e in entries] == ["0800", "1200", "1300"]
+    assert summary == {
+        "date": "0601",
+        "entry_count": 3,
+        "first_timestamp": "0800",
+        "last_timestamp": "1300",
+        "medications": {"oxycodone": 2, "journavx": 1},
+        "max_pain_level": 9,
+        "average_pain_level": Decimal("7.0"),  # (8 + 4 + 9) / 3
+        "lowest_o2": 88,
+        "sleep": "6:00",
+        "rejected_entries": 1,  # 0900 is still not stored
+        "rejected_timestamps": ["0900"],
+    }
+    fixed = write_entries(tmp_path, "fixed.json", {"0601": {"0900": {"Pain": {"back": "7"}}}})
+    assert run_import(moto_endpoint, fixed).returncode == 0
+    _, [summary] = read_back(fusion_tables, ["0601"])
+    assert summary["entry_count"] == 4 and "rejected_entries" not in summary and "rejected_timestamps" not in summary
+
+
+def many_entries(count: int, dates=("0701", "0702", "0703")) -> dict:
+    per_date = count // len(dates)
+    return {date: {f"{m // 60:02d}{m % 60:02d}": {"Pain": {"back": str(m % 11)}} for m in range(per_date)} for date in dates}
+
+
+def dynamodb_client(moto_endpoint):
+    return aws_session(REGION).client("dynamodb", endpoint_url=moto_endpoint)
+
+
+def test_summaries_are_read_back_across_query_pages(moto_endpoint, fusion_tables):
+    client = dynamodb_client(moto_endpoint)
+    first, _ = fusion_import.parse({"0601": {"0800": {"Pain": {"back": "3"}}, "0900": {"Pain": {"back": "4"}}, "1000": {}}})
+    fusion_import.import_entries(client, ENTRIES, SUMMARIES, first, [], page_size=2)
+    second, _ = fusion_import.parse({"0601": {"1100": {"Pain": {"back": "9"}}, "1200": {}}})
+    [summary] = fusion_import.import_entries(client, ENTRIES, SUMMARIES, second, [], page_size=2)
+    assert (summary["entry_count"], summary["first_timestamp"], summary["last_timestamp"], summary["max_pain_level"]) == (5, "0800", "1200", 9)
+    assert read_back(fusion_tables, ["0601"])[1] == [summary]
+
+
+class TickingClient:
+    """A real client whose every BatchWriteItem takes 1/8 s on a fake clock."""
+
+    def __init__(self, client, clock: FakeClock) -> None:
+        self.client, self.clock = client, clock
+
+    def batch_write_item(self, **kwargs):
+        self.clock.now += 0.125
+        return self.client.batch_write_item(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_a_large_import_reports_progress_with_a_rate(moto_endpoint, fusion_tables):
+    clock, stream = FakeClock(), io.StringIO()
+    items, _ = fusion_import.parse(many_entries(600))
+    summaries = fusion_import.import_entries(TickingClient(dynamodb_client(moto_endpoint), clock), ENTRIES, SUMMARIES, items, [], stream=stream, clock=clock)
+    assert stream.getvalue().splitlines() == [  # 24 batches of 25, one every 0.125 s
+        "entries: 200 of 600 written (200 items/s)",
+        "entries: 400 of 600 written (200 items/s)",
+        "entries: 600 of 600 written in 3.0 s (200 items/s)",
+    ]  # 3 summaries: too few for progress lines
+    assert [s["entry_count"] for s in summaries] == [200, 200, 200]
+
+
+def test_a_small_import_writes_no_progress_lines(moto_endpoint, fusion_tables):
+    stream = io.StringIO()
+    items, _ = fusion_import.parse(fusion_import.load_json(SAMPLE))
+    fusion_import.import_entries(dynamodb_client(moto_endpoint), ENTRIES, SUMMARIES, items, [], stream=stream)
+    assert stream.getvalue() == ""
+
+
+def test_the_command_shows_progress_on_stderr_for_a_large_import(moto_endpoint, fusion_tables, tmp_path):
+    result = run_import(moto_endpoint, write_entries(tmp_path, "entries.json", many_entries(600)))
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert re.fullmatch(r"entries: 600 of 600 written in \d+\.\d s \(\d+(\.\d)? items/s\)", last), result.stderr
+    assert result.stdout.splitlines()[-1] == "wrote 600 entries to fusion-health-entries-dev and 3 summaries to fusion-daily-summaries-dev; 0 rejected"
+
+
+def test_messages_use_singular_for_one(moto_endpoint, fusion_tables, tmp_path):
+    one = write_entries(tmp_path, "one.json", {"0601": {"0800": {"Pain": {"back": "5"}}}})
+    dry = run_import(moto_endpoint, one, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        "0601: 1 entry, max pain 5, medications none",
+        "dry run: would write 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected. "
+        "No AWS calls, so these summaries are computed from this file alone; the import recomputes them from every stored entry of each date.",
+    ]
+    wrote = run_import(moto_endpoint, one)
+    assert wrote.stdout.splitlines() == ["wrote 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected"]
