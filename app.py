@@ -14,10 +14,16 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 import config
+from stacks.limits import limit_failures
 from stacks.stage import DataStage
 
 # The compliance packs every stack must pass; a finding fails `cdk synth`.
 NAG_PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
+# CDK's built-in CloudFormation validation plugin cost about half of every synth (1.5 s to
+# start plus ~70 ms a stack, docs/benchmarks.md). cfn-lint checks the same templates more
+# thoroughly and stands in its place wherever a template can still be stopped: the tests,
+# CI, `make validate` and `make deploy` (tools/validate_templates.py).
+APP_SETTINGS = {"builtin_cloud_formation_validation": False}
 
 
 def build(app: cdk.App) -> list[DataStage]:
@@ -26,7 +32,7 @@ def build(app: cdk.App) -> list[DataStage]:
 
 
 def main() -> None:
-    app = cdk.App()
+    app = cdk.App(**APP_SETTINGS)
     try:
         build(app)
     except config.ConfigError as error:
@@ -38,6 +44,10 @@ def main() -> None:
     failures = nag_failures(Path(assembly.directory) / "validation-report.json")
     if failures:
         sys.exit("cdk synth stopped: compliance findings (fix them; acknowledge only with a reason):\n  " + "\n  ".join(failures))
+    # Before CloudFormation finds out, stack by stack, mid-deployment.
+    too_big = limit_failures(assembly.stacks_recursively)
+    if too_big:
+        sys.exit("cdk synth stopped: stacks over their size limits:\n  " + "\n  ".join(too_big))
 
 
 def nag_failures(report_path: Path) -> list[str]:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
+from app import APP_SETTINGS
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import validate_templates  # noqa: E402,F401  (the template gate, shared with make validate)
 CDK_JSON = json.loads((ROOT / "cdk.json").read_text())
 # What the CLI passes from cdk.json: the feature flags, and no version-reporting resource.
 CDK_CONTEXT = {**CDK_JSON["context"], "aws:cdk:version-reporting": CDK_JSON.get("versionReporting", True)}
@@ -19,8 +24,9 @@ _ASSET_HASH = re.compile(r"^[0-9a-f]{64}(\.json|\.zip)?$")
 
 
 def new_app(outdir: str | None = None, **context: Any) -> cdk.App:
-    """A cdk.App with cdk.json's context, so feature flags match `cdk synth`."""
-    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=outdir)
+    """A cdk.App with cdk.json's context and app.py's settings, so tests synthesize what
+    `cdk synth` does (built-in CloudFormation validation off: cfn-lint replaces it)."""
+    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=outdir, **APP_SETTINGS)
 
 
 def region_stack(app: cdk.App | None = None, id: str = "Test") -> cdk.Stack:

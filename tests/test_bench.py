@@ -59,3 +59,20 @@ def test_scale_argument_names_the_bad_value(text):
 
 def test_scale_argument_is_sorted_and_deduplicated():
     assert bench.table_counts("50, 10,50") == (10, 50)
+
+
+def _points(*pairs):
+    return [bench.ScalePoint(t, 0, 0, {}, 0, 0, s, None) for t, s in pairs]
+
+
+def test_linearity_is_one_for_linear_growth_and_two_for_quadratic():
+    assert bench.linearity(_points((10, 1.0), (50, 3.0), (100, 5.5), (200, 10.5))) == pytest.approx(1.0)
+    # seconds = t^2/1000: the per-table cost grows with the table count.
+    quadratic = _points(*((t, t * t / 1000) for t in (10, 50, 100, 200)))
+    assert bench.linearity(quadratic) == pytest.approx((40000 - 10000) / 100 / ((2500 - 100) / 40))
+    assert bench.linearity(quadratic) > bench.LINEAR_TOLERANCE
+
+
+def test_bench_uses_the_limits_that_synth_enforces():
+    from stacks import limits
+    assert (bench.TARGET_MAX_RESOURCES, bench.CFN_MAX_RESOURCES) == (limits.MAX_RESOURCES, 500) == (250, 500)

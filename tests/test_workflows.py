@@ -138,7 +138,11 @@ def test_deploy_never_prompts_and_the_makefile_passes_the_flags():
     assert load("deploy.yml")["env"]["CDK_DEPLOY_FLAGS"] == "--require-approval never"
     done = subprocess.run(["make", "-n", "deploy", "ENV=staging", "CDK_DEPLOY_FLAGS=--require-approval never"],
                           cwd=ROOT, capture_output=True, text=True)
-    assert "deploy -c env=staging 'staging/*' --require-approval never" in done.stdout, done.stdout + done.stderr
+    out = done.stdout
+    # One synth of staging, cfn-lint over it, then that very assembly is deployed.
+    assert "synth --quiet -c env=staging" in out and "tools/validate_templates.py cdk.out" in out, out + done.stderr
+    assert "deploy --app cdk.out 'staging/*' --require-approval never" in out, out + done.stderr
+    assert out.index("synth --quiet") < out.index("validate_templates.py") < out.index("deploy --app cdk.out")
 
 
 def test_no_stored_aws_keys_or_secrets_anywhere():

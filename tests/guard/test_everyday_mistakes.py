@@ -1,8 +1,10 @@
 """End to end: everyday edits of config/ and constructs_lib/, synthesized by the real app for
 staging and compared with the committed staging snapshots, as `make guard ENV=staging` does.
 
-Each edit looks harmless in review and breaks a real deployment or silently weakens what
-protects staging's data; the guard must name each one (and nothing else).
+This is the path a pull request takes (tests + `make guard`). Each edit looks harmless in
+review and would reach CloudFormation as a replacement, a failed update, lost archive records
+or a silently weaker protection; the guard must name each one (and nothing else). All edits go
+into one synth: a synth costs seconds, the comparison milliseconds.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
+from dataclasses import replace
 
 import pytest
 from aws_cdk import aws_rds as rds
@@ -17,7 +20,10 @@ from aws_cdk import aws_rds as rds
 import app as cdk_app
 import config
 import constructs_lib.database
+from config.catalogue import SYSTEMS
 from config.environments import ENVIRONMENTS
+from constructs_lib.specs import IndexSpec, Key
+from stacks import stage
 from stacks import system as system_stack
 from tests.support import ROOT, new_app
 
@@ -26,6 +32,22 @@ import deploy_guard  # noqa: E402
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
 ENV = "staging"
+
+
+def edited_systems():
+    """config/catalogue.py: MADMall's sort key renamed, and two GSIs added to Fusion's entries
+    table in one go."""
+    systems = []
+    for system in SYSTEMS:
+        if system.key == "madmall":
+            (main,) = system.tables
+            system = replace(system, tables=(replace(main, sort_key=Key("SortKey")),))
+        if system.key == "fusion-health":
+            entries, summaries = system.tables
+            extra = tuple(IndexSpec(name=f"extra-{i}", partition_key=Key(f"extra{i}"), serves="test") for i in (1, 2))
+            system = replace(system, tables=(replace(entries, indexes=entries.indexes + extra), summaries))
+        systems.append(system)
+    return tuple(systems)
 
 
 class RenamedAccessRoles(system_stack.DataAccessRoles):
@@ -48,6 +70,7 @@ def findings(tmp_path_factory):
         archived = system_stack.archived_tables
         patch.setattr(system_stack, "archived_tables", lambda: [a for a in archived() if a[:2] != ("daylight", "Users")])
         patch.setattr(system_stack, "DataAccessRoles", RenamedAccessRoles)
+        patch.setattr(stage, "SYSTEMS", edited_systems())
         outdir = tmp_path_factory.mktemp("candidate")
         app = new_app(outdir=str(outdir), env=ENV)
         cdk_app.build(app)
@@ -60,6 +83,18 @@ def findings(tmp_path_factory):
     for finding in found:
         by_rule.setdefault(finding.rule, []).append(finding)
     return by_rule
+
+
+def test_a_changed_sort_key_is_reported_as_a_replacement(findings):
+    (finding,) = findings.pop("STATEFUL-REPLACE")
+    assert (finding.stack, finding.resource) == (f"madmall-{ENV}", "TableMain")
+    assert "KeySchema" in finding.property and finding.action in ("replace", "fail")
+
+
+def test_two_new_gsis_in_one_change_are_reported(findings):
+    (finding,) = findings.pop("GSI-MULTI")
+    assert (finding.stack, finding.resource, finding.action) == (f"fusion-health-{ENV}", "TableEntries", "fail")
+    assert "extra-1" in finding.change and "extra-2" in finding.change
 
 
 def test_pitr_switched_off_in_staging_is_a_hazard_on_every_staging_table(findings):
@@ -95,6 +130,6 @@ def test_the_archive_log_group_left_behind_is_reported_as_orphaned(findings):
 
 
 def test_nothing_else_is_reported(findings):
-    for rule in ("PROTECTION-WEAKENED", "ENGINE-VERSION", "STREAM-CHANGE", "NAME-TAKEN", "STATEFUL-DELETE"):
+    for rule in ("STATEFUL-REPLACE", "GSI-MULTI", "PROTECTION-WEAKENED", "ENGINE-VERSION", "STREAM-CHANGE", "NAME-TAKEN", "STATEFUL-DELETE"):
         findings.pop(rule, None)  # each has its own test above; order-independent
     assert findings == {}

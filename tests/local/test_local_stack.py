@@ -142,34 +142,10 @@ def fake_moto(tmp_path, children):
     return start
 
 
-def test_up_twice_then_down_twice(stand_in):
-    first = stand_in("up")
-    assert first.returncode == 0, first.stderr
-    pid = local_stack.running_pid(stand_in.state)
-    assert pid is not None
-    assert f"on http://127.0.0.1:{stand_in.port}, pid {pid}, started" in first.stdout
-    assert "  created  fusion-health-entries-dev" in first.stdout
-    assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{stand_in.port}" in first.stdout
-    # The server listens on loopback only.
-    assert local_stack._server_args(pid)[-4:] == ["-H", "127.0.0.1", "-p", str(stand_in.port)]
-
-    second = stand_in("up")
-    assert second.returncode == 0, second.stderr
-    assert f"pid {pid}, already running" in second.stdout
-    assert "  exists   fusion-health-entries-dev" in second.stdout and "  created" not in second.stdout
-    assert local_stack.running_pid(stand_in.state) == pid
-
-    stopped = stand_in("down")
-    assert stopped.returncode == 0
-    assert stopped.stdout.strip() == f"stopped the local stand-in on 127.0.0.1:{stand_in.port} (pid {pid})"
-    assert local_stack._server_args(pid) is None and not (stand_in.state / "moto.pid").exists()
-    again = stand_in("down")
-    assert again.returncode == 0 and again.stdout.strip() == "no local stand-in is running"
-
-
-def test_up_up_down_from_a_long_path_with_80_columns(stand_ins, long_dir, long_python):
-    """A checkout under a long path, run where `ps` would cut its output at 80 columns: the
-    second `up` still finds the server and `down` really stops it."""
+def test_up_twice_then_down_twice_from_a_long_path_with_80_columns(stand_ins, long_dir, long_python):
+    """`make local` twice and `make local-stop` twice, as in a checkout under a long path and
+    where `ps` would cut its output at 80 columns: the second `up` still finds the server and
+    `down` really stops it. (One test for both: each `up` of a real server costs seconds.)"""
     state = long_dir / "state"
     assert len(str(state.resolve())) > 120
     run = stand_ins(state=state, python=long_python, env={"COLUMNS": "80"})
@@ -177,14 +153,20 @@ def test_up_up_down_from_a_long_path_with_80_columns(stand_ins, long_dir, long_p
     first = run("up")
     assert first.returncode == 0, first.stderr
     pid = _pid_in(state)
-    assert f"pid {pid}, started" in first.stdout
+    assert local_stack.running_pid(state) == pid
+    assert f"on http://127.0.0.1:{run.port}, pid {pid}, started" in first.stdout
+    assert "  created  fusion-health-entries-dev" in first.stdout
+    assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{run.port}" in first.stdout
     argv = proc_argv(pid)
     assert argv[0] == str(long_python) and argv[1:3] == ["-m", "moto.server"]
     assert len(" ".join(argv)) > 120  # the command line `ps` would have shown cut
+    # The server listens on loopback only.
+    assert local_stack._server_args(pid)[-4:] == ["-H", "127.0.0.1", "-p", str(run.port)]
 
     second = run("up")
     assert second.returncode == 0, second.stderr
     assert f"pid {pid}, already running" in second.stdout
+    assert "  exists   fusion-health-entries-dev" in second.stdout and "  created" not in second.stdout
     assert _pid_in(state) == pid
 
     stopped = run("down")
@@ -192,7 +174,9 @@ def test_up_up_down_from_a_long_path_with_80_columns(stand_ins, long_dir, long_p
     assert stopped.stdout.strip() == f"stopped the local stand-in on 127.0.0.1:{run.port} (pid {pid})"
     # Gone, or a zombie its new parent has yet to reap: either way no longer running.
     assert proc_state(pid) in (None, "Z")
-    assert not (state / "moto.pid").exists()
+    assert local_stack._server_args(pid) is None and not (state / "moto.pid").exists()
+    again = run("down")
+    assert again.returncode == 0 and again.stdout.strip() == "no local stand-in is running"
 
 
 def test_server_args_is_the_whole_argv_of_a_long_command_line(long_dir, long_python, monkeypatch):

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""validate-templates: cfn-lint over every stack template of a cloud assembly.
+
+    tools/validate_templates.py [cdk.out]
+
+This is the template gate on the path to a deploy. CDK's built-in "CloudFormation Validate"
+plugin is switched off in app.py (it cost half of every synth, docs/benchmarks.md); cfn-lint
+checks the same templates more thoroughly (schemas, values, references, per-region resource
+support) and runs where a template can still be stopped: `make deploy` before `cdk deploy
+--app cdk.out`, `make validate`, and the test suite (tests/conftest.py starts it in the
+background right after the session's synth, on the second core).
+
+Errors and warnings fail (exit 1); informational findings are not reported. Exit 2: no
+assembly. Standard library plus cfn-lint's own command line, so it can run anywhere the venv is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def templates(assembly: Path) -> dict[str, list[str]]:
+    """region -> template paths, for every stack artifact (nested stage assemblies followed)."""
+    found: dict[str, list[str]] = defaultdict(list)
+
+    def walk(directory: Path) -> None:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        for artifact in manifest.get("artifacts", {}).values():
+            props = artifact.get("properties", {})
+            if artifact.get("type") == "cdk:cloud-assembly":
+                walk(directory / props["directoryName"])
+            elif artifact.get("type") == "aws:cloudformation:stack":
+                region = artifact.get("environment", "aws://unknown/us-east-1").rsplit("/", 1)[-1]
+                found[region if region != "unknown-region" else "us-east-1"].append(str(directory / props["templateFile"]))
+
+    walk(assembly)
+    return dict(found)
+
+
+def start(paths_by_region: dict[str, list[str]]) -> list[subprocess.Popen]:
+    """One cfn-lint process per region, started in the background; read them with `results`."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", "import sys, cfnlint.runner; sys.exit(cfnlint.runner.main())",
+             "--format", "json", "--regions", region, "--", *sorted(paths)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for region, paths in sorted(paths_by_region.items())
+    ]
+
+
+def results(processes: list[subprocess.Popen]) -> dict[str, list[str]]:
+    """template path -> its findings ("E3003 message (path)"), for templates with findings."""
+    findings: dict[str, list[str]] = defaultdict(list)
+    for process in processes:
+        out, err = process.communicate()
+        try:
+            matches = json.loads(out)  # cfn-lint prints "[]" when it finds nothing
+            assert isinstance(matches, list)
+        except (ValueError, AssertionError):
+            raise RuntimeError(f"cfn-lint failed (exit {process.returncode}): {err.strip()[-2000:]}") from None
+        for match in matches:
+            if match.get("Level") not in ("Error", "Warning"):
+                continue
+            path = "/".join(map(str, match.get("Location", {}).get("Path") or []))
+            findings[match["Filename"]].append(f"{match['Rule']['Id']} {match['Message']} ({path})")
+    return dict(findings)
+
+
+def main(argv: list[str]) -> int:
+    assembly = Path(argv[0] if argv else "cdk.out")
+    if not (assembly / "manifest.json").is_file():
+        print(f"validate-templates: {assembly} is not a cloud assembly: run `make synth` first", file=sys.stderr)
+        return 2
+    paths = templates(assembly)
+    count = sum(map(len, paths.values()))
+    problems = results(start(paths))
+    for template, found in sorted(problems.items()):
+        print(f"{template}:\n  " + "\n  ".join(found))
+    if problems:
+        print(f"validate-templates: cfn-lint found problems in {len(problems)} of {count} templates: fix them before deploying", file=sys.stderr)
+        return 1
+    print(f"validate-templates: cfn-lint found no errors or warnings in {count} templates ({', '.join(sorted(paths))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
