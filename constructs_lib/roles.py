@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib.specs import LeadingKeys
-from constructs_lib.table import DataTable
+from constructs_lib.table import DataTable, Grant, statements
 
 
 class DataAccessRoles(Construct):
@@ -39,15 +39,15 @@ class DataAccessRoles(Construct):
         self.policies: dict[str, iam.ManagedPolicy] = {}
         self.app = self._role("App", f"{name_prefix}-app", iam.ServicePrincipal(app_service_principal), "Application read-write access")
         self.readonly = self._role("ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support")
-        for table in tables:
-            table.grant_read_write(self.policies["App"])
-            table.grant_read(self.policies["ReadOnly"])
+        # Grants are collected as data and added once per policy: one jsii call per policy,
+        # not two per table and role (a third of the app's synth time went to such calls).
+        self._grant("App", [g for t in tables for g in t.read_write_grants()])
+        self._grant("ReadOnly", [g for t in tables for g in t.read_grants()])
 
         self.migration = None
         if migration_principal_arns is not None:
             self.migration = self._role("Migration", f"{name_prefix}-migration", _arns(migration_principal_arns), "Bulk data migration and imports")
-            for table in tables:
-                table.grant_read_write(self.policies["Migration"])
+            self._grant("Migration", [g for t in tables for g in t.read_write_grants()])
 
         self.tenant = None
         if tenant_isolation is not None:
@@ -58,11 +58,13 @@ class DataAccessRoles(Construct):
             )
             self.tenant = self._role("Tenant", f"{name_prefix}-tenant", trust, "One user's own partitions only (dynamodb:LeadingKeys)")
             scoped = [t for t in tables if not tenant_isolation.tables or t.spec.id in tenant_isolation.tables]
-            for table in scoped:
-                table.grant_read_write(self.policies["Tenant"], indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)
+            self._grant("Tenant", [g for t in scoped for g in t.read_write_grants(indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)])
             self.policies["App"].add_statements(
                 iam.PolicyStatement(actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.tenant.role_arn])
             )
+
+    def _grant(self, policy: str, grants: list[Grant]) -> None:
+        self.policies[policy].add_statements(*statements(grants))
 
     def _role(self, id: str, name: str, principal: iam.IPrincipal, description: str) -> iam.Role:
         role = iam.Role(self, id, role_name=name, assumed_by=principal, description=description, max_session_duration=Duration.hours(1))

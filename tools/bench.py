@@ -111,6 +111,12 @@ def timed_synth(args: list[str], context: dict) -> float:
     return seconds
 
 
+def app_command() -> list[str]:
+    """cdk.json's app command, as the CDK CLI runs it, with this interpreter (e.g. -O app.py)."""
+    command = json.loads((ROOT / "cdk.json").read_text())["app"].split()
+    return command[1:]  # the interpreter is sys.executable, the venv's python
+
+
 def bench_synth(runs: int) -> float:
     from tests.support import CDK_CONTEXT
 
@@ -118,9 +124,9 @@ def bench_synth(runs: int) -> float:
     empty, whole, no_nag = [], [], []
     for _ in range(runs):  # interleaved, so machine load drifts into all of them alike
         empty.append(timed_synth(["-c", EMPTY_APP], CDK_CONTEXT))
-        whole.append(timed_synth(["app.py"], CDK_CONTEXT))
-        no_nag.append(timed_synth(["-c", NO_NAG_APP], CDK_CONTEXT))
-    for label, times in (("empty app (one stack, one resource)", empty), ("whole app (app.py, every env)", whole),
+        whole.append(timed_synth(app_command(), CDK_CONTEXT))
+        no_nag.append(timed_synth([*app_command()[:-1], "-c", NO_NAG_APP], CDK_CONTEXT))
+    for label, times in (("empty app (one stack, one resource)", empty), (f"whole app ({' '.join(app_command())}, every env)", whole),
                          ("whole app without cdk-nag packs", no_nag)):
         runs_text = " ".join(f"{t:.2f}" for t in times)
         print(f"  {label:34} runs {runs_text} s   median {statistics.median(times):.2f} s")
@@ -356,7 +362,7 @@ def bench_scale(counts: tuple[int, ...]) -> list[ScalePoint]:
         at = tables_until(IAM_MAX_MANAGED_POLICY_CHARS, policy_per_table, fixed_policy)
         print(f"  IAM: the largest managed policy grows ~{policy_per_table:,.0f} characters per table and passes "
               f"{IAM_MAX_MANAGED_POLICY_CHARS:,} at {at} tables as written (resolved ARNs are longer, so "
-              "sooner); IAM rejects it at deploy time, synth does not")
+              "sooner); app.py's limit check (stacks/limits.py) stops such a synth")
     print(f"  Recommendation: split a system across stacks by table group before it reaches {limits[0][0]} tables "
           f"(this project keeps each stack <= {TARGET_MAX_RESOURCES} resources). Move a table group with "
           "`cdk refactor`, or retain + import (docs/deploy-guard.md): never by changing a table's logical id in place.")
