@@ -51,7 +51,7 @@ setup: $(STAMP) ## Create .venv (pinned Python packages, Node 24) and install th
 # The CLI's "Supply a stack id (...) to display its template." is noise with --quiet: dropped.
 synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|prod for one)
 	@set -o pipefail; $(CDK) synth --quiet $(CDK_ENV_ARG) 2>&1 | { grep -v '^Supply a stack id' || true; }
-	@$(BIN)/python tools/list_stacks.py cdk.out
+	@$(BIN)/python -m tools stacks cdk.out
 
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -63,36 +63,36 @@ guard: synth ## Deploy guard: cdk.out against the committed snapshots (ENV=prod:
 	  git archive "$(BASE)" tests/__snapshots__ | tar -x -C "$$baseline"; \
 	  echo "baseline: snapshots of $(BASE)"; \
 	fi; \
-	$(BIN)/python tools/deploy_guard.py $(if $(ENV),--env $(ENV),) "$$baseline" cdk.out
+	$(BIN)/python -m tools guard $(if $(ENV),--env $(ENV),) "$$baseline" cdk.out
 
 diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
 	@test -n "$(ENV)" || { echo "make diff needs ENV=dev|staging|prod"; exit 2; }
-	@$(BIN)/python tools/aws_credentials.py diff $(ENV)
+	@$(BIN)/python -m tools credentials diff $(ENV)
 	$(CDK) diff $(CDK_ENV_ARG) '$(ENV)/*'
 
 # Synthesize once, lint those templates (the gate that replaces CDK's built-in validation),
 # then deploy exactly that assembly: what was checked is what CloudFormation gets.
 deploy: $(STAMP) ## Synth, cfn-lint and cdk deploy one environment: make deploy ENV=staging
 	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
-	@$(BIN)/python tools/aws_credentials.py deploy $(ENV)
+	@$(BIN)/python -m tools credentials deploy $(ENV)
 	@$(MAKE) --no-print-directory synth validate ENV=$(ENV)
 	$(CDK) deploy --app cdk.out '$(ENV)/*' $(CDK_DEPLOY_FLAGS)
 
 .PHONY: validate
 validate: ## cfn-lint every template in cdk.out (make deploy runs it; make synth first)
-	$(BIN)/python tools/validate_templates.py cdk.out
+	$(BIN)/python -m tools validate cdk.out
 
 clean: ## Remove cdk.out (keeps .venv and node_modules)
 	rm -rf cdk.out
 
 .PHONY: docs
 docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a fresh synth (DOCS_ARGS=--check only reports stale files)
-	$(BIN)/python tools/gen_data_model.py $(DOCS_ARGS)
+	$(BIN)/python -m tools docs $(DOCS_ARGS)
 
 .PHONY: bench
 BENCH_ARGS ?= --tests --setup
 bench: synth ## Print every performance figure against its target: synth ratio, test suite, setup, stack sizes, scaling (~5 min)
-	$(BIN)/python tools/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m tools bench $(BENCH_ARGS)
 
 # --- Local AWS stand-in (docs/local.md): moto on 127.0.0.1 with one environment's tables and samples.
 LOCAL_PORT ?= 8000
@@ -100,7 +100,7 @@ LOCAL_ENV ?= dev
 
 .PHONY: local local-stop
 local: synth ## Start moto on 127.0.0.1:LOCAL_PORT (8000) with LOCAL_ENV's (dev) tables and sample data
-	$(BIN)/python tools/local_stack.py up --port $(LOCAL_PORT) --env $(LOCAL_ENV)
+	$(BIN)/python -m tools local up --port $(LOCAL_PORT) --env $(LOCAL_ENV)
 
 local-stop: ## Stop the server `make local` started (a no-op if none is running)
-	@if [ -x $(BIN)/python ]; then $(BIN)/python tools/local_stack.py down; else echo "no local stand-in is running"; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tools local down; else echo "no local stand-in is running"; fi

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 import app as cdk_app
 from tests.support import new_app, validate_templates
-
-
-@dataclass(frozen=True)
-class SynthesizedStack:
-    name: str
-    environment: str  # dev | staging | prod
-    template: dict
-    termination_protection: bool
-    region: str
-    account: str
-
+from tools.assembly import Stack
 
 # cfn-lint over the session's templates, started right after the synth (see `stages`).
 _CFN_LINT: list = []
@@ -51,17 +39,18 @@ def cfn_lint_findings(stages) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="session")
-def synthesized(stages) -> dict[str, SynthesizedStack]:
+def synthesized(stages) -> dict[str, Stack]:
     """Every stack of every environment, by stack name, synthesized once as `cdk synth` would."""
     result = {}
     for stage in stages:
         for artifact in stage.synth().stacks:
-            result[artifact.stack_name] = SynthesizedStack(
+            result[artifact.stack_name] = Stack(
                 name=artifact.stack_name,
                 environment=stage.stage_name,
                 template=artifact.template,
                 termination_protection=bool(artifact.termination_protection),
                 region=artifact.environment.region,
                 account=artifact.environment.account,
+                source=artifact.template_full_path,
             )
     return result

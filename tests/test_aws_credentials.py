@@ -1,4 +1,4 @@
-"""tools/aws_credentials.py: `make diff`/`make deploy` without credentials stop with one message."""
+"""tools/credentials.py (python -m tools credentials): `make diff`/`make deploy` without credentials stop with one message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import ROOT
 
-TOOL = ROOT / "tools" / "aws_credentials.py"
+TOOL = ("-m", "tools", "credentials")
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def no_aws(tmp_path, monkeypatch):
 
 
 def run(env, *args):
-    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([sys.executable, *TOOL, *args], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
 
 
 def test_no_credentials_one_clear_message_with_the_next_step(no_aws):
@@ -45,10 +45,9 @@ def here(no_aws, monkeypatch):
     for name, value in no_aws.items():
         if name.startswith("AWS_") or name == "HOME":
             monkeypatch.setenv(name, value)
-    sys.path.insert(0, str(ROOT / "tools"))
-    import aws_credentials
+    from tools import credentials
 
-    return aws_credentials
+    return credentials
 
 
 def test_a_named_profile_that_does_not_exist_is_named(here, monkeypatch):

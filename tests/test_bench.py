@@ -1,14 +1,14 @@
-"""tools/bench.py's scale helper and arithmetic. No timing is asserted: bench prints figures."""
+"""tools.bench's scale helper and arithmetic. No timing is asserted: bench prints figures."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import bench  # noqa: E402
+from tools import bench
 
 
 def test_scale_point_counts_resources_per_table():
@@ -82,3 +82,9 @@ def test_bench_times_the_app_as_cdk_json_runs_it():
     import json
     app = json.loads((Path(bench.ROOT) / "cdk.json").read_text())["app"]
     assert app.endswith(" ".join(bench.app_command())) and bench.app_command()[-1] == "app.py"
+
+
+def test_bench_runs_as_a_module_from_the_repository_root():
+    done = subprocess.run([sys.executable, "-m", "tools.bench", "--help"], cwd=bench.ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--skip-synth" in done.stdout and "--scale" in done.stdout

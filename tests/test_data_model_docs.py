@@ -8,21 +8,27 @@ fails here.
 from __future__ import annotations
 
 import difflib
+import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
-sys.path.insert(0, str(TOOLS))
-import gen_data_model as gen  # noqa: E402
+from tools import docs as gen
+from tools.assembly import Stack
 
 SYSTEM_KEYS = ["therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod"]
 
 
+def _stacks(synthesized) -> dict[str, Stack]:
+    """The session's synthesis as tools.assembly reads stacks (what `python -m tools docs` sees)."""
+    assert synthesized, "the session synthesized no stacks"
+    return {name: Stack(s.name, s.environment, s.template, s.termination_protection, s.account, s.region)
+            for name, s in synthesized.items()}
+
+
 @pytest.fixture(scope="module")
 def docs(synthesized) -> dict[str, str]:
-    return gen.generate({name: stack.template for name, stack in synthesized.items()})
+    return gen.generate(_stacks(synthesized))
 
 
 def _first_diff(path: str, text: str) -> str:
@@ -101,6 +107,7 @@ def test_roles_and_keys_from_the_templates(docs):
 
 
 def test_design_decisions_are_included_verbatim(docs):
+    assert SYSTEM_KEYS
     for key in SYSTEM_KEYS:
         decisions = (gen.ROOT / gen.DECISIONS / f"{key}.md").read_text().strip()
         assert "## Design decisions\n\n" + decisions in docs[f"docs/data-model/{key}.md"]
@@ -120,12 +127,33 @@ def test_stale_names_changed_missing_and_orphaned_files(docs, tmp_path):
 
 
 def test_missing_stack_or_decisions_is_a_clear_error(synthesized, tmp_path):
-    templates = {name: stack.template for name, stack in synthesized.items()}
-    partial = {name: t for name, t in templates.items() if not name.endswith("-staging")}
+    stacks = _stacks(synthesized)
+    partial = {name: s for name, s in stacks.items() if not name.endswith("-staging")}
     with pytest.raises(gen.DataModelError, match=r"stack 'therapeutic-wave-staging' is not among the templates"):
         gen.generate(partial)
     with pytest.raises(gen.DataModelError, match=r"docs/data-model/decisions/therapeutic-wave.md is missing"):
-        gen.generate(templates, root=tmp_path)
+        gen.generate(stacks, root=tmp_path)
+
+
+def test_a_table_without_a_replica_in_its_region_is_a_clear_error(synthesized):
+    # Tables are read by tools.tables.table_def; its refusal reaches the docs as a DataModelError.
+    stacks = _stacks(synthesized)
+    name = "daylight-prod"
+    moved = Stack(name, "prod", stacks[name].template, stacks[name].termination_protection, stacks[name].account, "eu-west-1")
+    with pytest.raises(gen.DataModelError, match=r"daylight-prod/Table\w+: expected one replica in the stack's region eu-west-1"):
+        gen.generate({**stacks, name: moved})
+
+
+def test_check_reads_a_cloud_assembly_through_tools_assembly(stages):
+    # The session's synth wrote a cloud assembly; `--assembly` reads it as it reads cdk.out.
+    outdir = stages[0].node.root.outdir
+    done = subprocess.run([sys.executable, "-m", "tools.docs", "--assembly", outdir, "--check"], cwd=gen.ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    missing = subprocess.run([sys.executable, "-m", "tools.docs", "--assembly", str(gen.ROOT / "no-such-dir"), "--check"],
+                             cwd=gen.ROOT, capture_output=True, text=True)
+    assert missing.returncode == 2
+    assert "docs: --assembly" in missing.stderr and "no manifest.json there" in missing.stderr
 
 
 def test_roles_without_a_name_are_listed_by_logical_id():

@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 # requirements-dev.txt installs it into the venv (a wheel that carries the binary).
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
-sys.path.insert(0, str(ROOT / "tools"))
-import change_summary  # noqa: E402
+from tools import summary as change_summary
 
 ENV_ORDER = ("dev", "staging", "prod")
 ROLE = "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/cdk-deploy-%s"
@@ -140,9 +139,9 @@ def test_deploy_never_prompts_and_the_makefile_passes_the_flags():
                           cwd=ROOT, capture_output=True, text=True)
     out = done.stdout
     # One synth of staging, cfn-lint over it, then that very assembly is deployed.
-    assert "synth --quiet -c env=staging" in out and "tools/validate_templates.py cdk.out" in out, out + done.stderr
+    assert "synth --quiet -c env=staging" in out and "-m tools validate cdk.out" in out, out + done.stderr
     assert "deploy --app cdk.out 'staging/*' --require-approval never" in out, out + done.stderr
-    assert out.index("synth --quiet") < out.index("validate_templates.py") < out.index("deploy --app cdk.out")
+    assert out.index("synth --quiet") < out.index("-m tools validate") < out.index("deploy --app cdk.out")
 
 
 def test_no_stored_aws_keys_or_secrets_anywhere():
@@ -173,7 +172,7 @@ def test_pull_request_gates_run_in_order():
         step_index(job, runs("make test"), "make test"),
         step_index(job, runs("make synth"), "make synth"),
         step_index(job, runs("git fetch"), "fetching the base branch"),
-        step_index(job, runs("tools/change_summary.py"), "the change summary"),
+        step_index(job, runs("-m tools summary"), "the change summary"),
         step_index(job, runs("make guard"), "the deploy guard"),
     ]
     assert order == sorted(order)
@@ -195,12 +194,12 @@ def test_pull_request_publishes_templates_and_summary():
     upload = steps(job)[step_index(job, uses("actions/upload-artifact"), "uploading templates")]
     assert upload["with"]["path"] == "cdk.out/**/*.template.json"
     assert upload["with"]["if-no-files-found"] == "error"
-    summary = steps(job)[step_index(job, runs("tools/change_summary.py"), "the change summary")]
+    summary = steps(job)[step_index(job, runs("-m tools summary"), "the change summary")]
     assert '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
     assert "git archive" in summary["run"] and "tests/__snapshots__" in summary["run"]
 
 
-# ---------------------------------------------------------------- tools/change_summary.py
+# ---------------------------------------------------------------- tools/summary.py
 
 def snapshot(directory: Path, name: str, resources: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,18 @@
-"""Tests for tools/deploy_guard.py: every rule's hazard, the safe changes, the input forms."""
+"""Tests for tools/guard (python -m tools guard): every rule's hazard, the safe changes, the input forms."""
 from __future__ import annotations
 
 import copy
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tools import guard as deploy_guard
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools"
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
-sys.path.insert(0, str(TOOLS))
-import deploy_guard  # noqa: E402
 
 PROD, STAGING, DEV = "daylight-prod", "daylight-staging", "daylight-dev"
 KEY_ARN = {"Fn::GetAtt": ["OrdersKey", "Arn"]}

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sys
 from dataclasses import replace
 
 import pytest
+
+from tools import guard as deploy_guard
 from aws_cdk import aws_rds as rds
 
 import app as cdk_app
@@ -27,8 +28,6 @@ from stacks import stage
 from stacks import system as system_stack
 from tests.support import ROOT, new_app
 
-sys.path.insert(0, str(ROOT / "tools"))
-import deploy_guard  # noqa: E402
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
 ENV = "staging"

@@ -5,17 +5,15 @@ the session ends. Tables come from the session's one synthesis (the `synthesized
 `make synth` is needed. Tests that change tables work in a region of their own: moto keeps every
 region apart, so they never disturb the dev tables that the access-pattern tests read.
 
-`tools/local_stack.py` itself starts moto servers as background processes (test_local_stack.py).
-The session marks its environment, which those servers inherit, and at its end kills and reports
-any marked server still running. The /proc readers here are the tests' own, independent of the
-local_stack code under test.
+The stand-in itself (`python -m tools local up`, tools.local.stand_in) starts moto servers as
+background processes (test_local_stack.py). The session marks its environment, which those
+servers inherit, and at its end kills and reports any marked server still running. The /proc
+readers (tests/local/helpers.py) are the tests' own, independent of the stand-in code under test.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -23,50 +21,10 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.local.helpers import SAMPLES, local_stack, templates
+from tests.local.helpers import SAMPLES, is_moto_server, kill_moto, local_stack, proc_argv, tables
 
 
 SESSION_MARK = "LOCAL_STACK_TEST_SESSION"  # environment variable every process this session starts inherits
-
-
-def proc_state(pid: int) -> str | None:
-    """The state letter of a process ("S", "R", "Z", ...); None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    fields = stat.rpartition(b")")[2].split()
-    return fields[0].decode() if fields else None
-
-
-def proc_argv(pid: int) -> list[str]:
-    try:
-        return [os.fsdecode(arg) for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
-    except OSError:
-        return []
-
-
-def is_moto_server(pid: int) -> bool:
-    """A live (not zombie) process whose argv holds `-m moto.server`."""
-    argv = proc_argv(pid)
-    return proc_state(pid) not in (None, "Z", "X") and any(a == "-m" and b == "moto.server" for a, b in zip(argv, argv[1:]))
-
-
-def kill_moto(pid: int) -> bool:
-    """SIGTERM, then SIGKILL, the moto server `pid`, if it is one; True if it was one."""
-    if not is_moto_server(pid):
-        return False
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        deadline = time.monotonic() + 5
-        while is_moto_server(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not is_moto_server(pid):
-            return True
-    raise AssertionError(f"moto server pid {pid} survived SIGTERM and SIGKILL")
 
 
 def _marked_moto_servers(token: str) -> list[int]:
@@ -117,7 +75,7 @@ def moto_endpoint():
 @pytest.fixture(scope="session")
 def env_tables(synthesized):
     """env -> its TableDefs, read from the synthesized templates."""
-    return lambda env: templates.tables(s for s in synthesized.values() if s.environment == env)
+    return lambda env: tables.tables(s for s in synthesized.values() if s.environment == env)
 
 
 @pytest.fixture(scope="session")

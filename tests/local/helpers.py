@@ -1,21 +1,89 @@
-"""Helpers for the tests against the local AWS stand-in (fixtures are in conftest.py)."""
+"""Helpers for the tests against the local AWS stand-in (fixtures are in conftest.py).
+
+The /proc readers here are the tests' own, independent of the stand-in code under test
+(tools.local.stand_in), so a bug there cannot hide itself from the tests.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import boto3
 
+from tools import tables
+from tools.local import stand_in as local_stack
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
-sys.path.insert(0, str(ROOT / "tools"))
-import local_stack  # noqa: E402
-import templates  # noqa: E402
-
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+__all__ = ["CREDENTIALS", "ROOT", "SAMPLES", "aws_session", "cli_env", "in_region", "is_moto_server",
+           "kill_moto", "local_stack", "proc_argv", "proc_state", "recreate", "tables", "tool", "write_assembly"]
+
+
+def tool(command: str, python: Path | str = sys.executable) -> list[str]:
+    """The argv prefix of a tool's command line, `python -m tools COMMAND`, e.g.
+    tool("verify") + ["--env", "dev"]. The subprocess needs the repository root importable: give
+    it cli_env(), or cwd=ROOT."""
+    return [str(python), "-m", "tools", command]
+
+
+def cli_env(**variables: str) -> dict[str, str]:
+    """An environment for a tool's subprocess: the repository root on PYTHONPATH (so `tools`
+    and `config` import from any cwd), plus `variables`."""
+    return {"PYTHONPATH": str(ROOT), **variables}
+
+
+# --- processes, read from /proc
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter of a process ("S", "R", "Z", ...); None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat.rpartition(b")")[2].split()
+    return fields[0].decode() if fields else None
+
+
+def proc_argv(pid: int) -> list[str]:
+    try:
+        return [os.fsdecode(arg) for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
+def is_moto_server(pid: int) -> bool:
+    """A live (not zombie) process whose argv holds `-m moto.server`."""
+    argv = proc_argv(pid)
+    return proc_state(pid) not in (None, "Z", "X") and any(a == "-m" and b == "moto.server" for a, b in zip(argv, argv[1:]))
+
+
+def kill_moto(pid: int) -> bool:
+    """SIGTERM, then SIGKILL, the moto server `pid`, if it is one; True if it was one."""
+    if not is_moto_server(pid):
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + 5
+        while is_moto_server(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not is_moto_server(pid):
+            return True
+    raise AssertionError(f"moto server pid {pid} survived SIGTERM and SIGKILL")
+
+
+# --- tables
 
 
 def _no_scan(**_kwargs):
@@ -55,6 +123,7 @@ def write_assembly(root: Path, stacks) -> Path:
     by_env: dict[str, list] = {}
     for stack in stacks:
         by_env.setdefault(stack.environment, []).append(stack)
+    assert by_env, "write_assembly needs at least one stack"
     for env, env_stacks in by_env.items():
         nested = root / f"assembly-{env}"
         nested.mkdir(exist_ok=True)

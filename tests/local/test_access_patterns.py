@@ -154,6 +154,7 @@ def test_access_pattern(pattern: Pattern, resource, dev_tables):
 
 def test_every_table_and_index_has_a_pattern(dev_tables):
     """A table or GSI added to the catalogue without an access-pattern test fails here."""
+    assert PATTERNS and dev_tables
     covered_tables = {(p.system, p.table) for p in PATTERNS}
     covered_indexes = {(p.system, p.table, p.index) for p in PATTERNS if p.index}
     every_index = {(system, table_id, index.name) for (system, table_id), t in dev_tables.items() for index in t.indexes}
@@ -166,6 +167,7 @@ def test_every_table_and_index_has_a_pattern(dev_tables):
 
 def test_every_dev_table_holds_its_samples(dev_stack, moto_endpoint):
     dynamodb = aws_session("us-east-1").client("dynamodb", endpoint_url=moto_endpoint)
+    assert dev_stack["tables"]
     counts = {t.name: dynamodb.describe_table(TableName=t.name)["Table"]["ItemCount"] for t in dev_stack["tables"]}
     assert counts == dev_stack["counts"]
     assert min(counts.values()) >= 1

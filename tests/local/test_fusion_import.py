@@ -1,4 +1,5 @@
-"""tools/fusion_import.py: the transform on its own, batching with retries, and the command
+"""`python -m tools fusion-import` (tools.local.fusion_import, its transform in
+tools.local.fusion_entries): the transform on its own, batching with retries, and the command
 against the local stand-in (in a region of its own, so the dev sample tables stay untouched)."""
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from decimal import Decimal
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from tests.local.helpers import ROOT, SAMPLES, aws_session, in_region, recreate
-
-import fusion_import  # noqa: E402  (tools/ is on sys.path via tests.local.helpers)
-from fusion_import import EntryError, ImportFailed, Progress, Rejected
+from tests.local.helpers import SAMPLES, aws_session, cli_env, in_region, recreate, tool
+from tools.local import fusion_import
+from tools.local.fusion_import import EntryError, ImportFailed, Progress, Rejected
 
 REGION = "us-west-2"
 ENTRIES, SUMMARIES = "fusion-health-entries-dev", "fusion-daily-summaries-dev"
@@ -273,9 +273,9 @@ def fusion_tables(moto_endpoint, env_tables):
 
 
 def run_import(endpoint: str, path, *extra: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    env = cli_env(PATH="/usr/bin:/bin", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
     return subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "fusion_import.py"), str(path), "--env", "dev", "--endpoint-url", endpoint, "--region", REGION, *extra],
+        [*tool("fusion-import"), str(path), "--env", "dev", "--endpoint-url", endpoint, "--region", REGION, *extra],
         capture_output=True, text=True, env=env, timeout=60,
     )
 
@@ -367,10 +367,28 @@ def test_a_missing_table_exits_2_naming_it(moto_endpoint, fusion_tables):
     assert "error: writing to no-such-table failed after 0 of 7 items" in result.stderr
 
 
-def test_help_runs_without_make():
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "fusion_import.py"), "--help"], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0
+def test_help_runs_without_make_from_any_directory(tmp_path):
+    result = subprocess.run([*tool("fusion-import"), "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path, env=cli_env(PATH="/usr/bin:/bin"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m tools fusion-import ")
     assert "--dry-run" in result.stdout and "--endpoint-url" in result.stdout
+
+
+@pytest.mark.parametrize("module", ["tools.local.stand_in", "tools.local.fusion_import", "tools.local.verify"])
+def test_each_tool_module_also_runs_on_its_own(module, tmp_path):
+    """`python -m tools.local.<module>` is the same command as `python -m tools <command>`."""
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path, env=cli_env(PATH="/usr/bin:/bin"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ")
+
+
+def test_the_transform_names_are_importable_from_the_import_module():
+    """The transform lives in fusion_entries; the stand-in and callers keep using fusion_import."""
+    from tools.local import fusion_entries
+
+    names = ["parse", "entry_item", "max_pain_level", "pain_levels", "daily_summaries", "load_json", "plural", "EntryError", "ImportFailed", "Rejected"]
+    for name in names:
+        assert getattr(fusion_import, name) is getattr(fusion_entries, name), name
 
 
 def write_entries(tmp_path, name: str, data: dict):

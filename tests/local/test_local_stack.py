@@ -1,9 +1,10 @@
-"""`tools/local_stack.py up/down`, the commands behind `make local` and `make local-stop`: the
-background server on loopback, its pid file, and running each command twice. The server runs
-from a cdk.out written from the session's synthesis, with its pid file in a tmp dir, so a
-developer's own `make local` is never touched. The fixtures kill every server a test started by
-its pid, pass or fail, without going through `stop_server` (the code under test); the session's
-`no_moto_server_left_behind` (conftest.py) catches anything that still slips through."""
+"""`python -m tools local up/down` (tools.local.stand_in), the commands behind `make local` and
+`make local-stop`: the background server on loopback, its pid file, and running each command
+twice. The server runs from a cdk.out written from the session's synthesis, with its pid file in
+a tmp dir, so a developer's own `make local` is never touched. The fixtures kill every server a
+test started by its pid, pass or fail, without going through `stop_server` (the code under
+test); the session's `no_moto_server_left_behind` (conftest.py) catches anything that still
+slips through."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.conftest import kill_moto, proc_argv, proc_state
-from tests.local.helpers import ROOT, local_stack, write_assembly
+from tests.local.helpers import cli_env, kill_moto, local_stack, proc_argv, proc_state, tool, write_assembly
 
 
 def _free_port() -> int:
@@ -43,7 +43,7 @@ def _wait_for_state(pid: int, wanted: str | None, timeout: float = 10) -> str | 
 
 @pytest.fixture
 def stand_ins(synthesized, tmp_path):
-    """make(state=, python=, env=) -> a runner of `local_stack.py COMMAND` against a dev cdk.out.
+    """make(state=, python=, env=) -> a runner of `python -m tools local COMMAND` against a dev cdk.out.
     After every `up` the pid file is read and its pid remembered; teardown kills those servers."""
     assembly = write_assembly(tmp_path / "cdk.out", [s for s in synthesized.values() if s.environment == "dev"])
     pids: set[int] = set()
@@ -56,8 +56,8 @@ def stand_ins(synthesized, tmp_path):
             extra = ["--port", str(port), "--assembly", str(assembly)] if command == "up" else []
             try:
                 return subprocess.run(
-                    [str(python), str(ROOT / "tools" / "local_stack.py"), command, "--state-dir", str(state), *extra, *args],
-                    capture_output=True, text=True, timeout=120, env=None if env is None else {**os.environ, **env},
+                    [*tool("local", python), command, "--state-dir", str(state), *extra, *args],
+                    capture_output=True, text=True, timeout=120, env={**os.environ, **cli_env(**(env or {}))},
                 )
             finally:
                 if command == "up" and _pid_in(state):
@@ -157,6 +157,7 @@ def test_up_twice_then_down_twice_from_a_long_path_with_80_columns(stand_ins, lo
     assert f"on http://127.0.0.1:{run.port}, pid {pid}, started" in first.stdout
     assert "  created  fusion-health-entries-dev" in first.stdout
     assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{run.port}" in first.stdout
+    assert "import more Fusion health entries: .venv/bin/python -m tools fusion-import FILE --env dev\n" in first.stdout
     argv = proc_argv(pid)
     assert argv[0] == str(long_python) and argv[1:3] == ["-m", "moto.server"]
     assert len(" ".join(argv)) > 120  # the command line `ps` would have shown cut

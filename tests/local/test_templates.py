@@ -1,4 +1,4 @@
-"""tools/templates.py: table definitions read from synthesized templates and from a cdk.out."""
+"""tools.tables: table definitions read from synthesized templates and from a cdk.out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 
 from config.catalogue import SYSTEMS
 from config.environments import ENVIRONMENTS
-from tests.local.helpers import templates, write_assembly
-
-from templates import AssemblyError, Capacity  # noqa: E402  (tools/ is on sys.path via tests.local.helpers)
+from tests.local.helpers import tables, write_assembly
+from tools.assembly import AssemblyError, Stack
+from tools.tables import Capacity
 
 
 def _schema(partition, sort=None):
@@ -19,8 +19,10 @@ def _schema(partition, sort=None):
 def test_every_catalogue_table_is_read_with_its_keys_indexes_and_settings(env_tables, env):
     cfg = ENVIRONMENTS[env]
     by_name = {t.name: t for t in env_tables(env)}
+    assert SYSTEMS and by_name
     for system in SYSTEMS:
         billing = cfg.billing_for(system.key)
+        assert system.tables, system.key
         for spec in system.tables:
             table = by_name.pop(cfg.table_name(system.key, spec.id, spec.name))
             assert (table.system, table.id, table.environment) == (system.key, spec.id, env)
@@ -72,17 +74,18 @@ def test_create_table_params_carry_everything_create_table_takes(env_tables):
 def test_a_cdk_out_reads_the_same_as_the_synthesized_stacks(synthesized, env_tables, tmp_path):
     assembly = write_assembly(tmp_path / "cdk.out", synthesized.values())
     for env in ("dev", "staging", "prod"):
-        stacks = templates.load_assembly(assembly, env)
+        stacks = tables.load_environment(assembly, env)
+        assert stacks
         assert {s.name for s in stacks} == {s.name for s in synthesized.values() if s.environment == env}
-        assert templates.tables(stacks) == env_tables(env)
+        assert tables.tables(stacks) == env_tables(env)
 
 
 def test_a_missing_cdk_out_or_environment_is_a_clear_error(synthesized, tmp_path):
     with pytest.raises(AssemblyError, match=r"manifest.json not found: run `make synth` first"):
-        templates.load_assembly(tmp_path / "nowhere", "dev")
+        tables.load_environment(tmp_path / "nowhere", "dev")
     assembly = write_assembly(tmp_path / "cdk.out", [s for s in synthesized.values() if s.environment != "dev"])
     with pytest.raises(AssemblyError, match=r"no environment 'dev' in .*; it has prod, staging"):
-        templates.load_assembly(assembly, "dev")
+        tables.load_environment(assembly, "dev")
 
 
 def test_a_table_whose_name_is_not_a_literal_is_refused(synthesized):
@@ -90,6 +93,6 @@ def test_a_table_whose_name_is_not_a_literal_is_refused(synthesized):
     template = {"Resources": {**stack.template["Resources"]}}
     table = template["Resources"]["TableMain"]
     template["Resources"]["TableMain"] = {**table, "Properties": {**table["Properties"], "TableName": {"Ref": "SomeParameter"}}}
-    odd = templates.Stack(name="madmall-dev", environment="dev", region=stack.region, template=template)
+    odd = Stack(name="madmall-dev", environment="dev", region=stack.region, template=template)
     with pytest.raises(AssemblyError, match=r"madmall-dev/TableMain: TableName is \{'Ref': 'SomeParameter'\}, not a literal value"):
-        templates.tables([odd])
+        tables.tables([odd])

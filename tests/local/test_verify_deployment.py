@@ -1,28 +1,29 @@
-"""tools/verify_deployment.py against the local stand-in: a faithful copy has no drift, and each
-kind of injected drift is reported, on the drifted table only. Tests that inject drift create
-their own tables (another region, or an environment no other test uses)."""
+"""`python -m tools verify` (tools.local.verify; tools/verify-deployment wraps it) against the
+local stand-in: a faithful copy has no drift, and each kind of injected drift is reported, on the
+drifted table only. Tests that inject drift create their own tables (another region, or an
+environment no other test uses)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.local.helpers import CREDENTIALS, ROOT, aws_session, in_region, local_stack, recreate, write_assembly
-
-import verify_deployment  # noqa: E402  (tools/ is on sys.path via tests.local.helpers)
+from tests.local.helpers import CREDENTIALS, ROOT, aws_session, cli_env, in_region, local_stack, recreate, tool, write_assembly
+from tools.local import verify
 
 
 def _verify(endpoint, tables):
-    return verify_deployment.verify(tables, aws_session("us-east-1"), endpoint)
+    return verify.verify(tables, aws_session("us-east-1"), endpoint)
 
 
 def test_the_dev_stand_in_has_no_drift(moto_endpoint, dev_stack):
     """The tables `make local` creates match the templates in every checked setting."""
+    assert dev_stack["tables"]
     assert _verify(moto_endpoint, dev_stack["tables"]) == []
 
 
 def test_every_injected_drift_is_reported_on_its_table(moto_endpoint, env_tables):
     tables = in_region(env_tables("prod"), "eu-central-1")
+    assert tables
     recreate(moto_endpoint, tables)
     assert _verify(moto_endpoint, tables) == []  # prod's settings (PITR, protection, capacity) are mirrored too
     dynamodb, kms = local_stack.clients(moto_endpoint, "eu-central-1")
@@ -81,15 +82,15 @@ def _provisioned_pair(tables):
 
 def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
     # Endpoint and credentials the usual way, through the environment, as after a deploy.
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "verify_deployment.py"), *args], capture_output=True, text=True, env=env, timeout=120)
+    env = cli_env(
+        PATH="/usr/bin:/bin",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
+    return subprocess.run([*tool("verify"), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_the_command_prints_each_drift_and_exits_1(moto_endpoint, synthesized, env_tables, tmp_path):
@@ -126,7 +127,15 @@ def test_the_command_exits_2_when_it_cannot_check(moto_endpoint, synthesized, tm
     assert "manifest.json not found: run `make synth` first" in missing.stderr
 
 
-def test_the_wrapper_script_runs_the_tool():
-    result = subprocess.run([str(ROOT / "tools" / "verify-deployment"), "--help"], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0
-    assert "--env" in result.stdout and "Exit code: 0 no drift, 1 drift, 2 could not check." in result.stdout
+def test_the_wrapper_script_runs_the_tool_from_any_directory(synthesized, tmp_path):
+    """tools/verify-deployment from another cwd, with a relative --assembly: the path is the
+    caller's, the tool is found through the wrapper's own location."""
+    help_ = subprocess.run([str(ROOT / "tools" / "verify-deployment"), "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert help_.returncode == 0, help_.stderr
+    assert "--env" in help_.stdout and "Exit code: 0 no drift, 1 drift, 2 could not check." in help_.stdout
+    write_assembly(tmp_path / "here" / "cdk.out", [s for s in synthesized.values() if s.environment == "dev"])
+    env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}  # no PYTHONPATH: the wrapper's job
+    unknown = subprocess.run([str(ROOT / "tools" / "verify-deployment"), "--env", "qa", "--assembly", "here/cdk.out"],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: no environment 'qa' in here/cdk.out; it has dev"

@@ -1,11 +1,11 @@
 """The local AWS stand-in: a moto server on loopback holding one environment's tables and samples.
 
-    tools/local_stack.py up [--port 8000] [--env dev] [--assembly cdk.out] [--samples samples]
-    tools/local_stack.py down
+    python -m tools local up [--port 8000] [--env dev] [--assembly cdk.out] [--samples samples]
+    python -m tools local down
 
 `up` starts `python -m moto.server` on 127.0.0.1 in the background (its pid in .local/moto.pid,
 its log in .local/moto.log), creates every table of the environment exactly as the synthesized
-templates declare it (tools/templates.py), loads samples/<system>.json, prints what it made and
+templates declare it (tools.tables), loads samples/<system>.json, prints what it made and
 returns. Run again it reuses the running server, leaves existing tables alone and rewrites the
 same sample items. `down` stops exactly the process in the pid file, if it is still ours, and
 removes the pid file only once that process is gone.
@@ -30,11 +30,13 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-import fusion_import
-import templates
-from templates import KmsKey, TableDef
+from tools.assembly import AssemblyError
+from tools.local.fusion_entries import daily_summaries, load_json, parse
+from tools.local.fusion_import import batch_write
+from tools.tables import KmsKey, TableDef, load_environment
+from tools.tables import tables as read_tables
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"  # loopback only: nothing outside this machine can reach the stand-in
 STATE_DIR = ROOT / ".local"  # git-ignored; holds moto.pid and moto.log
 # moto accepts any credentials; fixed ones keep the tools away from real AWS profiles.
@@ -121,14 +123,14 @@ def load_samples(endpoint: str, tables: list[TableDef], samples: Path) -> dict[s
         region = next(iter(system_tables.values())).region
         dynamodb, _ = clients(endpoint, region)
         if system == "fusion-health":
-            items, rejected = fusion_import.parse(fusion_import.load_json(samples / "fusion-health" / "entries.json"))
+            items, rejected = parse(load_json(samples / "fusion-health" / "entries.json"))
             if rejected:
                 raise LocalError(f"samples/fusion-health/entries.json has rejected entries: {'; '.join(map(str, rejected))}")
-            batches = {"Entries": items, "DailySummaries": fusion_import.daily_summaries(items, rejected)}
+            batches = {"Entries": items, "DailySummaries": daily_summaries(items, rejected)}
         else:
             batches = _sample_file(samples / f"{system}.json", system_tables)
         for table_id, items in batches.items():
-            fusion_import.batch_write(dynamodb, system_tables[table_id].name, items)
+            batch_write(dynamodb, system_tables[table_id].name, items)
             counts[system_tables[table_id].name] = len(items)
     return counts
 
@@ -307,8 +309,7 @@ def up(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise LocalError(f"port {args.port} is not a TCP port (1-65535)")
     # Read the templates first: a missing cdk.out or unknown environment fails before any server starts.
-    stacks = templates.load_assembly(args.assembly, args.env)
-    tables = templates.tables(stacks)
+    tables = read_tables(load_environment(args.assembly, args.env))
     if not tables:
         raise LocalError(f"environment {args.env} in {args.assembly} declares no tables")
     pid, started = start_server(args.port, args.state_dir)
@@ -331,7 +332,7 @@ def up(args: argparse.Namespace) -> int:
     print(
         f"\nPoint an app, the AWS CLI or boto3 at it (moto takes any credentials; boto3 reads AWS_DEFAULT_REGION, other SDKs AWS_REGION):\n"
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={regions[0]} AWS_DEFAULT_REGION={regions[0]} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
-        f"Then, e.g., import more Fusion health entries: .venv/bin/python tools/fusion_import.py FILE --env {args.env}\n"
+        f"Then, e.g., import more Fusion health entries: .venv/bin/python -m tools fusion-import FILE --env {args.env}\n"
         f"Stop it: make local-stop"
     )
     return 0
@@ -346,7 +347,7 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Start or stop the local AWS stand-in (moto on 127.0.0.1).")
+    parser = argparse.ArgumentParser(prog="python -m tools local", description="Start or stop the local AWS stand-in (moto on 127.0.0.1).")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start the server (or reuse it), create the tables, load the samples")
     start.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000)")
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             return up(args)
         stop_server(args.state_dir)
         return 0
-    except (LocalError, templates.AssemblyError) as error:
+    except (LocalError, AssemblyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

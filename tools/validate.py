@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
-"""validate-templates: cfn-lint over every stack template of a cloud assembly.
+"""validate: cfn-lint over every stack template of a cloud assembly.
 
-    tools/validate_templates.py [cdk.out]
+    python -m tools validate [cdk.out]      (make validate)
 
 This is the template gate on the path to a deploy. CDK's built-in "CloudFormation Validate"
 plugin is switched off in app.py (it cost half of every synth, docs/benchmarks.md); cfn-lint
@@ -22,22 +21,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from tools.assembly import read_assembly
+
 
 def templates(assembly: Path) -> dict[str, list[str]]:
-    """region -> template paths, for every stack artifact (nested stage assemblies followed)."""
+    """region -> template paths, for every stack of the assembly (tools.assembly reads it)."""
     found: dict[str, list[str]] = defaultdict(list)
-
-    def walk(directory: Path) -> None:
-        manifest = json.loads((directory / "manifest.json").read_text())
-        for artifact in manifest.get("artifacts", {}).values():
-            props = artifact.get("properties", {})
-            if artifact.get("type") == "cdk:cloud-assembly":
-                walk(directory / props["directoryName"])
-            elif artifact.get("type") == "aws:cloudformation:stack":
-                region = artifact.get("environment", "aws://unknown/us-east-1").rsplit("/", 1)[-1]
-                found[region if region != "unknown-region" else "us-east-1"].append(str(directory / props["templateFile"]))
-
-    walk(assembly)
+    for stack in read_assembly(assembly):
+        region = stack.region if stack.region and not stack.region.startswith("unknown") else "us-east-1"
+        found[region].append(stack.source)
     return dict(found)
 
 
@@ -71,10 +63,11 @@ def results(processes: list[subprocess.Popen]) -> dict[str, list[str]]:
     return dict(findings)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     assembly = Path(argv[0] if argv else "cdk.out")
     if not (assembly / "manifest.json").is_file():
-        print(f"validate-templates: {assembly} is not a cloud assembly: run `make synth` first", file=sys.stderr)
+        print(f"validate: {assembly} is not a cloud assembly: run `make synth` first", file=sys.stderr)
         return 2
     paths = templates(assembly)
     count = sum(map(len, paths.values()))
@@ -82,11 +75,11 @@ def main(argv: list[str]) -> int:
     for template, found in sorted(problems.items()):
         print(f"{template}:\n  " + "\n  ".join(found))
     if problems:
-        print(f"validate-templates: cfn-lint found problems in {len(problems)} of {count} templates: fix them before deploying", file=sys.stderr)
+        print(f"validate: cfn-lint found problems in {len(problems)} of {count} templates: fix them before deploying", file=sys.stderr)
         return 1
-    print(f"validate-templates: cfn-lint found no errors or warnings in {count} templates ({', '.join(sorted(paths))})")
+    print(f"validate: cfn-lint found no errors or warnings in {count} templates ({', '.join(sorted(paths))})")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

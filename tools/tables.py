@@ -1,6 +1,6 @@
-"""Table definitions read out of a synthesized cloud assembly (`cdk.out`).
+"""Table definitions read out of synthesized stacks (tools.assembly reads the stacks).
 
-The local stand-in (`local_stack.py`) creates its tables from here and `verify_deployment.py`
+The local stand-in (`tools.local.stand_in`) creates its tables from here and `tools.local.verify`
 compares live tables against the same reading, so neither keeps a second hand-written list of
 keys, indexes or settings: what CDK synthesized is the only description.
 
@@ -11,25 +11,13 @@ Stdlib only, so it can be imported without the CDK.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
+
+from tools.assembly import AssemblyError, Stack, read_assembly
 
 TABLE_TYPE = "AWS::DynamoDB::GlobalTable"
-
-
-class AssemblyError(Exception):
-    """cdk.out is missing, has no such environment, or holds a table this module cannot read."""
-
-
-@dataclass(frozen=True)
-class Stack:
-    # The same field names as tests/conftest.py's SynthesizedStack, so either can be passed in.
-    name: str  # CloudFormation stack name, e.g. "daylight-dev"
-    environment: str  # dev | staging | prod: the Stage's name
-    region: str
-    template: dict
 
 
 @dataclass(frozen=True)
@@ -142,41 +130,29 @@ def _index_params(index: Index) -> dict[str, Any]:
 # --- reading cdk.out
 
 
-def load_assembly(root: Path | str, environment: str) -> list[Stack]:
-    """Every stack of one environment (a nested assembly `cdk synth` wrote per Stage)."""
+def load_environment(root: Path | str, environment: str) -> list[Stack]:
+    """Every stack of one environment of a cloud assembly (a nested assembly per Stage)."""
     root = Path(root)
-    manifest_file = root / "manifest.json"
-    if not manifest_file.is_file():
-        raise AssemblyError(f"{manifest_file} not found: run `make synth` first")
-    environments = {}
-    for artifact_id, artifact in json.loads(manifest_file.read_text()).get("artifacts", {}).items():
-        if artifact["type"] == "cdk:cloud-assembly":
-            props = artifact.get("properties", {})
-            environments[props.get("displayName", artifact_id)] = root / props["directoryName"]
-    if environment not in environments:
-        raise AssemblyError(f"no environment {environment!r} in {root}; it has {', '.join(sorted(environments)) or 'none'}")
-    nested = environments[environment]
-    stacks = []
-    for artifact_id, artifact in json.loads((nested / "manifest.json").read_text()).get("artifacts", {}).items():
-        if artifact["type"] != "aws:cloudformation:stack":
-            continue
-        props = artifact.get("properties", {})
-        # environment is "aws://<account>/<region>"
-        region = artifact.get("environment", "").rsplit("/", 1)[-1]
-        if not region or region.startswith("unknown"):
-            raise AssemblyError(f"stack {artifact_id} in {nested} has no region; tables need a region-specific stack")
-        template = json.loads((nested / props["templateFile"]).read_text())
-        stacks.append(Stack(name=props.get("stackName", artifact_id), environment=environment, region=region, template=template))
-    return sorted(stacks, key=lambda s: s.name)
+    if not (root / "manifest.json").is_file():
+        raise AssemblyError(f"{root / 'manifest.json'} not found: run `make synth` first")
+    stacks = list(read_assembly(root))
+    found = sorted({s.environment for s in stacks})
+    if environment not in found:
+        raise AssemblyError(f"no environment {environment!r} in {root}; it has {', '.join(found) or 'none'}")
+    chosen = [s for s in stacks if s.environment == environment]
+    for stack in chosen:
+        if not stack.region or stack.region.startswith("unknown"):
+            raise AssemblyError(f"stack {stack.name} in {root} has no region; tables need a region-specific stack")
+    return sorted(chosen, key=lambda s: s.name)
 
 
-def tables(stacks) -> list[TableDef]:
-    """Every table of the given stacks (Stack or anything with the same attributes), by name."""
+def tables(stacks: Iterable[Stack]) -> list[TableDef]:
+    """Every table of the given stacks, by name."""
     found = [table_def(stack, logical_id) for stack in stacks for logical_id, res in stack.template.get("Resources", {}).items() if res["Type"] == TABLE_TYPE]
     return sorted(found, key=lambda t: t.name)
 
 
-def table_def(stack, logical_id: str) -> TableDef:
+def table_def(stack: Stack, logical_id: str) -> TableDef:
     resources = stack.template["Resources"]
     props = resources[logical_id]["Properties"]
     where = f"{stack.name}/{logical_id}"

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """change-summary: what a change does to each stack, as Markdown for a pull request.
 
-Usage: change_summary.py [--base-label LABEL] BASELINE CANDIDATE
+Usage: python -m tools summary [--base-label LABEL] BASELINE CANDIDATE
 
 BASELINE and CANDIDATE take the same forms as the deploy guard's (a cloud assembly such as
-cdk.out, or a directory of snapshot/template JSON files); they are read with
-`deploy_guard.load_stacks`, so both tools always agree on what a stack is. For every stack
+cdk.out, or a directory of snapshot/template JSON files); both tools read them with
+`tools.assembly.load_stacks`, so they always agree on what a stack is. For every stack
 it prints the resources added, removed and modified (logical id, type, changed properties),
 then the deploy guard's verdict on the same two inputs. The pull-request workflow appends
 this to $GITHUB_STEP_SUMMARY.
@@ -16,20 +15,14 @@ Standard library only, like the guard.
 from __future__ import annotations
 
 import argparse
-import copy
-import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import deploy_guard  # noqa: E402  (a sibling script, not an installed package)
-
-# What differs between cdk.out and the committed snapshots without being a change: the
-# snapshots drop construct-path and asset metadata and mask asset hashes (tests/support.py).
-_ASSET_HASH = re.compile(r"^[0-9a-f]{64}(\.json|\.zip)?$")
-_BUILD_METADATA = ("aws:cdk:path", "aws:asset:")
+from tools import guard
+from tools.assembly import AssemblyError, canon, load_stacks, normalise, props
+from tools.guard.cli import accept, summary
+from tools.guard.model import ACCEPT_FILE, ACTION
 
 
 @dataclass
@@ -45,38 +38,15 @@ class StackChanges:
         return not (self.added or self.removed or self.modified)
 
 
-def normalise(resource: dict) -> dict:
-    """A resource without what churns on every build (mirrors tests/support.normalise)."""
-    clean = copy.deepcopy(resource)
-    metadata = clean.get("Metadata")
-    if isinstance(metadata, dict):
-        for key in [k for k in metadata if k.startswith(_BUILD_METADATA)]:
-            del metadata[key]
-        if not metadata:
-            del clean["Metadata"]
-
-    def scrub(node):
-        if isinstance(node, dict):
-            return {k: scrub(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [scrub(v) for v in node]
-        match = _ASSET_HASH.match(node) if isinstance(node, str) else None
-        if match:
-            return "<asset-hash>" + (match.group(1) or "")
-        return node
-
-    return scrub(clean)
-
-
 def changed_keys(old: dict, new: dict) -> list[str]:
     """Top-level attributes and properties that differ, e.g. ["DeletionPolicy", "Properties.TableName"]."""
     keys = []
     for attribute in sorted((old.keys() | new.keys()) - {"Properties"}):
-        if deploy_guard.canon(old.get(attribute)) != deploy_guard.canon(new.get(attribute)):
+        if canon(old.get(attribute)) != canon(new.get(attribute)):
             keys.append(attribute)
-    old_props, new_props = deploy_guard.props(old), deploy_guard.props(new)
+    old_props, new_props = props(old), props(new)
     for prop in sorted(old_props.keys() | new_props.keys()):
-        if deploy_guard.canon(old_props.get(prop)) != deploy_guard.canon(new_props.get(prop)):
+        if canon(old_props.get(prop)) != canon(new_props.get(prop)):
             keys.append(f"Properties.{prop}")
     return keys
 
@@ -95,7 +65,7 @@ def diff_stacks(baseline: dict, candidate: dict) -> list[StackChanges]:
             changes.removed.append((lid, old[lid].get("Type", "?")))
         for lid in sorted(old.keys() & new.keys()):
             before, after = normalise(old[lid]), normalise(new[lid])
-            if deploy_guard.canon(before) != deploy_guard.canon(after):
+            if canon(before) != canon(after):
                 changes.modified.append((lid, after.get("Type", "?"), changed_keys(before, after)))
         result.append(changes)
     return result
@@ -103,11 +73,11 @@ def diff_stacks(baseline: dict, candidate: dict) -> list[StackChanges]:
 
 def guard_verdict(baseline: dict, candidate: dict) -> tuple[str, list]:
     """The guard's one-line summary and its findings, honouring ./deploy-guard.accept as the guard does."""
-    findings = deploy_guard.compare(baseline, candidate)
-    accept_file = Path(deploy_guard.ACCEPT_FILE)
+    findings = guard.compare(baseline, candidate)
+    accept_file = Path(ACCEPT_FILE)
     if accept_file.is_file():
-        deploy_guard.accept(findings, deploy_guard.read_acceptances(accept_file))
-    return deploy_guard.summary(findings, baseline, candidate), findings
+        accept(findings, guard.read_acceptances(accept_file))
+    return summary(findings, baseline, candidate), findings
 
 
 def cell(text) -> str:
@@ -135,20 +105,21 @@ def render(changes: list[StackChanges], verdict: str, findings: list, base_label
         lines += [f"| removed | {cell(lid)} | {cell(t)} | |" for lid, t in c.removed]
         lines += [f"| modified | {cell(lid)} | {cell(t)} | {cell(', '.join(keys))} |" for lid, t, keys in c.modified]
         lines.append("")
-    open_findings = [f for f in findings if not f.accepted]
+    open_findings = [f for f in findings if f.blocking]
     lines += ["### Deploy guard", "", f"{'BLOCKED' if open_findings else 'PASS'}: {verdict}", ""]
     if findings:
         lines += ["| rule | resource | change | CloudFormation would | accepted |", "| --- | --- | --- | --- | --- |"]
         for f in findings:
             accepted = f.accepted.reason if f.accepted else ""
-            lines.append(f"| {f.rule} | {cell(f.stack)}/{cell(f.resource)} | {cell(f.property)}: {cell(f.change)} "
-                         f"| {deploy_guard.ACTION[f.action]} | {cell(accepted)} |")
+            rule = f.rule if f.severity == "hazard" else f"{f.rule} ({f.severity})"
+            lines.append(f"| {rule} | {cell(f.stack)}/{cell(f.resource)} | {cell(f.property)}: {cell(f.change)} "
+                         f"| {ACTION[f.action]} | {cell(accepted)} |")
         lines += ["", "Safe routes: run `make guard` locally, or see the job log of the deploy-guard step."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="change-summary", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools summary", description=__doc__.split("\n\n")[0])
     parser.add_argument("baseline", help="what is deployed: snapshot dir or cloud assembly")
     parser.add_argument("candidate", help="what would be deployed, e.g. cdk.out")
     parser.add_argument("--base-label", default="the baseline", help="how to name the baseline, e.g. origin/main")
@@ -157,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
-        baseline = deploy_guard.load_stacks(args.baseline)
-        candidate = deploy_guard.load_stacks(args.candidate)
+        baseline = load_stacks(args.baseline)
+        candidate = load_stacks(args.candidate)
         verdict, findings = guard_verdict(baseline, candidate)
-    except deploy_guard.UsageError as error:
+    except (AssemblyError, guard.UsageError) as error:
         print(f"change-summary: error: {error}", file=sys.stderr)
         return 2
     print(render(diff_stacks(baseline, candidate), verdict, findings, args.base_label), end="")

@@ -37,8 +37,8 @@ def message(command: str, env: str) -> str | None:
     )
 
 
-def main(argv: list[str]) -> int:
-    command, env = argv
+def main(argv: list[str] | None = None) -> int:
+    command, env = sys.argv[1:] if argv is None else argv
     text = message(command, env)
     if text:
         print(text, file=sys.stderr)
@@ -47,4 +47,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

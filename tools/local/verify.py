@@ -1,6 +1,7 @@
 """verify-deployment --env NAME: compare the live DynamoDB tables with the synthesized templates.
 
     tools/verify-deployment --env staging [--assembly cdk.out] [--profile P] [--endpoint-url URL]
+    .venv/bin/python -m tools verify --env staging ...   (the same: the wrapper runs this)
 
 Run it after `make deploy ENV=...` (against what `make synth` wrote for that deployment). Every
 table of the environment in cdk.out is described in its stack's region and compared on: status,
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import templates
-from templates import Capacity, TableDef
+from tools.assembly import AssemblyError
+from tools.tables import Capacity, TableDef, load_environment
+from tools.tables import tables as read_tables
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -184,15 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="AWS profile (default: AWS settings)")
     parser.add_argument("--endpoint-url", help="endpoint for DynamoDB and KMS (default: AWS settings, e.g. AWS_ENDPOINT_URL)")
     args = parser.parse_args(argv)
-    import boto3
-    import botocore.exceptions
+    try:
+        import boto3
+        import botocore.exceptions
+    except ImportError as error:
+        print(f"error: {error}: verify-deployment needs boto3, which the project venv has (make setup)", file=sys.stderr)
+        return 2
 
     try:
-        tables = templates.tables(templates.load_assembly(args.assembly, args.env))
+        tables = read_tables(load_environment(args.assembly, args.env))
         regions = sorted({t.region for t in tables})
         print(f"verify-deployment: {len(tables)} tables of {args.env} from {_shown(args.assembly)}, in {', '.join(regions) or 'no region'}")
         drifts = verify(tables, boto3.Session(profile_name=args.profile), args.endpoint_url)
-    except templates.AssemblyError as error:
+    except AssemblyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

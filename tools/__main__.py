@@ -1,0 +1,44 @@
+"""`python -m tools <command> [args]`: every tool behind the Makefile, by one name each."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module, what it does). Modules are imported only when their command runs, so the
+# guard and the change summary never load more than the standard library and tools.assembly.
+COMMANDS = {
+    "guard": ("tools.guard", "is this change safe to deploy? (make guard)"),
+    "summary": ("tools.summary", "what a change does to each stack, as Markdown (pull requests)"),
+    "review": ("tools.review", "each stack as a few lines a reviewer reads (tests/__snapshots__/test_review)"),
+    "stacks": ("tools.assembly", "list the stacks of a cloud assembly (make synth prints it)"),
+    "validate": ("tools.validate", "cfn-lint over a cloud assembly (make validate, make deploy)"),
+    "credentials": ("tools.credentials", "stop early when no AWS credentials are set (make diff/deploy)"),
+    "docs": ("tools.docs", "regenerate the data-model documents (make docs)"),
+    "bench": ("tools.bench", "performance figures against their targets (make bench)"),
+    "local": ("tools.local.stand_in", "the local AWS stand-in: up | down (make local, make local-stop)"),
+    "fusion-import": ("tools.local.fusion_import", "import a Fusion health entries.json"),
+    "verify": ("tools.local.verify", "compare live tables with the templates (tools/verify-deployment)"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    return "usage: python -m tools <command> [args]\n\n" + "\n".join(
+        f"  {name:{width}}  {text}" for name, (_, text) in COMMANDS.items())
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    command, *rest = argv
+    if command not in COMMANDS:
+        print(f"python -m tools: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

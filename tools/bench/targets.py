@@ -1,0 +1,29 @@
+"""The targets and limits every bench figure is judged against, and the verdict."""
+from __future__ import annotations
+
+from stacks import limits
+from tools.synth import ROOT
+
+__all__ = ["CFN_MAX_RESOURCES", "CFN_MAX_TEMPLATE_BYTES", "IAM_MAX_MANAGED_POLICY_CHARS", "LINEAR_TOLERANCE", "ROOT",
+           "TARGET_MAX_RESOURCES", "TARGET_SETUP_SECONDS", "TARGET_SYNTH_RATIO", "TARGET_TEST_SECONDS", "largest_policy",
+           "verdict"]
+
+TARGET_SYNTH_RATIO = 2.5
+TARGET_TEST_SECONDS = 40
+TARGET_SETUP_SECONDS = 120
+# Synth time per table may grow this much from the smallest to the largest scale point and
+# still count as linear (timer noise on a shared 2-core machine is about that size).
+LINEAR_TOLERANCE = 1.25
+# The limits app.py enforces after every synth (stacks/limits.py), so bench and synth agree.
+CFN_MAX_RESOURCES = limits.CFN_MAX_RESOURCES
+TARGET_MAX_RESOURCES = limits.MAX_RESOURCES
+CFN_MAX_TEMPLATE_BYTES = limits.CFN_MAX_TEMPLATE_BYTES
+IAM_MAX_MANAGED_POLICY_CHARS = limits.IAM_MAX_MANAGED_POLICY_CHARS
+
+
+def verdict(value: float, target: float) -> str:
+    return "PASS" if value <= target else "OVER"
+
+
+def largest_policy(resources: dict) -> int:
+    return max(limits.managed_policy_chars(resources).values(), default=0)

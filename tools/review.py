@@ -1,0 +1,221 @@
+"""The review summary: each stack as a few stable lines a person reads in a pull request.
+
+    python -m tools review [cdk.out | snapshot dir] [--env NAME] [STACK ...]
+
+The raw template snapshots are the deploy guard's exact baseline, but a change to a shared
+construct rewrites thousands of their lines. This summary keeps what a reviewer judges, one
+line per thing: tables (keys, GSIs, TTL, stream, billing, protections, key), keys, buckets,
+alarms (metric, threshold, periods), roles (trust; actions on resources), the database, the
+archive and backup plumbing, and a count of everything else. So a threshold change is one
+line per environment, and a change to every table is one line per table.
+tests/test_review.py snapshots it per stack beside the raw templates.
+Standard library only, like the other readers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from typing import Any
+
+from tools.assembly import AssemblyError, Stack, canon, load_stacks, props
+
+TABLES = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
+
+
+def ref(value: Any) -> str:
+    """An intrinsic as a short name: {"Fn::GetAtt": ["TableUsers", "Arn"]} -> TableUsers.Arn."""
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Ref":
+            return str(arg).removeprefix("AWS::").lower() if str(arg).startswith("AWS::") else str(arg)
+        if fn == "Fn::GetAtt":
+            return ".".join(arg) if isinstance(arg, list) else str(arg)
+        if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
+            return str(arg[0]).join(ref(part) for part in arg[1])
+        if fn == "Fn::Sub":
+            return str(arg if isinstance(arg, str) else arg[0])
+    if isinstance(value, list):
+        return ",".join(ref(v) for v in value)
+    return value if isinstance(value, str) else canon(value)
+
+
+def principal(value: Any) -> str:
+    """{"Service": "ecs-tasks.amazonaws.com"} -> service ecs-tasks.amazonaws.com."""
+    if isinstance(value, dict) and all(k in ("AWS", "Service", "Federated") for k in value):
+        return ", ".join(f"{k.lower()} {ref(v)}" for k, v in sorted(value.items()))
+    return ref(value)
+
+
+def policies(resource: dict) -> str:
+    deletion, replace = resource.get("DeletionPolicy", "Delete"), resource.get("UpdateReplacePolicy", "Delete")
+    return deletion if deletion == replace else f"{deletion}/{replace}"
+
+
+def keys(schema: list, types: dict) -> str:
+    order = {"HASH": 0, "RANGE": 1}
+    return " + ".join(f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')}"
+                      for k in sorted(schema or [], key=lambda k: order.get(k.get("KeyType"), 2)))
+
+
+def table_lines(lid: str, res: dict, region: str) -> list[str]:
+    p = props(res)
+    types = {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions", [])}
+    replicas = p.get("Replicas") or [p]  # a Table holds its per-region settings itself
+    home = next((r for r in replicas if r.get("Region") in (region, None)), replicas[0])
+    pitr = home.get("PointInTimeRecoverySpecification") or {}
+    ttl = p.get("TimeToLiveSpecification") or {}
+    sse = home.get("SSESpecification") or p.get("SSESpecification") or {}
+    parts = [
+        f"table {lid} {ref(p.get('TableName'))}: {keys(p.get('KeySchema'), types)}",
+        p.get("BillingMode", "PROVISIONED"),
+        f"ttl {ttl.get('AttributeName')}" if ttl.get("Enabled") else "no ttl",
+        f"stream {p['StreamSpecification'].get('StreamViewType')}" if p.get("StreamSpecification") else "no stream",
+        f"pitr {pitr.get('RecoveryPeriodInDays', 35)}d" if pitr.get("PointInTimeRecoveryEnabled") else "no pitr",
+        "deletion-protected" if home.get("DeletionProtectionEnabled") else "not deletion-protected",
+        policies(res),
+        f"key {ref(sse.get('KMSMasterKeyId'))}" if sse.get("KMSMasterKeyId") else f"sse {p.get('SSESpecification', {}).get('SSEType', 'default')}",
+    ]
+    if home.get("TableClass", "STANDARD") != "STANDARD":
+        parts.append(home["TableClass"])
+    if len(replicas) > 1:
+        parts.append("replicas " + ",".join(sorted(str(ref(r.get("Region"))) for r in replicas)))
+    lines = [", ".join(parts)]
+    for index in sorted(p.get("GlobalSecondaryIndexes", []), key=lambda i: i["IndexName"]):
+        projection = index.get("Projection", {})
+        shown = projection.get("ProjectionType", "ALL")
+        if projection.get("NonKeyAttributes"):
+            shown += "(" + ",".join(sorted(projection["NonKeyAttributes"])) + ")"
+        lines.append(f"  gsi {index['IndexName']}: {keys(index['KeySchema'], types)}, {shown}")
+    for index in sorted(p.get("LocalSecondaryIndexes", []), key=lambda i: i["IndexName"]):
+        lines.append(f"  lsi {index['IndexName']}: {keys(index['KeySchema'], types)}")
+    return lines
+
+
+def alarm_line(res: dict) -> str:
+    p = props(res)
+    if p.get("Metrics"):
+        stats = [m["MetricStat"] for m in p["Metrics"] if m.get("MetricStat")]
+        expression = next((m.get("Expression") for m in p["Metrics"] if m.get("Expression")), "?")
+        metric = f"{expression} of {len(stats)} {stats[0]['Metric']['MetricName'] if stats else '?'}"
+        period = stats[0].get("Period") if stats else None
+    else:
+        metric = f"{p.get('MetricName')} {p.get('Statistic', p.get('ExtendedStatistic', ''))}".strip()
+        period = p.get("Period")
+    op = {"GreaterThanOrEqualToThreshold": ">=", "GreaterThanThreshold": ">", "LessThanThreshold": "<",
+          "LessThanOrEqualToThreshold": "<="}.get(p.get("ComparisonOperator"), p.get("ComparisonOperator"))
+    actions = len(p.get("AlarmActions", []))
+    return (f"alarm {ref(p.get('AlarmName'))}: {metric} {op} {p.get('Threshold')}, "
+            f"{p.get('DatapointsToAlarm', p.get('EvaluationPeriods'))} of {p.get('EvaluationPeriods')} x {period}s, "
+            f"{actions} action{'s' if actions != 1 else ''}")
+
+
+def statement_lines(document: dict, indent: str = "  ") -> list[str]:
+    lines = []
+    for s in document.get("Statement", []):
+        actions = s.get("Action", [])
+        actions = ",".join(sorted(actions)) if isinstance(actions, list) else actions
+        resources = s.get("Resource", [])
+        resources = sorted(ref(r) for r in (resources if isinstance(resources, list) else [resources]))
+        condition = f" if {canon(s['Condition'])}" if s.get("Condition") else ""
+        who = f" for {principal(s['Principal'])}" if s.get("Principal") else ""
+        lines.append(f"{indent}{s.get('Effect', 'Allow').lower()}{who} {actions} on {', '.join(resources) or '*'}{condition}")
+    return lines
+
+
+def role_lines(lid: str, res: dict, policies_of: dict[str, list[str]]) -> list[str]:
+    p = props(res)
+    trust = [principal(st.get("Principal")) + (f" if {canon(st['Condition'])}" if st.get("Condition") else "")
+             for st in p.get("AssumeRolePolicyDocument", {}).get("Statement", [])]
+    lines = [f"role {lid} {ref(p.get('RoleName', '(generated name)'))}: trusts {'; '.join(trust)}"]
+    lines += [f"  managed {ref(arn)}" for arn in p.get("ManagedPolicyArns", [])]
+    lines += policies_of.get(lid, [])
+    for inline in p.get("Policies", []):
+        lines += statement_lines(inline.get("PolicyDocument", {}))
+    return lines
+
+
+def summary_lines(stack: Stack) -> list[str]:
+    """The stack's review summary, in a fixed order so that diffs only show real changes."""
+    resources = stack.resources
+    by_type: dict[str, dict[str, dict]] = {}
+    for lid, res in sorted(resources.items()):
+        by_type.setdefault(res.get("Type", "?"), {})[lid] = res
+    protection = {True: "on", False: "off", None: "not recorded"}[stack.termination_protection]
+    lines = [f"stack {stack.name} aws://{stack.account}/{stack.region}, termination protection {protection}, "
+             f"{len(resources)} resources"]
+    for rtype in TABLES:
+        for lid, res in by_type.pop(rtype, {}).items():
+            lines += table_lines(lid, res, stack.region)
+    for lid, res in by_type.pop("AWS::KMS::Key", {}).items():
+        p = props(res)
+        lines.append(f"key {lid}: rotation {'on' if p.get('EnableKeyRotation') else 'off'}, {policies(res)}, "
+                     f"pending window {p.get('PendingWindowInDays', 30)}d")
+        lines += statement_lines(p.get("KeyPolicy", {}))
+    for lid, res in by_type.pop("AWS::KMS::Alias", {}).items():
+        lines.append(f"alias {props(res).get('AliasName')} -> {ref(props(res).get('TargetKeyId'))}")
+    for lid, res in by_type.pop("AWS::S3::Bucket", {}).items():
+        p = props(res)
+        lock = p.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention")
+        lines.append(f"bucket {lid} {ref(p.get('BucketName', '(generated name)'))}: {policies(res)}, "
+                     f"versioning {p.get('VersioningConfiguration', {}).get('Status', 'off')}, "
+                     f"{len(p.get('LifecycleConfiguration', {}).get('Rules', []))} lifecycle rules"
+                     + (f", object lock {lock.get('Mode')} {lock.get('Days', lock.get('Years'))}" if lock else ""))
+    for lid, res in by_type.pop("AWS::RDS::DBCluster", {}).items():
+        p = props(res)
+        lines.append(f"database {lid} {ref(p.get('DBClusterIdentifier'))}: {p.get('Engine')} {p.get('EngineVersion')}, "
+                     f"{policies(res)}, deletion protection {'on' if p.get('DeletionProtection') else 'off'}, "
+                     f"backups {p.get('BackupRetentionPeriod')}d, iam auth {'on' if p.get('EnableIAMDatabaseAuthentication') else 'off'}")
+    policies_of: dict[str, list[str]] = {}
+    for lid, res in by_type.pop("AWS::IAM::ManagedPolicy", {}).items():
+        p = props(res)
+        for role in p.get("Roles", []):
+            policies_of.setdefault(ref(role), []).extend(statement_lines(p.get("PolicyDocument", {})))
+        if not p.get("Roles"):
+            lines.append(f"policy {lid} {ref(p.get('ManagedPolicyName'))} (attached to no role here)")
+            lines += statement_lines(p.get("PolicyDocument", {}))
+    for lid, res in by_type.pop("AWS::IAM::Role", {}).items():
+        lines += role_lines(lid, res, policies_of)
+    for lid, res in by_type.pop("AWS::IAM::Policy", {}).items():
+        lines.append(f"inline policy {lid} on {ref(props(res).get('Roles'))}")
+        lines += statement_lines(props(res).get("PolicyDocument", {}))
+    for lid, res in by_type.pop("AWS::Pipes::Pipe", {}).items():
+        lines.append(f"pipe {ref(props(res).get('Name'))}: {ref(props(res).get('Source'))} -> {ref(props(res).get('Target'))}")
+    for lid, res in by_type.pop("AWS::Backup::BackupPlan", {}).items():
+        plan = props(res).get("BackupPlan", {})
+        for rule in plan.get("BackupPlanRule", []):
+            life = rule.get("Lifecycle", {})
+            lines.append(f"backup {plan.get('BackupPlanName')}/{rule.get('RuleName')}: {rule.get('ScheduleExpression')} to "
+                         f"{rule.get('TargetBackupVault')}, keep {life.get('DeleteAfterDays')}d"
+                         + (f", cold after {life['MoveToColdStorageAfterDays']}d" if life.get("MoveToColdStorageAfterDays") else ""))
+    for lid, res in by_type.pop("AWS::CloudWatch::Alarm", {}).items():
+        lines.append(alarm_line(res))
+    others = Counter({t: len(r) for t, r in by_type.items()})
+    if others:
+        lines.append("other: " + ", ".join(f"{n} {t}" for t, n in sorted(others.items())))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools review", description=__doc__.split("\n\n")[0])
+    parser.add_argument("location", nargs="?", default="cdk.out", help="cloud assembly or snapshot dir (default cdk.out)")
+    parser.add_argument("stacks", nargs="*", help="only these stacks")
+    parser.add_argument("--env", action="append", default=[], help="only this environment's stacks")
+    args = parser.parse_args(argv)
+    try:
+        stacks = load_stacks(args.location, args.env)
+    except AssemblyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.stacks) - set(stacks))
+    if unknown:
+        print(f"error: no stack {', '.join(unknown)} in {args.location}", file=sys.stderr)
+        return 2
+    for name in args.stacks or sorted(stacks):
+        print("\n".join(summary_lines(stacks[name])) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
