@@ -22,7 +22,7 @@ NAG_PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
 # CDK's built-in CloudFormation validation plugin cost about half of every synth (1.5 s to
 # start plus ~70 ms a stack, docs/benchmarks.md). cfn-lint checks the same templates more
 # thoroughly and stands in its place wherever a template can still be stopped: the tests,
-# CI, `make validate` and `make deploy` (tools/validate_templates.py).
+# CI, `make validate` and `make deploy` (tools/validate.py).
 APP_SETTINGS = {"builtin_cloud_formation_validation": False}
 
 

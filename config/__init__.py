@@ -9,8 +9,9 @@ from typing import Mapping
 
 from config.catalogue import SYSTEMS, name_templates
 from config.environments import ENVIRONMENTS
-from config.model import DEEP_ARCHIVE_MINIMUM_DAYS, ConfigError, EnvironmentConfig, select, validate
+from config.model import EnvironmentConfig
 from config.retention import RETENTION, RetentionRule, archived, check_rules
+from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, ConfigError, select, validate
 
 __all__ = ["ConfigError", "EnvironmentConfig", "RETENTION", "RetentionRule", "SYSTEMS", "archived", "load", "validate_all"]
 

@@ -1,47 +1,34 @@
-"""Typed, frozen per-environment configuration and its validation.
+"""Typed, frozen per-environment configuration.
 
 Everything an environment may vary is a field here; stacks never branch on the environment's
-name. `validate` is the one place that decides what is allowed, and it runs before any
-construct exists, so a bad value never reaches a template.
+name. What is allowed is decided in one place, config/validation.py, before any construct
+exists, so a bad value never reaches a template.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 from typing import Literal, Mapping
 
-BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
+# Values the constructs take as they are: config uses the constructs' own props types, under
+# config's names.
+from constructs_lib.props import BackupRule as BackupRuleConfig
+from constructs_lib.props import DatabaseAlarmThresholds as DatabaseAlarmConfig
+from constructs_lib.props import Replica as ReplicaConfig
+from constructs_lib.props import TableBilling as BillingConfig
 
-# S3's minimum storage durations (days) for the archive's storage classes.
-GLACIER_MINIMUM_DAYS = 90
-DEEP_ARCHIVE_MINIMUM_DAYS = 180
+# Validation lives in config/validation.py; its names stay importable from here, where callers
+# have always found them.
+from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, GLACIER_MINIMUM_DAYS, ConfigError, select, validate  # noqa: F401
+
 RemovalPolicyName = Literal["retain", "destroy"]
 # RDS can also leave a final snapshot behind when its cluster is deleted.
 DatabaseRemovalPolicyName = Literal["retain", "snapshot", "destroy"]
 
-ENVIRONMENT_NAMES = ("dev", "staging", "prod")
-
-
-class ConfigError(ValueError):
-    """A config value that is not allowed. The message names key, value and what is allowed."""
-
 
 def _frozen_mapping(value: Mapping) -> Mapping:
     return MappingProxyType(dict(value))
-
-
-@dataclass(frozen=True, kw_only=True)
-class BillingConfig:
-    mode: BillingMode = "PAY_PER_REQUEST"
-    # Provisioned only: autoscaling floor and ceiling per table and per GSI.
-    read_capacity: int | None = None
-    write_capacity: int | None = None
-    max_read_capacity: int | None = None
-    max_write_capacity: int | None = None
-    target_utilization_percent: int = 70
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,13 +81,6 @@ class AccessConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReplicaConfig:
-    region: str
-    # Customer-managed key in the replica region; TableV2 needs one per replica.
-    kms_key_arn: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class CiConfig:
     """Who may deploy through GitHub Actions OIDC (stack ci-deploy-{env}, docs/ci-deploy-roles.md)."""
 
@@ -129,36 +109,11 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BackupRuleConfig:
-    name: str
-    schedule: str  # an EventBridge cron expression, e.g. "cron(0 5 * * ? *)"
-    delete_after_days: int
-    # DynamoDB backups in cold storage need AWS Backup's advanced DynamoDB features (README).
-    move_to_cold_storage_after_days: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     enabled: bool = False
     rules: tuple[BackupRuleConfig, ...] = ()
     # Vault lock: no backup in the vault can be deleted before this many days.
     vault_lock_min_retention_days: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class DatabaseAlarmConfig:
-    """Thresholds of PersonalPod's PostgreSQL alarms (per instance unless named otherwise)."""
-
-    cpu_percent: int = 80
-    # FreeableMemory at or below this many MiB: the instance is short of memory for its load.
-    freeable_memory_mib: int = 512
-    connections: int = 400
-    # ACUUtilization: capacity in use as a percentage of the configured maximum ACU.
-    acu_percent: int = 90
-    # AuroraReplicaLag of each reader, in milliseconds.
-    replica_lag_ms: int = 2000
-    evaluation_periods: int = 5
-    datapoints_to_alarm: int = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,277 +179,6 @@ class EnvironmentConfig:
     @property
     def is_production(self) -> bool:
         return self.name == "prod"
-
-
-# --- validation -----------------------------------------------------------------------------
-
-ACCOUNT = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d$")
-EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-SNS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[A-Za-z0-9_-]{1,256}$")
-KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
-IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$")
-SLACK_WORKSPACE = re.compile(r"^T[A-Z0-9]{8,}$")
-SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
-TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
-# GitHub's rules: an owner is 1-39 letters, digits and single inner hyphens; a repository
-# 1-100 letters, digits, '.', '_' and '-', and neither '.' nor '..'.
-GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
-GITHUB_REPO = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$")
-GITHUB_OIDC_PROVIDER_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):oidc-provider/token\.actions\.githubusercontent\.com$")
-BOOTSTRAP_QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
-
-
-class _Problems:
-    """Collects every problem of one environment so the user fixes them in one pass."""
-
-    def __init__(self, env: str) -> None:
-        self.env = env
-        self.lines: list[str] = []
-
-    def add(self, key: str, value: object, allowed: str) -> None:
-        self.lines.append(f"{self.env}.{key} = {value!r} is not allowed: {allowed}")
-
-    def check(self, ok: bool, key: str, value: object, allowed: str) -> None:
-        if not ok:
-            self.add(key, value, allowed)
-
-
-def _positive(p: _Problems, key: str, value: int | None, required: bool = True) -> None:
-    if value is None:
-        p.check(not required, key, value, "a whole number > 0")
-        return
-    p.check(isinstance(value, int) and not isinstance(value, bool) and value > 0, key, value, "a whole number > 0")
-
-
-def _billing(p: _Problems, key: str, billing: BillingConfig) -> None:
-    p.check(billing.mode in ("PAY_PER_REQUEST", "PROVISIONED"), f"{key}.mode", billing.mode, "PAY_PER_REQUEST or PROVISIONED")
-    capacities = ("read_capacity", "write_capacity", "max_read_capacity", "max_write_capacity")
-    if billing.mode == "PROVISIONED":
-        for name in capacities:
-            _positive(p, f"{key}.{name}", getattr(billing, name))
-        if all(isinstance(getattr(billing, n), int) for n in capacities):
-            p.check(billing.max_read_capacity >= billing.read_capacity, f"{key}.max_read_capacity", billing.max_read_capacity, f">= read_capacity ({billing.read_capacity})")
-            p.check(billing.max_write_capacity >= billing.write_capacity, f"{key}.max_write_capacity", billing.max_write_capacity, f">= write_capacity ({billing.write_capacity})")
-        p.check(20 <= billing.target_utilization_percent <= 90, f"{key}.target_utilization_percent", billing.target_utilization_percent, "20-90 (DynamoDB autoscaling's range)")
-    else:
-        for name in capacities:
-            p.check(getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PAY_PER_REQUEST")
-
-
-def _archive(p: _Problems, archive: ArchiveConfig) -> None:
-    p.check(isinstance(archive.glacier_after_days, int) and archive.glacier_after_days >= 0, "archive.glacier_after_days", archive.glacier_after_days, "a whole number >= 0")
-    floor = archive.glacier_after_days + GLACIER_MINIMUM_DAYS
-    p.check(archive.deep_archive_after_days >= floor, "archive.deep_archive_after_days", archive.deep_archive_after_days, f">= glacier_after_days + {GLACIER_MINIMUM_DAYS} ({floor}): Glacier bills 90 days minimum")
-    p.check(archive.audit_object_lock in (None, "COMPLIANCE", "GOVERNANCE"), "archive.audit_object_lock", archive.audit_object_lock, "COMPLIANCE, GOVERNANCE or None")
-
-
-CRON = re.compile(r"^cron\([^()]+\)$")
-
-
-def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
-    backup = cfg.backup
-    if cfg.name in ("staging", "prod"):
-        p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True in {cfg.name}")
-    if not backup.enabled:
-        return
-    p.check(len(backup.rules) > 0, "backup.rules", backup.rules, "at least one rule when backup is enabled")
-    names = [rule.name for rule in backup.rules]
-    p.check(len(set(names)) == len(names), "backup.rules", names, "unique rule names")
-    for i, rule in enumerate(backup.rules):
-        key = f"backup.rules[{i}]"
-        p.check(bool(re.match(r"^[A-Za-z0-9_.-]{1,50}$", rule.name)), f"{key}.name", rule.name, "1-50 of A-Z a-z 0-9 _ . -")
-        p.check(bool(CRON.match(rule.schedule)), f"{key}.schedule", rule.schedule, "a cron expression such as cron(0 5 * * ? *)")
-        _positive(p, f"{key}.delete_after_days", rule.delete_after_days)
-        cold = rule.move_to_cold_storage_after_days
-        if cold is not None:
-            _positive(p, f"{key}.move_to_cold_storage_after_days", cold)
-            if isinstance(cold, int) and isinstance(rule.delete_after_days, int):
-                # AWS Backup keeps cold-storage recovery points at least 90 days.
-                p.check(rule.delete_after_days >= cold + 90, f"{key}.delete_after_days", rule.delete_after_days, f">= move_to_cold_storage_after_days + 90 ({cold + 90})")
-    lock = backup.vault_lock_min_retention_days
-    if cfg.is_production:
-        p.check(lock is not None, "backup.vault_lock_min_retention_days", lock, "set in prod: the vault must be locked")
-    if lock is not None:
-        _positive(p, "backup.vault_lock_min_retention_days", lock)
-        shortest = min((r.delete_after_days for r in backup.rules if isinstance(r.delete_after_days, int)), default=lock)
-        # A locked vault refuses recovery points that would expire before its minimum.
-        p.check(not isinstance(lock, int) or lock <= shortest, "backup.vault_lock_min_retention_days", lock, f"<= the shortest rule's delete_after_days ({shortest})")
-
-
-# What each setting accepts, as the services define it.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-PERFORMANCE_INSIGHTS_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
-MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
-
-
-def _half_steps(value: object, low: float, high: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high and float(value * 2).is_integer()
-
-
-def _database(p: _Problems, cfg: EnvironmentConfig) -> None:
-    db = cfg.database
-    try:
-        network = ipaddress.IPv4Network(db.vpc_cidr)
-        ok_cidr = network.is_private and 16 <= network.prefixlen <= 22
-    except (ValueError, TypeError):
-        ok_cidr = False
-    p.check(ok_cidr, "database.vpc_cidr", db.vpc_cidr, "a private IPv4 network from /16 to /22 such as 10.40.0.0/16 (room for a /24 per zone)")
-    zones = db.zone_count
-    ok_zones = isinstance(zones, int) and not isinstance(zones, bool) and 2 <= zones <= 6
-    p.check(ok_zones, "database.zone_count", zones, "2-6: RDS and RDS Proxy need subnets in at least two zones")
-    if ok_cidr and ok_zones:
-        p.check(zones <= 2 ** (24 - network.prefixlen), "database.zone_count", zones, f"at most {2 ** (24 - network.prefixlen)}: one /24 per zone in {db.vpc_cidr}")
-    p.check(_half_steps(db.min_capacity_acu, 0, 256), "database.min_capacity_acu", db.min_capacity_acu, "0-256 in steps of 0.5")
-    p.check(_half_steps(db.max_capacity_acu, 1, 256), "database.max_capacity_acu", db.max_capacity_acu, "1-256 in steps of 0.5")
-    if _half_steps(db.min_capacity_acu, 0, 256) and _half_steps(db.max_capacity_acu, 1, 256):
-        p.check(db.max_capacity_acu >= db.min_capacity_acu, "database.max_capacity_acu", db.max_capacity_acu, f">= min_capacity_acu ({db.min_capacity_acu})")
-    p.check(isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15, "database.readers", db.readers, "0-15 (Aurora's replica limit)")
-    days = db.backup_retention_days
-    p.check(isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 35, "database.backup_retention_days", days, "1-35 (Aurora's range)")
-    p.check(db.removal_policy in ("retain", "snapshot", "destroy"), "database.removal_policy", db.removal_policy, "retain, snapshot or destroy")
-    p.check(db.performance_insights_retention_days in PERFORMANCE_INSIGHTS_DAYS, "database.performance_insights_retention_days", db.performance_insights_retention_days, "7, a multiple of 31 up to 713, or 731")
-    p.check(db.log_retention_days in LOG_RETENTION_DAYS, "database.log_retention_days", db.log_retention_days, "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
-    p.check(db.monitoring_interval_seconds in MONITORING_INTERVALS, "database.monitoring_interval_seconds", db.monitoring_interval_seconds, "one of 1, 5, 10, 15, 30, 60")
-    a = db.alarms
-    for name in ("cpu_percent", "acu_percent"):
-        value = getattr(a, name)
-        p.check(isinstance(value, int) and 1 <= value <= 100, f"database.alarms.{name}", value, "1-100")
-    for name in ("freeable_memory_mib", "connections", "replica_lag_ms", "evaluation_periods", "datapoints_to_alarm"):
-        _positive(p, f"database.alarms.{name}", getattr(a, name))
-    if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
-        p.check(a.datapoints_to_alarm <= a.evaluation_periods, "database.alarms.datapoints_to_alarm", a.datapoints_to_alarm, f"<= evaluation_periods ({a.evaluation_periods})")
-    if cfg.is_production:
-        # The primary store of users' data: a config slip must never be able to delete it.
-        p.check(db.deletion_protection is True, "database.deletion_protection", db.deletion_protection, "True in prod")
-        p.check(db.removal_policy in ("snapshot", "retain"), "database.removal_policy", db.removal_policy, "'snapshot' or 'retain' in prod")
-        p.check(not isinstance(days, int) or days >= 7, "database.backup_retention_days", days, ">= 7 in prod")
-
-
-def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[str]:
-    p = _Problems(cfg.name)
-    p.check(cfg.name in ENVIRONMENT_NAMES, "name", cfg.name, "one of " + ", ".join(ENVIRONMENT_NAMES))
-    p.check(bool(ACCOUNT.match(cfg.account)), "account", cfg.account, "a 12-digit AWS account id")
-    p.check(bool(REGION.match(cfg.region)), "region", cfg.region, "an AWS region name such as us-east-1")
-
-    _billing(p, "billing", cfg.billing)
-    for system, billing in cfg.billing_overrides.items():
-        p.check(system in system_keys, f"billing_overrides[{system!r}]", system, "a system key: " + ", ".join(system_keys))
-        _billing(p, f"billing_overrides[{system!r}]", billing)
-
-    days = cfg.pitr.recovery_period_days
-    p.check(isinstance(days, int) and 1 <= days <= 35, "pitr.recovery_period_days", days, "1-35 (DynamoDB's range)")
-    p.check(cfg.removal_policy in ("retain", "destroy"), "removal_policy", cfg.removal_policy, "retain or destroy")
-
-    if cfg.is_production:
-        # Production may never lose data by a config slip: these are not choices there.
-        p.check(cfg.pitr.enabled is True, "pitr.enabled", cfg.pitr.enabled, "True in prod")
-        p.check(cfg.deletion_protection is True, "deletion_protection", cfg.deletion_protection, "True in prod")
-        p.check(cfg.removal_policy == "retain", "removal_policy", cfg.removal_policy, "'retain' in prod")
-        p.check(cfg.termination_protection is True, "termination_protection", cfg.termination_protection, "True in prod")
-
-    a = cfg.alarms
-    for name in ("throttle_events", "system_errors", "user_errors", "latency_ms", "evaluation_periods", "datapoints_to_alarm", "replication_latency_ms"):
-        _positive(p, f"alarms.{name}", getattr(a, name))
-    if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
-        p.check(a.datapoints_to_alarm <= a.evaluation_periods, "alarms.datapoints_to_alarm", a.datapoints_to_alarm, f"<= evaluation_periods ({a.evaluation_periods})")
-    p.check(1 <= a.account_capacity_utilization_percent <= 100, "alarms.account_capacity_utilization_percent", a.account_capacity_utilization_percent, "1-100")
-
-    alerts = cfg.alerts
-    for i, email in enumerate(alerts.emails):
-        p.check(bool(EMAIL.match(email)), f"alerts.emails[{i}]", email, "an email address such as ops@example.com")
-    p.check(len(set(alerts.emails)) == len(alerts.emails), "alerts.emails", alerts.emails, "each address once")
-    if alerts.slack is not None:
-        p.check(bool(SLACK_WORKSPACE.match(alerts.slack.workspace_id)), "alerts.slack.workspace_id", alerts.slack.workspace_id, "a Slack team id such as T0123ABCD")
-        p.check(bool(SLACK_CHANNEL.match(alerts.slack.channel_id)), "alerts.slack.channel_id", alerts.slack.channel_id, "a Slack channel id such as C0123ABCD")
-    if alerts.external_topic_arn is not None:
-        match = SNS_ARN.match(alerts.external_topic_arn)
-        p.check(bool(match), "alerts.external_topic_arn", alerts.external_topic_arn, "an SNS topic ARN arn:aws:sns:REGION:ACCOUNT:NAME")
-        if match:
-            # CloudWatch alarm actions can only notify a topic in the alarm's own region.
-            p.check(match["region"] == cfg.region, "alerts.external_topic_arn", alerts.external_topic_arn, f"a topic in the environment's region {cfg.region}")
-    p.check(bool(alerts.emails or alerts.slack or alerts.external_topic_arn), "alerts", "no endpoints", "at least one email, Slack channel or external topic: alarms must reach someone")
-
-    acc = cfg.access
-    p.check(bool(SERVICE_PRINCIPAL.match(acc.app_service_principal)), "access.app_service_principal", acc.app_service_principal, "a service principal such as ecs-tasks.amazonaws.com")
-    for group in ("readonly_principal_arns", "migration_principal_arns"):
-        # A role nobody may assume is dead weight; one anybody may assume is a hole.
-        p.check(len(getattr(acc, group)) > 0, f"access.{group}", getattr(acc, group), "at least one IAM role ARN allowed to assume the role")
-        for i, arn in enumerate(getattr(acc, group)):
-            p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
-
-    _positive(p, "monthly_budget_usd", cfg.monthly_budget_usd)
-    _positive(p, "access_log_retention_days", cfg.access_log_retention_days)
-
-    seen_regions = {cfg.region}
-    for i, replica in enumerate(cfg.replicas):
-        ok_region = bool(REGION.match(replica.region))
-        p.check(ok_region, f"replicas[{i}].region", replica.region, "an AWS region name such as us-west-2")
-        p.check(replica.region not in seen_regions, f"replicas[{i}].region", replica.region, "a region other than the primary and the other replicas")
-        seen_regions.add(replica.region)
-        match = KMS_KEY_ARN.match(replica.kms_key_arn)
-        p.check(bool(match) and (not ok_region or match["region"] == replica.region), f"replicas[{i}].kms_key_arn", replica.kms_key_arn, f"a KMS key ARN in {replica.region}")
-
-    ci = cfg.ci
-    p.check(bool(GITHUB_OWNER.match(ci.github_owner)), "ci.github_owner", ci.github_owner, "a GitHub user or organisation: 1-39 letters, digits or inner single hyphens")
-    p.check(bool(GITHUB_REPO.match(ci.github_repo)), "ci.github_repo", ci.github_repo, "a GitHub repository name: 1-100 letters, digits, '.', '_' or '-'")
-    if ci.oidc_provider_arn is not None:
-        match = GITHUB_OIDC_PROVIDER_ARN.match(ci.oidc_provider_arn)
-        # The deploy role can only trust a provider of its own account.
-        p.check(bool(match) and match["account"] == cfg.account, "ci.oidc_provider_arn", ci.oidc_provider_arn, f"None, or arn:aws:iam::{cfg.account}:oidc-provider/token.actions.githubusercontent.com")
-    p.check(bool(BOOTSTRAP_QUALIFIER.match(ci.bootstrap_qualifier)), "ci.bootstrap_qualifier", ci.bootstrap_qualifier, "1-10 lowercase letters or digits (cdk bootstrap --qualifier)")
-
-    _archive(p, cfg.archive)
-    _backup(p, cfg)
-    _database(p, cfg)
-
-    for key, value in cfg.tags.items():
-        p.check(bool(TAG_KEY.match(key)) and not key.lower().startswith("aws:"), f"tags[{key!r}]", key, "a tag key of 1-128 characters, not starting with aws:")
-        p.check(isinstance(value, str) and len(value) <= 256, f"tags[{key!r}]", value, "a string of at most 256 characters")
-    return p.lines
-
-
-def validate(configs: Mapping[str, EnvironmentConfig], tables: Mapping[str, Mapping[str, str]]) -> None:
-    """Validate every environment, and physical table names across all of them.
-
-    `tables` maps system key -> {table id: name template}. Raises one ConfigError listing
-    every problem found.
-    """
-    system_keys = tuple(tables)
-    lines: list[str] = []
-    owners: dict[tuple[str, str, str], str] = {}
-    for env_name, cfg in configs.items():
-        if cfg.name != env_name:
-            lines.append(f"{env_name}.name = {cfg.name!r} is not allowed: the environment's own name {env_name!r}")
-        lines.extend(_validate_one(cfg, system_keys))
-        known = {f"{system}.{table_id}" for system, ids in tables.items() for table_id in ids}
-        for key in cfg.table_name_overrides:
-            if key not in known:
-                lines.append(f"{cfg.name}.table_name_overrides[{key!r}] is not allowed: a table of the catalogue, one of " + ", ".join(sorted(known)))
-        for system, templates in tables.items():
-            for table_id, template in templates.items():
-                physical = cfg.table_name(system, table_id, template)
-                where = f"{cfg.name}.{system}.{table_id}"
-                if not TABLE_NAME.match(physical):
-                    lines.append(f"{where} table name {physical!r} is not allowed: 3-255 characters of A-Z a-z 0-9 _ . -")
-                # Table names are unique per account and region, across environments too.
-                slot = (cfg.account, cfg.region, physical)
-                if slot in owners:
-                    lines.append(f"{where} table name {physical!r} is not allowed: {owners[slot]} already uses it in account {cfg.account} {cfg.region}")
-                owners.setdefault(slot, where)
-    if lines:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
-
-
-def select(configs: Mapping[str, EnvironmentConfig], selector: str | None) -> tuple[EnvironmentConfig, ...]:
-    """The environments to synthesize: all by default, or the one named by `-c env=NAME`."""
-    if selector in (None, ""):
-        return tuple(configs.values())
-    if selector not in configs:
-        raise ConfigError(f"env = {selector!r} is not allowed: one of " + ", ".join(configs))
-    return (configs[selector],)
 
 
 def as_dict(obj: object) -> object:

@@ -11,9 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config.model import BackupRuleConfig
 from constructs_lib.identity import pin
 from constructs_lib.nag import acknowledge
+from constructs_lib.props import BackupRule
 from constructs_lib.table import DataTable
 
 # Failures the on-call must hear about; successes are routine and stay out of the channel.
@@ -31,7 +31,7 @@ SERVICE_ROLE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServic
 
 class TableBackupVault(Construct):
     """The environment's backup vault: customer-managed key, failure notifications to the alert
-    topic and, where config asks, a vault lock that becomes immutable after 3 days."""
+    topic and, with `lock_min_retention_days`, a vault lock that becomes immutable after 3 days."""
 
     def __init__(self, scope: Construct, id: str, *, vault_name: str, key: kms.IKey, topic: sns.ITopic, lock_min_retention_days: int | None, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)
@@ -57,7 +57,7 @@ class TableBackupPlan(Construct):
     """A backup plan whose selection names every table of the stack (HIPAA's DynamoDBInBackupPlan
     counts only a selection in the same stack that names the table)."""
 
-    def __init__(self, scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRuleConfig], tables: Sequence[DataTable]) -> None:
+    def __init__(self, scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRule], tables: Sequence[DataTable]) -> None:
         super().__init__(scope, id)
         vault = backup.BackupVault.from_backup_vault_name(self, "Vault", vault_name)
         self.plan = backup.BackupPlan(

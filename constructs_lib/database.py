@@ -1,17 +1,13 @@
-"""PersonalPod's PostgreSQL primary store: an isolated network and an Aurora PostgreSQL
-Serverless v2 cluster behind RDS Proxy, with the project's encryption, alarm and naming rules.
-
-`IsolatedNetwork` is the VPC (no internet path at all; DynamoDB and S3 through gateway
-endpoints whose policies name this system's resources only). `PostgresDatabase` is the
-cluster, its proxy, the security groups between them, and its alarms.
+"""An Aurora PostgreSQL Serverless v2 cluster behind RDS Proxy, in an `IsolatedNetwork`
+(constructs_lib/network.py), with the project's encryption, authentication and alarm rules.
+The caller names the cluster, its database and its users.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,46 +15,46 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from config.model import DatabaseConfig
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.identity import pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
+from constructs_lib.logs import retention
+from constructs_lib.monitoring import DatabaseAlarms
 from constructs_lib.nag import acknowledge
+from constructs_lib.network import IsolatedNetwork
+from constructs_lib.props import DatabaseAlarmThresholds
 
 # A reviewed change bumps the major version; minor versions apply in the maintenance window.
+# Read when a cluster is built (not bound at import), so tests can try another version.
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_11
 # Not PostgreSQL's 5432: scanners that sweep the default port find nothing (AwsSolutions-RDS11).
 # Clients never see this port; they reach the proxy, which always listens on 5432.
 DB_PORT = 5433
 PROXY_PORT = 5432
-DATABASE_NAME = "personalpod"
-# The master user is for migrations and break-glass only; its password lives in Secrets Manager.
-ADMIN_USER = "personalpod_admin"
-# The application's database user: no password at all, it signs in with IAM tokens.
-APP_USER = "personalpod_app"
 # The server refuses any connection without TLS.
 TLS_PARAMETERS = {"rds.force_ssl": "1"}
 LOG_EXPORTS = ("postgresql",)
 
-_REMOVAL = {"retain": RemovalPolicy.RETAIN, "snapshot": RemovalPolicy.SNAPSHOT, "destroy": RemovalPolicy.DESTROY}
-_R = logs.RetentionDays
-# config.model.LOG_RETENTION_DAYS, as CDK names them.
-_RETENTION = {
-    1: _R.ONE_DAY, 3: _R.THREE_DAYS, 5: _R.FIVE_DAYS, 7: _R.ONE_WEEK, 14: _R.TWO_WEEKS, 30: _R.ONE_MONTH, 60: _R.TWO_MONTHS,
-    90: _R.THREE_MONTHS, 120: _R.FOUR_MONTHS, 150: _R.FIVE_MONTHS, 180: _R.SIX_MONTHS, 365: _R.ONE_YEAR, 400: _R.THIRTEEN_MONTHS,
-    545: _R.EIGHTEEN_MONTHS, 731: _R.TWO_YEARS, 1096: _R.THREE_YEARS, 1827: _R.FIVE_YEARS, 2192: _R.SIX_YEARS, 2557: _R.SEVEN_YEARS,
-    2922: _R.EIGHT_YEARS, 3288: _R.NINE_YEARS, 3653: _R.TEN_YEARS,
-}
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterSettings:
+    """The per-environment half of the cluster: size, backups, protection, retention, alarms."""
 
-def removal_policies(name: str) -> tuple[RemovalPolicy, RemovalPolicy]:
-    """(cluster policy, policy of everything a snapshot still needs: the key and the logs).
-
-    A final snapshot is encrypted with the cluster's key, so a snapshotted cluster's key is
-    retained: deleting it would make the snapshot unreadable.
-    """
-    cluster = _REMOVAL[name]
-    return cluster, (RemovalPolicy.DESTROY if cluster == RemovalPolicy.DESTROY else RemovalPolicy.RETAIN)
+    # Serverless v2 capacity per instance, in Aurora capacity units (0.5 steps).
+    min_capacity_acu: float
+    max_capacity_acu: float
+    # Readers besides the writer; each is a failover target and gets a replica-lag alarm.
+    readers: int
+    backup_retention_days: int
+    deletion_protection: bool
+    removal_policy: RemovalPolicy
+    # The cluster's log group: kept wherever a final snapshot is, like the key the caller owns.
+    log_removal_policy: RemovalPolicy
+    performance_insights_retention_days: int
+    log_retention_days: int
+    # Enhanced Monitoring's OS-metrics granularity.
+    monitoring_interval_seconds: int
+    alarms: DatabaseAlarmThresholds
 
 
 def _pi_retention(days: int) -> rds.PerformanceInsightRetention:
@@ -68,133 +64,6 @@ def _pi_retention(days: int) -> rds.PerformanceInsightRetention:
     if days == 731:
         return rds.PerformanceInsightRetention.LONG_TERM
     return rds.PerformanceInsightRetention[f"MONTHS_{days // 31}"]
-
-
-class IsolatedNetwork(Construct):
-    """A VPC with isolated subnets only: no internet gateway, no NAT, so nothing in it can
-    reach or be reached from the internet. AWS services are reached through endpoints whose
-    policies admit this account's principals and this system's resources only.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        cidr: str,
-        zone_count: int,
-        key: kms.IKey,
-        flow_log_retention_days: int,
-        log_removal_policy: RemovalPolicy,
-        dynamodb_resources: Sequence[str],
-        dynamodb_actions: Sequence[str],
-        s3_buckets: Sequence[str],
-    ) -> None:
-        super().__init__(scope, id)
-        stack = Stack.of(self)
-        self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            vpc_name=name,
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
-            # The first zone_count of the stack's zones; the stack must give them as Fn::GetAZs
-            # (DatabaseStack.availability_zones), or CDK would look them up in the account.
-            max_azs=zone_count,
-            subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)],
-            nat_gateways=0,
-            create_internet_gateway=False,
-            # Strip the default security group's rules: nothing may fall back on it.
-            restrict_default_security_group=True,
-        )
-        # That custom resource's handler names its role in DependsOn and in a GetAtt; the
-        # duplicate is cfn-lint's W3005, and the GetAtt alone orders them.
-        provider = stack.node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        provider.node.find_child("Handler").add_deletion_override("DependsOn")
-
-        # Flow logs record every accepted and rejected connection, for audits and forensics.
-        log_group_name = f"/vpc/{name}/flow-logs"
-        log_service_may_use(key, self, sid="CloudWatchLogsVpcFlowLogs", log_group_names=[log_group_name])
-        self.flow_log_group = logs.LogGroup(
-            self, "FlowLogs", log_group_name=log_group_name, retention=_RETENTION[flow_log_retention_days], encryption_key=key, removal_policy=log_removal_policy
-        )
-        pin(self.flow_log_group, "LogGroupVpcFlowLogs")
-        self.flow_log_role = iam.Role(
-            self,
-            "FlowLogsRole",
-            description=f"VPC flow logs of {name} deliver to their log group",
-            assumed_by=iam.ServicePrincipal(
-                "vpc-flow-logs.amazonaws.com",
-                # Only this account's flow logs may use the role (confused-deputy guard).
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            ),
-        )
-        group_arn = log_group_arn(self, log_group_name)
-        self.flow_log_policy = iam.ManagedPolicy(
-            self,
-            "FlowLogsPolicy",
-            description=f"Write VPC flow logs of {name} to {log_group_name} only",
-            roles=[self.flow_log_role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], resources=[group_arn, f"{group_arn}:log-stream:*"]
-                )
-            ],
-        )
-        acknowledge(
-            self.flow_log_policy,
-            {
-                f"AwsSolutions-IAM5[Resource::{group_arn}:log-stream:*]": (
-                    "Flow logs name each log stream after a network interface id that exists only at run time; "
-                    "the wildcard covers the streams of this one log group and nothing else."
-                )
-            },
-        )
-        # The L1, not vpc.add_flow_log: the L2 would add an inline policy to the role (HIPAA and
-        # NIST forbid inline policies) that duplicates the managed policy above.
-        ec2.CfnFlowLog(
-            self,
-            "FlowLog",
-            resource_id=self.vpc.vpc_id,
-            resource_type="VPC",
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_group_name=self.flow_log_group.log_group_name,
-            deliver_logs_permission_arn=self.flow_log_role.role_arn,
-        )
-
-        in_account = {"StringEquals": {"aws:PrincipalAccount": stack.account}}
-        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets])
-        self.dynamodb_endpoint.add_to_policy(
-            iam.PolicyStatement(
-                sid="ThisSystemsTablesOnly",
-                principals=[iam.AnyPrincipal()],
-                actions=list(dynamodb_actions),
-                resources=list(dynamodb_resources),
-                conditions=in_account,
-            )
-        )
-        self.s3_endpoint = self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets])
-        bucket_arns = [f"arn:{stack.partition}:s3:::{b}" for b in s3_buckets]
-        # s3:ResourceAccount too: bucket names are global, and a bucket of that name in another
-        # account must not become a way out.
-        in_account_buckets = {"StringEquals": {"aws:PrincipalAccount": stack.account, "s3:ResourceAccount": stack.account}}
-        self.s3_endpoint.add_to_policy(
-            iam.PolicyStatement(
-                sid="ThisSystemsBucketsOnly", principals=[iam.AnyPrincipal()], actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=bucket_arns, conditions=in_account_buckets
-            )
-        )
-        self.s3_endpoint.add_to_policy(
-            iam.PolicyStatement(
-                sid="ObjectsOfThisSystemsBucketsOnly",
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                # Object keys are the application's; the bucket is fixed.
-                resources=[f"{arn}/*" for arn in bucket_arns],
-                conditions=in_account_buckets,
-            )
-        )
 
 
 class PostgresDatabase(Construct):
@@ -212,16 +81,21 @@ class PostgresDatabase(Construct):
         id: str,
         *,
         name: str,
+        database_name: str,
+        # The master user is for migrations and break-glass only; its password lives in Secrets Manager.
+        admin_user: str,
+        # The application's database user: no password at all, it signs in with IAM tokens.
+        app_user: str,
         network: IsolatedNetwork,
         key: kms.IKey,
-        settings: DatabaseConfig,
+        settings: ClusterSettings,
         app_role: iam.IRole,
         alarm_actions: AlarmActions,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         vpc, subnets = network.vpc, network.subnets
-        cluster_removal, kept_removal = removal_policies(settings.removal_policy)
+        cluster_removal = settings.removal_policy
 
         # --- security groups: who may open a connection to whom -----------------------------
         self.client_security_group = ec2.SecurityGroup(
@@ -248,7 +122,7 @@ class PostgresDatabase(Construct):
         postgres_log_group_name = f"/aws/rds/cluster/{name}/postgresql"
         log_service_may_use(key, self, sid="CloudWatchLogsPostgresql", log_group_names=[postgres_log_group_name])
         self.log_group = logs.LogGroup(
-            self, "PostgresqlLogs", log_group_name=postgres_log_group_name, retention=_RETENTION[settings.log_retention_days], encryption_key=key, removal_policy=kept_removal
+            self, "PostgresqlLogs", log_group_name=postgres_log_group_name, retention=retention(settings.log_retention_days), encryption_key=key, removal_policy=settings.log_removal_policy
         )
         pin(self.log_group, "LogGroupPostgresql")
 
@@ -268,10 +142,10 @@ class PostgresDatabase(Construct):
             "Cluster",
             engine=engine,
             cluster_identifier=name,
-            default_database_name=DATABASE_NAME,
+            default_database_name=database_name,
             # RDS generates the master password into Secrets Manager, encrypted with our key, and
             # rotates it itself (every 7 days by default): no rotation Lambda to run or reach.
-            credentials=rds.Credentials.from_username(ADMIN_USER, encryption_key=key),
+            credentials=rds.Credentials.from_username(admin_user, encryption_key=key),
             manage_master_user_password=True,
             iam_authentication=True,
             writer=writer,
@@ -314,14 +188,14 @@ class PostgresDatabase(Construct):
         self.master_secret = self.cluster.secret
 
         # --- the proxy: TLS and IAM tokens end to end, no password anywhere ------------------
-        proxy_role = iam.Role(self, "ProxyRole", description=f"{name} RDS Proxy signs in to the cluster as {APP_USER} with IAM", assumed_by=iam.ServicePrincipal("rds.amazonaws.com"))
+        proxy_role = iam.Role(self, "ProxyRole", description=f"{name} RDS Proxy signs in to the cluster as {app_user} with IAM", assumed_by=iam.ServicePrincipal("rds.amazonaws.com"))
         cluster_user_arn = stack.format_arn(
-            service="rds-db", resource="dbuser", resource_name=f"{self.cluster.cluster_resource_identifier}/{APP_USER}", arn_format=ArnFormat.COLON_RESOURCE_NAME
+            service="rds-db", resource="dbuser", resource_name=f"{self.cluster.cluster_resource_identifier}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
         iam.ManagedPolicy(
             self,
             "ProxyPolicy",
-            description=f"{name} RDS Proxy: connect to the cluster as {APP_USER} only",
+            description=f"{name} RDS Proxy: connect to the cluster as {app_user} only",
             roles=[proxy_role],
             statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[cluster_user_arn])],
         )
@@ -357,12 +231,12 @@ class PostgresDatabase(Construct):
 
         # The application role may connect through this proxy as the application user, nothing more.
         proxy_id = stack.split_arn(self.proxy.db_proxy_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
-        self.proxy_user_arn = stack.format_arn(service="rds-db", resource="dbuser", resource_name=f"{proxy_id}/{APP_USER}", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        self.proxy_user_arn = stack.format_arn(service="rds-db", resource="dbuser", resource_name=f"{proxy_id}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME)
         self.app_connect_policy = iam.ManagedPolicy(
             self,
             "AppConnectPolicy",
             managed_policy_name=f"{name}-db-connect",
-            description=f"{name} application: IAM sign-in through the RDS Proxy as {APP_USER}",
+            description=f"{name} application: IAM sign-in through the RDS Proxy as {app_user}",
             roles=[app_role],
             statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[self.proxy_user_arn])],
         )
@@ -391,7 +265,9 @@ class PostgresDatabase(Construct):
             )
         )
 
-        self.alarms = _DatabaseAlarms(self, "Alarms", instances=self.instance_identifiers, settings=settings, actions=alarm_actions).alarms
+        self.alarms = DatabaseAlarms(
+            self, "Alarms", instances=self.instance_identifiers, thresholds=settings.alarms, max_capacity_acu=settings.max_capacity_acu, actions=alarm_actions
+        ).alarms
 
     def _monitoring_role(self) -> iam.Role:
         """Enhanced Monitoring's role, with the AWS managed policy's permissions narrowed to this
@@ -418,47 +294,3 @@ class PostgresDatabase(Construct):
             },
         )
         return role
-
-
-class _DatabaseAlarms(Construct):
-    """CloudWatch's recommended Aurora alarms, per instance, wired to the alert actions."""
-
-    def __init__(self, scope: Construct, id: str, *, instances: Mapping[str, str], settings: DatabaseConfig, actions: AlarmActions) -> None:
-        super().__init__(scope, id)
-        a = settings.alarms
-        periods = dict(evaluation_periods=a.evaluation_periods, datapoints_to_alarm=a.datapoints_to_alarm)
-        self.alarms: list[cloudwatch.Alarm] = []
-        for construct_id, instance in instances.items():
-            dims = {"DBInstanceIdentifier": instance}
-            self.alarms += [
-                actions.alarm(
-                    self, f"{construct_id}Cpu", name=f"{instance}-cpu", metric=_metric("CPUUtilization", dims, "Average"), threshold=a.cpu_percent,
-                    description=f"CPU of {instance} is at or above {a.cpu_percent}%: queries are CPU-bound or capacity is capped.", **periods,
-                ),
-                actions.alarm(
-                    self, f"{construct_id}Capacity", name=f"{instance}-acu-utilization", metric=_metric("ACUUtilization", dims, "Average"), threshold=a.acu_percent,
-                    description=f"{instance} uses {a.acu_percent}% or more of its maximum ACU ({settings.max_capacity_acu}): raise max_capacity_acu before it throttles.", **periods,
-                ),
-                actions.alarm(
-                    self, f"{construct_id}Connections", name=f"{instance}-connections", metric=_metric("DatabaseConnections", dims, "Maximum"), threshold=a.connections,
-                    description=f"{instance} holds {a.connections} or more connections: clients may be bypassing the proxy or leaking connections.", **periods,
-                ),
-            ]
-            memory = actions.alarm(
-                self, f"{construct_id}Memory", name=f"{instance}-freeable-memory", metric=_metric("FreeableMemory", dims, "Minimum"), threshold=a.freeable_memory_mib * 1024 * 1024,
-                description=f"Freeable memory of {instance} is at or below {a.freeable_memory_mib} MiB: the instance is short of memory for its load.", **periods,
-            )
-            # Memory alarms on a low value; AlarmActions sets up >= alarms, so flip the operator.
-            memory.node.default_child.comparison_operator = "LessThanOrEqualToThreshold"
-            self.alarms.append(memory)
-            if construct_id != "Writer":
-                self.alarms.append(
-                    actions.alarm(
-                        self, f"{construct_id}ReplicaLag", name=f"{instance}-replica-lag", metric=_metric("AuroraReplicaLag", dims, "Maximum"), threshold=a.replica_lag_ms,
-                        description=f"Reader {instance} lags the writer by {a.replica_lag_ms} ms or more: reads are stale and a failover would wait.", **periods,
-                    )
-                )
-
-
-def _metric(name: str, dims: dict[str, str], statistic: str) -> cloudwatch.Metric:
-    return cloudwatch.Metric(namespace="AWS/RDS", metric_name=name, dimensions_map=dims, statistic=statistic, period=Duration.minutes(1))

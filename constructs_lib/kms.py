@@ -16,7 +16,7 @@ class DataKey(Construct):
     """A symmetric customer-managed key: rotation on, an alias, a 30-day deletion window.
 
     The key is stateful: deleting it makes everything it encrypted unreadable, so its
-    removal policy comes from config (retain outside dev) and its logical id is pinned.
+    removal policy comes from its props (the stacks pass retain outside dev) and its logical id is pinned.
     """
 
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str, removal_policy: RemovalPolicy, logical_id: str) -> None:

@@ -7,15 +7,15 @@ import json
 from dataclasses import dataclass
 
 from aws_cdk import RemovalPolicy, Stack, Tags
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from config.model import AlarmConfig, BillingConfig, ReplicaConfig
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.identity import pin
+from constructs_lib.monitoring import TableAlarms
+from constructs_lib.props import Replica, TableAlarmThresholds, TableBilling
 from constructs_lib.specs import Key, TableSpec
 
 # Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
@@ -24,10 +24,6 @@ WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem
 # A customer-managed key is used by DynamoDB on the caller's behalf.
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
-
-# Operations whose SystemErrors and latency the alarms watch (DynamoDB publishes per Operation).
-ERROR_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")
-LATENCY_OPERATIONS = ("GetItem", "Query", "PutItem", "UpdateItem")
 
 _KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 _PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY, "INCLUDE": dynamodb.ProjectionType.INCLUDE}
@@ -39,21 +35,21 @@ def _attr(key: Key | None) -> dynamodb.Attribute | None:
 
 @dataclass(frozen=True, kw_only=True)
 class TableSettings:
-    """The per-environment half of a table: everything config decides."""
+    """The per-environment half of a table; the spec is the other."""
 
-    billing: BillingConfig
+    billing: TableBilling
     pitr_enabled: bool
     pitr_days: int
     deletion_protection: bool
     removal_policy: RemovalPolicy
-    alarms: AlarmConfig
-    replicas: Sequence[ReplicaConfig] = ()
+    alarms: TableAlarmThresholds
+    replicas: Sequence[Replica] = ()
 
 
 class DataTable(Construct):
     """One table of the catalogue: TableV2 encrypted with a customer-managed key, PITR, deletion
-    protection, TTL, removal policy from config, a pinned logical id, and the AWS-recommended
-    alarms for the table and each GSI, all wired to the alert actions.
+    protection, TTL, the environment's removal policy, a pinned logical id, and the AWS-recommended
+    alarms for the table and each GSI (constructs_lib/monitoring.py), all wired to the alert actions.
     """
 
     def __init__(self, scope: Construct, id: str, *, spec: TableSpec, table_name: str, key: kms.IKey, settings: TableSettings, alarm_actions: AlarmActions, stream: bool = False) -> None:
@@ -103,7 +99,15 @@ class DataTable(Construct):
         self._key_arn = key.key_arn
         self._kms_via = f"dynamodb.{Stack.of(self).region}.amazonaws.com"
         Tags.of(self.table).add("Table", spec.id)
-        self.alarms = _TableAlarms(self, "Alarms", table_name=table_name, spec=spec, config=settings.alarms, replicas=settings.replicas, actions=alarm_actions).alarms
+        self.alarms = TableAlarms(
+            self,
+            "Alarms",
+            table_name=table_name,
+            index_names=[index.name for index in spec.indexes],
+            replica_regions=[r.region for r in settings.replicas],
+            thresholds=settings.alarms,
+            actions=alarm_actions,
+        ).alarms
 
     @property
     def table_arn(self) -> str:
@@ -170,112 +174,13 @@ def statements(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
     return [iam.PolicyStatement(actions=list(g.actions), resources=list(g.resources), conditions=g.conditions) for g in seen.values()]
 
 
-def _billing(config: BillingConfig) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:
-    if config.mode == "PAY_PER_REQUEST":
+def _billing(billing: TableBilling) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:
+    if billing.mode == "PAY_PER_REQUEST":
         return dynamodb.Billing.on_demand(), None, None
     read = dynamodb.Capacity.autoscaled(
-        min_capacity=config.read_capacity, max_capacity=config.max_read_capacity, target_utilization_percent=config.target_utilization_percent
+        min_capacity=billing.read_capacity, max_capacity=billing.max_read_capacity, target_utilization_percent=billing.target_utilization_percent
     )
     write = dynamodb.Capacity.autoscaled(
-        min_capacity=config.write_capacity, max_capacity=config.max_write_capacity, target_utilization_percent=config.target_utilization_percent
+        min_capacity=billing.write_capacity, max_capacity=billing.max_write_capacity, target_utilization_percent=billing.target_utilization_percent
     )
     return dynamodb.Billing.provisioned(read_capacity=read, write_capacity=write), read, write
-
-
-class _TableAlarms(Construct):
-    """The CloudWatch "recommended alarms" for DynamoDB, for one table and its GSIs.
-
-    Written as CfnAlarm properties rather than L2 Alarm/Metric objects: a table has 6+ alarms
-    over up to 13 metrics, and each L2 object is a round trip to the jsii runtime, which made
-    them a third of the whole app's synth time. The template is the same either way.
-    """
-
-    def __init__(self, scope: Construct, id: str, *, table_name: str, spec: TableSpec, config: AlarmConfig, replicas: Sequence[ReplicaConfig], actions: AlarmActions) -> None:
-        super().__init__(scope, id)
-        self._config = config
-        self._actions = actions
-        self.alarms: list[cloudwatch.CfnAlarm] = []
-        table_dims = {"TableName": table_name}
-        for kind in ("Read", "Write"):
-            self._alarm(
-                f"{kind}Throttles",
-                f"{table_name}-{kind.lower()}-throttles",
-                _metric(f"{kind}ThrottleEvents", table_dims, "Sum"),
-                config.throttle_events,
-                f"{kind} requests to {table_name} are being throttled: raise capacity or spread the partition keys.",
-            )
-            for index in spec.indexes:
-                self._alarm(
-                    f"{kind}Throttles{index.name}",
-                    f"{table_name}-{index.name}-{kind.lower()}-throttles",
-                    _metric(f"{kind}ThrottleEvents", {**table_dims, "GlobalSecondaryIndexName": index.name}, "Sum"),
-                    config.throttle_events,
-                    f"{kind} throttling on index {index.name} of {table_name}; a throttled GSI also throttles writes to the table.",
-                )
-        # SystemErrors is published per Operation only: sum the operations in metric math.
-        self._alarm(
-            "SystemErrors",
-            f"{table_name}-system-errors",
-            _math("SUM(METRICS())", "SystemErrors", table_dims, ERROR_OPERATIONS, "Sum"),
-            config.system_errors,
-            f"DynamoDB returned HTTP 500s for {table_name}; clients retry, persistent errors need an AWS support case.",
-        )
-        self._alarm(
-            "Latency",
-            f"{table_name}-latency",
-            _math("MAX(METRICS())", "SuccessfulRequestLatency", table_dims, LATENCY_OPERATIONS, "Average"),
-            config.latency_ms,
-            f"Average latency of the slowest of {', '.join(LATENCY_OPERATIONS)} on {table_name} is above {config.latency_ms} ms.",
-        )
-        for replica in replicas:
-            self._alarm(
-                f"ReplicationLatency{replica.region}",
-                f"{table_name}-replication-latency-{replica.region}",
-                _metric("ReplicationLatency", {**table_dims, "ReceivingRegion": replica.region}, "Average"),
-                config.replication_latency_ms,
-                f"Replication of {table_name} to {replica.region} is lagging.",
-            )
-
-    def _alarm(self, id: str, name: str, metric: dict, threshold: int, description: str) -> None:
-        self.alarms.append(
-            self._actions.cfn_alarm(
-                self,
-                id,
-                name=name,
-                description=description,
-                threshold=threshold,
-                evaluation_periods=self._config.evaluation_periods,
-                datapoints_to_alarm=self._config.datapoints_to_alarm,
-                **metric,
-            )
-        )
-
-
-# CfnAlarm's nested properties as plain objects in the jsii (camelCase) shape: the runtime
-# takes them as they are, where each struct class is built and serialized field by field in
-# Python (half of an alarm's cost, with hundreds of alarms per environment).
-def _dimensions(dims: dict[str, str]) -> list[dict]:
-    return [{"name": k, "value": v} for k, v in sorted(dims.items())]
-
-
-def _metric(name: str, dims: dict[str, str], statistic: str) -> dict:
-    """CfnAlarm properties of a single-metric alarm over 60-second periods."""
-    return dict(namespace="AWS/DynamoDB", metric_name=name, dimensions=_dimensions(dims), statistic=statistic, period=60)
-
-
-def _math(expression: str, name: str, dims: dict[str, str], operations: Sequence[str], statistic: str) -> dict:
-    """CfnAlarm properties of a metric-math alarm over one metric per DynamoDB operation."""
-    label = f"{name} ({expression.split('(')[0].lower()} over operations)"
-    return dict(
-        metrics=[
-            {"id": "expr_1", "expression": expression, "label": label, "returnData": True},
-            *(
-                {
-                    "id": op.lower(),
-                    "metricStat": {"metric": {"namespace": "AWS/DynamoDB", "metricName": name, "dimensions": _dimensions({**dims, "Operation": op})}, "period": 60, "stat": statistic},
-                    "returnData": False,
-                }
-                for op in operations
-            ),
-        ]
-    )

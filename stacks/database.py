@@ -9,14 +9,20 @@ from constructs import Construct
 
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.database import APP_USER, DATABASE_NAME, PROXY_PORT, IsolatedNetwork, PostgresDatabase, removal_policies
+from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey
+from constructs_lib.network import IsolatedNetwork
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
 from stacks import naming
+from stacks.policies import database_removal_policies
 
 DATABASE = "personalpod-database"
-# config.model allows up to six zones; the VPC takes the first zone_count of them.
+# PersonalPod's names for its database and users; the constructs take them as given.
+DATABASE_NAME = "personalpod"
+ADMIN_USER = "personalpod_admin"
+APP_USER = "personalpod_app"
+# config/validation.py allows up to six zones; the VPC takes the first zone_count of them.
 MAX_ZONES = 6
 
 
@@ -40,7 +46,7 @@ class DatabaseStack(Stack):
         super().__init__(scope, id, **kwargs)
         settings = config.database
         name = f"{system.key}-{config.name}"
-        cluster_removal, kept_removal = removal_policies(settings.removal_policy)
+        cluster_removal, kept_removal = database_removal_policies(settings.removal_policy)
         # The database's own key: its snapshots, logs and secret can be audited and revoked
         # without touching the tables' key.
         self.key = DataKey(
@@ -68,9 +74,24 @@ class DatabaseStack(Stack):
             self,
             "Database",
             name=name,
+            database_name=DATABASE_NAME,
+            admin_user=ADMIN_USER,
+            app_user=APP_USER,
             network=self.network,
             key=self.key,
-            settings=settings,
+            settings=ClusterSettings(
+                min_capacity_acu=settings.min_capacity_acu,
+                max_capacity_acu=settings.max_capacity_acu,
+                readers=settings.readers,
+                backup_retention_days=settings.backup_retention_days,
+                deletion_protection=settings.deletion_protection,
+                removal_policy=cluster_removal,
+                log_removal_policy=kept_removal,
+                performance_insights_retention_days=settings.performance_insights_retention_days,
+                log_retention_days=settings.log_retention_days,
+                monitoring_interval_seconds=settings.monitoring_interval_seconds,
+                alarms=settings.alarms,
+            ),
             app_role=app_role,
             alarm_actions=AlarmActions(self, topic_arns=topic_arns),
         )

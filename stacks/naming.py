@@ -24,12 +24,6 @@ def stack_name(cfg: EnvironmentConfig, system_key: str) -> str:
     return f"{system_key}-{cfg.name}"
 
 
-def removal_policy(cfg: EnvironmentConfig):
-    from aws_cdk import RemovalPolicy
-
-    return RemovalPolicy.RETAIN if cfg.removal_policy == "retain" else RemovalPolicy.DESTROY
-
-
 def archive_bucket_name(cfg: EnvironmentConfig, *, audit: bool) -> str:
     return f"data-{'audit-' if audit else ''}archive-{cfg.name}-{cfg.account}-{cfg.region}"
 

@@ -16,12 +16,13 @@ from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey
 from stacks import naming
+from stacks.policies import removal_policy
 
 
 class PlatformStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, any_provisioned: bool, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
-        policy = naming.removal_policy(config)
+        policy = removal_policy(config.removal_policy)
         self.alerts_key = DataKey(
             self, "AlertsKey", alias=f"alias/data-alerts-{config.name}", description=f"Encrypts the {config.name} data alert topic", removal_policy=policy, logical_id="KeyAlerts"
         ).key

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
-from constructs import Construct
-
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
 from config.model import EnvironmentConfig
 from config.retention import archived as archived_tables
@@ -14,12 +13,27 @@ from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import ArchiveTarget, TableArchiver
 from constructs_lib.backup import TableBackupPlan
 from constructs_lib.kms import DataKey
+from constructs_lib.props import TableAlarmThresholds
 from constructs_lib.roles import DataAccessRoles
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import DataTable, TableSettings
 from stacks import naming
+from stacks.policies import removal_policy
 
 FIELD_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
+    """The table alarms' share of config.alarms (the rest are the platform's account alarms)."""
+    a = config.alarms
+    return TableAlarmThresholds(
+        throttle_events=a.throttle_events,
+        system_errors=a.system_errors,
+        latency_ms=a.latency_ms,
+        replication_latency_ms=a.replication_latency_ms,
+        evaluation_periods=a.evaluation_periods,
+        datapoints_to_alarm=a.datapoints_to_alarm,
+    )
 
 
 class SystemStack(Stack):
@@ -27,7 +41,7 @@ class SystemStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.system = system
         prefix = f"{system.key}-{config.name}"
-        removal = naming.removal_policy(config)
+        removal = removal_policy(config.removal_policy)
         # One key per system and environment: revoking or auditing one system's data never
         # touches another's.
         self.key = DataKey(self, "DataKey", alias=f"alias/{prefix}-data", description=f"Encrypts the {system.title} tables in {config.name}", removal_policy=removal, logical_id="KeyData").key
@@ -41,7 +55,7 @@ class SystemStack(Stack):
             pitr_days=config.pitr.recovery_period_days,
             deletion_protection=config.deletion_protection,
             removal_policy=removal,
-            alarms=config.alarms,
+            alarms=table_alarm_thresholds(config),
             replicas=config.replicas,
         )
         # Tables get a scope of their own so a table id can never collide with another construct.

@@ -187,3 +187,12 @@ def test_synth_stops_with_the_message_and_writes_nothing(tmp_path):
     assert result.returncode == 1
     assert "env = 'qa' is not allowed: one of dev, staging, prod" in result.stderr
     assert not outdir.exists() or not any(outdir.iterdir())
+
+
+def test_config_loads_without_cdk():
+    # Docs and local tools read config without starting jsii: the constructs' props that config
+    # reuses (constructs_lib/props.py) must stay plain data.
+    probe = "import sys, config; config.load(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -9,13 +10,13 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from config.model import AlarmConfig, BillingConfig, ReplicaConfig
 from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.buckets import AccessLogBucket, SecureBucket
 from constructs_lib.kms import DataKey
+from constructs_lib.props import Replica, TableAlarmThresholds, TableBilling
 from constructs_lib.specs import IndexSpec, Key, TableSpec
 from constructs_lib.table import DataTable, TableSettings
-from tests.support import resources, region_stack
+from tests.support import ROOT, resources, region_stack
 
 SPEC = TableSpec(
     id="Orders",
@@ -29,11 +30,11 @@ SPEC = TableSpec(
     ttl_attribute="expiresAt",
     serves="a customer's orders",
 )
-ALARMS = AlarmConfig(throttle_events=3, system_errors=2, user_errors=9, latency_ms=40, evaluation_periods=4, datapoints_to_alarm=2)
+ALARMS = TableAlarmThresholds(throttle_events=3, system_errors=2, latency_ms=40, replication_latency_ms=90_000, evaluation_periods=4, datapoints_to_alarm=2)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 
 
-def build_table(billing=BillingConfig(), replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN):
+def build_table(billing=TableBilling(), replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN):
     stack = region_stack()
     key = DataKey(stack, "Key", alias="alias/test", description="test", removal_policy=removal, logical_id="KeyData").key
     settings = TableSettings(billing=billing, pitr_enabled=pitr, pitr_days=35, deletion_protection=protect, removal_policy=removal, alarms=ALARMS, replicas=replicas)
@@ -126,13 +127,14 @@ def test_system_errors_alarm_sums_every_operation(table_template):
 
 
 def test_provisioned_billing_autoscales_table_and_indexes():
-    stack, _ = build_table(billing=BillingConfig(mode="PROVISIONED", read_capacity=5, write_capacity=2, max_read_capacity=50, max_write_capacity=20, target_utilization_percent=60))
+    stack, _ = build_table(billing=TableBilling(mode="PROVISIONED", read_capacity=5, write_capacity=2, max_read_capacity=50, max_write_capacity=20, target_utilization_percent=60))
     props = Template.from_stack(stack).find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]
     assert props["BillingMode"] == "PROVISIONED"
     write = props["WriteProvisionedThroughputSettings"]["WriteCapacityAutoScalingSettings"]
     assert (write["MinCapacity"], write["MaxCapacity"], write["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) == (2, 20, 60)
     read = props["Replicas"][0]["ReadProvisionedThroughputSettings"]["ReadCapacityAutoScalingSettings"]
     assert (read["MinCapacity"], read["MaxCapacity"]) == (5, 50)
+    assert len(props["GlobalSecondaryIndexes"]) == 2
     for index in props["GlobalSecondaryIndexes"]:
         assert index["WriteProvisionedThroughputSettings"]["WriteCapacityAutoScalingSettings"]["MaxCapacity"] == 20
 
@@ -148,11 +150,11 @@ def test_dev_settings_pitr_off_unprotected_and_destroyed():
 
 def test_replicas_get_their_region_key_and_a_replication_alarm():
     key_arn = "arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"
-    stack, _ = build_table(replicas=(ReplicaConfig(region="us-west-2", kms_key_arn=key_arn),))
+    stack, _ = build_table(replicas=(Replica(region="us-west-2", kms_key_arn=key_arn),))
     template = Template.from_stack(stack)
     replicas = {r["Region"]: r for r in template.find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]["Replicas"]}
     assert replicas["us-west-2"]["SSESpecification"] == {"KMSMasterKeyId": key_arn}
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "orders-test-replication-latency-us-west-2", "MetricName": "ReplicationLatency"})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "orders-test-replication-latency-us-west-2", "MetricName": "ReplicationLatency", "Threshold": 90_000})
 
 
 def _policy_statements(stack) -> list[dict]:
@@ -261,3 +263,14 @@ def test_access_log_bucket_is_sse_s3_and_expires_logs():
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_constructs_import_neither_config_nor_stacks():
+    # One direction only: config and stacks build on constructs_lib, which takes its own props.
+    modules = sorted((ROOT / "constructs_lib").glob("*.py"))
+    assert len(modules) > 10
+    for path in modules:
+        tree = ast.parse(path.read_text())
+        imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        imported += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [m for m in imported if m.split(".")[0] in ("config", "stacks")], f"{path.name} imports {imported}"

@@ -142,11 +142,12 @@ def test_security_groups_admit_only_the_proxy_and_the_application(synthesized, e
     assert to(cluster_sg) == {(json.dumps(proxy_sg), "tcp", 5433, 5433), (json.dumps(clients_sg), "tcp", 5433, 5433)}
     assert to(proxy_sg) == {(json.dumps(clients_sg), "tcp", 5432, 5432)}
     # No address range is admitted anywhere: only security groups.
-    assert all("CidrIp" not in r and "CidrIpv6" not in r for r in ingress)
-    for group in resources(tpl, "AWS::EC2::SecurityGroup").values():
+    assert ingress and all("CidrIp" not in r and "CidrIpv6" not in r for r in ingress)
+    groups = resources(tpl, "AWS::EC2::SecurityGroup")
+    assert groups
+    for group in groups.values():
         assert not group["Properties"].get("SecurityGroupIngress"), group
     # The cluster sends nothing; the proxy sends only to the cluster.
-    groups = resources(tpl, "AWS::EC2::SecurityGroup")
     assert groups[cluster_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == [
         {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}
     ]
@@ -245,7 +246,7 @@ def test_dynamodb_endpoint_reaches_personalpods_tables_only(synthesized, env):
     share_index = f"arn:aws:dynamodb:us-east-1:{account}:table/personalpod-{env}-share-tokens/index/ownerId-expiresAt-index"
     assert sorted(statement["Resource"]) == sorted([*tables, share_index])
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": account}}
-    assert all("*" not in action for action in statement["Action"])
+    assert statement["Action"] and all("*" not in action for action in statement["Action"])
     # Everything PersonalPod's own roles may do to its tables passes the endpoint.
     app = synthesized[f"personalpod-{env}"].template
     granted = {
@@ -269,7 +270,7 @@ def test_s3_endpoint_reaches_personalpods_content_bucket_only(synthesized, env):
     for s in statements:
         # The bucket must be this account's: bucket names are global.
         assert s["Condition"] == {"StringEquals": {"aws:PrincipalAccount": account, "s3:ResourceAccount": account}}
-        assert all("*" not in action for action in s["Action"])
+        assert s["Action"] and all("*" not in action for action in s["Action"])
 
 
 @pytest.mark.parametrize("env", ENVS)

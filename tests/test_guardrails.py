@@ -18,11 +18,16 @@ DATA_SERVICES = ("dynamodb:", "kms:", "s3:", "rds:", "rds-db:", "secretsmanager:
 
 
 def stacks_of(synthesized, env):
-    return [s for s in synthesized.values() if s.environment == env]
+    stacks = [s for s in synthesized.values() if s.environment == env]
+    assert len(stacks) == 8, f"{env}: {sorted(s.name for s in stacks)}"
+    return stacks
 
 
-def all_stacks(synthesized):
-    return list(synthesized.values())
+def of_type(stacks, type_: str) -> list[tuple]:
+    """(stack, logical id, resource) of every resource of `type_`, asserted to be some."""
+    found = [(stack, logical_id, resource) for stack in stacks for logical_id, resource in resources(stack.template, type_).items()]
+    assert found, f"no {type_} in {[s.name for s in stacks]}"
+    return found
 
 
 # --- cdk-nag -------------------------------------------------------------------------------
@@ -123,25 +128,26 @@ def table_replicas(table: dict) -> list[dict]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_table_is_encrypted_with_a_customer_managed_key_of_its_stack(synthesized, env):
-    for stack in stacks_of(synthesized, env):
+    for stack, logical_id, table in of_type(stacks_of(synthesized, env), "AWS::DynamoDB::GlobalTable"):
         keys = resources(stack.template, "AWS::KMS::Key")
-        for logical_id, table in resources(stack.template, "AWS::DynamoDB::GlobalTable").items():
-            assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}, logical_id
-            for replica in table_replicas(table):
-                key = replica["SSESpecification"]["KMSMasterKeyId"]
-                assert isinstance(key, dict) and key["Fn::GetAtt"][0] in keys, f"{stack.name}/{logical_id} uses {key}"
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}, logical_id
+        assert table_replicas(table), logical_id
+        for replica in table_replicas(table):
+            key = replica["SSESpecification"]["KMSMasterKeyId"]
+            assert isinstance(key, dict) and key["Fn::GetAtt"][0] in keys, f"{stack.name}/{logical_id} uses {key}"
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_staging_and_prod_tables_have_35_days_of_pitr(synthesized, env):
-    for stack in stacks_of(synthesized, env):
-        for logical_id, table in resources(stack.template, "AWS::DynamoDB::GlobalTable").items():
-            for replica in table_replicas(table):
-                assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 35}, f"{stack.name}/{logical_id}"
+    for stack, logical_id, table in of_type(stacks_of(synthesized, env), "AWS::DynamoDB::GlobalTable"):
+        assert table_replicas(table), logical_id
+        for replica in table_replicas(table):
+            assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 35}, f"{stack.name}/{logical_id}"
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_staging_and_prod_stateful_resources_are_retained_and_protected(synthesized, env):
+    checked = 0
     for stack in stacks_of(synthesized, env):
         for logical_id, resource in stack.template["Resources"].items():
             if resource["Type"] not in STATEFUL:
@@ -149,14 +155,17 @@ def test_staging_and_prod_stateful_resources_are_retained_and_protected(synthesi
             if resource["Type"] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in resource["Properties"]:
                 # An Aurora instance holds no data: the cluster's policy and protection cover it.
                 continue
+            checked += 1
             allowed = ("Retain", "Snapshot") if resource["Type"].startswith("AWS::RDS::") else ("Retain",)
             where = f"{stack.name}/{logical_id}"
             assert resource.get("DeletionPolicy") in allowed, f"{where}: DeletionPolicy {resource.get('DeletionPolicy')}"
             assert resource.get("UpdateReplacePolicy") in allowed, f"{where}: UpdateReplacePolicy {resource.get('UpdateReplacePolicy')}"
             if resource["Type"] == "AWS::DynamoDB::GlobalTable":
-                assert all(r["DeletionProtectionEnabled"] is True for r in table_replicas(resource)), where
+                assert table_replicas(resource) and all(r["DeletionProtectionEnabled"] is True for r in table_replicas(resource)), where
             if resource["Type"].startswith("AWS::RDS::"):
                 assert resource["Properties"].get("DeletionProtection") is True, where
+    # Tables, keys, buckets, the vault and the cluster: far more than a handful.
+    assert checked > 30, checked
 
 
 def test_prod_stacks_have_termination_protection(synthesized):
@@ -169,23 +178,22 @@ def is_access_log_bucket(logical_id: str) -> bool:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_bucket_is_private_versioned_tls_only_encrypted_and_logged(synthesized, env):
-    for stack in stacks_of(synthesized, env):
+    for stack, logical_id, bucket in of_type(stacks_of(synthesized, env), "AWS::S3::Bucket"):
         policies = [p["Properties"] for p in resources(stack.template, "AWS::S3::BucketPolicy").values()]
-        for logical_id, bucket in resources(stack.template, "AWS::S3::Bucket").items():
-            where, props = f"{stack.name}/{logical_id}", bucket["Properties"]
-            assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}, where
-            assert props["VersioningConfiguration"] == {"Status": "Enabled"}, where
-            tls_only = [
-                p for p in policies if p["Bucket"] == {"Ref": logical_id} and '"aws:SecureTransport": "false"' in json.dumps(p["PolicyDocument"])
-            ]
-            assert tls_only, f"{where} has no TLS-only bucket policy"
-            encryption = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-            if is_access_log_bucket(logical_id):
-                # S3 access-log delivery needs SSE-S3 on its destination (acknowledged above).
-                assert encryption == {"SSEAlgorithm": "AES256"}, where
-            else:
-                assert encryption["SSEAlgorithm"] == "aws:kms" and "KMSMasterKeyID" in encryption, where
-                assert "LoggingConfiguration" in props, f"{where} is not access-logged"
+        where, props = f"{stack.name}/{logical_id}", bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}, where
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, where
+        tls_only = [
+            p for p in policies if p["Bucket"] == {"Ref": logical_id} and '"aws:SecureTransport": "false"' in json.dumps(p["PolicyDocument"])
+        ]
+        assert tls_only, f"{where} has no TLS-only bucket policy"
+        encryption = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        if is_access_log_bucket(logical_id):
+            # S3 access-log delivery needs SSE-S3 on its destination (acknowledged above).
+            assert encryption == {"SSEAlgorithm": "AES256"}, where
+        else:
+            assert encryption["SSEAlgorithm"] == "aws:kms" and "KMSMasterKeyID" in encryption, where
+            assert "LoggingConfiguration" in props, f"{where} is not access-logged"
 
 
 def policy_documents(template: dict):
@@ -230,29 +238,30 @@ def as_list(value) -> list:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_no_wildcard_action_and_no_wildcard_resource_on_data_services(synthesized, env):
+    checked = 0
     for stack in stacks_of(synthesized, env):
         for logical_id, document in policy_documents(stack.template):
             for statement in document["Statement"]:
+                checked += 1
                 where = f"{stack.name}/{logical_id}: {json.dumps(statement)[:200]}"
                 actions = as_list(statement.get("Action", []))
                 assert all("*" not in a for a in actions), where
                 if any(a.startswith(DATA_SERVICES) for a in actions):
                     for resource in as_list(statement["Resource"]):
                         assert not is_wildcard(render(resource)), where
+    assert checked > 50, checked
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_alarm_notifies(synthesized, env):
-    for stack in stacks_of(synthesized, env):
-        for logical_id, alarm in resources(stack.template, "AWS::CloudWatch::Alarm").items():
-            assert alarm["Properties"].get("AlarmActions"), f"{stack.name}/{logical_id} has no alarm action"
+    for stack, logical_id, alarm in of_type(stacks_of(synthesized, env), "AWS::CloudWatch::Alarm"):
+        assert alarm["Properties"].get("AlarmActions"), f"{stack.name}/{logical_id} has no alarm action"
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_kms_key_rotates(synthesized, env):
-    for stack in stacks_of(synthesized, env):
-        for logical_id, key in resources(stack.template, "AWS::KMS::Key").items():
-            assert key["Properties"].get("EnableKeyRotation") is True, f"{stack.name}/{logical_id}"
+    for stack, logical_id, key in of_type(stacks_of(synthesized, env), "AWS::KMS::Key"):
+        assert key["Properties"].get("EnableKeyRotation") is True, f"{stack.name}/{logical_id}"
 
 
 # --- logical-id pins -----------------------------------------------------------------------

@@ -28,7 +28,9 @@ def test_prod_reaches_all_three_seed_channels(synthesized):
     template = platform(synthesized, "prod").template
     assert [s["Properties"]["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()] == ["data-oncall@example.com"]
     assert len(resources(template, "AWS::Chatbot::SlackChannelConfiguration")) == 1
-    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert alarms
+    for alarm in alarms.values():
         assert "arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall" in alarm["Properties"]["AlarmActions"]
 
 
@@ -60,9 +62,10 @@ def test_access_log_bucket(synthesized, env, retention, policy):
 
 @pytest.mark.parametrize("env, protected", [("dev", False), ("staging", True), ("prod", True)])
 def test_termination_protection_follows_config(synthesized, env, protected):
-    for name, stack in synthesized.items():
-        if stack.environment == env:
-            assert stack.termination_protection is protected, name
+    stacks = {name: stack for name, stack in synthesized.items() if stack.environment == env}
+    assert len(stacks) == 8
+    for name, stack in stacks.items():
+        assert stack.termination_protection is protected, name
 
 
 @pytest.mark.parametrize("env, account", [("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")])

@@ -24,7 +24,9 @@ def template(synthesized, name):
 @pytest.mark.parametrize("env", ENVS)
 def test_only_archived_tables_stream_old_images(synthesized, env):
     for system in SYSTEMS:
-        for logical_id, table in resources(template(synthesized, f"{system}-{env}"), "AWS::DynamoDB::GlobalTable").items():
+        found = resources(template(synthesized, f"{system}-{env}"), "AWS::DynamoDB::GlobalTable")
+        assert found, system
+        for logical_id, table in found.items():
             stream = table["Properties"].get("StreamSpecification")
             if system == "daylight" and logical_id.removeprefix("Table") in ARCHIVED:
                 assert stream == {"StreamViewType": "OLD_IMAGE"}, logical_id
@@ -113,10 +115,11 @@ def test_audit_archive_is_object_locked_for_its_retention(synthesized, env, mode
 
 
 def test_dev_has_no_backups(synthesized):
-    for name, stack in synthesized.items():
-        if stack.environment == "dev":
-            assert not resources(stack.template, "AWS::Backup::BackupPlan"), name
-            assert not resources(stack.template, "AWS::Backup::BackupVault"), name
+    dev = {name: stack for name, stack in synthesized.items() if stack.environment == "dev"}
+    assert len(dev) == 8
+    for name, stack in dev.items():
+        assert not resources(stack.template, "AWS::Backup::BackupPlan"), name
+        assert not resources(stack.template, "AWS::Backup::BackupVault"), name
 
 
 @pytest.mark.parametrize("env, locked", [("staging", False), ("prod", True)])
@@ -149,7 +152,7 @@ def test_backup_plan_rules_and_a_selection_naming_every_table(synthesized, syste
         assert lifecycle_["DeleteAfterDays"] >= lifecycle_.get("MoveToColdStorageAfterDays", -90) + 90
     (selection,) = resources(stack, "AWS::Backup::BackupSelection").values()
     selected = {r["Fn::GetAtt"][0] for r in selection["Properties"]["BackupSelection"]["Resources"]}
-    assert selected == set(resources(stack, "AWS::DynamoDB::GlobalTable"))
+    assert selected and selected == set(resources(stack, "AWS::DynamoDB::GlobalTable"))
 
 
 @pytest.mark.parametrize("env, amount, emails", [("dev", 200, ["dev-alerts@example.com"]), ("staging", 1000, ["data-alerts@example.com"]), ("prod", 5000, ["data-oncall@example.com"])])

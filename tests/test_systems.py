@@ -121,7 +121,9 @@ def test_daylight_has_the_seed_19_tables_with_ttl_where_retention_expires_data(s
 @pytest.mark.parametrize("env, pitr, protected, policy", [("dev", False, False, "Delete"), ("staging", True, True, "Retain"), ("prod", True, True, "Retain")])
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_protection_and_encryption_of_every_table(synthesized, system, env, pitr, protected, policy):
-    for logical_id, table in tables(synthesized, system, env).items():
+    found = tables(synthesized, system, env)
+    assert found
+    for logical_id, table in found.items():
         assert table["DeletionPolicy"] == policy and table["UpdateReplacePolicy"] == policy, logical_id
         props = table["Properties"]
         assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
@@ -138,7 +140,9 @@ def test_every_table_and_gsi_has_alarms_with_actions(synthesized, system, env):
     template = synthesized[f"{system}-{env}"].template
     alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
     topic = f"arn:aws:sns:us-east-1:{synthesized[f'{system}-{env}'].account}:data-alerts-{env}"
-    for table in tables(synthesized, system, env).values():
+    found = tables(synthesized, system, env)
+    assert found and alarms
+    for table in found.values():
         name = table["Properties"]["TableName"]
         expected = {f"{name}-{kind}" for kind in ("read-throttles", "write-throttles", "system-errors", "latency")}
         for index in table["Properties"].get("GlobalSecondaryIndexes", []):
@@ -150,9 +154,13 @@ def test_every_table_and_gsi_has_alarms_with_actions(synthesized, system, env):
 
 def test_fusion_health_billing_switch_per_environment(synthesized):
     for env in ("dev", "staging"):
-        for table in tables(synthesized, "fusion-health", env).values():
+        found = tables(synthesized, "fusion-health", env)
+        assert len(found) == 2
+        for table in found.values():
             assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
-    for table in tables(synthesized, "fusion-health", "prod").values():
+    prod = tables(synthesized, "fusion-health", "prod")
+    assert len(prod) == 2
+    for table in prod.values():
         props = table["Properties"]
         assert props["BillingMode"] == "PROVISIONED"
         write = props["WriteProvisionedThroughputSettings"]["WriteCapacityAutoScalingSettings"]
@@ -160,6 +168,7 @@ def test_fusion_health_billing_switch_per_environment(synthesized):
         read = props["Replicas"][0]["ReadProvisionedThroughputSettings"]["ReadCapacityAutoScalingSettings"]
         assert (read["MinCapacity"], read["MaxCapacity"]) == (10, 100)
     # Other systems stay on demand in prod.
+    assert tables(synthesized, "madmall", "prod")
     assert all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" for t in tables(synthesized, "madmall", "prod").values())
 
 
@@ -222,6 +231,7 @@ def test_roles_exist_with_trust_from_config(synthesized, system, env):
 def test_role_policies_are_least_privilege(synthesized, system, env):
     template = synthesized[f"{system}-{env}"].template
     own = set(tables(synthesized, system, env)) | {"KeyData", "KeyFieldEncryption"}
+    assert policies(template)
     for policy in policies(template):
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -284,6 +294,8 @@ def test_therapeutic_wave_field_key_for_envelope_encryption_only(synthesized, en
 def test_managed_policies_fit_iams_size_limit(synthesized, env):
     # IAM allows 6,144 characters per managed policy; a 19-table system must fit with room to grow.
     for system in SYSTEMS:
-        for policy in policies(synthesized[f"{system}-{env}"].template):
+        found = policies(synthesized[f"{system}-{env}"].template)
+        assert found, system
+        for policy in found:
             size = len(json.dumps(policy["PolicyDocument"], separators=(",", ":")))
             assert size < 6_144 * 0.75, f"{policy['ManagedPolicyName']}: {size} characters, too close to IAM's 6,144 limit"
