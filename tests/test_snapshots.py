@@ -1,8 +1,9 @@
 """One snapshot per stack per environment: the reviewed, exact record of every template.
 
-A snapshot diff in a pull request is the template diff. Update with
-`make test PYTEST_ARGS=--snapshot-update` only for a change you meant, and say in the commit
-message what changed; run `make guard` to see whether the change is safe to deploy.
+A snapshot diff in a pull request is the template diff, and the deploy guard's baseline.
+Read the review summary's diff (tests/__snapshots__/test_review/, a few lines per change)
+first; update with `make test PYTEST_ARGS=--snapshot-update` only for a change you meant, and
+say in the commit message what changed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from stacks.stage import stack_names
 from tests.support import normalise
 
 EXPECTED = [name for cfg in ENVIRONMENTS.values() for name in stack_names(cfg)]
+UPDATE_HINT = (
+    "This stack's template changed. Before updating any snapshot: run `make guard` (is the change "
+    "safe to deploy?) and read the review summary's diff in tests/__snapshots__/test_review/ (what "
+    "changed, in a few lines). Only for a change you meant: make test PYTEST_ARGS=--snapshot-update, "
+    "and say in the commit message what changed and why."
+)
 
 
 @pytest.fixture
@@ -38,4 +45,4 @@ def test_template_snapshot(synthesized, snapshot_json, stack_name):
             "terminationProtection": stack.termination_protection,
         },
         "template": normalise(stack.template),
-    }
+    }, UPDATE_HINT
