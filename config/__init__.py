@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from config.catalogue import SYSTEMS, name_templates
 from config.environments import ENVIRONMENTS

@@ -37,7 +37,11 @@ THERAPEUTIC_WAVE = SystemSpec(
             name="therapeutic-wave-users-{env}",
             partition_key=Key("userId"),
             indexes=(
-                _gsi("isAnonymous", "lastActiveAt", "anonymous (or authenticated) users by last activity, e.g. to expire idle anonymous profiles; isAnonymous is stored as the string 'true'/'false' because key attributes cannot be Boolean"),
+                _gsi(
+                    "isAnonymous",
+                    "lastActiveAt",
+                    "anonymous (or authenticated) users by last activity, e.g. to expire idle anonymous profiles; isAnonymous is stored as the string 'true'/'false' because key attributes cannot be Boolean",
+                ),
             ),
             ttl_attribute=TTL,
             serves="get a user profile by userId",
@@ -73,7 +77,17 @@ THERAPEUTIC_WAVE = SystemSpec(
 )
 
 
-def _daylight(table_id: str, seed_name: str, pk: Key, serves: str, *, sk: Key | None = None, indexes: tuple[IndexSpec, ...] = (), ttl: bool, description: str) -> TableSpec:
+def _daylight(
+    table_id: str,
+    seed_name: str,
+    pk: Key,
+    serves: str,
+    *,
+    sk: Key | None = None,
+    indexes: tuple[IndexSpec, ...] = (),
+    ttl: bool,
+    description: str,
+) -> TableSpec:
     # Daylight keeps the seed's table names verbatim after a per-environment prefix.
     return TableSpec(
         id=table_id,
@@ -94,29 +108,172 @@ DAYLIGHT = SystemSpec(
     migration_role=True,
     tables=(
         # Core data
-        _daylight("Users", "users", Key("userId"), "userService.getUserById", indexes=(_gsi("email", None, "userService.getUserByEmail"),), ttl=True, description="User accounts (cold, 2555 days). expiresAt is set only when an account is closed; the expired item is archived."),
-        _daylight("UserProfiles", "user_profiles", Key("userId"), "get/update a user's extended profile", ttl=True, description="Extended profiles (cold, 2555 days); expiresAt set on account closure; archived."),
-        _daylight("UserSessions", "user_sessions", Key("sessionId"), "get an active session by id", indexes=(_gsi("userId", "createdAt", "a user's active sessions (sign out everywhere)"),), ttl=True, description="Active user sessions (hot, 30 days)."),
-        _daylight("Plans", "plans", Key("userId"), "planningService.getUserPlans (Query by userId); updatePlan(planId, userId) (GetItem/UpdateItem)", sk=Key("planId"), ttl=True, description="User planning data (warm, 365 days)."),
-        _daylight("Locations", "locations", Key("locationId"), "get a location by id", indexes=(_gsi("geohash", "locationId", "locations near a point: Query by geohash prefix cell"),), ttl=True, description="Location information (cold, 1095 days); expiresAt set when a location is retired; archived."),
-        _daylight("LocationHistory", "location_history", Key("userId"), "getUserLocationHistory(userId, limit) newest first; getLocationHistoryByDateRange(userId, start, end) as BETWEEN on recordedAt", sk=Key("recordedAt"), ttl=True, description="Historical location data (hot, 90 days). recordedAt is ISO-8601 with a unique suffix."),
+        _daylight(
+            "Users",
+            "users",
+            Key("userId"),
+            "userService.getUserById",
+            indexes=(_gsi("email", None, "userService.getUserByEmail"),),
+            ttl=True,
+            description="User accounts (cold, 2555 days). expiresAt is set only when an account is closed; the expired item is archived.",
+        ),
+        _daylight(
+            "UserProfiles",
+            "user_profiles",
+            Key("userId"),
+            "get/update a user's extended profile",
+            ttl=True,
+            description="Extended profiles (cold, 2555 days); expiresAt set on account closure; archived.",
+        ),
+        _daylight(
+            "UserSessions",
+            "user_sessions",
+            Key("sessionId"),
+            "get an active session by id",
+            indexes=(_gsi("userId", "createdAt", "a user's active sessions (sign out everywhere)"),),
+            ttl=True,
+            description="Active user sessions (hot, 30 days).",
+        ),
+        _daylight(
+            "Plans",
+            "plans",
+            Key("userId"),
+            "planningService.getUserPlans (Query by userId); updatePlan(planId, userId) (GetItem/UpdateItem)",
+            sk=Key("planId"),
+            ttl=True,
+            description="User planning data (warm, 365 days).",
+        ),
+        _daylight(
+            "Locations",
+            "locations",
+            Key("locationId"),
+            "get a location by id",
+            indexes=(_gsi("geohash", "locationId", "locations near a point: Query by geohash prefix cell"),),
+            ttl=True,
+            description="Location information (cold, 1095 days); expiresAt set when a location is retired; archived.",
+        ),
+        _daylight(
+            "LocationHistory",
+            "location_history",
+            Key("userId"),
+            "getUserLocationHistory(userId, limit) newest first; getLocationHistoryByDateRange(userId, start, end) as BETWEEN on recordedAt",
+            sk=Key("recordedAt"),
+            ttl=True,
+            description="Historical location data (hot, 90 days). recordedAt is ISO-8601 with a unique suffix.",
+        ),
         # Caches
-        _daylight("WeatherCache", "weather_cache", Key("locationKey"), "cacheService.get/setWeatherCache(locationKey)", ttl=True, description="Weather data (hot, 7 days; the app's ttlMinutes sets expiresAt)."),
-        _daylight("TrafficData", "traffic_data", Key("routeKey"), "cacheService.get/setTrafficCache(routeKey)", ttl=True, description="Traffic information (hot, 30 days)."),
-        _daylight("EventsCache", "events_cache", Key("locationKey"), "events near a location, by start time range (eventKey = startsAt#eventId)", sk=Key("eventKey"), ttl=True, description="Event data (hot, 14 days)."),
+        _daylight(
+            "WeatherCache",
+            "weather_cache",
+            Key("locationKey"),
+            "cacheService.get/setWeatherCache(locationKey)",
+            ttl=True,
+            description="Weather data (hot, 7 days; the app's ttlMinutes sets expiresAt).",
+        ),
+        _daylight(
+            "TrafficData",
+            "traffic_data",
+            Key("routeKey"),
+            "cacheService.get/setTrafficCache(routeKey)",
+            ttl=True,
+            description="Traffic information (hot, 30 days).",
+        ),
+        _daylight(
+            "EventsCache",
+            "events_cache",
+            Key("locationKey"),
+            "events near a location, by start time range (eventKey = startsAt#eventId)",
+            sk=Key("eventKey"),
+            ttl=True,
+            description="Event data (hot, 14 days).",
+        ),
         # Analytics
-        _daylight("UsageAnalytics", "usage_analytics", Key("userId"), "analyticsService.getUserAnalytics(userId, days) as a range on occurredAt", sk=Key("occurredAt"), indexes=(_gsi("eventDate", "occurredAt", "analyticsService.getDailyAnalytics(date)"),), ttl=True, description="User activity tracking (warm, 365 days)."),
-        _daylight("PerformanceMetrics", "performance_metrics", Key("metricName"), "one metric's samples over a time range", sk=Key("timestamp"), ttl=True, description="System performance data (hot, 30 days)."),
-        _daylight("ErrorLogs", "error_logs", Key("source"), "a component's errors over a time range", sk=Key("occurredAt"), ttl=True, description="Error tracking (warm, 90 days)."),
+        _daylight(
+            "UsageAnalytics",
+            "usage_analytics",
+            Key("userId"),
+            "analyticsService.getUserAnalytics(userId, days) as a range on occurredAt",
+            sk=Key("occurredAt"),
+            indexes=(_gsi("eventDate", "occurredAt", "analyticsService.getDailyAnalytics(date)"),),
+            ttl=True,
+            description="User activity tracking (warm, 365 days).",
+        ),
+        _daylight(
+            "PerformanceMetrics",
+            "performance_metrics",
+            Key("metricName"),
+            "one metric's samples over a time range",
+            sk=Key("timestamp"),
+            ttl=True,
+            description="System performance data (hot, 30 days).",
+        ),
+        _daylight(
+            "ErrorLogs",
+            "error_logs",
+            Key("source"),
+            "a component's errors over a time range",
+            sk=Key("occurredAt"),
+            ttl=True,
+            description="Error tracking (warm, 90 days).",
+        ),
         # Security
-        _daylight("AuthSessions", "auth_sessions", Key("authSessionId"), "validate an authentication session", indexes=(_gsi("userId", "createdAt", "a user's authentication sessions (revoke all)"),), ttl=True, description="Authentication sessions; not in the seed's retention table: hot, 30 days (decision)."),
-        _daylight("AuditLogs", "audit_logs", Key("actorId"), "an actor's audit trail over a time range", sk=Key("occurredAt"), indexes=(_gsi("resourceId", "occurredAt", "who touched a resource, over a time range"),), ttl=True, description="Security audit trail (cold, 2555 days): items leave the table after 365 days into the archive."),
-        _daylight("Roles", "roles", Key("roleId"), "get a role and its permission ids", ttl=False, description="User roles; kept until deleted."),
-        _daylight("Permissions", "permissions", Key("permissionId"), "get a permission definition", ttl=False, description="Permission definitions; kept until deleted."),
+        _daylight(
+            "AuthSessions",
+            "auth_sessions",
+            Key("authSessionId"),
+            "validate an authentication session",
+            indexes=(_gsi("userId", "createdAt", "a user's authentication sessions (revoke all)"),),
+            ttl=True,
+            description="Authentication sessions; not in the seed's retention table: hot, 30 days (decision).",
+        ),
+        _daylight(
+            "AuditLogs",
+            "audit_logs",
+            Key("actorId"),
+            "an actor's audit trail over a time range",
+            sk=Key("occurredAt"),
+            indexes=(_gsi("resourceId", "occurredAt", "who touched a resource, over a time range"),),
+            ttl=True,
+            description="Security audit trail (cold, 2555 days): items leave the table after 365 days into the archive.",
+        ),
+        _daylight(
+            "Roles", "roles", Key("roleId"), "get a role and its permission ids", ttl=False, description="User roles; kept until deleted."
+        ),
+        _daylight(
+            "Permissions",
+            "permissions",
+            Key("permissionId"),
+            "get a permission definition",
+            ttl=False,
+            description="Permission definitions; kept until deleted.",
+        ),
         # API management
-        _daylight("ApiKeys", "api_keys", Key("apiKeyHash"), "authenticate a request by the hash of its API key", indexes=(_gsi("ownerId", "createdAt", "an owner's API keys"),), ttl=False, description="API keys (stored hashed); revoked explicitly, not expired."),
-        _daylight("ApiUsage", "api_usage", Key("apiKeyId"), "one key's usage over a time range", sk=Key("timestamp"), ttl=True, description="API usage tracking (warm, 365 days)."),
-        _daylight("RateLimits", "rate_limits", Key("bucketKey"), "read/increment one rate-limit window (bucketKey = key#window)", ttl=True, description="Rate-limit counters; not in the seed's retention table: hot, 1 day (decision)."),
+        _daylight(
+            "ApiKeys",
+            "api_keys",
+            Key("apiKeyHash"),
+            "authenticate a request by the hash of its API key",
+            indexes=(_gsi("ownerId", "createdAt", "an owner's API keys"),),
+            ttl=False,
+            description="API keys (stored hashed); revoked explicitly, not expired.",
+        ),
+        _daylight(
+            "ApiUsage",
+            "api_usage",
+            Key("apiKeyId"),
+            "one key's usage over a time range",
+            sk=Key("timestamp"),
+            ttl=True,
+            description="API usage tracking (warm, 365 days).",
+        ),
+        _daylight(
+            "RateLimits",
+            "rate_limits",
+            Key("bucketKey"),
+            "read/increment one rate-limit window (bucketKey = key#window)",
+            ttl=True,
+            description="Rate-limit counters; not in the seed's retention table: hot, 1 day (decision).",
+        ),
     ),
 )
 
@@ -187,7 +344,9 @@ PERSONALPOD = SystemSpec(
     # Its migrations are SQL against PostgreSQL; nothing is migrated into DynamoDB.
     migration_role=False,
     # The seed promises complete per-user isolation: a user's session reaches only its own partitions.
-    tenant_isolation=LeadingKeys(patterns=("${aws:PrincipalTag/userId}",), session_tags=("userId",), tables=("Cache", "Sessions", "Activity")),
+    tenant_isolation=LeadingKeys(
+        patterns=("${aws:PrincipalTag/userId}",), session_tags=("userId",), tables=("Cache", "Sessions", "Activity")
+    ),
     tables=(
         TableSpec(
             id="Cache",

@@ -143,7 +143,15 @@ PROD = EnvironmentConfig(
         performance_insights_retention_days=93,
         log_retention_days=365,
         monitoring_interval_seconds=15,
-        alarms=DatabaseAlarmConfig(cpu_percent=75, freeable_memory_mib=1024, connections=2000, acu_percent=85, replica_lag_ms=1000, evaluation_periods=3, datapoints_to_alarm=2),
+        alarms=DatabaseAlarmConfig(
+            cpu_percent=75,
+            freeable_memory_mib=1024,
+            connections=2000,
+            acu_percent=85,
+            replica_lag_ms=1000,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        ),
     ),
     tags={"CostCenter": "data-platform-prod"},
 )

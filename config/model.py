@@ -7,9 +7,14 @@ exists, so a bad value never reaches a template.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
+
+# Validation lives in config/validation.py; its names stay importable from here, where callers
+# have always found them.
+from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, GLACIER_MINIMUM_DAYS, ConfigError, select, validate  # noqa: F401
 
 # Values the constructs take as they are: config uses the constructs' own props types, under
 # config's names.
@@ -17,10 +22,6 @@ from constructs_lib.props import BackupRule as BackupRuleConfig
 from constructs_lib.props import DatabaseAlarmThresholds as DatabaseAlarmConfig
 from constructs_lib.props import Replica as ReplicaConfig
 from constructs_lib.props import TableBilling as BillingConfig
-
-# Validation lives in config/validation.py; its names stay importable from here, where callers
-# have always found them.
-from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, GLACIER_MINIMUM_DAYS, ConfigError, select, validate  # noqa: F401
 
 RemovalPolicyName = Literal["retain", "destroy"]
 # RDS can also leave a final snapshot behind when its cluster is deleted.

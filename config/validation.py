@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from config.model import ArchiveConfig, BillingConfig, EnvironmentConfig
@@ -71,19 +72,49 @@ def _billing(p: _Problems, key: str, billing: BillingConfig) -> None:
         for name in capacities:
             _positive(p, f"{key}.{name}", getattr(billing, name))
         if all(isinstance(getattr(billing, n), int) for n in capacities):
-            p.check(billing.max_read_capacity >= billing.read_capacity, f"{key}.max_read_capacity", billing.max_read_capacity, f">= read_capacity ({billing.read_capacity})")
-            p.check(billing.max_write_capacity >= billing.write_capacity, f"{key}.max_write_capacity", billing.max_write_capacity, f">= write_capacity ({billing.write_capacity})")
-        p.check(20 <= billing.target_utilization_percent <= 90, f"{key}.target_utilization_percent", billing.target_utilization_percent, "20-90 (DynamoDB autoscaling's range)")
+            p.check(
+                billing.max_read_capacity >= billing.read_capacity,
+                f"{key}.max_read_capacity",
+                billing.max_read_capacity,
+                f">= read_capacity ({billing.read_capacity})",
+            )
+            p.check(
+                billing.max_write_capacity >= billing.write_capacity,
+                f"{key}.max_write_capacity",
+                billing.max_write_capacity,
+                f">= write_capacity ({billing.write_capacity})",
+            )
+        p.check(
+            20 <= billing.target_utilization_percent <= 90,
+            f"{key}.target_utilization_percent",
+            billing.target_utilization_percent,
+            "20-90 (DynamoDB autoscaling's range)",
+        )
     else:
         for name in capacities:
             p.check(getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PAY_PER_REQUEST")
 
 
 def _archive(p: _Problems, archive: ArchiveConfig) -> None:
-    p.check(isinstance(archive.glacier_after_days, int) and archive.glacier_after_days >= 0, "archive.glacier_after_days", archive.glacier_after_days, "a whole number >= 0")
+    p.check(
+        isinstance(archive.glacier_after_days, int) and archive.glacier_after_days >= 0,
+        "archive.glacier_after_days",
+        archive.glacier_after_days,
+        "a whole number >= 0",
+    )
     floor = archive.glacier_after_days + GLACIER_MINIMUM_DAYS
-    p.check(archive.deep_archive_after_days >= floor, "archive.deep_archive_after_days", archive.deep_archive_after_days, f">= glacier_after_days + {GLACIER_MINIMUM_DAYS} ({floor}): Glacier bills 90 days minimum")
-    p.check(archive.audit_object_lock in (None, "COMPLIANCE", "GOVERNANCE"), "archive.audit_object_lock", archive.audit_object_lock, "COMPLIANCE, GOVERNANCE or None")
+    p.check(
+        archive.deep_archive_after_days >= floor,
+        "archive.deep_archive_after_days",
+        archive.deep_archive_after_days,
+        f">= glacier_after_days + {GLACIER_MINIMUM_DAYS} ({floor}): Glacier bills 90 days minimum",
+    )
+    p.check(
+        archive.audit_object_lock in (None, "COMPLIANCE", "GOVERNANCE"),
+        "archive.audit_object_lock",
+        archive.audit_object_lock,
+        "COMPLIANCE, GOVERNANCE or None",
+    )
 
 
 CRON = re.compile(r"^cron\([^()]+\)$")
@@ -108,7 +139,12 @@ def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
             _positive(p, f"{key}.move_to_cold_storage_after_days", cold)
             if isinstance(cold, int) and isinstance(rule.delete_after_days, int):
                 # AWS Backup keeps cold-storage recovery points at least 90 days.
-                p.check(rule.delete_after_days >= cold + 90, f"{key}.delete_after_days", rule.delete_after_days, f">= move_to_cold_storage_after_days + 90 ({cold + 90})")
+                p.check(
+                    rule.delete_after_days >= cold + 90,
+                    f"{key}.delete_after_days",
+                    rule.delete_after_days,
+                    f">= move_to_cold_storage_after_days + 90 ({cold + 90})",
+                )
     lock = backup.vault_lock_min_retention_days
     if cfg.is_production:
         p.check(lock is not None, "backup.vault_lock_min_retention_days", lock, "set in prod: the vault must be locked")
@@ -116,7 +152,12 @@ def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
         _positive(p, "backup.vault_lock_min_retention_days", lock)
         shortest = min((r.delete_after_days for r in backup.rules if isinstance(r.delete_after_days, int)), default=lock)
         # A locked vault refuses recovery points that would expire before its minimum.
-        p.check(not isinstance(lock, int) or lock <= shortest, "backup.vault_lock_min_retention_days", lock, f"<= the shortest rule's delete_after_days ({shortest})")
+        p.check(
+            not isinstance(lock, int) or lock <= shortest,
+            "backup.vault_lock_min_retention_days",
+            lock,
+            f"<= the shortest rule's delete_after_days ({shortest})",
+        )
 
 
 # What each setting accepts, as the services define it.
@@ -136,23 +177,62 @@ def _database(p: _Problems, cfg: EnvironmentConfig) -> None:
         ok_cidr = network.is_private and 16 <= network.prefixlen <= 22
     except (ValueError, TypeError):
         ok_cidr = False
-    p.check(ok_cidr, "database.vpc_cidr", db.vpc_cidr, "a private IPv4 network from /16 to /22 such as 10.40.0.0/16 (room for a /24 per zone)")
+    p.check(
+        ok_cidr, "database.vpc_cidr", db.vpc_cidr, "a private IPv4 network from /16 to /22 such as 10.40.0.0/16 (room for a /24 per zone)"
+    )
     zones = db.zone_count
     ok_zones = isinstance(zones, int) and not isinstance(zones, bool) and 2 <= zones <= 6
     p.check(ok_zones, "database.zone_count", zones, "2-6: RDS and RDS Proxy need subnets in at least two zones")
     if ok_cidr and ok_zones:
-        p.check(zones <= 2 ** (24 - network.prefixlen), "database.zone_count", zones, f"at most {2 ** (24 - network.prefixlen)}: one /24 per zone in {db.vpc_cidr}")
+        p.check(
+            zones <= 2 ** (24 - network.prefixlen),
+            "database.zone_count",
+            zones,
+            f"at most {2 ** (24 - network.prefixlen)}: one /24 per zone in {db.vpc_cidr}",
+        )
     p.check(_half_steps(db.min_capacity_acu, 0, 256), "database.min_capacity_acu", db.min_capacity_acu, "0-256 in steps of 0.5")
     p.check(_half_steps(db.max_capacity_acu, 1, 256), "database.max_capacity_acu", db.max_capacity_acu, "1-256 in steps of 0.5")
     if _half_steps(db.min_capacity_acu, 0, 256) and _half_steps(db.max_capacity_acu, 1, 256):
-        p.check(db.max_capacity_acu >= db.min_capacity_acu, "database.max_capacity_acu", db.max_capacity_acu, f">= min_capacity_acu ({db.min_capacity_acu})")
-    p.check(isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15, "database.readers", db.readers, "0-15 (Aurora's replica limit)")
+        p.check(
+            db.max_capacity_acu >= db.min_capacity_acu,
+            "database.max_capacity_acu",
+            db.max_capacity_acu,
+            f">= min_capacity_acu ({db.min_capacity_acu})",
+        )
+    p.check(
+        isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15,
+        "database.readers",
+        db.readers,
+        "0-15 (Aurora's replica limit)",
+    )
     days = db.backup_retention_days
-    p.check(isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 35, "database.backup_retention_days", days, "1-35 (Aurora's range)")
-    p.check(db.removal_policy in ("retain", "snapshot", "destroy"), "database.removal_policy", db.removal_policy, "retain, snapshot or destroy")
-    p.check(db.performance_insights_retention_days in PERFORMANCE_INSIGHTS_DAYS, "database.performance_insights_retention_days", db.performance_insights_retention_days, "7, a multiple of 31 up to 713, or 731")
-    p.check(db.log_retention_days in LOG_RETENTION_DAYS, "database.log_retention_days", db.log_retention_days, "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
-    p.check(db.monitoring_interval_seconds in MONITORING_INTERVALS, "database.monitoring_interval_seconds", db.monitoring_interval_seconds, "one of 1, 5, 10, 15, 30, 60")
+    p.check(
+        isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 35,
+        "database.backup_retention_days",
+        days,
+        "1-35 (Aurora's range)",
+    )
+    p.check(
+        db.removal_policy in ("retain", "snapshot", "destroy"), "database.removal_policy", db.removal_policy, "retain, snapshot or destroy"
+    )
+    p.check(
+        db.performance_insights_retention_days in PERFORMANCE_INSIGHTS_DAYS,
+        "database.performance_insights_retention_days",
+        db.performance_insights_retention_days,
+        "7, a multiple of 31 up to 713, or 731",
+    )
+    p.check(
+        db.log_retention_days in LOG_RETENTION_DAYS,
+        "database.log_retention_days",
+        db.log_retention_days,
+        "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+    )
+    p.check(
+        db.monitoring_interval_seconds in MONITORING_INTERVALS,
+        "database.monitoring_interval_seconds",
+        db.monitoring_interval_seconds,
+        "one of 1, 5, 10, 15, 30, 60",
+    )
     a = db.alarms
     for name in ("cpu_percent", "acu_percent"):
         value = getattr(a, name)
@@ -160,7 +240,12 @@ def _database(p: _Problems, cfg: EnvironmentConfig) -> None:
     for name in ("freeable_memory_mib", "connections", "replica_lag_ms", "evaluation_periods", "datapoints_to_alarm"):
         _positive(p, f"database.alarms.{name}", getattr(a, name))
     if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
-        p.check(a.datapoints_to_alarm <= a.evaluation_periods, "database.alarms.datapoints_to_alarm", a.datapoints_to_alarm, f"<= evaluation_periods ({a.evaluation_periods})")
+        p.check(
+            a.datapoints_to_alarm <= a.evaluation_periods,
+            "database.alarms.datapoints_to_alarm",
+            a.datapoints_to_alarm,
+            f"<= evaluation_periods ({a.evaluation_periods})",
+        )
     if cfg.is_production:
         # The primary store of users' data: a config slip must never be able to delete it.
         p.check(db.deletion_protection is True, "database.deletion_protection", db.deletion_protection, "True in prod")
@@ -191,32 +276,77 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         p.check(cfg.termination_protection is True, "termination_protection", cfg.termination_protection, "True in prod")
 
     a = cfg.alarms
-    for name in ("throttle_events", "system_errors", "user_errors", "latency_ms", "evaluation_periods", "datapoints_to_alarm", "replication_latency_ms"):
+    for name in (
+        "throttle_events",
+        "system_errors",
+        "user_errors",
+        "latency_ms",
+        "evaluation_periods",
+        "datapoints_to_alarm",
+        "replication_latency_ms",
+    ):
         _positive(p, f"alarms.{name}", getattr(a, name))
     if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
-        p.check(a.datapoints_to_alarm <= a.evaluation_periods, "alarms.datapoints_to_alarm", a.datapoints_to_alarm, f"<= evaluation_periods ({a.evaluation_periods})")
-    p.check(1 <= a.account_capacity_utilization_percent <= 100, "alarms.account_capacity_utilization_percent", a.account_capacity_utilization_percent, "1-100")
+        p.check(
+            a.datapoints_to_alarm <= a.evaluation_periods,
+            "alarms.datapoints_to_alarm",
+            a.datapoints_to_alarm,
+            f"<= evaluation_periods ({a.evaluation_periods})",
+        )
+    p.check(
+        1 <= a.account_capacity_utilization_percent <= 100,
+        "alarms.account_capacity_utilization_percent",
+        a.account_capacity_utilization_percent,
+        "1-100",
+    )
 
     alerts = cfg.alerts
     for i, email in enumerate(alerts.emails):
         p.check(bool(EMAIL.match(email)), f"alerts.emails[{i}]", email, "an email address such as ops@example.com")
     p.check(len(set(alerts.emails)) == len(alerts.emails), "alerts.emails", alerts.emails, "each address once")
     if alerts.slack is not None:
-        p.check(bool(SLACK_WORKSPACE.match(alerts.slack.workspace_id)), "alerts.slack.workspace_id", alerts.slack.workspace_id, "a Slack team id such as T0123ABCD")
-        p.check(bool(SLACK_CHANNEL.match(alerts.slack.channel_id)), "alerts.slack.channel_id", alerts.slack.channel_id, "a Slack channel id such as C0123ABCD")
+        p.check(
+            bool(SLACK_WORKSPACE.match(alerts.slack.workspace_id)),
+            "alerts.slack.workspace_id",
+            alerts.slack.workspace_id,
+            "a Slack team id such as T0123ABCD",
+        )
+        p.check(
+            bool(SLACK_CHANNEL.match(alerts.slack.channel_id)),
+            "alerts.slack.channel_id",
+            alerts.slack.channel_id,
+            "a Slack channel id such as C0123ABCD",
+        )
     if alerts.external_topic_arn is not None:
         match = SNS_ARN.match(alerts.external_topic_arn)
         p.check(bool(match), "alerts.external_topic_arn", alerts.external_topic_arn, "an SNS topic ARN arn:aws:sns:REGION:ACCOUNT:NAME")
         if match:
             # CloudWatch alarm actions can only notify a topic in the alarm's own region.
-            p.check(match["region"] == cfg.region, "alerts.external_topic_arn", alerts.external_topic_arn, f"a topic in the environment's region {cfg.region}")
-    p.check(bool(alerts.emails or alerts.slack or alerts.external_topic_arn), "alerts", "no endpoints", "at least one email, Slack channel or external topic: alarms must reach someone")
+            p.check(
+                match["region"] == cfg.region,
+                "alerts.external_topic_arn",
+                alerts.external_topic_arn,
+                f"a topic in the environment's region {cfg.region}",
+            )
+    p.check(
+        bool(alerts.emails or alerts.slack or alerts.external_topic_arn),
+        "alerts",
+        "no endpoints",
+        "at least one email, Slack channel or external topic: alarms must reach someone",
+    )
 
     acc = cfg.access
-    p.check(bool(SERVICE_PRINCIPAL.match(acc.app_service_principal)), "access.app_service_principal", acc.app_service_principal, "a service principal such as ecs-tasks.amazonaws.com")
+    p.check(
+        bool(SERVICE_PRINCIPAL.match(acc.app_service_principal)),
+        "access.app_service_principal",
+        acc.app_service_principal,
+        "a service principal such as ecs-tasks.amazonaws.com",
+    )
     for group in ("readonly_principal_arns", "migration_principal_arns"):
         # A role nobody may assume is dead weight; one anybody may assume is a hole.
-        p.check(len(getattr(acc, group)) > 0, f"access.{group}", getattr(acc, group), "at least one IAM role ARN allowed to assume the role")
+        p.check(
+            len(getattr(acc, group)) > 0, f"access.{group}", getattr(acc, group), "at least one IAM role ARN allowed to assume the role"
+        )
         for i, arn in enumerate(getattr(acc, group)):
             p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
 
@@ -227,26 +357,61 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     for i, replica in enumerate(cfg.replicas):
         ok_region = bool(REGION.match(replica.region))
         p.check(ok_region, f"replicas[{i}].region", replica.region, "an AWS region name such as us-west-2")
-        p.check(replica.region not in seen_regions, f"replicas[{i}].region", replica.region, "a region other than the primary and the other replicas")
+        p.check(
+            replica.region not in seen_regions,
+            f"replicas[{i}].region",
+            replica.region,
+            "a region other than the primary and the other replicas",
+        )
         seen_regions.add(replica.region)
         match = KMS_KEY_ARN.match(replica.kms_key_arn)
-        p.check(bool(match) and (not ok_region or match["region"] == replica.region), f"replicas[{i}].kms_key_arn", replica.kms_key_arn, f"a KMS key ARN in {replica.region}")
+        p.check(
+            bool(match) and (not ok_region or match["region"] == replica.region),
+            f"replicas[{i}].kms_key_arn",
+            replica.kms_key_arn,
+            f"a KMS key ARN in {replica.region}",
+        )
 
     ci = cfg.ci
-    p.check(bool(GITHUB_OWNER.match(ci.github_owner)), "ci.github_owner", ci.github_owner, "a GitHub user or organisation: 1-39 letters, digits or inner single hyphens")
-    p.check(bool(GITHUB_REPO.match(ci.github_repo)), "ci.github_repo", ci.github_repo, "a GitHub repository name: 1-100 letters, digits, '.', '_' or '-'")
+    p.check(
+        bool(GITHUB_OWNER.match(ci.github_owner)),
+        "ci.github_owner",
+        ci.github_owner,
+        "a GitHub user or organisation: 1-39 letters, digits or inner single hyphens",
+    )
+    p.check(
+        bool(GITHUB_REPO.match(ci.github_repo)),
+        "ci.github_repo",
+        ci.github_repo,
+        "a GitHub repository name: 1-100 letters, digits, '.', '_' or '-'",
+    )
     if ci.oidc_provider_arn is not None:
         match = GITHUB_OIDC_PROVIDER_ARN.match(ci.oidc_provider_arn)
         # The deploy role can only trust a provider of its own account.
-        p.check(bool(match) and match["account"] == cfg.account, "ci.oidc_provider_arn", ci.oidc_provider_arn, f"None, or arn:aws:iam::{cfg.account}:oidc-provider/token.actions.githubusercontent.com")
-    p.check(bool(BOOTSTRAP_QUALIFIER.match(ci.bootstrap_qualifier)), "ci.bootstrap_qualifier", ci.bootstrap_qualifier, "1-10 lowercase letters or digits (cdk bootstrap --qualifier)")
+        p.check(
+            bool(match) and match["account"] == cfg.account,
+            "ci.oidc_provider_arn",
+            ci.oidc_provider_arn,
+            f"None, or arn:aws:iam::{cfg.account}:oidc-provider/token.actions.githubusercontent.com",
+        )
+    p.check(
+        bool(BOOTSTRAP_QUALIFIER.match(ci.bootstrap_qualifier)),
+        "ci.bootstrap_qualifier",
+        ci.bootstrap_qualifier,
+        "1-10 lowercase letters or digits (cdk bootstrap --qualifier)",
+    )
 
     _archive(p, cfg.archive)
     _backup(p, cfg)
     _database(p, cfg)
 
     for key, value in cfg.tags.items():
-        p.check(bool(TAG_KEY.match(key)) and not key.lower().startswith("aws:"), f"tags[{key!r}]", key, "a tag key of 1-128 characters, not starting with aws:")
+        p.check(
+            bool(TAG_KEY.match(key)) and not key.lower().startswith("aws:"),
+            f"tags[{key!r}]",
+            key,
+            "a tag key of 1-128 characters, not starting with aws:",
+        )
         p.check(isinstance(value, str) and len(value) <= 256, f"tags[{key!r}]", value, "a string of at most 256 characters")
     return p.lines
 
@@ -267,7 +432,9 @@ def validate(configs: Mapping[str, EnvironmentConfig], tables: Mapping[str, Mapp
         known = {f"{system}.{table_id}" for system, ids in tables.items() for table_id in ids}
         for key in cfg.table_name_overrides:
             if key not in known:
-                lines.append(f"{cfg.name}.table_name_overrides[{key!r}] is not allowed: a table of the catalogue, one of " + ", ".join(sorted(known)))
+                lines.append(
+                    f"{cfg.name}.table_name_overrides[{key!r}] is not allowed: a table of the catalogue, one of " + ", ".join(sorted(known))
+                )
         for system, templates in tables.items():
             for table_id, template in templates.items():
                 physical = cfg.table_name(system, table_id, template)
@@ -277,7 +444,9 @@ def validate(configs: Mapping[str, EnvironmentConfig], tables: Mapping[str, Mapp
                 # Table names are unique per account and region, across environments too.
                 slot = (cfg.account, cfg.region, physical)
                 if slot in owners:
-                    lines.append(f"{where} table name {physical!r} is not allowed: {owners[slot]} already uses it in account {cfg.account} {cfg.region}")
+                    lines.append(
+                        f"{where} table name {physical!r} is not allowed: {owners[slot]} already uses it in account {cfg.account} {cfg.region}"
+                    )
                 owners.setdefault(slot, where)
     if lines:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))

@@ -14,7 +14,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-
 # Services that notify the alert topic: alarms, AWS Budgets and AWS Backup.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com")
 
@@ -26,7 +25,17 @@ class AlertTopic(Construct):
     CloudFormation export: exports would pin the topic and block its updates.
     """
 
-    def __init__(self, scope: Construct, id: str, *, topic_name: str, key: kms.IKey, emails: Sequence[str], slack_workspace_id: str | None = None, slack_channel_id: str | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic_name: str,
+        key: kms.IKey,
+        emails: Sequence[str],
+        slack_workspace_id: str | None = None,
+        slack_channel_id: str | None = None,
+    ) -> None:
         super().__init__(scope, id)
         # AWS services publish to an encrypted topic only if the key lets them use it.
         account = Stack.of(self).account
@@ -81,9 +90,7 @@ class AlarmActions:
 
     def __init__(self, scope: Construct, *, topic_arns: Sequence[str]) -> None:
         self._topic_arns = list(topic_arns)
-        self._actions = [
-            cw_actions.SnsAction(sns.Topic.from_topic_arn(scope, f"AlarmTopic{i}", arn)) for i, arn in enumerate(topic_arns)
-        ]
+        self._actions = [cw_actions.SnsAction(sns.Topic.from_topic_arn(scope, f"AlarmTopic{i}", arn)) for i, arn in enumerate(topic_arns)]
 
     def alarm(
         self,
@@ -114,7 +121,18 @@ class AlarmActions:
         alarm.add_ok_action(*self._actions)
         return alarm
 
-    def cfn_alarm(self, scope: Construct, id: str, *, name: str, description: str, threshold: int, evaluation_periods: int, datapoints_to_alarm: int, **metric) -> cloudwatch.CfnAlarm:
+    def cfn_alarm(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        description: str,
+        threshold: int,
+        evaluation_periods: int,
+        datapoints_to_alarm: int,
+        **metric,
+    ) -> cloudwatch.CfnAlarm:
         """The same alarm written as CfnAlarm properties (`metric`: the metric or metric-math
         properties), for callers with many alarms: each L2 Alarm/Metric object is a jsii round
         trip. The construct path matches an L2 Alarm's (<id>/Resource), so logical ids agree."""

@@ -113,7 +113,18 @@ class TableArchiver(Construct):
     """One system's archival plumbing: a dead-letter queue, the pipe and Firehose roles and log
     group shared by its tables, and per table a Firehose stream, a Pipe and their alarms."""
 
-    def __init__(self, scope: Construct, id: str, *, name_prefix: str, key: kms.IKey, removal_policy: RemovalPolicy, log_retention: logs.RetentionDays, actions: AlarmActions, alarm_periods: int) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name_prefix: str,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+        actions: AlarmActions,
+        alarm_periods: int,
+    ) -> None:
         super().__init__(scope, id)
         self._prefix = name_prefix
         self._key = key
@@ -132,7 +143,9 @@ class TableArchiver(Construct):
         )
         acknowledge(
             self.dead_letters,
-            {"AwsSolutions-SQS3": "This queue is the archive pipe's dead-letter destination (Pipes DeadLetterConfig), which cdk-nag cannot see; a DLQ of a DLQ would only move the problem."},
+            {
+                "AwsSolutions-SQS3": "This queue is the archive pipe's dead-letter destination (Pipes DeadLetterConfig), which cdk-nag cannot see; a DLQ of a DLQ would only move the problem."
+            },
         )
         actions.alarm(
             self,
@@ -145,14 +158,28 @@ class TableArchiver(Construct):
             datapoints_to_alarm=1,
         )
         self._log_retention, self._removal = log_retention, removal_policy
-        self.pipe_role = iam.Role(self, "PipeRole", role_name=f"{name_prefix}-archive-pipe", assumed_by=_service(self, "pipes.amazonaws.com"), description="Reads TTL deletions from table streams into Firehose")
+        self.pipe_role = iam.Role(
+            self,
+            "PipeRole",
+            role_name=f"{name_prefix}-archive-pipe",
+            assumed_by=_service(self, "pipes.amazonaws.com"),
+            description="Reads TTL deletions from table streams into Firehose",
+        )
         self.pipe_policy = iam.ManagedPolicy(self, "PipePolicy", managed_policy_name=f"{name_prefix}-archive-pipe", roles=[self.pipe_role])
         self.pipe_policy.add_statements(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn]),
             iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
         )
-        self.delivery_role = iam.Role(self, "DeliveryRole", role_name=f"{name_prefix}-archive-delivery", assumed_by=_service(self, "firehose.amazonaws.com"), description="Writes archived items to the archive bucket")
-        self.delivery_policy = iam.ManagedPolicy(self, "DeliveryPolicy", managed_policy_name=f"{name_prefix}-archive-delivery", roles=[self.delivery_role])
+        self.delivery_role = iam.Role(
+            self,
+            "DeliveryRole",
+            role_name=f"{name_prefix}-archive-delivery",
+            assumed_by=_service(self, "firehose.amazonaws.com"),
+            description="Writes archived items to the archive bucket",
+        )
+        self.delivery_policy = iam.ManagedPolicy(
+            self, "DeliveryPolicy", managed_policy_name=f"{name_prefix}-archive-delivery", roles=[self.delivery_role]
+        )
 
     def add(self, table: DataTable, *, target: ArchiveTarget, prefix: str) -> None:
         """Archive `table`'s TTL deletions under `prefix` of the target bucket."""
@@ -162,7 +189,9 @@ class TableArchiver(Construct):
         # A literal ARN (no partition token) so the policy and its cdk-nag finding id read the same everywhere.
         objects = f"arn:{_partition(Stack.of(self).region)}:s3:::{target.bucket_name}/{prefix}*"
         self.delivery_policy.add_statements(
-            iam.PolicyStatement(actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[bucket.bucket_arn]),
+            iam.PolicyStatement(
+                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[bucket.bucket_arn]
+            ),
             iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[objects]),
             iam.PolicyStatement(
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
@@ -173,10 +202,27 @@ class TableArchiver(Construct):
         # One log group per stream (Firehose's L2 adds its own log stream to the group), encrypted
         # with the system's key, which must let CloudWatch Logs use it for exactly that group.
         log_service_may_use(self._key, scope, sid=f"CloudWatchLogsArchive{table.spec.id}", log_group_names=[f"{LOG_PREFIX}{name}"])
-        log_group = logs.LogGroup(scope, "DeliveryLogs", log_group_name=f"{LOG_PREFIX}{name}", encryption_key=self._key, retention=self._log_retention, removal_policy=self._removal)
+        log_group = logs.LogGroup(
+            scope,
+            "DeliveryLogs",
+            log_group_name=f"{LOG_PREFIX}{name}",
+            encryption_key=self._key,
+            retention=self._log_retention,
+            removal_policy=self._removal,
+        )
         # Firehose's L2 names the group's one log stream "S3Destination": grant exactly that.
         self.delivery_policy.add_statements(
-            iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[Stack.of(self).format_arn(service="logs", resource="log-group", resource_name=f"{LOG_PREFIX}{name}:log-stream:S3Destination", arn_format=ArnFormat.COLON_RESOURCE_NAME)])
+            iam.PolicyStatement(
+                actions=["logs:PutLogEvents"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"{LOG_PREFIX}{name}:log-stream:S3Destination",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
         )
         delivery = firehose.DeliveryStream(
             scope,
@@ -209,8 +255,15 @@ class TableArchiver(Construct):
         )
 
         self.pipe_policy.add_statements(
-            iam.PolicyStatement(actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], resources=[table.table.table_stream_arn]),
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[table.key.key_arn], conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}}),
+            iam.PolicyStatement(
+                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                resources=[table.table.table_stream_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[table.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}},
+            ),
             iam.PolicyStatement(actions=["firehose:PutRecord", "firehose:PutRecordBatch"], resources=[delivery.delivery_stream_arn]),
         )
         pipe = pipes.CfnPipe(
@@ -230,7 +283,9 @@ class TableArchiver(Construct):
                     maximum_retry_attempts=10,
                     dead_letter_config=pipes.CfnPipe.DeadLetterConfigProperty(arn=self.dead_letters.queue_arn),
                 ),
-                filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(TTL_DELETES, sort_keys=True))]),
+                filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
+                    filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(TTL_DELETES, sort_keys=True))]
+                ),
             ),
             target=delivery.delivery_stream_arn,
         )
@@ -240,7 +295,13 @@ class TableArchiver(Construct):
             "PipeFailures",
             name=f"{name}-pipe-failures",
             description=f"The archive pipe of {table.table_name} failed to deliver records to Firehose (they go to the dead-letter queue after retries).",
-            metric=cloudwatch.Metric(namespace="AWS/EventBridge/Pipes", metric_name="ExecutionFailed", dimensions_map={"PipeName": name}, statistic="Sum", period=Duration.minutes(5)),
+            metric=cloudwatch.Metric(
+                namespace="AWS/EventBridge/Pipes",
+                metric_name="ExecutionFailed",
+                dimensions_map={"PipeName": name},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
             threshold=1,
             evaluation_periods=1,
             datapoints_to_alarm=1,

@@ -33,7 +33,17 @@ class TableBackupVault(Construct):
     """The environment's backup vault: customer-managed key, failure notifications to the alert
     topic and, with `lock_min_retention_days`, a vault lock that becomes immutable after 3 days."""
 
-    def __init__(self, scope: Construct, id: str, *, vault_name: str, key: kms.IKey, topic: sns.ITopic, lock_min_retention_days: int | None, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vault_name: str,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        lock_min_retention_days: int | None,
+        removal_policy: RemovalPolicy,
+    ) -> None:
         super().__init__(scope, id)
         lock = None
         if lock_min_retention_days is not None:
@@ -57,7 +67,9 @@ class TableBackupPlan(Construct):
     """A backup plan whose selection names every table of the stack (HIPAA's DynamoDBInBackupPlan
     counts only a selection in the same stack that names the table)."""
 
-    def __init__(self, scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRule], tables: Sequence[DataTable]) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRule], tables: Sequence[DataTable]
+    ) -> None:
         super().__init__(scope, id)
         vault = backup.BackupVault.from_backup_vault_name(self, "Vault", vault_name)
         self.plan = backup.BackupPlan(
@@ -70,7 +82,9 @@ class TableBackupPlan(Construct):
                     rule_name=rule.name,
                     schedule_expression=events.Schedule.expression(rule.schedule),
                     delete_after=Duration.days(rule.delete_after_days),
-                    move_to_cold_storage_after=Duration.days(rule.move_to_cold_storage_after_days) if rule.move_to_cold_storage_after_days else None,
+                    move_to_cold_storage_after=Duration.days(rule.move_to_cold_storage_after_days)
+                    if rule.move_to_cold_storage_after_days
+                    else None,
                     backup_vault=vault,
                 )
                 for rule in rules
@@ -89,5 +103,8 @@ class TableBackupPlan(Construct):
         )
         acknowledge(
             role,
-            {f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]": reason for name in SERVICE_ROLE_POLICIES},
+            {
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]": reason
+                for name in SERVICE_ROLE_POLICIES
+            },
         )

@@ -27,7 +27,9 @@ class AccessLogBucket(Construct):
     so this bucket, unlike every other, is S3-managed encrypted. It does not log itself.
     """
 
-    def __init__(self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy, bucket_name: str | None = None) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy, bucket_name: str | None = None
+    ) -> None:
         super().__init__(scope, id)
         self.bucket = s3.Bucket(
             self,

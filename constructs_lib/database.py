@@ -108,21 +108,38 @@ class PostgresDatabase(Construct):
             allow_all_outbound=True,
         )
         self.proxy_security_group = ec2.SecurityGroup(
-            self, "ProxySecurityGroup", vpc=vpc, security_group_name=f"{name}-db-proxy", description=f"{name} RDS Proxy: reached by the application clients only", allow_all_outbound=False
+            self,
+            "ProxySecurityGroup",
+            vpc=vpc,
+            security_group_name=f"{name}-db-proxy",
+            description=f"{name} RDS Proxy: reached by the application clients only",
+            allow_all_outbound=False,
         )
         self.cluster_security_group = ec2.SecurityGroup(
-            self, "ClusterSecurityGroup", vpc=vpc, security_group_name=f"{name}-db", description=f"{name} Aurora cluster: reached by its proxy and the application clients only", allow_all_outbound=False
+            self,
+            "ClusterSecurityGroup",
+            vpc=vpc,
+            security_group_name=f"{name}-db",
+            description=f"{name} Aurora cluster: reached by its proxy and the application clients only",
+            allow_all_outbound=False,
         )
 
         # --- the cluster -------------------------------------------------------------------
         engine = rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION)
-        parameters = rds.ParameterGroup(self, "Parameters", engine=engine, description=f"{name}: TLS required on every connection", parameters=TLS_PARAMETERS)
+        parameters = rds.ParameterGroup(
+            self, "Parameters", engine=engine, description=f"{name}: TLS required on every connection", parameters=TLS_PARAMETERS
+        )
         # RDS creates this log group on first export, unencrypted and kept forever; creating it
         # first gives it the key and a retention (and no log-retention Lambda).
         postgres_log_group_name = f"/aws/rds/cluster/{name}/postgresql"
         log_service_may_use(key, self, sid="CloudWatchLogsPostgresql", log_group_names=[postgres_log_group_name])
         self.log_group = logs.LogGroup(
-            self, "PostgresqlLogs", log_group_name=postgres_log_group_name, retention=retention(settings.log_retention_days), encryption_key=key, removal_policy=settings.log_removal_policy
+            self,
+            "PostgresqlLogs",
+            log_group_name=postgres_log_group_name,
+            retention=retention(settings.log_retention_days),
+            encryption_key=key,
+            removal_policy=settings.log_removal_policy,
         )
         pin(self.log_group, "LogGroupPostgresql")
 
@@ -136,7 +153,12 @@ class PostgresDatabase(Construct):
         )
         writer = rds.ClusterInstance.serverless_v2("Writer", instance_identifier=f"{name}-writer", **instance_options)
         # Readers follow the writer's capacity so a failover lands on an instance already warm.
-        readers = [rds.ClusterInstance.serverless_v2(f"Reader{i}", instance_identifier=f"{name}-reader-{i}", scale_with_writer=True, **instance_options) for i in range(1, settings.readers + 1)]
+        readers = [
+            rds.ClusterInstance.serverless_v2(
+                f"Reader{i}", instance_identifier=f"{name}-reader-{i}", scale_with_writer=True, **instance_options
+            )
+            for i in range(1, settings.readers + 1)
+        ]
         self.cluster = rds.DatabaseCluster(
             self,
             "Cluster",
@@ -176,7 +198,10 @@ class PostgresDatabase(Construct):
         )
         self.cluster.node.default_child.add_resource_dependency(self.log_group.node.default_child)
         pin(self.cluster, "DatabaseCluster")
-        self.instance_identifiers = {"Writer": f"{name}-writer", **{f"Reader{i}": f"{name}-reader-{i}" for i in range(1, settings.readers + 1)}}
+        self.instance_identifiers = {
+            "Writer": f"{name}-writer",
+            **{f"Reader{i}": f"{name}-reader-{i}" for i in range(1, settings.readers + 1)},
+        }
         for construct_id in self.instance_identifiers:
             pin(self.cluster.node.find_child(construct_id), f"Database{construct_id}")
         reason = (
@@ -184,13 +209,24 @@ class PostgresDatabase(Construct):
             "continuous backups (point-in-time restore) for its configured retention and a final snapshot on deletion."
         )
         for construct_id in self.instance_identifiers:
-            acknowledge(self.cluster.node.find_child(construct_id), {f"{pack}-RDSInBackupPlan": reason for pack in ("HIPAA.Security", "NIST.800.53.R5")})
+            acknowledge(
+                self.cluster.node.find_child(construct_id),
+                {f"{pack}-RDSInBackupPlan": reason for pack in ("HIPAA.Security", "NIST.800.53.R5")},
+            )
         self.master_secret = self.cluster.secret
 
         # --- the proxy: TLS and IAM tokens end to end, no password anywhere ------------------
-        proxy_role = iam.Role(self, "ProxyRole", description=f"{name} RDS Proxy signs in to the cluster as {app_user} with IAM", assumed_by=iam.ServicePrincipal("rds.amazonaws.com"))
+        proxy_role = iam.Role(
+            self,
+            "ProxyRole",
+            description=f"{name} RDS Proxy signs in to the cluster as {app_user} with IAM",
+            assumed_by=iam.ServicePrincipal("rds.amazonaws.com"),
+        )
         cluster_user_arn = stack.format_arn(
-            service="rds-db", resource="dbuser", resource_name=f"{self.cluster.cluster_resource_identifier}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME
+            service="rds-db",
+            resource="dbuser",
+            resource_name=f"{self.cluster.cluster_resource_identifier}/{app_user}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         iam.ManagedPolicy(
             self,
@@ -226,12 +262,18 @@ class PostgresDatabase(Construct):
                 if isinstance(rule, (ec2.CfnSecurityGroupIngress, ec2.CfnSecurityGroupEgress)) and "IndirectPort" in rule.node.id:
                     rule.from_port = rule.to_port = DB_PORT
         # The application's direct path carries schema migrations signed in as the master user.
-        self.cluster.connections.allow_from(self.client_security_group, ec2.Port.tcp(DB_PORT), "Application clients (migrations) to the cluster")
-        self.proxy_security_group.add_ingress_rule(self.client_security_group, ec2.Port.tcp(PROXY_PORT), "Application clients to the RDS Proxy")
+        self.cluster.connections.allow_from(
+            self.client_security_group, ec2.Port.tcp(DB_PORT), "Application clients (migrations) to the cluster"
+        )
+        self.proxy_security_group.add_ingress_rule(
+            self.client_security_group, ec2.Port.tcp(PROXY_PORT), "Application clients to the RDS Proxy"
+        )
 
         # The application role may connect through this proxy as the application user, nothing more.
         proxy_id = stack.split_arn(self.proxy.db_proxy_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
-        self.proxy_user_arn = stack.format_arn(service="rds-db", resource="dbuser", resource_name=f"{proxy_id}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        self.proxy_user_arn = stack.format_arn(
+            service="rds-db", resource="dbuser", resource_name=f"{proxy_id}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
         self.app_connect_policy = iam.ManagedPolicy(
             self,
             "AppConnectPolicy",
@@ -251,7 +293,13 @@ class PostgresDatabase(Construct):
             # Not open to the whole VPC: only the application clients below.
             open=False,
             security_groups=[
-                ec2.SecurityGroup(self, "SecretsEndpointSecurityGroup", vpc=vpc, description=f"{name} Secrets Manager endpoint: reached by the application clients only", allow_all_outbound=False)
+                ec2.SecurityGroup(
+                    self,
+                    "SecretsEndpointSecurityGroup",
+                    vpc=vpc,
+                    description=f"{name} Secrets Manager endpoint: reached by the application clients only",
+                    allow_all_outbound=False,
+                )
             ],
         )
         self.secrets_endpoint.connections.allow_default_port_from(self.client_security_group, "Application clients to Secrets Manager")
@@ -266,13 +314,23 @@ class PostgresDatabase(Construct):
         )
 
         self.alarms = DatabaseAlarms(
-            self, "Alarms", instances=self.instance_identifiers, thresholds=settings.alarms, max_capacity_acu=settings.max_capacity_acu, actions=alarm_actions
+            self,
+            "Alarms",
+            instances=self.instance_identifiers,
+            thresholds=settings.alarms,
+            max_capacity_acu=settings.max_capacity_acu,
+            actions=alarm_actions,
         ).alarms
 
     def _monitoring_role(self) -> iam.Role:
         """Enhanced Monitoring's role, with the AWS managed policy's permissions narrowed to this
         account, region and RDS's one OS-metrics log group."""
-        role = iam.Role(self, "MonitoringRole", description="RDS Enhanced Monitoring publishes OS metrics", assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"))
+        role = iam.Role(
+            self,
+            "MonitoringRole",
+            description="RDS Enhanced Monitoring publishes OS metrics",
+            assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
+        )
         group_arn = log_group_arn(self, "RDSOSMetrics")
         policy = iam.ManagedPolicy(
             self,
@@ -281,7 +339,10 @@ class PostgresDatabase(Construct):
             roles=[role],
             statements=[
                 iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:PutRetentionPolicy"], resources=[group_arn]),
-                iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"], resources=[f"{group_arn}:log-stream:*"]),
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
+                    resources=[f"{group_arn}:log-stream:*"],
+                ),
             ],
         )
         acknowledge(

@@ -15,7 +15,17 @@ from constructs_lib.alerts import AlarmActions
 from constructs_lib.props import DatabaseAlarmThresholds, TableAlarmThresholds
 
 # Operations whose SystemErrors and latency the alarms watch (DynamoDB publishes per Operation).
-ERROR_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")
+ERROR_OPERATIONS = (
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactGetItems",
+    "TransactWriteItems",
+)
 LATENCY_OPERATIONS = ("GetItem", "Query", "PutItem", "UpdateItem")
 
 
@@ -156,7 +166,11 @@ def _math(expression: str, name: str, dims: dict[str, str], operations: Sequence
             *(
                 {
                     "id": op.lower(),
-                    "metricStat": {"metric": {"namespace": "AWS/DynamoDB", "metricName": name, "dimensions": _dimensions({**dims, "Operation": op})}, "period": 60, "stat": statistic},
+                    "metricStat": {
+                        "metric": {"namespace": "AWS/DynamoDB", "metricName": name, "dimensions": _dimensions({**dims, "Operation": op})},
+                        "period": 60,
+                        "stat": statistic,
+                    },
                     "returnData": False,
                 }
                 for op in operations
@@ -168,7 +182,16 @@ def _math(expression: str, name: str, dims: dict[str, str], operations: Sequence
 class DatabaseAlarms(Construct):
     """CloudWatch's recommended Aurora alarms, per instance (construct id -> instance identifier)."""
 
-    def __init__(self, scope: Construct, id: str, *, instances: Mapping[str, str], thresholds: DatabaseAlarmThresholds, max_capacity_acu: float, actions: AlarmActions) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        instances: Mapping[str, str],
+        thresholds: DatabaseAlarmThresholds,
+        max_capacity_acu: float,
+        actions: AlarmActions,
+    ) -> None:
         super().__init__(scope, id)
         a = thresholds
         periods = dict(evaluation_periods=a.evaluation_periods, datapoints_to_alarm=a.datapoints_to_alarm)
@@ -177,21 +200,41 @@ class DatabaseAlarms(Construct):
             dims = {"DBInstanceIdentifier": instance}
             self.alarms += [
                 actions.alarm(
-                    self, f"{construct_id}Cpu", name=f"{instance}-cpu", metric=_rds_metric("CPUUtilization", dims, "Average"), threshold=a.cpu_percent,
-                    description=f"CPU of {instance} is at or above {a.cpu_percent}%: queries are CPU-bound or capacity is capped.", **periods,
+                    self,
+                    f"{construct_id}Cpu",
+                    name=f"{instance}-cpu",
+                    metric=_rds_metric("CPUUtilization", dims, "Average"),
+                    threshold=a.cpu_percent,
+                    description=f"CPU of {instance} is at or above {a.cpu_percent}%: queries are CPU-bound or capacity is capped.",
+                    **periods,
                 ),
                 actions.alarm(
-                    self, f"{construct_id}Capacity", name=f"{instance}-acu-utilization", metric=_rds_metric("ACUUtilization", dims, "Average"), threshold=a.acu_percent,
-                    description=f"{instance} uses {a.acu_percent}% or more of its maximum ACU ({max_capacity_acu}): raise max_capacity_acu before it throttles.", **periods,
+                    self,
+                    f"{construct_id}Capacity",
+                    name=f"{instance}-acu-utilization",
+                    metric=_rds_metric("ACUUtilization", dims, "Average"),
+                    threshold=a.acu_percent,
+                    description=f"{instance} uses {a.acu_percent}% or more of its maximum ACU ({max_capacity_acu}): raise max_capacity_acu before it throttles.",
+                    **periods,
                 ),
                 actions.alarm(
-                    self, f"{construct_id}Connections", name=f"{instance}-connections", metric=_rds_metric("DatabaseConnections", dims, "Maximum"), threshold=a.connections,
-                    description=f"{instance} holds {a.connections} or more connections: clients may be bypassing the proxy or leaking connections.", **periods,
+                    self,
+                    f"{construct_id}Connections",
+                    name=f"{instance}-connections",
+                    metric=_rds_metric("DatabaseConnections", dims, "Maximum"),
+                    threshold=a.connections,
+                    description=f"{instance} holds {a.connections} or more connections: clients may be bypassing the proxy or leaking connections.",
+                    **periods,
                 ),
             ]
             memory = actions.alarm(
-                self, f"{construct_id}Memory", name=f"{instance}-freeable-memory", metric=_rds_metric("FreeableMemory", dims, "Minimum"), threshold=a.freeable_memory_mib * 1024 * 1024,
-                description=f"Freeable memory of {instance} is at or below {a.freeable_memory_mib} MiB: the instance is short of memory for its load.", **periods,
+                self,
+                f"{construct_id}Memory",
+                name=f"{instance}-freeable-memory",
+                metric=_rds_metric("FreeableMemory", dims, "Minimum"),
+                threshold=a.freeable_memory_mib * 1024 * 1024,
+                description=f"Freeable memory of {instance} is at or below {a.freeable_memory_mib} MiB: the instance is short of memory for its load.",
+                **periods,
             )
             # Memory alarms on a low value; AlarmActions sets up >= alarms, so flip the operator.
             memory.node.default_child.comparison_operator = "LessThanOrEqualToThreshold"
@@ -199,8 +242,13 @@ class DatabaseAlarms(Construct):
             if construct_id != "Writer":
                 self.alarms.append(
                     actions.alarm(
-                        self, f"{construct_id}ReplicaLag", name=f"{instance}-replica-lag", metric=_rds_metric("AuroraReplicaLag", dims, "Maximum"), threshold=a.replica_lag_ms,
-                        description=f"Reader {instance} lags the writer by {a.replica_lag_ms} ms or more: reads are stale and a failover would wait.", **periods,
+                        self,
+                        f"{construct_id}ReplicaLag",
+                        name=f"{instance}-replica-lag",
+                        metric=_rds_metric("AuroraReplicaLag", dims, "Maximum"),
+                        threshold=a.replica_lag_ms,
+                        description=f"Reader {instance} lags the writer by {a.replica_lag_ms} ms or more: reads are stale and a failover would wait.",
+                        **periods,
                     )
                 )
 

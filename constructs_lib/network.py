@@ -65,7 +65,12 @@ class IsolatedNetwork(Construct):
         log_group_name = f"/vpc/{name}/flow-logs"
         log_service_may_use(key, self, sid="CloudWatchLogsVpcFlowLogs", log_group_names=[log_group_name])
         self.flow_log_group = logs.LogGroup(
-            self, "FlowLogs", log_group_name=log_group_name, retention=retention(flow_log_retention_days), encryption_key=key, removal_policy=log_removal_policy
+            self,
+            "FlowLogs",
+            log_group_name=log_group_name,
+            retention=retention(flow_log_retention_days),
+            encryption_key=key,
+            removal_policy=log_removal_policy,
         )
         pin(self.flow_log_group, "LogGroupVpcFlowLogs")
         self.flow_log_role = iam.Role(
@@ -86,7 +91,8 @@ class IsolatedNetwork(Construct):
             roles=[self.flow_log_role],
             statements=[
                 iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], resources=[group_arn, f"{group_arn}:log-stream:*"]
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[group_arn, f"{group_arn}:log-stream:*"],
                 )
             ],
         )
@@ -113,7 +119,9 @@ class IsolatedNetwork(Construct):
         )
 
         in_account = {"StringEquals": {"aws:PrincipalAccount": stack.account}}
-        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets])
+        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets]
+        )
         self.dynamodb_endpoint.add_to_policy(
             iam.PolicyStatement(
                 sid="ThisSystemsTablesOnly",
@@ -130,7 +138,11 @@ class IsolatedNetwork(Construct):
         in_account_buckets = {"StringEquals": {"aws:PrincipalAccount": stack.account, "s3:ResourceAccount": stack.account}}
         self.s3_endpoint.add_to_policy(
             iam.PolicyStatement(
-                sid="ThisSystemsBucketsOnly", principals=[iam.AnyPrincipal()], actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=bucket_arns, conditions=in_account_buckets
+                sid="ThisSystemsBucketsOnly",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=bucket_arns,
+                conditions=in_account_buckets,
             )
         )
         self.s3_endpoint.add_to_policy(

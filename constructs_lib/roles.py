@@ -38,7 +38,9 @@ class DataAccessRoles(Construct):
         super().__init__(scope, id)
         self.policies: dict[str, iam.ManagedPolicy] = {}
         self.app = self._role("App", f"{name_prefix}-app", iam.ServicePrincipal(app_service_principal), "Application read-write access")
-        self.readonly = self._role("ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support")
+        self.readonly = self._role(
+            "ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support"
+        )
         # Grants are collected as data and added once per policy: one jsii call per policy,
         # not two per table and role (a third of the app's synth time went to such calls).
         self._grant("App", [g for t in tables for g in t.read_write_grants()])
@@ -46,7 +48,9 @@ class DataAccessRoles(Construct):
 
         self.migration = None
         if migration_principal_arns is not None:
-            self.migration = self._role("Migration", f"{name_prefix}-migration", _arns(migration_principal_arns), "Bulk data migration and imports")
+            self.migration = self._role(
+                "Migration", f"{name_prefix}-migration", _arns(migration_principal_arns), "Bulk data migration and imports"
+            )
             self._grant("Migration", [g for t in tables for g in t.read_write_grants()])
 
         self.tenant = None
@@ -58,7 +62,14 @@ class DataAccessRoles(Construct):
             )
             self.tenant = self._role("Tenant", f"{name_prefix}-tenant", trust, "One user's own partitions only (dynamodb:LeadingKeys)")
             scoped = [t for t in tables if not tenant_isolation.tables or t.spec.id in tenant_isolation.tables]
-            self._grant("Tenant", [g for t in scoped for g in t.read_write_grants(indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)])
+            self._grant(
+                "Tenant",
+                [
+                    g
+                    for t in scoped
+                    for g in t.read_write_grants(indexes=list(tenant_isolation.indexes), leading_keys=tenant_isolation.patterns)
+                ],
+            )
             self.policies["App"].add_statements(
                 iam.PolicyStatement(actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.tenant.role_arn])
             )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import RemovalPolicy, Stack, Tags
@@ -20,13 +20,24 @@ from constructs_lib.specs import Key, TableSpec
 
 # Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
-WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
+WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+)
 # A customer-managed key is used by DynamoDB on the caller's behalf.
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
 
 _KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
-_PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY, "INCLUDE": dynamodb.ProjectionType.INCLUDE}
+_PROJECTIONS = {
+    "ALL": dynamodb.ProjectionType.ALL,
+    "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY,
+    "INCLUDE": dynamodb.ProjectionType.INCLUDE,
+}
 
 
 def _attr(key: Key | None) -> dynamodb.Attribute | None:
@@ -52,7 +63,18 @@ class DataTable(Construct):
     alarms for the table and each GSI (constructs_lib/monitoring.py), all wired to the alert actions.
     """
 
-    def __init__(self, scope: Construct, id: str, *, spec: TableSpec, table_name: str, key: kms.IKey, settings: TableSettings, alarm_actions: AlarmActions, stream: bool = False) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: TableSpec,
+        table_name: str,
+        key: kms.IKey,
+        settings: TableSettings,
+        alarm_actions: AlarmActions,
+        stream: bool = False,
+    ) -> None:
         super().__init__(scope, id)
         self.spec = spec
         self.table_name = table_name
@@ -130,7 +152,9 @@ class DataTable(Construct):
     def grant_write(self, policy: iam.ManagedPolicy, *, leading_keys: Sequence[str] = ()) -> None:
         policy.add_statements(*statements(self.write_grants(leading_keys=leading_keys)))
 
-    def grant_read_write(self, policy: iam.ManagedPolicy, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> None:
+    def grant_read_write(
+        self, policy: iam.ManagedPolicy, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()
+    ) -> None:
         policy.add_statements(*statements(self.read_write_grants(indexes=indexes, leading_keys=leading_keys)))
 
     # The same grants as plain data, for callers that grant many tables to one policy: they
@@ -146,7 +170,9 @@ class DataTable(Construct):
     def read_write_grants(self, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> list[Grant]:
         return self.read_grants(indexes=indexes, leading_keys=leading_keys) + self.write_grants(leading_keys=leading_keys)
 
-    def _grants(self, actions: Sequence[str], kms_actions: Sequence[str], indexes: Sequence[str] | None, leading_keys: Sequence[str]) -> list[Grant]:
+    def _grants(
+        self, actions: Sequence[str], kms_actions: Sequence[str], indexes: Sequence[str] | None, leading_keys: Sequence[str]
+    ) -> list[Grant]:
         # No Sids: with the minimizePolicies feature flag CDK merges these statements across
         # tables, which keeps a 19-table system's policy far under IAM's size limit.
         conditions = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(leading_keys)}} if leading_keys else None
@@ -178,9 +204,13 @@ def _billing(billing: TableBilling) -> tuple[dynamodb.Billing, dynamodb.Capacity
     if billing.mode == "PAY_PER_REQUEST":
         return dynamodb.Billing.on_demand(), None, None
     read = dynamodb.Capacity.autoscaled(
-        min_capacity=billing.read_capacity, max_capacity=billing.max_read_capacity, target_utilization_percent=billing.target_utilization_percent
+        min_capacity=billing.read_capacity,
+        max_capacity=billing.max_read_capacity,
+        target_utilization_percent=billing.target_utilization_percent,
     )
     write = dynamodb.Capacity.autoscaled(
-        min_capacity=billing.write_capacity, max_capacity=billing.max_write_capacity, target_utilization_percent=billing.target_utilization_percent
+        min_capacity=billing.write_capacity,
+        max_capacity=billing.max_write_capacity,
+        target_utilization_percent=billing.target_utilization_percent,
     )
     return dynamodb.Billing.provisioned(read_capacity=read, write_capacity=write), read, write

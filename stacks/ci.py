@@ -60,8 +60,12 @@ class CiDeployStack(Stack):
             conditions={"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": github_subject(config)}},
         )
         name = deploy_role_name(config)
-        description = f"GitHub Actions deploys of {ci.github_owner}/{ci.github_repo} to {config.name}: may only assume the CDK bootstrap roles"
-        self.role = iam.Role(self, "DeployRole", role_name=name, assumed_by=trust, description=description, max_session_duration=Duration.hours(1))
+        description = (
+            f"GitHub Actions deploys of {ci.github_owner}/{ci.github_repo} to {config.name}: may only assume the CDK bootstrap roles"
+        )
+        self.role = iam.Role(
+            self, "DeployRole", role_name=name, assumed_by=trust, description=description, max_session_duration=Duration.hours(1)
+        )
         # A customer-managed policy, not an inline one (the HIPAA and NIST packs flag inline).
         # Only sts:AssumeRole: the CLI passes session tags (needing sts:TagSession) only when a
         # stack's synthesizer asks for them, and this app's do not.
@@ -74,7 +78,9 @@ class CiDeployStack(Stack):
                 iam.PolicyStatement(
                     actions=["sts:AssumeRole"],
                     resources=[
-                        self.format_arn(service="iam", region="", resource="role", resource_name=role, arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+                        self.format_arn(
+                            service="iam", region="", resource="role", resource_name=role, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+                        )
                         for role in bootstrap_role_names(config)
                     ],
                 )

@@ -50,7 +50,12 @@ class DatabaseStack(Stack):
         # The database's own key: its snapshots, logs and secret can be audited and revoked
         # without touching the tables' key.
         self.key = DataKey(
-            self, "DataKey", alias=f"alias/{name}-database", description=f"Encrypts the {system.title} PostgreSQL database in {config.name}", removal_policy=kept_removal, logical_id="KeyDatabase"
+            self,
+            "DataKey",
+            alias=f"alias/{name}-database",
+            description=f"Encrypts the {system.title} PostgreSQL database in {config.name}",
+            removal_policy=kept_removal,
+            logical_id="KeyDatabase",
         ).key
 
         self.network = IsolatedNetwork(
@@ -104,7 +109,10 @@ class DatabaseStack(Stack):
             "ClientSecurityGroupId": (self.database.client_security_group.security_group_id, "Attach to application tasks"),
             "VpcId": (self.network.vpc.vpc_id, "Isolated VPC of the database"),
             "SubnetIds": (",".join(s.subnet_id for s in self.network.vpc.isolated_subnets), "Isolated subnets for application tasks"),
-            "MasterSecretArn": (self.database.master_secret.secret_arn, "Master credentials (migrations and break-glass only), rotated by RDS"),
+            "MasterSecretArn": (
+                self.database.master_secret.secret_arn,
+                "Master credentials (migrations and break-glass only), rotated by RDS",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -10,8 +10,9 @@ with `cdk refactor`) long before CloudFormation's limit. CDK itself only refuses
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 MAX_RESOURCES = 250  # this project's ceiling: half of CloudFormation's
 CFN_MAX_RESOURCES = 500

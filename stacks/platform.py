@@ -24,7 +24,12 @@ class PlatformStack(Stack):
         super().__init__(scope, id, **kwargs)
         policy = removal_policy(config.removal_policy)
         self.alerts_key = DataKey(
-            self, "AlertsKey", alias=f"alias/data-alerts-{config.name}", description=f"Encrypts the {config.name} data alert topic", removal_policy=policy, logical_id="KeyAlerts"
+            self,
+            "AlertsKey",
+            alias=f"alias/data-alerts-{config.name}",
+            description=f"Encrypts the {config.name} data alert topic",
+            removal_policy=policy,
+            logical_id="KeyAlerts",
         ).key
         alerts = config.alerts
         self.alert_topic = AlertTopic(
@@ -38,13 +43,24 @@ class PlatformStack(Stack):
         ).topic
 
         self.access_log_bucket = AccessLogBucket(
-            self, "AccessLogs", retention_days=config.access_log_retention_days, removal_policy=policy, bucket_name=naming.access_log_bucket_name(config)
+            self,
+            "AccessLogs",
+            retention_days=config.access_log_retention_days,
+            removal_policy=policy,
+            bucket_name=naming.access_log_bucket_name(config),
         ).bucket
         pin(self.access_log_bucket, "AccessLogsBucket")
 
         self.archive_targets = self._archive(config, policy)
         if config.backup.enabled:
-            backup_key = DataKey(self, "BackupKey", alias=f"alias/data-backup-{config.name}", description=f"Encrypts the {config.name} table backups", removal_policy=policy, logical_id="KeyBackup").key
+            backup_key = DataKey(
+                self,
+                "BackupKey",
+                alias=f"alias/data-backup-{config.name}",
+                description=f"Encrypts the {config.name} table backups",
+                removal_policy=policy,
+                logical_id="KeyBackup",
+            ).key
             TableBackupVault(
                 self,
                 "Backup",
@@ -78,7 +94,12 @@ class PlatformStack(Stack):
                     f"AccountProvisioned{kind}",
                     name=f"dynamodb-account-provisioned-{kind.lower()}-utilization-{config.name}",
                     description=f"Provisioned {kind.lower()} capacity is near the account quota: request an increase before tables cannot scale.",
-                    metric=cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=f"AccountProvisioned{kind}CapacityUtilization", statistic="Maximum", period=Duration.minutes(5)),
+                    metric=cloudwatch.Metric(
+                        namespace="AWS/DynamoDB",
+                        metric_name=f"AccountProvisioned{kind}CapacityUtilization",
+                        statistic="Maximum",
+                        period=Duration.minutes(5),
+                    ),
                     threshold=a.account_capacity_utilization_percent,
                     evaluation_periods=1,
                     datapoints_to_alarm=1,
@@ -89,7 +110,14 @@ class PlatformStack(Stack):
 
         Returns the target per kind (audit or not) for the system stacks' archivers.
         """
-        key = DataKey(self, "ArchiveKey", alias=f"alias/data-archive-{config.name}", description=f"Encrypts the {config.name} archives of expired items", removal_policy=policy, logical_id="KeyArchive").key
+        key = DataKey(
+            self,
+            "ArchiveKey",
+            alias=f"alias/data-archive-{config.name}",
+            description=f"Encrypts the {config.name} archives of expired items",
+            removal_policy=policy,
+            logical_id="KeyArchive",
+        ).key
         targets = {}
         for audit in (False, True):
             rules = [
@@ -133,7 +161,9 @@ class PlatformStack(Stack):
             ),
             notifications_with_subscribers=[
                 budgets.CfnBudget.NotificationWithSubscribersProperty(
-                    notification=budgets.CfnBudget.NotificationProperty(notification_type=kind, comparison_operator="GREATER_THAN", threshold=threshold, threshold_type="PERCENTAGE"),
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        notification_type=kind, comparison_operator="GREATER_THAN", threshold=threshold, threshold_type="PERCENTAGE"
+                    ),
                     subscribers=subscribers,
                 )
                 for kind, threshold in (("ACTUAL", 80), ("FORECASTED", 100))

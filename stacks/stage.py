@@ -77,4 +77,3 @@ class DataStage(Stage):
             **common,
         )
         self.stacks = [self.platform, *self.systems.values(), self.database, self.ci_deploy]
-

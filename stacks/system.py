@@ -37,14 +37,30 @@ def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
 
 
 class SystemStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, system: SystemSpec, config: EnvironmentConfig, archive_targets: dict[bool, ArchiveTarget], **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        system: SystemSpec,
+        config: EnvironmentConfig,
+        archive_targets: dict[bool, ArchiveTarget],
+        **kwargs,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         self.system = system
         prefix = f"{system.key}-{config.name}"
         removal = removal_policy(config.removal_policy)
         # One key per system and environment: revoking or auditing one system's data never
         # touches another's.
-        self.key = DataKey(self, "DataKey", alias=f"alias/{prefix}-data", description=f"Encrypts the {system.title} tables in {config.name}", removal_policy=removal, logical_id="KeyData").key
+        self.key = DataKey(
+            self,
+            "DataKey",
+            alias=f"alias/{prefix}-data",
+            description=f"Encrypts the {system.title} tables in {config.name}",
+            removal_policy=removal,
+            logical_id="KeyData",
+        ).key
 
         topic_arns = naming.alert_topic_arns(self, config)
         actions = AlarmActions(self, topic_arns=topic_arns)
@@ -89,7 +105,14 @@ class SystemStack(Stack):
             for table_id, rule in archived.items():
                 archiver.add(self.tables[table_id], target=archive_targets[rule.audit], prefix=rule.archive_prefix(system.key, table_id))
         if config.backup.enabled:
-            TableBackupPlan(self, "Backup", plan_name=prefix, vault_name=naming.backup_vault_name(config), rules=config.backup.rules, tables=list(self.tables.values()))
+            TableBackupPlan(
+                self,
+                "Backup",
+                plan_name=prefix,
+                vault_name=naming.backup_vault_name(config),
+                rules=config.backup.rules,
+                tables=list(self.tables.values()),
+            )
         self.roles = DataAccessRoles(
             self,
             "Access",
@@ -107,6 +130,13 @@ class SystemStack(Stack):
             # comes from KMS (envelope encryption) instead of a .env secret; the app may only
             # create and unwrap data keys, never manage the key.
             self.field_key = DataKey(
-                self, "FieldKey", alias=f"alias/{prefix}-field-encryption", description=f"Envelope key for {system.title} field-level encryption in {config.name}", removal_policy=removal, logical_id="KeyFieldEncryption"
+                self,
+                "FieldKey",
+                alias=f"alias/{prefix}-field-encryption",
+                description=f"Envelope key for {system.title} field-level encryption in {config.name}",
+                removal_policy=removal,
+                logical_id="KeyFieldEncryption",
             ).key
-            self.roles.policies["App"].add_statements(iam.PolicyStatement(actions=list(FIELD_KEY_ACTIONS), resources=[self.field_key.key_arn]))
+            self.roles.policies["App"].add_statements(
+                iam.PolicyStatement(actions=list(FIELD_KEY_ACTIONS), resources=[self.field_key.key_arn])
+            )

@@ -18,8 +18,7 @@ def no_aws(tmp_path, monkeypatch):
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AWS_")}
     empty = tmp_path / "empty"
     empty.write_text("")
-    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty),
-               AWS_EC2_METADATA_DISABLED="true", HOME=str(tmp_path))
+    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty), AWS_EC2_METADATA_DISABLED="true", HOME=str(tmp_path))
     return env
 
 

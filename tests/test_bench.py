@@ -1,4 +1,5 @@
 """tools.bench's scale helper and arithmetic. No timing is asserted: bench prints figures."""
+
 from __future__ import annotations
 
 import argparse
@@ -75,11 +76,13 @@ def test_linearity_is_one_for_linear_growth_and_two_for_quadratic():
 
 def test_bench_uses_the_limits_that_synth_enforces():
     from stacks import limits
+
     assert (bench.TARGET_MAX_RESOURCES, bench.CFN_MAX_RESOURCES) == (limits.MAX_RESOURCES, 500) == (250, 500)
 
 
 def test_bench_times_the_app_as_cdk_json_runs_it():
     import json
+
     app = json.loads((Path(bench.ROOT) / "cdk.json").read_text())["app"]
     assert app.endswith(" ".join(bench.app_command())) and bench.app_command()[-1] == "app.py"
 

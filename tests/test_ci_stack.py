@@ -29,14 +29,21 @@ def only(template: dict, type_: str) -> dict:
 
 
 def bootstrap_role_arns(account: str, qualifier: str = "hnb659fds") -> list[str]:
-    return [f"arn:aws:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-us-east-1" for kind in ("deploy", "file-publishing", "image-publishing", "lookup")]
+    return [
+        f"arn:aws:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-us-east-1"
+        for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+    ]
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_stack_holds_the_provider_the_role_and_its_managed_policy_only(synthesized, env):
     template = ci_template(synthesized, env)
     # No custom resource and no Lambda: the provider is the native CloudFormation resource.
-    assert sorted(r["Type"] for r in template["Resources"].values()) == ["AWS::IAM::ManagedPolicy", "AWS::IAM::OIDCProvider", "AWS::IAM::Role"]
+    assert sorted(r["Type"] for r in template["Resources"].values()) == [
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::OIDCProvider",
+        "AWS::IAM::Role",
+    ]
     provider = template["Resources"]["GitHubOidcProvider"]["Properties"]
     assert provider["Url"] == "https://token.actions.githubusercontent.com"
     assert provider["ClientIdList"] == ["sts.amazonaws.com"]
@@ -77,7 +84,9 @@ def test_the_only_permission_is_assuming_the_four_bootstrap_roles(synthesized, e
     policy = only(template, "AWS::IAM::ManagedPolicy")["Properties"]
     assert policy["ManagedPolicyName"] == f"cdk-deploy-{env}"
     assert policy["Roles"] == [{"Ref": "DeployRole"}]
-    assert policy["PolicyDocument"]["Statement"] == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": bootstrap_role_arns(account)}]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": bootstrap_role_arns(account)}
+    ]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -92,7 +101,9 @@ def test_it_may_assume_every_role_cdk_deploy_of_the_environment_uses(stages, syn
             for asset in json.loads(manifest.read_text()).get(kind, {}).values():
                 used |= {d["assumeRoleArn"] for d in asset["destinations"].values()}
     used = {arn.replace("${AWS::Partition}", "aws") for arn in used}
-    allowed = set(only(ci_template(synthesized, env), "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"][0]["Resource"])
+    allowed = set(
+        only(ci_template(synthesized, env), "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]
+    )
     assert len(used) == 3 and used <= allowed, sorted(used - allowed)
 
 
@@ -113,7 +124,10 @@ def test_an_existing_provider_is_imported_not_created(existing_provider_template
     assert not resources(template, "AWS::IAM::OIDCProvider")
     (statement,) = template["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Federated": PROVIDER_ARN}
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == "repo:example-org/dynamodb-data-infrastructure:environment:dev"
+    assert (
+        statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+        == "repo:example-org/dynamodb-data-infrastructure:environment:dev"
+    )
 
 
 def test_the_bootstrap_qualifier_comes_from_config(existing_provider_template):

@@ -16,7 +16,7 @@ from constructs_lib.kms import DataKey
 from constructs_lib.props import Replica, TableAlarmThresholds, TableBilling
 from constructs_lib.specs import IndexSpec, Key, TableSpec
 from constructs_lib.table import DataTable, TableSettings
-from tests.support import ROOT, resources, region_stack
+from tests.support import ROOT, region_stack, resources
 
 SPEC = TableSpec(
     id="Orders",
@@ -30,15 +30,33 @@ SPEC = TableSpec(
     ttl_attribute="expiresAt",
     serves="a customer's orders",
 )
-ALARMS = TableAlarmThresholds(throttle_events=3, system_errors=2, latency_ms=40, replication_latency_ms=90_000, evaluation_periods=4, datapoints_to_alarm=2)
+ALARMS = TableAlarmThresholds(
+    throttle_events=3, system_errors=2, latency_ms=40, replication_latency_ms=90_000, evaluation_periods=4, datapoints_to_alarm=2
+)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 
 
-def build_table(billing=TableBilling(), replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN):
+def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN):
     stack = region_stack()
     key = DataKey(stack, "Key", alias="alias/test", description="test", removal_policy=removal, logical_id="KeyData").key
-    settings = TableSettings(billing=billing, pitr_enabled=pitr, pitr_days=35, deletion_protection=protect, removal_policy=removal, alarms=ALARMS, replicas=replicas)
-    table = DataTable(stack, "Orders", spec=SPEC, table_name="orders-test", key=key, settings=settings, alarm_actions=AlarmActions(stack, topic_arns=[TOPIC]))
+    settings = TableSettings(
+        billing=billing or TableBilling(),
+        pitr_enabled=pitr,
+        pitr_days=35,
+        deletion_protection=protect,
+        removal_policy=removal,
+        alarms=ALARMS,
+        replicas=replicas,
+    )
+    table = DataTable(
+        stack,
+        "Orders",
+        spec=SPEC,
+        table_name="orders-test",
+        key=key,
+        settings=settings,
+        alarm_actions=AlarmActions(stack, topic_arns=[TOPIC]),
+    )
     return stack, table
 
 
@@ -59,7 +77,12 @@ def test_table_keys_indexes_ttl_and_billing(table_template):
     props = table_template.find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]
     assert props["TableName"] == "orders-test"
     assert props["KeySchema"] == [{"AttributeName": "customerId", "KeyType": "HASH"}, {"AttributeName": "orderedAt", "KeyType": "RANGE"}]
-    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {"customerId": "S", "orderedAt": "S", "status": "S", "total": "N"}
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        "customerId": "S",
+        "orderedAt": "S",
+        "status": "S",
+        "total": "N",
+    }
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
     assert indexes["status-index"]["Projection"] == {"ProjectionType": "ALL"}
     assert indexes["total-index"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
@@ -117,17 +140,32 @@ def test_gsi_throttle_alarm_uses_the_index_dimension(table_template):
 
 
 def test_system_errors_alarm_sums_every_operation(table_template):
-    (alarm,) = [a for a in table_template.find_resources("AWS::CloudWatch::Alarm").values() if a["Properties"]["AlarmName"] == "orders-test-system-errors"]
+    (alarm,) = [
+        a
+        for a in table_template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == "orders-test-system-errors"
+    ]
     metrics = alarm["Properties"]["Metrics"]
     expression = [m for m in metrics if "Expression" in m]
     assert expression[0]["Expression"] == "SUM(METRICS())"
-    operations = sorted(d["Value"] for m in metrics if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "Operation")
+    operations = sorted(
+        d["Value"] for m in metrics if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "Operation"
+    )
     assert "GetItem" in operations and "TransactWriteItems" in operations and len(operations) == 9
     assert alarm["Properties"]["Threshold"] == 2
 
 
 def test_provisioned_billing_autoscales_table_and_indexes():
-    stack, _ = build_table(billing=TableBilling(mode="PROVISIONED", read_capacity=5, write_capacity=2, max_read_capacity=50, max_write_capacity=20, target_utilization_percent=60))
+    stack, _ = build_table(
+        billing=TableBilling(
+            mode="PROVISIONED",
+            read_capacity=5,
+            write_capacity=2,
+            max_read_capacity=50,
+            max_write_capacity=20,
+            target_utilization_percent=60,
+        )
+    )
     props = Template.from_stack(stack).find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]
     assert props["BillingMode"] == "PROVISIONED"
     write = props["WriteProvisionedThroughputSettings"]["WriteCapacityAutoScalingSettings"]
@@ -154,7 +192,10 @@ def test_replicas_get_their_region_key_and_a_replication_alarm():
     template = Template.from_stack(stack)
     replicas = {r["Region"]: r for r in template.find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]["Replicas"]}
     assert replicas["us-west-2"]["SSESpecification"] == {"KMSMasterKeyId": key_arn}
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "orders-test-replication-latency-us-west-2", "MetricName": "ReplicationLatency", "Threshold": 90_000})
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"AlarmName": "orders-test-replication-latency-us-west-2", "MetricName": "ReplicationLatency", "Threshold": 90_000},
+    )
 
 
 def _policy_statements(stack) -> list[dict]:
@@ -173,7 +214,13 @@ def test_grants_are_narrow_explicit_and_scan_free():
     statements = _policy_statements(stack)
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
     assert len(dynamo) == 1
-    assert sorted(dynamo[0]["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"]
+    assert sorted(dynamo[0]["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    ]
     rendered = json.dumps(dynamo[0]["Resource"])
     assert "status-index" in rendered and "total-index" not in rendered and "*" not in rendered
     (kms,) = [s for s in statements if s["Action"][0].startswith("kms:")]
@@ -213,14 +260,33 @@ def test_data_key_rotates_has_alias_and_pinned_id():
 def test_alert_topic_encrypted_tls_only_with_email_and_slack():
     stack = region_stack()
     key = DataKey(stack, "Key", alias="alias/a", description="d", removal_policy=RemovalPolicy.RETAIN, logical_id="KeyAlerts").key
-    AlertTopic(stack, "Alerts", topic_name="alerts-test", key=key, emails=["a@example.com", "b@example.com"], slack_workspace_id="T01234567", slack_channel_id="C01234567")
+    AlertTopic(
+        stack,
+        "Alerts",
+        topic_name="alerts-test",
+        key=key,
+        emails=["a@example.com", "b@example.com"],
+        slack_workspace_id="T01234567",
+        slack_channel_id="C01234567",
+    )
     template = Template.from_stack(stack)
-    template.has_resource_properties("AWS::SNS::Topic", {"TopicName": "alerts-test", "KmsMasterKeyId": {"Fn::GetAtt": ["KeyAlerts", "Arn"]}})
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"TopicName": "alerts-test", "KmsMasterKeyId": {"Fn::GetAtt": ["KeyAlerts", "Arn"]}}
+    )
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
     )
-    assert sorted(s["Properties"]["Endpoint"] for s in resources(template.to_json(), "AWS::SNS::Subscription").values()) == ["a@example.com", "b@example.com"]
+    assert sorted(s["Properties"]["Endpoint"] for s in resources(template.to_json(), "AWS::SNS::Subscription").values()) == [
+        "a@example.com",
+        "b@example.com",
+    ]
     slack = template.find_resources("AWS::Chatbot::SlackChannelConfiguration")
     (props,) = [s["Properties"] for s in slack.values()]
     assert props["SlackWorkspaceId"] == "T01234567" and props["SlackChannelId"] == "C01234567"
@@ -246,7 +312,12 @@ def test_secure_bucket_defaults():
         "ServerSideEncryptionByDefault": {"KMSMasterKeyID": {"Fn::GetAtt": ["KeyArchive", "Arn"]}, "SSEAlgorithm": "aws:kms"},
     }
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     assert props["LoggingConfiguration"]["LogFilePrefix"] == "archive/"
     assert archive["DeletionPolicy"] == "Retain"
     policies = [json.dumps(p["Properties"]["PolicyDocument"]) for p in template.find_resources("AWS::S3::BucketPolicy").values()]

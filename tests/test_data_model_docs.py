@@ -22,8 +22,9 @@ SYSTEM_KEYS = ["therapeutic-wave", "daylight", "madmall", "fusion-health", "pers
 def _stacks(synthesized) -> dict[str, Stack]:
     """The session's synthesis as tools.assembly reads stacks (what `python -m tools docs` sees)."""
     assert synthesized, "the session synthesized no stacks"
-    return {name: Stack(s.name, s.environment, s.template, s.termination_protection, s.account, s.region)
-            for name, s in synthesized.items()}
+    return {
+        name: Stack(s.name, s.environment, s.template, s.termination_protection, s.account, s.region) for name, s in synthesized.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +54,29 @@ def test_fusion_page_has_per_env_names_and_the_seed_indexes(docs):
     page = docs["docs/data-model/fusion-health.md"]
     assert "prod: `fusion-health-entries-prod`" in page
     assert "| partition key | `date (S)` |\n| sort key | `timestamp (S)` |" in page
-    assert "| `medication-index` | `medication_taken (S)` | `date (S)` | ALL | all entries with a medication, optionally in a date range |" in page
+    assert (
+        "| `medication-index` | `medication_taken (S)` | `date (S)` | ALL | all entries with a medication, optionally in a date range |"
+        in page
+    )
     assert "| `pain-level-index` | `max_pain_level (N)` | `date (S)` | ALL |" in page
     assert "| billing | dev, staging: PAY_PER_REQUEST<br>prod: PROVISIONED (read 10-100 at 70%, write 5-50 at 70%) |" in page
     # Prod's alarm thresholds and evaluation windows, read from the alarms themselves.
-    assert "| `{table}-latency` | MAX of SuccessfulRequestLatency (Average) over GetItem, Query, PutItem, UpdateItem | >= 250 in 3 of 5 × 1 min | >= 100 in 3 of 5 × 1 min | >= 50 in 2 of 3 × 1 min |" in page
+    assert (
+        "| `{table}-latency` | MAX of SuccessfulRequestLatency (Average) over GetItem, Query, PutItem, UpdateItem | >= 250 in 3 of 5 × 1 min | >= 100 in 3 of 5 × 1 min | >= 50 in 2 of 3 × 1 min |"
+        in page
+    )
 
 
 def test_retention_table_rows(docs):
     index = docs["docs/data-model.md"]
-    assert "| daylight | [AuditLogs](data-model/daylight.md#auditlogs) | `daylight-{env}-audit_logs` | `expiresAt` | cold | 2555 | yes | yes |" in index
-    assert "| daylight | [RateLimits](data-model/daylight.md#ratelimits) | `daylight-{env}-rate_limits` | `expiresAt` | hot | 1 | no | no (decision) |" in index
+    assert (
+        "| daylight | [AuditLogs](data-model/daylight.md#auditlogs) | `daylight-{env}-audit_logs` | `expiresAt` | cold | 2555 | yes | yes |"
+        in index
+    )
+    assert (
+        "| daylight | [RateLimits](data-model/daylight.md#ratelimits) | `daylight-{env}-rate_limits` | `expiresAt` | hot | 1 | no | no (decision) |"
+        in index
+    )
     assert "| madmall | [Main](data-model/madmall.md#main) | `madmall-{env}-main` | `ttl` | — | set per item by the app | no | — |" in index
     # Tables without TTL have no retention row.
     assert "[Roles](data-model/daylight.md#roles) | `daylight-{env}-roles`" in index
@@ -72,7 +85,10 @@ def test_retention_table_rows(docs):
 
 def test_archive_lifecycle_rows(docs):
     index = docs["docs/data-model.md"]
-    assert "| prod | `daylight/AuditLogs/` | `data-audit-archive-prod-333333333333-us-east-1` | 30 | 120 | 2555 | COMPLIANCE 2555 days |" in index
+    assert (
+        "| prod | `daylight/AuditLogs/` | `data-audit-archive-prod-333333333333-us-east-1` | 30 | 120 | 2555 | COMPLIANCE 2555 days |"
+        in index
+    )
     assert "| staging | `daylight/Locations/` | `data-archive-staging-222222222222-us-east-1` | 30 | 120 | 1095 | — |" in index
 
 
@@ -91,7 +107,10 @@ def test_environment_differences(docs):
     assert "| removal policy (tables) | Delete | Retain | Retain |" in index
     assert "| termination protection (stacks) | off | on | on |" in index
     assert "| alerts: external SNS topic | — | — | `arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall` |" in index
-    assert "| `dynamodb-account-provisioned-read-utilization-{env}` | AccountProvisionedReadCapacityUtilization (Maximum) | — | — | >= 80 in 1 of 1 × 5 min |" in index
+    assert (
+        "| `dynamodb-account-provisioned-read-utilization-{env}` | AccountProvisionedReadCapacityUtilization (Maximum) | — | — | >= 80 in 1 of 1 × 5 min |"
+        in index
+    )
 
 
 def test_roles_and_keys_from_the_templates(docs):
@@ -147,26 +166,58 @@ def test_a_table_without_a_replica_in_its_region_is_a_clear_error(synthesized):
 def test_check_reads_a_cloud_assembly_through_tools_assembly(stages):
     # The session's synth wrote a cloud assembly; `--assembly` reads it as it reads cdk.out.
     outdir = stages[0].node.root.outdir
-    done = subprocess.run([sys.executable, "-m", "tools.docs", "--assembly", outdir, "--check"], cwd=gen.ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.docs", "--assembly", outdir, "--check"], cwd=gen.ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
-    missing = subprocess.run([sys.executable, "-m", "tools.docs", "--assembly", str(gen.ROOT / "no-such-dir"), "--check"],
-                             cwd=gen.ROOT, capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "tools.docs", "--assembly", str(gen.ROOT / "no-such-dir"), "--check"],
+        cwd=gen.ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2
     assert "docs: --assembly" in missing.stderr and "no manifest.json there" in missing.stderr
 
 
 def test_roles_without_a_name_are_listed_by_logical_id():
     # CDK-made service roles (e.g. AWS Backup's) have no RoleName and attach AWS-managed policies.
-    template = {"Resources": {
-        "AccessApp0C164F05": {"Type": "AWS::IAM::Role", "Properties": {
-            "RoleName": "madmall-prod-app", "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}}},
-        "BackupPlanTablesRole1E450ACC": {"Type": "AWS::IAM::Role", "Properties": {
-            "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "backup.amazonaws.com"}}]},
-            "ManagedPolicyArns": [{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"]]}]}},
-        "AppPolicy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"Roles": [{"Ref": "AccessApp0C164F05"}], "PolicyDocument": {"Statement": [
-            {"Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [{"Fn::GetAtt": ["TableMain", "Arn"]}]}]}}},
-    }}
+    template = {
+        "Resources": {
+            "AccessApp0C164F05": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "madmall-prod-app",
+                    "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "ecs-tasks.amazonaws.com"}}]},
+                },
+            },
+            "BackupPlanTablesRole1E450ACC": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "backup.amazonaws.com"}}]},
+                    "ManagedPolicyArns": [
+                        {
+                            "Fn::Join": [
+                                "",
+                                ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"],
+                            ]
+                        }
+                    ],
+                },
+            },
+            "AppPolicy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "Roles": [{"Ref": "AccessApp0C164F05"}],
+                    "PolicyDocument": {
+                        "Statement": [
+                            {"Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [{"Fn::GetAtt": ["TableMain", "Arn"]}]}
+                        ]
+                    },
+                },
+            },
+        }
+    }
     found = gen.roles(template, "madmall-prod")
     assert sorted(found) == ["BackupPlanTablesRole", "app"]
     assert found["app"].tables == {"Main": "read-write"}

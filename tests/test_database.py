@@ -25,12 +25,45 @@ KEY = {"Fn::GetAtt": ["KeyDatabase", "Arn"]}
 
 # env -> the values config/environments.py is meant to hold.
 EXPECTED = {
-    "dev": dict(cidr="10.40.0.0/16", zones=2, acu=(0.5, 4), readers=0, backup_days=1, policy="Delete", kept="Delete", pi_days=7, log_days=30, monitoring=60,
-                alarms=dict(cpu=90, memory_mib=256, connections=300, acu=95, lag_ms=2000, periods=5, datapoints=3)),
-    "staging": dict(cidr="10.41.0.0/16", zones=3, acu=(0.5, 16), readers=1, backup_days=7, policy="Snapshot", kept="Retain", pi_days=7, log_days=90, monitoring=60,
-                    alarms=dict(cpu=80, memory_mib=512, connections=1000, acu=90, lag_ms=2000, periods=5, datapoints=3)),
-    "prod": dict(cidr="10.42.0.0/16", zones=3, acu=(2, 64), readers=1, backup_days=35, policy="Snapshot", kept="Retain", pi_days=93, log_days=365, monitoring=15,
-                 alarms=dict(cpu=75, memory_mib=1024, connections=2000, acu=85, lag_ms=1000, periods=3, datapoints=2)),
+    "dev": dict(
+        cidr="10.40.0.0/16",
+        zones=2,
+        acu=(0.5, 4),
+        readers=0,
+        backup_days=1,
+        policy="Delete",
+        kept="Delete",
+        pi_days=7,
+        log_days=30,
+        monitoring=60,
+        alarms=dict(cpu=90, memory_mib=256, connections=300, acu=95, lag_ms=2000, periods=5, datapoints=3),
+    ),
+    "staging": dict(
+        cidr="10.41.0.0/16",
+        zones=3,
+        acu=(0.5, 16),
+        readers=1,
+        backup_days=7,
+        policy="Snapshot",
+        kept="Retain",
+        pi_days=7,
+        log_days=90,
+        monitoring=60,
+        alarms=dict(cpu=80, memory_mib=512, connections=1000, acu=90, lag_ms=2000, periods=5, datapoints=3),
+    ),
+    "prod": dict(
+        cidr="10.42.0.0/16",
+        zones=3,
+        acu=(2, 64),
+        readers=1,
+        backup_days=35,
+        policy="Snapshot",
+        kept="Retain",
+        pi_days=93,
+        log_days=365,
+        monitoring=15,
+        alarms=dict(cpu=75, memory_mib=1024, connections=2000, acu=85, lag_ms=1000, periods=3, datapoints=2),
+    ),
 }
 TABLES = ("personalpod-{env}-cache", "personalpod-{env}-sessions", "personalpod-{env}-share-tokens", "personalpod-{env}-activity")
 
@@ -77,7 +110,11 @@ def test_aurora_postgresql_serverless_v2_sized_from_config(synthesized, env):
         assert p["PubliclyAccessible"] is False
         assert p["AutoMinorVersionUpgrade"] is True
         assert p["MonitoringInterval"] == want["monitoring"]
-        assert p["EnablePerformanceInsights"] is True and p["PerformanceInsightsKMSKeyId"] == KEY and p["PerformanceInsightsRetentionPeriod"] == want["pi_days"]
+        assert (
+            p["EnablePerformanceInsights"] is True
+            and p["PerformanceInsightsKMSKeyId"] == KEY
+            and p["PerformanceInsightsRetentionPeriod"] == want["pi_days"]
+        )
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -95,7 +132,9 @@ def test_everything_is_encrypted_with_the_stacks_own_rotating_key(synthesized, e
     groups = resources(tpl, "AWS::Logs::LogGroup")
     assert groups and all(g["Properties"]["KmsKeyId"] == KEY for g in groups.values())
     # CloudWatch Logs may use the key for exactly these log groups.
-    statements = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "logs.us-east-1.amazonaws.com"}]
+    statements = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "logs.us-east-1.amazonaws.com"}
+    ]
     allowed = {arn for s in statements for arn in s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]}
     assert allowed == {f"arn:aws:logs:us-east-1:{ACCOUNTS[env]}:log-group:{g['Properties']['LogGroupName']}" for g in groups.values()}
 
@@ -108,7 +147,14 @@ def test_network_has_isolated_subnets_and_no_internet_path(synthesized, env):
     tpl, want = template(synthesized, env), EXPECTED[env]
     _, vpc = one(tpl, "AWS::EC2::VPC")
     assert vpc["Properties"]["CidrBlock"] == want["cidr"]
-    for absent in ("AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::NatGateway", "AWS::EC2::EIP", "AWS::EC2::EgressOnlyInternetGateway", "AWS::EC2::Route"):
+    for absent in (
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::EIP",
+        "AWS::EC2::EgressOnlyInternetGateway",
+        "AWS::EC2::Route",
+    ):
         assert not resources(tpl, absent), f"{absent} found: the VPC must have no route out"
     subnets = resources(tpl, "AWS::EC2::Subnet")
     assert len(subnets) == want["zones"]
@@ -138,7 +184,12 @@ def test_security_groups_admit_only_the_proxy_and_the_application(synthesized, e
     _, proxy = one(tpl, "AWS::RDS::DBProxy")
     assert proxy["Properties"]["VpcSecurityGroupIds"] == [proxy_sg]
     ingress = [r["Properties"] for r in resources(tpl, "AWS::EC2::SecurityGroupIngress").values()]
-    to = lambda group: {(json.dumps(r["SourceSecurityGroupId"]), r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress if r["GroupId"] == group}  # noqa: E731
+
+    def to(group):
+        return {
+            (json.dumps(r["SourceSecurityGroupId"]), r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress if r["GroupId"] == group
+        }
+
     assert to(cluster_sg) == {(json.dumps(proxy_sg), "tcp", 5433, 5433), (json.dumps(clients_sg), "tcp", 5433, 5433)}
     assert to(proxy_sg) == {(json.dumps(clients_sg), "tcp", 5432, 5432)}
     # No address range is admitted anywhere: only security groups.
@@ -200,12 +251,23 @@ def test_proxy_requires_tls_and_iam_end_to_end(synthesized, env):
     assert target_group["Properties"]["DBProxyName"] == {"Ref": proxy_id}
     # The proxy's role may sign in to the cluster as the application user, nothing else.
     role_id = props["RoleArn"]["Fn::GetAtt"][0]
-    (policy,) = [p["Properties"] for p in resources(tpl, "AWS::IAM::ManagedPolicy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]]
+    (policy,) = [
+        p["Properties"] for p in resources(tpl, "AWS::IAM::ManagedPolicy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
     assert policy["PolicyDocument"]["Statement"] == [
         {
             "Action": "rds-db:connect",
             "Effect": "Allow",
-            "Resource": {"Fn::Join": ["", [f"arn:aws:rds-db:us-east-1:{ACCOUNTS[env]}:dbuser:", {"Fn::GetAtt": ["DatabaseCluster", "DBClusterResourceId"]}, "/personalpod_app"]]},
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        f"arn:aws:rds-db:us-east-1:{ACCOUNTS[env]}:dbuser:",
+                        {"Fn::GetAtt": ["DatabaseCluster", "DBClusterResourceId"]},
+                        "/personalpod_app",
+                    ],
+                ]
+            },
         }
     ]
 
@@ -214,12 +276,20 @@ def test_proxy_requires_tls_and_iam_end_to_end(synthesized, env):
 def test_app_role_may_connect_through_the_proxy_as_the_app_user_only(synthesized, env):
     tpl = template(synthesized, env)
     proxy_id, _ = one(tpl, "AWS::RDS::DBProxy")
-    attached = [p["Properties"] for p in resources(tpl, "AWS::IAM::ManagedPolicy").values() if p["Properties"]["Roles"] == [f"personalpod-{env}-app"]]
+    attached = [
+        p["Properties"]
+        for p in resources(tpl, "AWS::IAM::ManagedPolicy").values()
+        if p["Properties"]["Roles"] == [f"personalpod-{env}-app"]
+    ]
     assert len(attached) == 1
     assert attached[0]["ManagedPolicyName"] == f"personalpod-{env}-db-connect"
     proxy_resource_id = {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": [proxy_id, "DBProxyArn"]}]}]}
     assert attached[0]["PolicyDocument"]["Statement"] == [
-        {"Action": "rds-db:connect", "Effect": "Allow", "Resource": {"Fn::Join": ["", [f"arn:aws:rds-db:us-east-1:{ACCOUNTS[env]}:dbuser:", proxy_resource_id, "/personalpod_app"]]}}
+        {
+            "Action": "rds-db:connect",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [f"arn:aws:rds-db:us-east-1:{ACCOUNTS[env]}:dbuser:", proxy_resource_id, "/personalpod_app"]]},
+        }
     ]
     # The role itself is the personalpod stack's: this stack never creates or changes it.
     assert f"personalpod-{env}-app" not in {r["Properties"].get("RoleName") for r in resources(tpl, "AWS::IAM::Role").values()}
@@ -231,7 +301,11 @@ def test_app_role_may_connect_through_the_proxy_as_the_app_user_only(synthesized
 
 def endpoint(tpl: dict, service: str) -> dict:
     """The VPC endpoint of com.amazonaws.<region>.<service> (a literal, or joined with the region)."""
-    (found,) = [r["Properties"] for r in resources(tpl, "AWS::EC2::VPCEndpoint").values() if f'.{service}"' in json.dumps(r["Properties"]["ServiceName"])]
+    (found,) = [
+        r["Properties"]
+        for r in resources(tpl, "AWS::EC2::VPCEndpoint").values()
+        if f'.{service}"' in json.dumps(r["Properties"]["ServiceName"])
+    ]
     return found
 
 
@@ -320,7 +394,10 @@ def test_logs_are_exported_and_retained(synthesized, env):
     # The export's log group exists before the cluster, so RDS never creates it unencrypted.
     assert "LogGroupPostgresql" in cluster["DependsOn"]
     groups = resources(tpl, "AWS::Logs::LogGroup")
-    for logical_id, name in (("LogGroupPostgresql", f"/aws/rds/cluster/personalpod-{env}/postgresql"), ("LogGroupVpcFlowLogs", f"/vpc/personalpod-{env}-database/flow-logs")):
+    for logical_id, name in (
+        ("LogGroupPostgresql", f"/aws/rds/cluster/personalpod-{env}/postgresql"),
+        ("LogGroupVpcFlowLogs", f"/vpc/personalpod-{env}-database/flow-logs"),
+    ):
         props = groups[logical_id]["Properties"]
         assert (props["LogGroupName"], props["RetentionInDays"], props["KmsKeyId"]) == (name, want["log_days"], KEY), logical_id
     assert cluster["Properties"]["PerformanceInsightsRetentionPeriod"] == want["pi_days"]
@@ -345,19 +422,39 @@ def alarms_by_name(tpl: dict) -> dict[str, dict]:
 def test_alarms_per_instance_with_config_thresholds_wired_to_the_alert_topic(synthesized, env):
     tpl, want = template(synthesized, env), EXPECTED[env]["alarms"]
     alarms = alarms_by_name(tpl)
-    topics = [f"arn:aws:sns:us-east-1:{ACCOUNTS[env]}:data-alerts-{env}"] + (["arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall"] if env == "prod" else [])
+    topics = [f"arn:aws:sns:us-east-1:{ACCOUNTS[env]}:data-alerts-{env}"] + (
+        ["arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall"] if env == "prod" else []
+    )
     expected = {}
     for instance in instance_names(env):
         expected[f"{instance}-cpu"] = (instance, "CPUUtilization", "Average", "GreaterThanOrEqualToThreshold", want["cpu"])
         expected[f"{instance}-acu-utilization"] = (instance, "ACUUtilization", "Average", "GreaterThanOrEqualToThreshold", want["acu"])
-        expected[f"{instance}-connections"] = (instance, "DatabaseConnections", "Maximum", "GreaterThanOrEqualToThreshold", want["connections"])
-        expected[f"{instance}-freeable-memory"] = (instance, "FreeableMemory", "Minimum", "LessThanOrEqualToThreshold", want["memory_mib"] * 1024 * 1024)
+        expected[f"{instance}-connections"] = (
+            instance,
+            "DatabaseConnections",
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            want["connections"],
+        )
+        expected[f"{instance}-freeable-memory"] = (
+            instance,
+            "FreeableMemory",
+            "Minimum",
+            "LessThanOrEqualToThreshold",
+            want["memory_mib"] * 1024 * 1024,
+        )
         if "reader" in instance:
             expected[f"{instance}-replica-lag"] = (instance, "AuroraReplicaLag", "Maximum", "GreaterThanOrEqualToThreshold", want["lag_ms"])
     assert set(alarms) == set(expected)
     for name, (instance, metric, statistic, operator, threshold) in expected.items():
         a = alarms[name]
-        assert (a["Namespace"], a["MetricName"], a["Statistic"], a["ComparisonOperator"], a["Threshold"]) == ("AWS/RDS", metric, statistic, operator, threshold), name
+        assert (a["Namespace"], a["MetricName"], a["Statistic"], a["ComparisonOperator"], a["Threshold"]) == (
+            "AWS/RDS",
+            metric,
+            statistic,
+            operator,
+            threshold,
+        ), name
         assert a["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": instance}], name
         assert (a["Period"], a["EvaluationPeriods"], a["DatapointsToAlarm"]) == (60, want["periods"], want["datapoints"]), name
         assert sorted(a["AlarmActions"]) == sorted(topics) and sorted(a["OKActions"]) == sorted(topics), name
@@ -397,7 +494,11 @@ def test_retain_policy_and_more_readers():
     _, cluster = one(tpl, "AWS::RDS::DBCluster")
     assert (cluster["DeletionPolicy"], cluster["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert cluster["Properties"]["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0
-    readers = sorted(i["Properties"]["DBInstanceIdentifier"] for i in resources(tpl, "AWS::RDS::DBInstance").values() if i["Properties"]["PromotionTier"] > 0)
+    readers = sorted(
+        i["Properties"]["DBInstanceIdentifier"]
+        for i in resources(tpl, "AWS::RDS::DBInstance").values()
+        if i["Properties"]["PromotionTier"] > 0
+    )
     assert readers == ["personalpod-prod-reader-1", "personalpod-prod-reader-2"]
     assert {"personalpod-prod-reader-1-replica-lag", "personalpod-prod-reader-2-replica-lag"} <= set(alarms_by_name(tpl))
 

@@ -13,7 +13,15 @@ from app import NAG_PACKS
 from tests.support import resources, validate_templates
 
 ENVS = ["dev", "staging", "prod"]
-STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::Backup::BackupVault")
+STATEFUL = (
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::DynamoDB::Table",
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::RDS::DBCluster",
+    "AWS::RDS::DBInstance",
+    "AWS::Backup::BackupVault",
+)
 DATA_SERVICES = ("dynamodb:", "kms:", "s3:", "rds:", "rds-db:", "secretsmanager:")
 
 
@@ -43,24 +51,28 @@ def test_compliance_pack_has_no_findings(stages, env, pack):
 
 
 # Every acknowledgement in the app, pinned: adding one is a reviewed change to this list.
-EXPECTED_ACKNOWLEDGEMENTS = {
-    ("platform/AccessLogs/Bucket/Resource", rule)
-    for rule in (
-        "AwsSolutions-S1",
-        "HIPAA.Security-S3DefaultEncryptionKMS",
-        "HIPAA.Security-S3BucketLoggingEnabled",
-        "HIPAA.Security-S3BucketReplicationEnabled",
-        "NIST.800.53.R5-S3DefaultEncryptionKMS",
-        "NIST.800.53.R5-S3BucketLoggingEnabled",
-        "NIST.800.53.R5-S3BucketReplicationEnabled",
-    )
-} | {
-    (f"platform/{bucket}/Secure/Bucket/Resource", f"{pack}-S3BucketReplicationEnabled")
-    for bucket in ("Archive", "AuditArchive")
-    for pack in ("HIPAA.Security", "NIST.800.53.R5")
-} | {
-    ("daylight/Archive/DeadLetters/Resource", "AwsSolutions-SQS3"),
-}
+EXPECTED_ACKNOWLEDGEMENTS = (
+    {
+        ("platform/AccessLogs/Bucket/Resource", rule)
+        for rule in (
+            "AwsSolutions-S1",
+            "HIPAA.Security-S3DefaultEncryptionKMS",
+            "HIPAA.Security-S3BucketLoggingEnabled",
+            "HIPAA.Security-S3BucketReplicationEnabled",
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+        )
+    }
+    | {
+        (f"platform/{bucket}/Secure/Bucket/Resource", f"{pack}-S3BucketReplicationEnabled")
+        for bucket in ("Archive", "AuditArchive")
+        for pack in ("HIPAA.Security", "NIST.800.53.R5")
+    }
+    | {
+        ("daylight/Archive/DeadLetters/Resource", "AwsSolutions-SQS3"),
+    }
+)
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 
 
@@ -73,15 +85,27 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
     if env != "dev":
         for system in ("therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod"):
             for policy in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
-                expected.add((f"{system}/Backup/Plan/Tables/Role/Resource", f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]"))
+                expected.add(
+                    (
+                        f"{system}/Backup/Plan/Tables/Role/Resource",
+                        f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]",
+                    )
+                )
     # PersonalPod's database (docs/database.md): Aurora backs up per cluster, not per instance;
     # log streams are named after run-time ids (network interfaces, RDS instance resource ids).
     for instance in ("Writer",) if env == "dev" else ("Writer", "Reader1"):
         for pack in ("HIPAA.Security", "NIST.800.53.R5"):
             expected.add((f"personalpod-database/Database/Cluster/{instance}/Resource", f"{pack}-RDSInBackupPlan"))
     log_groups = f"arn:aws:logs:us-east-1:{ACCOUNTS[env]}:log-group"
-    expected.add(("personalpod-database/Network/FlowLogsPolicy/Resource", f"AwsSolutions-IAM5[Resource::{log_groups}:/vpc/personalpod-{env}-database/flow-logs:log-stream:*]"))
-    expected.add(("personalpod-database/Database/MonitoringPolicy/Resource", f"AwsSolutions-IAM5[Resource::{log_groups}:RDSOSMetrics:log-stream:*]"))
+    expected.add(
+        (
+            "personalpod-database/Network/FlowLogsPolicy/Resource",
+            f"AwsSolutions-IAM5[Resource::{log_groups}:/vpc/personalpod-{env}-database/flow-logs:log-stream:*]",
+        )
+    )
+    expected.add(
+        ("personalpod-database/Database/MonitoringPolicy/Resource", f"AwsSolutions-IAM5[Resource::{log_groups}:RDSOSMetrics:log-stream:*]")
+    )
     return expected
 
 
@@ -142,7 +166,9 @@ def test_staging_and_prod_tables_have_35_days_of_pitr(synthesized, env):
     for stack, logical_id, table in of_type(stacks_of(synthesized, env), "AWS::DynamoDB::GlobalTable"):
         assert table_replicas(table), logical_id
         for replica in table_replicas(table):
-            assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 35}, f"{stack.name}/{logical_id}"
+            assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 35}, (
+                f"{stack.name}/{logical_id}"
+            )
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
@@ -181,10 +207,17 @@ def test_every_bucket_is_private_versioned_tls_only_encrypted_and_logged(synthes
     for stack, logical_id, bucket in of_type(stacks_of(synthesized, env), "AWS::S3::Bucket"):
         policies = [p["Properties"] for p in resources(stack.template, "AWS::S3::BucketPolicy").values()]
         where, props = f"{stack.name}/{logical_id}", bucket["Properties"]
-        assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}, where
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, where
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, where
         tls_only = [
-            p for p in policies if p["Bucket"] == {"Ref": logical_id} and '"aws:SecureTransport": "false"' in json.dumps(p["PolicyDocument"])
+            p
+            for p in policies
+            if p["Bucket"] == {"Ref": logical_id} and '"aws:SecureTransport": "false"' in json.dumps(p["PolicyDocument"])
         ]
         assert tls_only, f"{where} has no TLS-only bucket policy"
         encryption = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]

@@ -36,7 +36,10 @@ def test_prod_reaches_all_three_seed_channels(synthesized):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_user_errors_alarm_is_account_level(synthesized, env):
-    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(platform(synthesized, env).template, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(platform(synthesized, env).template, "AWS::CloudWatch::Alarm").values()
+    }
     user_errors = alarms[f"dynamodb-user-errors-{env}"]
     assert user_errors["MetricName"] == "UserErrors" and "Dimensions" not in user_errors
     assert user_errors["AlarmActions"][0] == {"Ref": "AlertsTopicCF7C81C9"}
@@ -44,7 +47,10 @@ def test_user_errors_alarm_is_account_level(synthesized, env):
 
 @pytest.mark.parametrize("env, provisioned", [("dev", False), ("staging", False), ("prod", True)])
 def test_account_capacity_alarms_only_where_tables_are_provisioned(synthesized, env, provisioned):
-    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(platform(synthesized, env).template, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(platform(synthesized, env).template, "AWS::CloudWatch::Alarm").values()
+    }
     name = f"dynamodb-account-provisioned-read-utilization-{env}"
     assert (name in alarms) is provisioned
     if provisioned:

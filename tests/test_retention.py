@@ -38,14 +38,15 @@ def test_only_archived_tables_stream_old_images(synthesized, env):
 def test_pipes_archive_ttl_deletes_only(synthesized, env):
     daylight = template(synthesized, f"daylight-{env}")
     found = {p["Properties"]["Name"]: p["Properties"] for p in resources(daylight, "AWS::Pipes::Pipe").values()}
-    assert sorted(found) == sorted(
-        f"daylight-{env}-{name}-archive" for name in ("audit_logs", "users", "user_profiles", "locations")
-    )
+    assert sorted(found) == sorted(f"daylight-{env}-{name}-archive" for name in ("audit_logs", "users", "user_profiles", "locations"))
     queue = next(iter(resources(daylight, "AWS::SQS::Queue")))
-    for name, pipe in found.items():
+    for pipe in found.values():
         (filter_,) = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
         # TTL deletions carry DynamoDB's own principal; a user's DeleteItem does not.
-        assert json.loads(filter_["Pattern"]) == {"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}}
+        assert json.loads(filter_["Pattern"]) == {
+            "eventName": ["REMOVE"],
+            "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+        }
         stream = pipe["SourceParameters"]["DynamoDBStreamParameters"]
         assert stream["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}
         assert stream["StartingPosition"] == "TRIM_HORIZON"
@@ -57,14 +58,25 @@ def test_pipes_archive_ttl_deletes_only(synthesized, env):
 def test_firehose_writes_compressed_kms_encrypted_under_the_table_prefix(synthesized, env):
     daylight = template(synthesized, f"daylight-{env}")
     account = synthesized[f"daylight-{env}"].account
-    streams = {s["Properties"]["DeliveryStreamName"]: s["Properties"]["ExtendedS3DestinationConfiguration"] for s in resources(daylight, "AWS::KinesisFirehose::DeliveryStream").values()}
-    for table_id, seed_name in (("AuditLogs", "audit_logs"), ("Users", "users"), ("UserProfiles", "user_profiles"), ("Locations", "locations")):
+    streams = {
+        s["Properties"]["DeliveryStreamName"]: s["Properties"]["ExtendedS3DestinationConfiguration"]
+        for s in resources(daylight, "AWS::KinesisFirehose::DeliveryStream").values()
+    }
+    for table_id, seed_name in (
+        ("AuditLogs", "audit_logs"),
+        ("Users", "users"),
+        ("UserProfiles", "user_profiles"),
+        ("Locations", "locations"),
+    ):
         destination = streams[f"daylight-{env}-{seed_name}-archive"]
         bucket = f"data-{'audit-' if table_id == 'AuditLogs' else ''}archive-{env}-{account}-us-east-1"
         assert destination["BucketARN"] == f"arn:aws:s3:::{bucket}"
         assert destination["CompressionFormat"] == "GZIP"
         # Newline-delimited JSON, so the archive is queryable as JSON lines.
-        assert destination["ProcessingConfiguration"] == {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord", "Parameters": []}]}
+        assert destination["ProcessingConfiguration"] == {
+            "Enabled": True,
+            "Processors": [{"Type": "AppendDelimiterToRecord", "Parameters": []}],
+        }
         assert destination["Prefix"].startswith(f"daylight/{table_id}/data/")
         assert destination["ErrorOutputPrefix"].startswith(f"daylight/{table_id}/errors/")
         assert "PublishOutputFnGetAttKeyArchiveArn" in json.dumps(destination["EncryptionConfiguration"]["KMSEncryptionConfig"])
@@ -72,7 +84,10 @@ def test_firehose_writes_compressed_kms_encrypted_under_the_table_prefix(synthes
 
 @pytest.mark.parametrize("env", ENVS)
 def test_archive_failures_alarm(synthesized, env):
-    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template(synthesized, f"daylight-{env}"), "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(template(synthesized, f"daylight-{env}"), "AWS::CloudWatch::Alarm").values()
+    }
     assert alarms[f"daylight-{env}-archive-dead-letters"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     for name in ("audit_logs", "users", "user_profiles", "locations"):
         assert alarms[f"daylight-{env}-{name}-archive-pipe-failures"]["Namespace"] == "AWS/EventBridge/Pipes"
@@ -111,7 +126,10 @@ def test_audit_archive_is_object_locked_for_its_retention(synthesized, env, mode
     if mode is None:
         assert "ObjectLockConfiguration" not in bucket
     else:
-        assert bucket["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Days": 2555, "Mode": mode}}}
+        assert bucket["ObjectLockConfiguration"] == {
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Days": 2555, "Mode": mode}},
+        }
 
 
 def test_dev_has_no_backups(synthesized):
@@ -130,7 +148,12 @@ def test_backup_vault_encrypted_locked_in_prod_and_notifying_failures(synthesize
     assert props["BackupVaultName"] == f"data-tables-{env}"
     assert props["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeyBackup", "Arn"]}
     assert vault["DeletionPolicy"] == "Retain"
-    assert sorted(props["Notifications"]["BackupVaultEvents"]) == ["BACKUP_JOB_EXPIRED", "BACKUP_JOB_FAILED", "COPY_JOB_FAILED", "RESTORE_JOB_FAILED"]
+    assert sorted(props["Notifications"]["BackupVaultEvents"]) == [
+        "BACKUP_JOB_EXPIRED",
+        "BACKUP_JOB_FAILED",
+        "COPY_JOB_FAILED",
+        "RESTORE_JOB_FAILED",
+    ]
     assert props["Notifications"]["SNSTopicArn"] == {"Ref": "AlertsTopicCF7C81C9"}
     if locked:
         assert props["LockConfiguration"] == {"MinRetentionDays": 35, "ChangeableForDays": 3}
@@ -155,13 +178,19 @@ def test_backup_plan_rules_and_a_selection_naming_every_table(synthesized, syste
     assert selected and selected == set(resources(stack, "AWS::DynamoDB::GlobalTable"))
 
 
-@pytest.mark.parametrize("env, amount, emails", [("dev", 200, ["dev-alerts@example.com"]), ("staging", 1000, ["data-alerts@example.com"]), ("prod", 5000, ["data-oncall@example.com"])])
+@pytest.mark.parametrize(
+    "env, amount, emails",
+    [("dev", 200, ["dev-alerts@example.com"]), ("staging", 1000, ["data-alerts@example.com"]), ("prod", 5000, ["data-oncall@example.com"])],
+)
 def test_cost_budget_notifies_at_80_actual_and_100_forecast(synthesized, env, amount, emails):
     (budget,) = resources(template(synthesized, f"data-platform-{env}"), "AWS::Budgets::Budget").values()
     props = budget["Properties"]
     assert props["Budget"]["BudgetLimit"] == {"Amount": amount, "Unit": "USD"}
     assert props["Budget"]["TimeUnit"] == "MONTHLY" and props["Budget"]["BudgetType"] == "COST"
-    notes = {(n["Notification"]["NotificationType"], n["Notification"]["Threshold"]): n["Subscribers"] for n in props["NotificationsWithSubscribers"]}
+    notes = {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]): n["Subscribers"]
+        for n in props["NotificationsWithSubscribers"]
+    }
     assert set(notes) == {("ACTUAL", 80), ("FORECASTED", 100)}
     for subscribers in notes.values():
         assert {"SubscriptionType": "SNS", "Address": {"Ref": "AlertsTopicCF7C81C9"}} in subscribers

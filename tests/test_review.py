@@ -34,10 +34,16 @@ def test_review_summary(synthesized, snapshot_text, stack_name):
 def test_a_threshold_change_is_one_line(synthesized):
     stack = synthesized["daylight-prod"]
     alarm = next(lid for lid, r in sorted(stack.resources.items()) if r["Type"] == "AWS::CloudWatch::Alarm")
-    changed = {**stack.template, "Resources": {**stack.resources, alarm: {**stack.resources[alarm], "Properties": {**stack.resources[alarm]["Properties"], "Threshold": 999}}}}
+    changed = {
+        **stack.template,
+        "Resources": {
+            **stack.resources,
+            alarm: {**stack.resources[alarm], "Properties": {**stack.resources[alarm]["Properties"], "Threshold": 999}},
+        },
+    }
     before = review.summary_lines(stack)
     after = review.summary_lines(type(stack)(**{**stack.__dict__, "template": changed}))
-    diff = [(a, b) for a, b in zip(before, after) if a != b]
+    diff = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(before) == len(after) and len(diff) == 1 and ">= 999" in diff[0][1]
 
 
@@ -45,9 +51,12 @@ def test_a_change_to_every_table_is_one_line_per_table(synthesized):
     stack = synthesized["madmall-prod"]
     tables = {lid for lid, r in stack.resources.items() if r["Type"] == "AWS::DynamoDB::GlobalTable"}
     assert tables
-    resources = {lid: ({**r, "Properties": {**r["Properties"], "BillingMode": "PROVISIONED"}} if lid in tables else r) for lid, r in stack.resources.items()}
+    resources = {
+        lid: ({**r, "Properties": {**r["Properties"], "BillingMode": "PROVISIONED"}} if lid in tables else r)
+        for lid, r in stack.resources.items()
+    }
     after = review.summary_lines(type(stack)(**{**stack.__dict__, "template": {**stack.template, "Resources": resources}}))
-    changed = [b for a, b in zip(review.summary_lines(stack), after) if a != b]
+    changed = [b for a, b in zip(review.summary_lines(stack), after, strict=True) if a != b]
     assert len(changed) == len(tables) and all(line.startswith("table ") for line in changed)
 
 

@@ -18,9 +18,24 @@ H, R = "HASH", "RANGE"
 # stack -> logical id -> (table name template, key schema, {index: key schema}, TTL attribute)
 SEED_TABLES: dict[str, dict[str, tuple]] = {
     "therapeutic-wave": {
-        "TableUsers": ("therapeutic-wave-users-{env}", [("userId", "S", H)], {"isAnonymous-lastActiveAt-index": [("isAnonymous", "S", H), ("lastActiveAt", "S", R)]}, "expiresAt"),
-        "TableSessions": ("therapeutic-wave-sessions-{env}", [("sessionId", "S", H)], {"userId-startTime-index": [("userId", "S", H), ("startTime", "S", R)]}, "expiresAt"),
-        "TableProgress": ("therapeutic-wave-progress-{env}", [("progressId", "S", H)], {"userId-weekStartDate-index": [("userId", "S", H), ("weekStartDate", "S", R)]}, "expiresAt"),
+        "TableUsers": (
+            "therapeutic-wave-users-{env}",
+            [("userId", "S", H)],
+            {"isAnonymous-lastActiveAt-index": [("isAnonymous", "S", H), ("lastActiveAt", "S", R)]},
+            "expiresAt",
+        ),
+        "TableSessions": (
+            "therapeutic-wave-sessions-{env}",
+            [("sessionId", "S", H)],
+            {"userId-startTime-index": [("userId", "S", H), ("startTime", "S", R)]},
+            "expiresAt",
+        ),
+        "TableProgress": (
+            "therapeutic-wave-progress-{env}",
+            [("progressId", "S", H)],
+            {"userId-weekStartDate-index": [("userId", "S", H), ("weekStartDate", "S", R)]},
+            "expiresAt",
+        ),
         "TableSettings": ("therapeutic-wave-settings-{env}", [("settingsId", "S", H)], {}, "expiresAt"),
     },
     "madmall": {
@@ -35,7 +50,10 @@ SEED_TABLES: dict[str, dict[str, tuple]] = {
         "TableEntries": (
             "fusion-health-entries-{env}",
             [("date", "S", H), ("timestamp", "S", R)],
-            {"medication-index": [("medication_taken", "S", H), ("date", "S", R)], "pain-level-index": [("max_pain_level", "N", H), ("date", "S", R)]},
+            {
+                "medication-index": [("medication_taken", "S", H), ("date", "S", R)],
+                "pain-level-index": [("max_pain_level", "N", H), ("date", "S", R)],
+            },
             None,
         ),
         "TableDailySummaries": ("fusion-daily-summaries-{env}", [("date", "S", H)], {}, None),
@@ -43,7 +61,12 @@ SEED_TABLES: dict[str, dict[str, tuple]] = {
     "personalpod": {
         "TableCache": ("personalpod-{env}-cache", [("userId", "S", H), ("cacheKey", "S", R)], {}, "expiresAt"),
         "TableSessions": ("personalpod-{env}-sessions", [("userId", "S", H), ("sessionId", "S", R)], {}, "expiresAt"),
-        "TableShareTokens": ("personalpod-{env}-share-tokens", [("token", "S", H)], {"ownerId-expiresAt-index": [("ownerId", "S", H), ("expiresAt", "N", R)]}, "expiresAt"),
+        "TableShareTokens": (
+            "personalpod-{env}-share-tokens",
+            [("token", "S", H)],
+            {"ownerId-expiresAt-index": [("ownerId", "S", H), ("expiresAt", "N", R)]},
+            "expiresAt",
+        ),
         "TableActivity": ("personalpod-{env}-activity", [("userId", "S", H), ("activityKey", "S", R)], {}, "expiresAt"),
     },
 }
@@ -114,11 +137,24 @@ def test_daylight_has_the_seed_19_tables_with_ttl_where_retention_expires_data(s
         assert {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])} == indexes, name
         assert ("TimeToLiveSpecification" in props) is ttl, name
     # The seed's hot and warm lists, by name.
-    for name in ("user_sessions", "location_history", "weather_cache", "traffic_data", "events_cache", "performance_metrics", "plans", "usage_analytics", "error_logs", "api_usage"):
+    for name in (
+        "user_sessions",
+        "location_history",
+        "weather_cache",
+        "traffic_data",
+        "events_cache",
+        "performance_metrics",
+        "plans",
+        "usage_analytics",
+        "error_logs",
+        "api_usage",
+    ):
         assert found[f"daylight-{env}-{name}"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
 
 
-@pytest.mark.parametrize("env, pitr, protected, policy", [("dev", False, False, "Delete"), ("staging", True, True, "Retain"), ("prod", True, True, "Retain")])
+@pytest.mark.parametrize(
+    "env, pitr, protected, policy", [("dev", False, False, "Delete"), ("staging", True, True, "Retain"), ("prod", True, True, "Retain")]
+)
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_protection_and_encryption_of_every_table(synthesized, system, env, pitr, protected, policy):
     found = tables(synthesized, system, env)
@@ -250,7 +286,15 @@ def test_readonly_role_cannot_write(synthesized, system, env):
     template = synthesized[f"{system}-{env}"].template
     statements = statements_of(template, logical_id_of_role(template, f"{system}-{env}-readonly"))
     actions = {a for s in statements for a in s["Action"]}
-    assert actions == {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt", "kms:DescribeKey"}
+    assert actions == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+    }
 
 
 @pytest.mark.parametrize(
@@ -269,7 +313,11 @@ def test_tenant_role_is_confined_to_its_leading_keys(synthesized, system, patter
     reached = set()
     for statement in dynamo:
         assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [pattern]}}
-        reached |= {r["Fn::GetAtt"][0] for r in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]) if "Fn::GetAtt" in r}
+        reached |= {
+            r["Fn::GetAtt"][0]
+            for r in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+            if "Fn::GetAtt" in r
+        }
     assert reached == tables_reached
 
 

@@ -3,6 +3,7 @@
 actionlint checks each workflow the way GitHub would parse it; the other tests pin what the
 delivery depends on: dev -> staging -> prod in order, OIDC only, the PR gates. See docs/ci.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ import pytest
 import yaml
 
 from config.environments import ENVIRONMENTS
+from tools import summary as change_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 # requirements-dev.txt installs it into the venv (a wheel that carries the binary).
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
-from tools import summary as change_summary
 
 ENV_ORDER = ("dev", "staging", "prod")
 ROLE = "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/cdk-deploy-%s"
@@ -56,11 +57,13 @@ def actionlint(*paths: Path) -> subprocess.CompletedProcess:
     assert ACTIONLINT.is_file(), f"{ACTIONLINT} is missing: `make setup` installs it from requirements-dev.txt"
     # shellcheck and pyflakes off: whether they are on PATH differs between machines, and the
     # verdict must not.
-    return subprocess.run([str(ACTIONLINT), "-no-color", "-shellcheck=", "-pyflakes=", *map(str, paths)],
-                          cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [str(ACTIONLINT), "-no-color", "-shellcheck=", "-pyflakes=", *map(str, paths)], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 # ---------------------------------------------------------------- actionlint
+
 
 def test_the_two_workflows_exist():
     assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["deploy.yml", "pull-request.yml"]
@@ -75,14 +78,14 @@ def test_actionlint_finds_nothing(name):
 def test_actionlint_does_catch_a_broken_workflow(tmp_path):
     # Proves the linter is live: a job needing a job that does not exist must be reported.
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: nothere\n"
-                      "    steps:\n      - run: echo hi\n")
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: nothere\n    steps:\n      - run: echo hi\n")
     done = actionlint(broken)
     assert done.returncode == 1
     assert 'needs job "nothere" which does not exist' in done.stdout
 
 
 # ---------------------------------------------------------------- deploy.yml
+
 
 def test_deploy_runs_on_push_to_main_only():
     assert load("deploy.yml")["on"] == {"push": {"branches": ["main"]}}
@@ -135,8 +138,9 @@ def test_deploy_region_and_account_comments_match_config():
 
 def test_deploy_never_prompts_and_the_makefile_passes_the_flags():
     assert load("deploy.yml")["env"]["CDK_DEPLOY_FLAGS"] == "--require-approval never"
-    done = subprocess.run(["make", "-n", "deploy", "ENV=staging", "CDK_DEPLOY_FLAGS=--require-approval never"],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        ["make", "-n", "deploy", "ENV=staging", "CDK_DEPLOY_FLAGS=--require-approval never"], cwd=ROOT, capture_output=True, text=True
+    )
     out = done.stdout
     # One synth of staging, cfn-lint over it, then that very assembly is deployed.
     assert "synth --quiet -c env=staging" in out and "-m tools validate cdk.out" in out, out + done.stderr
@@ -159,6 +163,7 @@ def test_no_stored_aws_keys_or_secrets_anywhere():
 
 
 # ---------------------------------------------------------------- pull-request.yml
+
 
 def test_pull_request_gates_run_in_order():
     workflow = load("pull-request.yml")
@@ -185,7 +190,7 @@ def test_pull_request_guards_against_the_base_branch():
     for step in (fetch, guard):
         # Through env, never spliced into the script: a ref name is not shell code.
         assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}
-    assert 'refs/remotes/origin/${BASE_REF}' in fetch["run"]
+    assert "refs/remotes/origin/${BASE_REF}" in fetch["run"]
     assert guard["run"].strip() == 'make guard BASE="origin/${BASE_REF}"'
 
 
@@ -201,6 +206,7 @@ def test_pull_request_publishes_templates_and_summary():
 
 # ---------------------------------------------------------------- tools/summary.py
 
+
 def snapshot(directory: Path, name: str, resources: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     doc = {"stack": {"name": name, "terminationProtection": name.endswith("-prod")}, "template": {"Resources": resources}}
@@ -208,9 +214,12 @@ def snapshot(directory: Path, name: str, resources: dict) -> None:
 
 
 def table(name: str, billing: str = "PAY_PER_REQUEST") -> dict:
-    return {"Type": "AWS::DynamoDB::GlobalTable", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-            "Properties": {"TableName": name, "BillingMode": billing,
-                           "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}}
+    return {
+        "Type": "AWS::DynamoDB::GlobalTable",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {"TableName": name, "BillingMode": billing, "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]},
+    }
 
 
 def alarm(threshold: int) -> dict:
@@ -228,8 +237,11 @@ def test_change_summary_lists_changes_per_stack_with_the_guard_verdict(tmp_path,
     # cdk.out carries construct paths and real asset hashes; the snapshots drop and mask them
     # (tests/support.normalise). Neither is a change.
     snapshotted = {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "<asset-hash>.zip"}}}
-    synthesized = {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "a" * 64 + ".zip"}},
-                   "Metadata": {"aws:cdk:path": "dev/orders/Fn/Resource", "aws:asset:path": "asset.x"}}
+    synthesized = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Code": {"S3Key": "a" * 64 + ".zip"}},
+        "Metadata": {"aws:cdk:path": "dev/orders/Fn/Resource", "aws:asset:path": "asset.x"},
+    }
     snapshot(base, "orders-dev", {"TableOrders": table("orders-dev"), "AlarmOld": alarm(1), "Fn": snapshotted})
     snapshot(base, "orders-prod", {"TableOrders": table("orders-prod")})
     snapshot(head, "orders-dev", {"TableOrders": table("orders-dev", "PROVISIONED"), "AlarmNew": alarm(2), "Fn": synthesized})

@@ -24,8 +24,7 @@ COMMANDS = {
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
-    return "usage: python -m tools <command> [args]\n\n" + "\n".join(
-        f"  {name:{width}}  {text}" for name, (_, text) in COMMANDS.items())
+    return "usage: python -m tools <command> [args]\n\n" + "\n".join(f"  {name:{width}}  {text}" for name, (_, text) in COMMANDS.items())
 
 
 def main(argv: list[str]) -> int:

@@ -12,9 +12,10 @@ import copy
 import json
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 _ASSET_HASH = re.compile(r"^[0-9a-f]{64}(\.json|\.zip)?$")
 # Metadata that differs between builds (construct paths, asset locations) without being a change.
@@ -82,8 +83,15 @@ def read_assembly(directory: Path, stage: str | None = None) -> Iterator[Stack]:
             name = properties.get("stackName") or artifact_id
             account, region = _account_region(artifact.get("environment", ""))
             # CDK writes terminationProtection explicitly; absent means CloudFormation's default (off).
-            yield Stack(name, stage or environment_of(name), read_json(template_path),
-                        bool(properties.get("terminationProtection", False)), account, region, str(template_path))
+            yield Stack(
+                name,
+                stage or environment_of(name),
+                read_json(template_path),
+                bool(properties.get("terminationProtection", False)),
+                account,
+                region,
+                str(template_path),
+            )
         elif artifact.get("type") == "cdk:cloud-assembly":
             if "directoryName" not in properties:
                 raise AssemblyError(f"{directory / 'manifest.json'}: nested assembly {artifact_id} has no directoryName")
@@ -105,8 +113,15 @@ def scan_files(directory: Path) -> Iterator[Stack]:
             name = meta.get("name") or path.stem
             protection = meta.get("terminationProtection")
             account, region = _account_region(str(meta.get("environment", "")))
-            yield Stack(name, environment_of(name), doc["template"], protection if isinstance(protection, bool) else None,
-                        account, region, str(path))
+            yield Stack(
+                name,
+                environment_of(name),
+                doc["template"],
+                protection if isinstance(protection, bool) else None,
+                account,
+                region,
+                str(path),
+            )
         elif path.name.endswith(".template.json") or isinstance(doc.get("Resources"), dict):
             name = path.name.removesuffix(".json").removesuffix(".template")
             yield Stack(name, environment_of(name), doc, None, source=str(path))
@@ -125,15 +140,18 @@ def load_stacks(location: str | Path, environments: Iterable[str] = ()) -> dict[
             raise AssemblyError(f"stack {stack.name!r} found twice: {stacks[stack.name].source} and {stack.source}")
         stacks[stack.name] = stack
     if not stacks:
-        raise AssemblyError(f"{location}: no stacks found (expected a cloud assembly with manifest.json, "
-                            "*.template.json files or wrapped snapshot *.json files)")
+        raise AssemblyError(
+            f"{location}: no stacks found (expected a cloud assembly with manifest.json, "
+            "*.template.json files or wrapped snapshot *.json files)"
+        )
     wanted = list(environments)
     if wanted:
         chosen = {name: s for name, s in stacks.items() if s.environment in wanted}
         if not chosen:
             found = ", ".join(sorted({s.environment for s in stacks.values()}))
-            raise AssemblyError(f"{location}: no stacks of environment {', '.join(wanted)} "
-                                f"(stack names end in the environment; found: {found})")
+            raise AssemblyError(
+                f"{location}: no stacks of environment {', '.join(wanted)} (stack names end in the environment; found: {found})"
+            )
         stacks = chosen
     return stacks
 

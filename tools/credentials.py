@@ -27,13 +27,11 @@ def message(command: str, env: str) -> str | None:
         problem = "no AWS credentials were found"
     profile = os.environ.get("AWS_PROFILE")
     return (
-        f"make {command} ENV={env} stopped: {problem}"
-        + (f" (AWS_PROFILE={profile})" if profile else "")
-        + ".\n"
+        f"make {command} ENV={env} stopped: {problem}" + (f" (AWS_PROFILE={profile})" if profile else "") + ".\n"
         f"  Next step: sign in and name the profile, e.g. `aws sso login --profile {env}-admin && "
         f"AWS_PROFILE={env}-admin make {command} ENV={env}`.\n"
         f"  Note: the account ids shipped in config/environments.py ({', '.join(PLACEHOLDER_ACCOUNTS)}) are "
-        "placeholders; set the real ones first (README, \"Environments and config\")."
+        'placeholders; set the real ones first (README, "Environments and config").'
     )
 
 

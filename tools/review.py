@@ -27,7 +27,7 @@ TABLES = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
 def ref(value: Any) -> str:
     """An intrinsic as a short name: {"Fn::GetAtt": ["TableUsers", "Arn"]} -> TableUsers.Arn."""
     if isinstance(value, dict) and len(value) == 1:
-        (fn, arg), = value.items()
+        ((fn, arg),) = value.items()
         if fn == "Ref":
             return str(arg).removeprefix("AWS::").lower() if str(arg).startswith("AWS::") else str(arg)
         if fn == "Fn::GetAtt":
@@ -55,8 +55,10 @@ def policies(resource: dict) -> str:
 
 def keys(schema: list, types: dict) -> str:
     order = {"HASH": 0, "RANGE": 1}
-    return " + ".join(f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')}"
-                      for k in sorted(schema or [], key=lambda k: order.get(k.get("KeyType"), 2)))
+    return " + ".join(
+        f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')}"
+        for k in sorted(schema or [], key=lambda k: order.get(k.get("KeyType"), 2))
+    )
 
 
 def table_lines(lid: str, res: dict, region: str) -> list[str]:
@@ -75,7 +77,9 @@ def table_lines(lid: str, res: dict, region: str) -> list[str]:
         f"pitr {pitr.get('RecoveryPeriodInDays', 35)}d" if pitr.get("PointInTimeRecoveryEnabled") else "no pitr",
         "deletion-protected" if home.get("DeletionProtectionEnabled") else "not deletion-protected",
         policies(res),
-        f"key {ref(sse.get('KMSMasterKeyId'))}" if sse.get("KMSMasterKeyId") else f"sse {p.get('SSESpecification', {}).get('SSEType', 'default')}",
+        f"key {ref(sse.get('KMSMasterKeyId'))}"
+        if sse.get("KMSMasterKeyId")
+        else f"sse {p.get('SSESpecification', {}).get('SSEType', 'default')}",
     ]
     if home.get("TableClass", "STANDARD") != "STANDARD":
         parts.append(home["TableClass"])
@@ -103,12 +107,18 @@ def alarm_line(res: dict) -> str:
     else:
         metric = f"{p.get('MetricName')} {p.get('Statistic', p.get('ExtendedStatistic', ''))}".strip()
         period = p.get("Period")
-    op = {"GreaterThanOrEqualToThreshold": ">=", "GreaterThanThreshold": ">", "LessThanThreshold": "<",
-          "LessThanOrEqualToThreshold": "<="}.get(p.get("ComparisonOperator"), p.get("ComparisonOperator"))
+    op = {
+        "GreaterThanOrEqualToThreshold": ">=",
+        "GreaterThanThreshold": ">",
+        "LessThanThreshold": "<",
+        "LessThanOrEqualToThreshold": "<=",
+    }.get(p.get("ComparisonOperator"), p.get("ComparisonOperator"))
     actions = len(p.get("AlarmActions", []))
-    return (f"alarm {ref(p.get('AlarmName'))}: {metric} {op} {p.get('Threshold')}, "
-            f"{p.get('DatapointsToAlarm', p.get('EvaluationPeriods'))} of {p.get('EvaluationPeriods')} x {period}s, "
-            f"{actions} action{'s' if actions != 1 else ''}")
+    return (
+        f"alarm {ref(p.get('AlarmName'))}: {metric} {op} {p.get('Threshold')}, "
+        f"{p.get('DatapointsToAlarm', p.get('EvaluationPeriods'))} of {p.get('EvaluationPeriods')} x {period}s, "
+        f"{actions} action{'s' if actions != 1 else ''}"
+    )
 
 
 def statement_lines(document: dict, indent: str = "  ") -> list[str]:
@@ -126,8 +136,10 @@ def statement_lines(document: dict, indent: str = "  ") -> list[str]:
 
 def role_lines(lid: str, res: dict, policies_of: dict[str, list[str]]) -> list[str]:
     p = props(res)
-    trust = [principal(st.get("Principal")) + (f" if {canon(st['Condition'])}" if st.get("Condition") else "")
-             for st in p.get("AssumeRolePolicyDocument", {}).get("Statement", [])]
+    trust = [
+        principal(st.get("Principal")) + (f" if {canon(st['Condition'])}" if st.get("Condition") else "")
+        for st in p.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    ]
     lines = [f"role {lid} {ref(p.get('RoleName', '(generated name)'))}: trusts {'; '.join(trust)}"]
     lines += [f"  managed {ref(arn)}" for arn in p.get("ManagedPolicyArns", [])]
     lines += policies_of.get(lid, [])
@@ -143,30 +155,35 @@ def summary_lines(stack: Stack) -> list[str]:
     for lid, res in sorted(resources.items()):
         by_type.setdefault(res.get("Type", "?"), {})[lid] = res
     protection = {True: "on", False: "off", None: "not recorded"}[stack.termination_protection]
-    lines = [f"stack {stack.name} aws://{stack.account}/{stack.region}, termination protection {protection}, "
-             f"{len(resources)} resources"]
+    lines = [f"stack {stack.name} aws://{stack.account}/{stack.region}, termination protection {protection}, {len(resources)} resources"]
     for rtype in TABLES:
         for lid, res in by_type.pop(rtype, {}).items():
             lines += table_lines(lid, res, stack.region)
     for lid, res in by_type.pop("AWS::KMS::Key", {}).items():
         p = props(res)
-        lines.append(f"key {lid}: rotation {'on' if p.get('EnableKeyRotation') else 'off'}, {policies(res)}, "
-                     f"pending window {p.get('PendingWindowInDays', 30)}d")
+        lines.append(
+            f"key {lid}: rotation {'on' if p.get('EnableKeyRotation') else 'off'}, {policies(res)}, "
+            f"pending window {p.get('PendingWindowInDays', 30)}d"
+        )
         lines += statement_lines(p.get("KeyPolicy", {}))
-    for lid, res in by_type.pop("AWS::KMS::Alias", {}).items():
+    for res in by_type.pop("AWS::KMS::Alias", {}).values():
         lines.append(f"alias {props(res).get('AliasName')} -> {ref(props(res).get('TargetKeyId'))}")
     for lid, res in by_type.pop("AWS::S3::Bucket", {}).items():
         p = props(res)
         lock = p.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention")
-        lines.append(f"bucket {lid} {ref(p.get('BucketName', '(generated name)'))}: {policies(res)}, "
-                     f"versioning {p.get('VersioningConfiguration', {}).get('Status', 'off')}, "
-                     f"{len(p.get('LifecycleConfiguration', {}).get('Rules', []))} lifecycle rules"
-                     + (f", object lock {lock.get('Mode')} {lock.get('Days', lock.get('Years'))}" if lock else ""))
+        lines.append(
+            f"bucket {lid} {ref(p.get('BucketName', '(generated name)'))}: {policies(res)}, "
+            f"versioning {p.get('VersioningConfiguration', {}).get('Status', 'off')}, "
+            f"{len(p.get('LifecycleConfiguration', {}).get('Rules', []))} lifecycle rules"
+            + (f", object lock {lock.get('Mode')} {lock.get('Days', lock.get('Years'))}" if lock else "")
+        )
     for lid, res in by_type.pop("AWS::RDS::DBCluster", {}).items():
         p = props(res)
-        lines.append(f"database {lid} {ref(p.get('DBClusterIdentifier'))}: {p.get('Engine')} {p.get('EngineVersion')}, "
-                     f"{policies(res)}, deletion protection {'on' if p.get('DeletionProtection') else 'off'}, "
-                     f"backups {p.get('BackupRetentionPeriod')}d, iam auth {'on' if p.get('EnableIAMDatabaseAuthentication') else 'off'}")
+        lines.append(
+            f"database {lid} {ref(p.get('DBClusterIdentifier'))}: {p.get('Engine')} {p.get('EngineVersion')}, "
+            f"{policies(res)}, deletion protection {'on' if p.get('DeletionProtection') else 'off'}, "
+            f"backups {p.get('BackupRetentionPeriod')}d, iam auth {'on' if p.get('EnableIAMDatabaseAuthentication') else 'off'}"
+        )
     policies_of: dict[str, list[str]] = {}
     for lid, res in by_type.pop("AWS::IAM::ManagedPolicy", {}).items():
         p = props(res)
@@ -180,16 +197,18 @@ def summary_lines(stack: Stack) -> list[str]:
     for lid, res in by_type.pop("AWS::IAM::Policy", {}).items():
         lines.append(f"inline policy {lid} on {ref(props(res).get('Roles'))}")
         lines += statement_lines(props(res).get("PolicyDocument", {}))
-    for lid, res in by_type.pop("AWS::Pipes::Pipe", {}).items():
+    for res in by_type.pop("AWS::Pipes::Pipe", {}).values():
         lines.append(f"pipe {ref(props(res).get('Name'))}: {ref(props(res).get('Source'))} -> {ref(props(res).get('Target'))}")
-    for lid, res in by_type.pop("AWS::Backup::BackupPlan", {}).items():
+    for res in by_type.pop("AWS::Backup::BackupPlan", {}).values():
         plan = props(res).get("BackupPlan", {})
         for rule in plan.get("BackupPlanRule", []):
             life = rule.get("Lifecycle", {})
-            lines.append(f"backup {plan.get('BackupPlanName')}/{rule.get('RuleName')}: {rule.get('ScheduleExpression')} to "
-                         f"{rule.get('TargetBackupVault')}, keep {life.get('DeleteAfterDays')}d"
-                         + (f", cold after {life['MoveToColdStorageAfterDays']}d" if life.get("MoveToColdStorageAfterDays") else ""))
-    for lid, res in by_type.pop("AWS::CloudWatch::Alarm", {}).items():
+            lines.append(
+                f"backup {plan.get('BackupPlanName')}/{rule.get('RuleName')}: {rule.get('ScheduleExpression')} to "
+                f"{rule.get('TargetBackupVault')}, keep {life.get('DeleteAfterDays')}d"
+                + (f", cold after {life['MoveToColdStorageAfterDays']}d" if life.get("MoveToColdStorageAfterDays") else "")
+            )
+    for res in by_type.pop("AWS::CloudWatch::Alarm", {}).values():
         lines.append(alarm_line(res))
     others = Counter({t: len(r) for t, r in by_type.items()})
     if others:

@@ -12,6 +12,7 @@ this to $GITHUB_STEP_SUMMARY.
 It always exits 0 on readable input (2 on a usage error): blocking is the guard's job.
 Standard library only, like the guard.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,8 +100,12 @@ def render(changes: list[StackChanges], verdict: str, findings: list, base_label
     if unchanged:
         lines += [f"Unchanged ({len(unchanged)}): {', '.join(unchanged)}", ""]
     for c in changed:
-        lines += [f"### {cell(c.name)}" + ("" if c.status == "changed" else f" ({c.status})"), "",
-                  "| change | logical id | type | what changed |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"### {cell(c.name)}" + ("" if c.status == "changed" else f" ({c.status})"),
+            "",
+            "| change | logical id | type | what changed |",
+            "| --- | --- | --- | --- |",
+        ]
         lines += [f"| added | {cell(lid)} | {cell(t)} | |" for lid, t in c.added]
         lines += [f"| removed | {cell(lid)} | {cell(t)} | |" for lid, t in c.removed]
         lines += [f"| modified | {cell(lid)} | {cell(t)} | {cell(', '.join(keys))} |" for lid, t, keys in c.modified]
@@ -112,8 +117,10 @@ def render(changes: list[StackChanges], verdict: str, findings: list, base_label
         for f in findings:
             accepted = f.accepted.reason if f.accepted else ""
             rule = f.rule if f.severity == "hazard" else f"{f.rule} ({f.severity})"
-            lines.append(f"| {rule} | {cell(f.stack)}/{cell(f.resource)} | {cell(f.property)}: {cell(f.change)} "
-                         f"| {ACTION[f.action]} | {cell(accepted)} |")
+            lines.append(
+                f"| {rule} | {cell(f.stack)}/{cell(f.resource)} | {cell(f.property)}: {cell(f.change)} "
+                f"| {ACTION[f.action]} | {cell(accepted)} |"
+            )
         lines += ["", "Safe routes: run `make guard` locally, or see the job log of the deploy-guard step."]
     return "\n".join(lines) + "\n"
 

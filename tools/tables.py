@@ -11,9 +11,10 @@ Stdlib only, so it can be imported without the CDK.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tools.assembly import AssemblyError, Stack, read_assembly
 
@@ -148,7 +149,12 @@ def load_environment(root: Path | str, environment: str) -> list[Stack]:
 
 def tables(stacks: Iterable[Stack]) -> list[TableDef]:
     """Every table of the given stacks, by name."""
-    found = [table_def(stack, logical_id) for stack in stacks for logical_id, res in stack.template.get("Resources", {}).items() if res["Type"] == TABLE_TYPE]
+    found = [
+        table_def(stack, logical_id)
+        for stack in stacks
+        for logical_id, res in stack.template.get("Resources", {}).items()
+        if res["Type"] == TABLE_TYPE
+    ]
     return sorted(found, key=lambda t: t.name)
 
 
@@ -169,7 +175,9 @@ def table_def(stack: Stack, logical_id: str) -> TableDef:
             key_schema=_schema(gsi["KeySchema"]),
             projection=gsi.get("Projection", {}).get("ProjectionType", "ALL"),
             non_key_attributes=tuple(gsi.get("Projection", {}).get("NonKeyAttributes", ())),
-            capacity=_capacity(replica_indexes.get(gsi["IndexName"], {}), gsi, f"{where} index {gsi['IndexName']}") if provisioned else None,
+            capacity=_capacity(replica_indexes.get(gsi["IndexName"], {}), gsi, f"{where} index {gsi['IndexName']}")
+            if provisioned
+            else None,
         )
         for gsi in props.get("GlobalSecondaryIndexes", [])
     )

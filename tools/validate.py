@@ -37,9 +37,20 @@ def start(paths_by_region: dict[str, list[str]]) -> list[subprocess.Popen]:
     """One cfn-lint process per region, started in the background; read them with `results`."""
     return [
         subprocess.Popen(
-            [sys.executable, "-c", "import sys, cfnlint.runner; sys.exit(cfnlint.runner.main())",
-             "--format", "json", "--regions", region, "--", *sorted(paths)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys, cfnlint.runner; sys.exit(cfnlint.runner.main())",
+                "--format",
+                "json",
+                "--regions",
+                region,
+                "--",
+                *sorted(paths),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for region, paths in sorted(paths_by_region.items())
     ]

@@ -1,4 +1,5 @@
 """Tests for tools/guard (python -m tools guard): every rule's hazard, the safe changes, the input forms."""
+
 from __future__ import annotations
 
 import copy
@@ -19,8 +20,7 @@ KEY_ARN = {"Fn::GetAtt": ["OrdersKey", "Arn"]}
 
 
 def gsi(name, pk, projection="ALL", *non_key):
-    index = {"IndexName": name, "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}],
-             "Projection": {"ProjectionType": projection}}
+    index = {"IndexName": name, "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}], "Projection": {"ProjectionType": projection}}
     if non_key:
         index["Projection"]["NonKeyAttributes"] = list(non_key)
     return index
@@ -32,10 +32,8 @@ def table(**overrides):
         "Type": "AWS::DynamoDB::Table",
         "Properties": {
             "TableName": "daylight-prod-orders",
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                          {"AttributeName": "sk", "KeyType": "RANGE"}],
-            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"}
-                                     for n in ("pk", "sk", "status", "customer")],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "status", "customer")],
             "BillingMode": "PAY_PER_REQUEST",
             "GlobalSecondaryIndexes": [gsi("byStatus", "status", "INCLUDE", "total", "createdAt")],
             "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
@@ -51,9 +49,12 @@ def table(**overrides):
 
 
 def replica(region, key="arn:aws:kms:eu-west-1:111111111111:key/a"):
-    return {"Region": region, "DeletionProtectionEnabled": True,
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-            "SSESpecification": {"KMSMasterKeyId": key}}
+    return {
+        "Region": region,
+        "DeletionProtectionEnabled": True,
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"KMSMasterKeyId": key},
+    }
 
 
 def global_table(*regions):
@@ -110,14 +111,15 @@ def own_directory(tmp_path, monkeypatch):
 def guard(tmp_path, capsys):
     """guard(base, cand) compares single-stack resource dicts (or {stack: resources} with
     stacks=True) and returns (exit code, findings from --json); args go before the inputs."""
+
     def run(base, cand, stack=PROD, stacks=False, args=()):
         if not stacks:
             base, cand = {stack: base}, {stack: cand}
-        code = deploy_guard.main(["--json", *args, str(write_stacks(tmp_path / "base", base)),
-                                  str(write_stacks(tmp_path / "cand", cand))])
+        code = deploy_guard.main(["--json", *args, str(write_stacks(tmp_path / "base", base)), str(write_stacks(tmp_path / "cand", cand))])
         output = json.loads(capsys.readouterr().out)
         assert output["ok"] is (code == 0)
         return code, output["findings"]
+
     return run
 
 
@@ -131,11 +133,13 @@ def changed(mutate, resources=None):
 
 def edit(*path, **updates):
     """A mutator for changed(): update the dict found at resources[path...]."""
+
     def mutate(resources):
         target = resources
         for key in path:
             target = target[key]
         target.update(updates)
+
     return mutate
 
 
@@ -174,16 +178,14 @@ def test_removed_retained_table_is_orphaned_and_flagged(guard, stack):
     assert code == 1
     finding = only(findings, "STATEFUL-DELETE", stack, prop="(resource)")
     assert finding["action"] == "orphan"
-    assert finding["effect"] == (f"the resource is {ORPHANED}fails because the name is taken "
-                                 "(DeletionPolicy Retain).")
+    assert finding["effect"] == (f"the resource is {ORPHANED}fails because the name is taken (DeletionPolicy Retain).")
     assert finding["route"] == deploy_guard.ORPHAN_ROUTE and "--accept" in finding["route"]
 
 
 def test_removed_retained_unnamed_key_can_be_recreated_empty(guard):
     code, findings = guard(*changed(lambda r: r.pop("OrdersKey")))
     assert code == 1
-    assert f"{ORPHANED}creates a new, empty one" in only(findings, "STATEFUL-DELETE",
-                                                           resource="OrdersKey")["effect"]
+    assert f"{ORPHANED}creates a new, empty one" in only(findings, "STATEFUL-DELETE", resource="OrdersKey")["effect"]
 
 
 def test_table_removed_from_the_real_prod_and_dev_templates(tmp_path, capsys):
@@ -195,8 +197,7 @@ def test_table_removed_from_the_real_prod_and_dev_templates(tmp_path, capsys):
         (base / name).mkdir(parents=True)
         (base / name / "stack.json").write_text(json.dumps(doc))
         resources = doc["template"]["Resources"]
-        removed[name] = next(lid for lid, r in sorted(resources.items())
-                             if r["Type"] in deploy_guard.TABLE_TYPES)
+        removed[name] = next(lid for lid, r in sorted(resources.items()) if r["Type"] in deploy_guard.TABLE_TYPES)
         del resources[removed[name]]
         (cand / name).mkdir(parents=True)
         (cand / name / "stack.json").write_text(json.dumps(doc))
@@ -204,7 +205,8 @@ def test_table_removed_from_the_real_prod_and_dev_templates(tmp_path, capsys):
     findings = {f["stack"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
     assert {(s, f["rule"], f["resource"], f["action"]) for s, f in findings.items()} == {
         (PROD, "STATEFUL-DELETE", removed[PROD], "orphan"),
-        (DEV, "STATEFUL-DELETE", removed[DEV], "delete")}
+        (DEV, "STATEFUL-DELETE", removed[DEV], "delete"),
+    }
     assert ORPHANED in findings[PROD]["effect"] and "deleted with its data" in findings[DEV]["effect"]
 
 
@@ -249,11 +251,18 @@ def test_named_bucket_moved_to_another_stack(guard):
 
 # ------------------------------------------------------------------ STATEFUL-REPLACE
 
-@pytest.mark.parametrize("rtype, prop", [
-    ("AWS::DynamoDB::Table", "TableName"), ("AWS::S3::Bucket", "BucketName"),
-    ("AWS::RDS::DBCluster", "DBClusterIdentifier"), ("AWS::RDS::DBInstance", "DBInstanceIdentifier"),
-    ("AWS::Backup::BackupVault", "BackupVaultName"), ("AWS::Logs::LogGroup", "LogGroupName"),
-])
+
+@pytest.mark.parametrize(
+    "rtype, prop",
+    [
+        ("AWS::DynamoDB::Table", "TableName"),
+        ("AWS::S3::Bucket", "BucketName"),
+        ("AWS::RDS::DBCluster", "DBClusterIdentifier"),
+        ("AWS::RDS::DBInstance", "DBInstanceIdentifier"),
+        ("AWS::Backup::BackupVault", "BackupVaultName"),
+        ("AWS::Logs::LogGroup", "LogGroupName"),
+    ],
+)
 def test_physical_name_change_replaces(guard, rtype, prop):
     base = {"Store": simple(rtype, **{prop: "old-name"})}
     code, findings = guard(*changed(lambda r: r["Store"]["Properties"].update({prop: "new-name"}), base))
@@ -298,9 +307,11 @@ def test_key_attribute_type_change(guard):
 
 
 def test_local_secondary_index_added(guard):
-    lsi = {"IndexName": "byCustomer", "Projection": {"ProjectionType": "KEYS_ONLY"},
-           "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                         {"AttributeName": "customer", "KeyType": "RANGE"}]}
+    lsi = {
+        "IndexName": "byCustomer",
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "customer", "KeyType": "RANGE"}],
+    }
     code, findings = guard(*changed(edit("Orders", "Properties", LocalSecondaryIndexes=[lsi])))
     assert code == 1
     assert "added: byCustomer" in only(findings, "STATEFUL-REPLACE", prop="LocalSecondaryIndexes")["change"]
@@ -358,6 +369,7 @@ def test_a_warning_is_printed_and_the_result_is_still_ok(cli):
 
 # ------------------------------------------------------------------ GSI-MULTI
 
+
 def add_gsis(*indexes):
     return lambda r: r["Orders"]["Properties"]["GlobalSecondaryIndexes"].extend(indexes)
 
@@ -385,6 +397,7 @@ def test_gsi_projection_change_is_delete_plus_create(guard):
 
 # ------------------------------------------------------------------ TTL-RENAME
 
+
 def test_ttl_attribute_renamed_while_enabled(guard):
     renamed = edit("Orders", "Properties", "TimeToLiveSpecification", AttributeName="ttl")
     code, findings = guard(*changed(renamed))
@@ -403,11 +416,13 @@ def test_ttl_disable_then_enable_are_each_safe(guard):
 
 # ------------------------------------------------------------------ REPLICA-MULTI
 
+
 def test_two_replicas_added_in_one_change(guard):
     base = {"Orders": global_table("eu-west-1")}
 
     def mutate(r):
         r["Orders"]["Properties"]["Replicas"] += [replica("us-east-1"), replica("us-west-2")]
+
     code, findings = guard(*changed(mutate, base))
     assert code == 1
     finding = only(findings, "REPLICA-MULTI", prop="Replicas")
@@ -416,20 +431,23 @@ def test_two_replicas_added_in_one_change(guard):
 
 def test_one_replica_added_is_safe(guard):
     base = {"Orders": global_table("eu-west-1")}
+
     def mutate(r):
         r["Orders"]["Properties"]["Replicas"].append(replica("us-east-1"))
+
     assert guard(*changed(mutate, base)) == (0, [])
 
 
 # ------------------------------------------------------------------ PROTECTION-WEAKENED
 
 WEAKENINGS = [
-    ("table deletion protection", lambda r: r["Orders"]["Properties"].update(DeletionProtectionEnabled=False),
-     "DeletionProtectionEnabled"),
-    ("table PITR off", lambda r: r["Orders"]["Properties"].pop("PointInTimeRecoverySpecification"),
-     "PointInTimeRecoverySpecification"),
-    ("PITR window lowered", lambda r: r["Orders"]["Properties"]["PointInTimeRecoverySpecification"].update(
-        RecoveryPeriodInDays=7), "PointInTimeRecoverySpecification"),
+    ("table deletion protection", lambda r: r["Orders"]["Properties"].update(DeletionProtectionEnabled=False), "DeletionProtectionEnabled"),
+    ("table PITR off", lambda r: r["Orders"]["Properties"].pop("PointInTimeRecoverySpecification"), "PointInTimeRecoverySpecification"),
+    (
+        "PITR window lowered",
+        lambda r: r["Orders"]["Properties"]["PointInTimeRecoverySpecification"].update(RecoveryPeriodInDays=7),
+        "PointInTimeRecoverySpecification",
+    ),
     ("DeletionPolicy", lambda r: r["Orders"].update(DeletionPolicy="Delete"), "DeletionPolicy"),
     ("UpdateReplacePolicy", lambda r: r["Orders"].pop("UpdateReplacePolicy"), "UpdateReplacePolicy"),
 ]
@@ -461,13 +479,14 @@ def test_global_table_replica_protections_weakened(guard):
     base = {"Orders": global_table("eu-west-1", "eu-central-1")}
 
     def mutate(r):
-        r["Orders"]["Properties"]["Replicas"][1].update(DeletionProtectionEnabled=False,
-                                                        PointInTimeRecoverySpecification={})
+        r["Orders"]["Properties"]["Replicas"][1].update(DeletionProtectionEnabled=False, PointInTimeRecoverySpecification={})
+
     code, findings = guard(*changed(mutate, base))
     assert code == 1
     assert {(f["rule"], f["resource"], f["property"]) for f in findings} == {
         ("PROTECTION-WEAKENED", "Orders", "Replicas[eu-central-1].DeletionProtectionEnabled"),
-        ("PROTECTION-WEAKENED", "Orders", "Replicas[eu-central-1].PointInTimeRecoverySpecification")}
+        ("PROTECTION-WEAKENED", "Orders", "Replicas[eu-central-1].PointInTimeRecoverySpecification"),
+    }
 
 
 def test_rds_protection_and_snapshot_policy_weakened(guard):
@@ -476,6 +495,7 @@ def test_rds_protection_and_snapshot_policy_weakened(guard):
     def mutate(r):
         r["Db"].update(DeletionPolicy="Delete")
         r["Db"]["Properties"]["DeletionProtection"] = False
+
     code, findings = guard(*changed(mutate, base))
     assert code == 1
     assert {f["property"] for f in findings} == {"DeletionProtection", "DeletionPolicy"}
@@ -484,21 +504,23 @@ def test_rds_protection_and_snapshot_policy_weakened(guard):
 
 # ------------------------------------------------------------------ STREAM-CHANGE
 
+
 def archived(**table_overrides):
     """A prod table with an archive pipe reading its stream, as the app declares it."""
     streamed = table(StreamSpecification={"StreamViewType": "OLD_IMAGE"}, **table_overrides)
-    pipe = simple("AWS::Pipes::Pipe", Name="daylight-prod-orders-archive",
-                  Source={"Fn::GetAtt": ["Orders", "StreamArn"]}, Target="arn:firehose")
+    pipe = simple(
+        "AWS::Pipes::Pipe", Name="daylight-prod-orders-archive", Source={"Fn::GetAtt": ["Orders", "StreamArn"]}, Target="arn:firehose"
+    )
     return {"Orders": streamed, "OrdersKey": copy.deepcopy(KEY), "OrdersArchive": pipe}
 
 
-@pytest.mark.parametrize("new_spec, what", [
-    (None, "switched off"), ({"StreamViewType": "NEW_AND_OLD_IMAGES"}, "changed")])
+@pytest.mark.parametrize("new_spec, what", [(None, "switched off"), ({"StreamViewType": "NEW_AND_OLD_IMAGES"}, "changed")])
 def test_stream_changed_or_removed_under_an_archive_pipe(guard, new_spec, what):
     def mutate(r):
         r["Orders"]["Properties"].pop("StreamSpecification")
         if new_spec:
             r["Orders"]["Properties"]["StreamSpecification"] = new_spec
+
     code, findings = guard(*changed(mutate, archived()), stack=DEV)  # dev too: archives are lost anywhere
     assert code == 1
     finding = only(findings, "STREAM-CHANGE", DEV, prop="StreamSpecification")
@@ -519,8 +541,7 @@ def test_stream_switched_on_is_safe(guard):
 
 def test_lambda_event_source_mapping_counts_as_a_consumer(guard):
     resources = archived()
-    resources["OrdersArchive"] = simple("AWS::Lambda::EventSourceMapping",
-                                        EventSourceArn={"Fn::GetAtt": ["Orders", "StreamArn"]})
+    resources["OrdersArchive"] = simple("AWS::Lambda::EventSourceMapping", EventSourceArn={"Fn::GetAtt": ["Orders", "StreamArn"]})
     code, findings = guard(*changed(lambda r: r["Orders"]["Properties"].pop("StreamSpecification"), resources))
     assert code == 1 and "read by OrdersArchive" in only(findings, "STREAM-CHANGE")["change"]
 
@@ -537,10 +558,17 @@ def test_stream_change_on_a_multi_replica_global_table_fails(guard):
 
 # ------------------------------------------------------------------ ENGINE-VERSION
 
+
 def cluster(version, allow=None, family="aurora-postgresql16"):
-    db = simple("AWS::RDS::DBCluster", "Snapshot", Engine="aurora-postgresql", EngineVersion=version,
-                DBClusterIdentifier="personalpod-prod", DeletionProtection=True,
-                DBClusterParameterGroupName={"Ref": "Params"})
+    db = simple(
+        "AWS::RDS::DBCluster",
+        "Snapshot",
+        Engine="aurora-postgresql",
+        EngineVersion=version,
+        DBClusterIdentifier="personalpod-prod",
+        DeletionProtection=True,
+        DBClusterParameterGroupName={"Ref": "Params"},
+    )
     if allow is not None:
         db["Properties"]["AllowMajorVersionUpgrade"] = allow
     return {"Db": db, "Params": simple("AWS::RDS::DBClusterParameterGroup", Family=family)}
@@ -569,8 +597,9 @@ def test_engine_major_upgrade_done_right_is_still_an_outage_to_accept(guard):
     assert code == 1
     finding = only(findings, "ENGINE-VERSION", resource="Db")
     assert finding["action"] == "outage" and "unavailable" in finding["effect"]
-    code, _ = guard(cluster("16.11"), cluster("17.4", allow=True, family="aurora-postgresql17"),
-                    args=["--accept", f"ENGINE-VERSION:{PROD}/Db"])
+    code, _ = guard(
+        cluster("16.11"), cluster("17.4", allow=True, family="aurora-postgresql17"), args=["--accept", f"ENGINE-VERSION:{PROD}/Db"]
+    )
     assert code == 0
 
 
@@ -632,10 +661,11 @@ SAFE = [
     ("one new GSI", add_gsis(gsi("byCustomer", "customer"))),
     ("alarm threshold", edit("ErrorsAlarm", "Properties", Threshold=10)),
     ("new non-stateful resource", lambda r: r.update(Topic={"Type": "AWS::SNS::Topic"})),
-    ("PITR default written out",
-     edit("Orders", "Properties", "PointInTimeRecoverySpecification", RecoveryPeriodInDays=35)),
-    ("GSI contributor insights", edit("Orders", "Properties", "GlobalSecondaryIndexes", 0,
-                                      ContributorInsightsSpecification={"Enabled": True})),
+    ("PITR default written out", edit("Orders", "Properties", "PointInTimeRecoverySpecification", RecoveryPeriodInDays=35)),
+    (
+        "GSI contributor insights",
+        edit("Orders", "Properties", "GlobalSecondaryIndexes", 0, ContributorInsightsSpecification={"Enabled": True}),
+    ),
     ("reordered keys", lambda r: r.update(Orders=reorder(r["Orders"]))),
 ]
 
@@ -653,6 +683,7 @@ def test_new_stack_passes(guard):
 
 # ------------------------------------------------------------------ input forms
 
+
 def write_assembly(root: Path, stacks: dict, protected: bool) -> Path:
     """A cdk.out with one nested assembly per stage, like cdk.Stage produces."""
     artifacts = {}
@@ -662,13 +693,25 @@ def write_assembly(root: Path, stacks: dict, protected: bool) -> Path:
         nested.mkdir(parents=True)
         artifact_id = f"{stage}Data1234"
         (nested / f"{artifact_id}.template.json").write_text(json.dumps({"Resources": resources}))
-        (nested / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {
-            f"{artifact_id}.assets": {"type": "cdk:asset-manifest", "properties": {"file": "x.json"}},
-            artifact_id: {"type": "aws:cloudformation:stack", "properties": {
-                "templateFile": f"{artifact_id}.template.json", "stackName": name,
-                "terminationProtection": protected and stage == "prod"}}}}))
-        artifacts[f"assembly-{stage}"] = {"type": "cdk:cloud-assembly",
-                                          "properties": {"directoryName": f"assembly-{stage}"}}
+        (nested / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "version": "55.0.0",
+                    "artifacts": {
+                        f"{artifact_id}.assets": {"type": "cdk:asset-manifest", "properties": {"file": "x.json"}},
+                        artifact_id: {
+                            "type": "aws:cloudformation:stack",
+                            "properties": {
+                                "templateFile": f"{artifact_id}.template.json",
+                                "stackName": name,
+                                "terminationProtection": protected and stage == "prod",
+                            },
+                        },
+                    },
+                }
+            )
+        )
+        artifacts[f"assembly-{stage}"] = {"type": "cdk:cloud-assembly", "properties": {"directoryName": f"assembly-{stage}"}}
     artifacts["Tree"] = {"type": "cdk:tree", "properties": {"file": "tree.json"}}
     (root / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": artifacts}))
     return root
@@ -682,8 +725,7 @@ def write_snapshots(root: Path, stacks: dict, protected: bool | None) -> Path:
         meta = {"name": name, "env": "eu-west-1"}
         if protected is not None:
             meta["terminationProtection"] = protected
-        (folder / f"test_{name.replace('-', '_')}.json").write_text(
-            json.dumps({"stack": meta, "template": {"Resources": resources}}))
+        (folder / f"test_{name.replace('-', '_')}.json").write_text(json.dumps({"stack": meta, "template": {"Resources": resources}}))
     (folder / "unrelated.json").write_text(json.dumps({"just": "data"}))
     return root
 
@@ -700,15 +742,17 @@ def test_cloud_assembly_with_nested_stage_assemblies(tmp_path, capsys):
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert {(f["rule"], f["stack"], f["resource"], f["property"]) for f in findings} == {
         ("GSI-MULTI", PROD, "Orders", "GlobalSecondaryIndexes"),
-        ("PROTECTION-WEAKENED", PROD, "(stack)", "TerminationProtection")}
+        ("PROTECTION-WEAKENED", PROD, "(stack)", "TerminationProtection"),
+    }
 
 
 def test_assembly_stack_name_falls_back_to_artifact_id(tmp_path):
     root = tmp_path / "asm"
     root.mkdir()
     (root / "Data.template.json").write_text(json.dumps({"Resources": {"A": ALARM}}))
-    (root / "manifest.json").write_text(json.dumps({"artifacts": {"Data": {
-        "type": "aws:cloudformation:stack", "properties": {"templateFile": "Data.template.json"}}}}))
+    (root / "manifest.json").write_text(
+        json.dumps({"artifacts": {"Data": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Data.template.json"}}}})
+    )
     assert list(deploy_guard.load_stacks(str(root))) == ["Data"]
 
 
@@ -729,7 +773,8 @@ def test_wrapped_snapshots_and_termination_protection(tmp_path, capsys):
     captured = capsys.readouterr()
     findings = json.loads(captured.out)["findings"]
     assert [(f["rule"], f["stack"], f["property"]) for f in findings] == [
-        ("PROTECTION-WEAKENED", PROD, "TerminationProtection")]  # dev's protection is not prod's concern
+        ("PROTECTION-WEAKENED", PROD, "TerminationProtection")
+    ]  # dev's protection is not prod's concern
     assert "skipping" in captured.err and "broken.json" in captured.err
 
 
@@ -748,24 +793,25 @@ DROP_ORDERS = f"STATEFUL-DELETE:{PROD}/Orders"
 @pytest.fixture
 def cli(tmp_path, capsys):
     """cli(base, cand, *args) runs in text mode on one prod stack -> (exit code, stdout, stderr)."""
+
     def run(base, cand, *args):
-        code = deploy_guard.main([*args, str(write_stacks(tmp_path / "b", {PROD: base})),
-                                  str(write_stacks(tmp_path / "c", {PROD: cand}))])
+        code = deploy_guard.main([*args, str(write_stacks(tmp_path / "b", {PROD: base})), str(write_stacks(tmp_path / "c", {PROD: cand}))])
         captured = capsys.readouterr()
         return code, captured.out, captured.err
+
     return run
 
 
 def test_accept_on_command_line(guard):
     code, findings = guard(*changed(lambda r: r.pop("Orders")), args=["--accept", DROP_ORDERS])
     assert code == 0
-    assert only(findings, "STATEFUL-DELETE")["accepted"] == {
-        "target": DROP_ORDERS, "reason": "(no reason given)", "origin": "--accept"}
+    assert only(findings, "STATEFUL-DELETE")["accepted"] == {"target": DROP_ORDERS, "reason": "(no reason given)", "origin": "--accept"}
 
 
 def test_accept_file_in_current_directory_prints_finding_and_reason(tmp_path, cli):
     (tmp_path / "deploy-guard.accept").write_text(
-        f"# orders moves to the orders-prod stack\n\n{DROP_ORDERS}  # imported into orders-prod (PR 42)\n")
+        f"# orders moves to the orders-prod stack\n\n{DROP_ORDERS}  # imported into orders-prod (PR 42)\n"
+    )
     code, out, err = cli(*changed(lambda r: r.pop("Orders")))
     assert (code, err) == (0, "")
     assert f"[STATEFUL-DELETE] {PROD}/Orders (resource): AWS::DynamoDB::Table removed" in out
@@ -797,15 +843,21 @@ def test_accept_file_line_without_reason_is_a_usage_error(tmp_path, cli, line):
     assert f"deploy-guard.accept:2: {DROP_ORDERS} has no '# reason'" in err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--accept", f"STATEFUL-DELET:{PROD}/Orders"],
-     "--accept: unknown rule 'STATEFUL-DELET' in STATEFUL-DELET:daylight-prod/Orders; allowed: "
-     "STATEFUL-DELETE, STATEFUL-RENAME, STATEFUL-REPLACE, GSI-MULTI, TTL-RENAME, REPLICA-MULTI, "
-     "PROTECTION-WEAKENED, STREAM-CHANGE, ENGINE-VERSION, NAME-TAKEN, TABLE-REKEY"),
-    (["--accept", "STATEFUL-DELETE:Orders"], "'STATEFUL-DELETE:Orders' is not RULE-ID:stack/LogicalId"),
-    (["--accept", f"STATEFUL-DELETE: {PROD}/Orders"], "is not RULE-ID:stack/LogicalId"),
-    (["--accept-file", "missing.accept"], "cannot read missing.accept"),
-], ids=["unknown rule", "no stack", "space inside", "missing file"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--accept", f"STATEFUL-DELET:{PROD}/Orders"],
+            "--accept: unknown rule 'STATEFUL-DELET' in STATEFUL-DELET:daylight-prod/Orders; allowed: "
+            "STATEFUL-DELETE, STATEFUL-RENAME, STATEFUL-REPLACE, GSI-MULTI, TTL-RENAME, REPLICA-MULTI, "
+            "PROTECTION-WEAKENED, STREAM-CHANGE, ENGINE-VERSION, NAME-TAKEN, TABLE-REKEY",
+        ),
+        (["--accept", "STATEFUL-DELETE:Orders"], "'STATEFUL-DELETE:Orders' is not RULE-ID:stack/LogicalId"),
+        (["--accept", f"STATEFUL-DELETE: {PROD}/Orders"], "is not RULE-ID:stack/LogicalId"),
+        (["--accept-file", "missing.accept"], "cannot read missing.accept"),
+    ],
+    ids=["unknown rule", "no stack", "space inside", "missing file"],
+)
 def test_bad_acceptance_is_a_usage_error(cli, args, message):
     code, out, err = cli(*changed(lambda r: r.pop("Orders")), *args)
     assert (code, out) == (2, "")
@@ -815,8 +867,7 @@ def test_bad_acceptance_is_a_usage_error(cli, args, message):
 def test_stale_acceptance_warns_without_failing(cli):
     code, out, err = cli(*changed(lambda r: None), "--accept", DROP_ORDERS)
     assert code == 0 and "deploy-guard: OK - no hazards" in out
-    assert err == (f"deploy-guard: warning: stale acceptance {DROP_ORDERS} (--accept) matches no "
-                   "finding; remove it\n")
+    assert err == (f"deploy-guard: warning: stale acceptance {DROP_ORDERS} (--accept) matches no finding; remove it\n")
 
 
 def test_acceptance_for_another_rule_is_stale_and_does_not_hide_the_finding(cli):
@@ -826,6 +877,7 @@ def test_acceptance_for_another_rule_is_stale_and_does_not_hide_the_finding(cli)
 
 
 # ------------------------------------------------------------------ output and usage
+
 
 def test_text_output_explains_each_finding(tmp_path, capsys):
     base, cand = changed(add_gsis(gsi("byCustomer", "customer"), gsi("bySk", "sk")))
@@ -839,12 +891,16 @@ def test_text_output_explains_each_finding(tmp_path, capsys):
     assert lines[-1].startswith("deploy-guard: 1 hazard(s) in 1 stack(s)")
 
 
-@pytest.mark.parametrize("setup, message", [
-    (lambda p: [str(p / "missing"), str(p / "dup")], "no such directory"),
-    (lambda p: [str(p / "empty"), str(p / "empty")], "no stacks found"),
-    (lambda p: [str(p / "dup" / "one"), str(p / "dup")], "found twice"),
-    (lambda p: [str(p / "asm"), str(p / "asm")], "cannot read"),
-], ids=["missing dir", "no stacks", "duplicate stack", "broken manifest"])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda p: [str(p / "missing"), str(p / "dup")], "no such directory"),
+        (lambda p: [str(p / "empty"), str(p / "empty")], "no stacks found"),
+        (lambda p: [str(p / "dup" / "one"), str(p / "dup")], "found twice"),
+        (lambda p: [str(p / "asm"), str(p / "asm")], "cannot read"),
+    ],
+    ids=["missing dir", "no stacks", "duplicate stack", "broken manifest"],
+)
 def test_usage_errors_exit_2(tmp_path, capsys, setup, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.json").write_text(json.dumps({"not": "a stack"}))
@@ -865,16 +921,23 @@ def test_cli_wrapper(tmp_path):
     base, cand = changed(edit("Orders", "Properties", "TimeToLiveSpecification", AttributeName="ttl"))
     write_stacks(tmp_path / "b", {PROD: base})
     write_stacks(tmp_path / "c", {PROD: cand})
-    result = subprocess.run([str(TOOLS / "deploy-guard"), str(tmp_path / "b"), str(tmp_path / "c")],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [str(TOOLS / "deploy-guard"), str(tmp_path / "b"), str(tmp_path / "c")], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.returncode == 1, result.stderr
     assert "[TTL-RENAME] daylight-prod/Orders TimeToLiveSpecification.AttributeName" in result.stdout
-    safe = subprocess.run([str(TOOLS / "deploy-guard"), "--json", str(tmp_path / "b"), str(tmp_path / "b")],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    safe = subprocess.run(
+        [str(TOOLS / "deploy-guard"), "--json", str(tmp_path / "b"), str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert safe.returncode == 0 and json.loads(safe.stdout)["ok"] is True
 
 
 # ------------------------------------------------------------------ real templates: --env, grouping
+
 
 def real_stacks(directory: Path, names, mutate=None) -> Path:
     """Copies of committed snapshots (wrapped form), each changed by mutate(resources)."""
@@ -888,7 +951,7 @@ def real_stacks(directory: Path, names, mutate=None) -> Path:
 
 
 def test_one_environment_against_all_snapshots_needs_env(tmp_path, capsys):
-    prod = [p.name[len("test_template_snapshot["):-len("].json")] for p in SNAPSHOTS.glob("*-prod].json")]
+    prod = [p.name[len("test_template_snapshot[") : -len("].json")] for p in SNAPSHOTS.glob("*-prod].json")]
     assert len(prod) == 8
     cand = real_stacks(tmp_path / "cand", prod)
     assert deploy_guard.main([str(SNAPSHOTS), str(cand)]) == 1  # dev and staging look removed
@@ -925,6 +988,7 @@ def test_real_table_key_swap_is_a_warning_and_a_named_alarm_move_a_hazard(tmp_pa
         r["TableUsers"]["Properties"]["Replicas"][0]["SSESpecification"]["KMSMasterKeyId"] = {"Fn::GetAtt": ["KeyOther", "Arn"]}
         lid = next(k for k, v in sorted(r.items()) if v["Type"] == "AWS::CloudWatch::Alarm")
         r[lid + "V2"] = r.pop(lid)
+
     base = real_stacks(tmp_path / "base", [PROD])
     cand = real_stacks(tmp_path / "cand", [PROD], mutate)
     assert deploy_guard.main(["--json", str(base), str(cand)]) == 1

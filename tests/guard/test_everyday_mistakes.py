@@ -14,8 +14,6 @@ import shutil
 from dataclasses import replace
 
 import pytest
-
-from tools import guard as deploy_guard
 from aws_cdk import aws_rds as rds
 
 import app as cdk_app
@@ -27,7 +25,7 @@ from constructs_lib.specs import IndexSpec, Key
 from stacks import stage
 from stacks import system as system_stack
 from tests.support import ROOT, new_app
-
+from tools import guard as deploy_guard
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
 ENV = "staging"
@@ -100,7 +98,9 @@ def test_pitr_switched_off_in_staging_is_a_hazard_on_every_staging_table(finding
     weakened = findings.pop("PROTECTION-WEAKENED")
     assert weakened and all(f.property.endswith("PointInTimeRecoverySpecification") for f in weakened)
     assert all(f.change == "point-in-time recovery turned off" for f in weakened)
-    assert {f.stack for f in weakened} == {f"{s}-{ENV}" for s in ("therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod")}
+    assert {f.stack for f in weakened} == {
+        f"{s}-{ENV}" for s in ("therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod")
+    }
 
 
 def test_engine_major_upgrade_is_stopped(findings):
@@ -129,6 +129,14 @@ def test_the_archive_log_group_left_behind_is_reported_as_orphaned(findings):
 
 
 def test_nothing_else_is_reported(findings):
-    for rule in ("STATEFUL-REPLACE", "GSI-MULTI", "PROTECTION-WEAKENED", "ENGINE-VERSION", "STREAM-CHANGE", "NAME-TAKEN", "STATEFUL-DELETE"):
+    for rule in (
+        "STATEFUL-REPLACE",
+        "GSI-MULTI",
+        "PROTECTION-WEAKENED",
+        "ENGINE-VERSION",
+        "STREAM-CHANGE",
+        "NAME-TAKEN",
+        "STATEFUL-DELETE",
+    ):
         findings.pop(rule, None)  # each has its own test above; order-independent
     assert findings == {}

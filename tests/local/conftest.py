@@ -23,7 +23,6 @@ from moto.server import ThreadedMotoServer
 
 from tests.local.helpers import SAMPLES, is_moto_server, kill_moto, local_stack, proc_argv, tables
 
-
 SESSION_MARK = "LOCAL_STACK_TEST_SESSION"  # environment variable every process this session starts inherits
 
 
@@ -57,8 +56,11 @@ def no_moto_server_left_behind():
         except AssertionError as error:
             left[pid] += f" ({error})"
     if left:
-        pytest.fail("moto servers started by this test session were still running at its end (now killed): "
-                    + "; ".join(f"pid {pid}: {argv}" for pid, argv in left.items()), pytrace=False)
+        pytest.fail(
+            "moto servers started by this test session were still running at its end (now killed): "
+            + "; ".join(f"pid {pid}: {argv}" for pid, argv in left.items()),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,23 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
-__all__ = ["CREDENTIALS", "ROOT", "SAMPLES", "aws_session", "cli_env", "in_region", "is_moto_server",
-           "kill_moto", "local_stack", "proc_argv", "proc_state", "recreate", "tables", "tool", "write_assembly"]
+__all__ = [
+    "CREDENTIALS",
+    "ROOT",
+    "SAMPLES",
+    "aws_session",
+    "cli_env",
+    "in_region",
+    "is_moto_server",
+    "kill_moto",
+    "local_stack",
+    "proc_argv",
+    "proc_state",
+    "recreate",
+    "tables",
+    "tool",
+    "write_assembly",
+]
 
 
 def tool(command: str, python: Path | str = sys.executable) -> list[str]:
@@ -63,7 +78,7 @@ def proc_argv(pid: int) -> list[str]:
 def is_moto_server(pid: int) -> bool:
     """A live (not zombie) process whose argv holds `-m moto.server`."""
     argv = proc_argv(pid)
-    return proc_state(pid) not in (None, "Z", "X") and any(a == "-m" and b == "moto.server" for a, b in zip(argv, argv[1:]))
+    return proc_state(pid) not in (None, "Z", "X") and any(a == "-m" and b == "moto.server" for a, b in zip(argv, argv[1:], strict=False))
 
 
 def kill_moto(pid: int) -> bool:
@@ -137,6 +152,9 @@ def write_assembly(root: Path, stacks) -> Path:
                 "properties": {"templateFile": f"{artifact_id}.template.json", "stackName": stack.name},
             }
         (nested / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": nested_artifacts}))
-        artifacts[f"assembly-{env}"] = {"type": "cdk:cloud-assembly", "properties": {"directoryName": f"assembly-{env}", "displayName": env}}
+        artifacts[f"assembly-{env}"] = {
+            "type": "cdk:cloud-assembly",
+            "properties": {"directoryName": f"assembly-{env}", "displayName": env},
+        }
     (root / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": artifacts}))
     return root

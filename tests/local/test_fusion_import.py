@@ -197,7 +197,16 @@ def test_daily_summaries_take_entries_as_read_back_from_dynamodb():
 
 @pytest.mark.parametrize(
     "count, noun, expected",
-    [(1, "entry", "1 entry"), (2, "entry", "2 entries"), (0, "entry", "0 entries"), (1, "summary", "1 summary"), (2, "summary", "2 summaries"), (1, "item", "1 item"), (2, "item", "2 items"), (2, "day", "2 days")],
+    [
+        (1, "entry", "1 entry"),
+        (2, "entry", "2 entries"),
+        (0, "entry", "0 entries"),
+        (1, "summary", "1 summary"),
+        (2, "summary", "2 summaries"),
+        (1, "item", "1 item"),
+        (2, "item", "2 items"),
+        (2, "day", "2 days"),
+    ],
 )
 def test_plural(count, noun, expected):
     assert fusion_import.plural(count, noun) == expected
@@ -273,10 +282,19 @@ def fusion_tables(moto_endpoint, env_tables):
 
 
 def run_import(endpoint: str, path, *extra: str) -> subprocess.CompletedProcess:
-    env = cli_env(PATH="/usr/bin:/bin", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    env = cli_env(
+        PATH="/usr/bin:/bin",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
     return subprocess.run(
         [*tool("fusion-import"), str(path), "--env", "dev", "--endpoint-url", endpoint, "--region", REGION, *extra],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -284,7 +302,12 @@ def run_import(endpoint: str, path, *extra: str) -> subprocess.CompletedProcess:
 def import_here(moto_endpoint, monkeypatch, capsys):
     """run_import's in-process twin, for the many cases where the interpreter's start (a third
     of a second) is not what is tested: same arguments, same environment, same result shape."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
@@ -368,7 +391,9 @@ def test_a_missing_table_exits_2_naming_it(moto_endpoint, fusion_tables):
 
 
 def test_help_runs_without_make_from_any_directory(tmp_path):
-    result = subprocess.run([*tool("fusion-import"), "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path, env=cli_env(PATH="/usr/bin:/bin"))
+    result = subprocess.run(
+        [*tool("fusion-import"), "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path, env=cli_env(PATH="/usr/bin:/bin")
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m tools fusion-import ")
     assert "--dry-run" in result.stdout and "--endpoint-url" in result.stdout
@@ -377,7 +402,14 @@ def test_help_runs_without_make_from_any_directory(tmp_path):
 @pytest.mark.parametrize("module", ["tools.local.stand_in", "tools.local.fusion_import", "tools.local.verify"])
 def test_each_tool_module_also_runs_on_its_own(module, tmp_path):
     """`python -m tools.local.<module>` is the same command as `python -m tools <command>`."""
-    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path, env=cli_env(PATH="/usr/bin:/bin"))
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        env=cli_env(PATH="/usr/bin:/bin"),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: ")
 
@@ -386,7 +418,18 @@ def test_the_transform_names_are_importable_from_the_import_module():
     """The transform lives in fusion_entries; the stand-in and callers keep using fusion_import."""
     from tools.local import fusion_entries
 
-    names = ["parse", "entry_item", "max_pain_level", "pain_levels", "daily_summaries", "load_json", "plural", "EntryError", "ImportFailed", "Rejected"]
+    names = [
+        "parse",
+        "entry_item",
+        "max_pain_level",
+        "pain_levels",
+        "daily_summaries",
+        "load_json",
+        "plural",
+        "EntryError",
+        "ImportFailed",
+        "Rejected",
+    ]
     for name in names:
         assert getattr(fusion_import, name) is getattr(fusion_entries, name), name
 
@@ -403,8 +446,19 @@ def pain_index(resource, level) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("reading, shown_and_why, old_level", BAD_PAIN)
-def test_a_pain_value_that_is_not_a_level_is_rejected_and_not_written(import_here, fusion_tables, tmp_path, reading, shown_and_why, old_level):
-    path = write_entries(tmp_path, "entries.json", {"0601": {"0800": {"Pain": {"back": "2-9-4"}}, "0900": {"Medications": {"oxycodone": "5mg"}, "Pain": {"quads": "5", "back": reading}}}})
+def test_a_pain_value_that_is_not_a_level_is_rejected_and_not_written(
+    import_here, fusion_tables, tmp_path, reading, shown_and_why, old_level
+):
+    path = write_entries(
+        tmp_path,
+        "entries.json",
+        {
+            "0601": {
+                "0800": {"Pain": {"back": "2-9-4"}},
+                "0900": {"Medications": {"oxycodone": "5mg"}, "Pain": {"quads": "5", "back": reading}},
+            }
+        },
+    )
     result = import_here(path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"rejected 0601 0900: pain 'back' is {shown_and_why} {ALLOWED}"]
@@ -413,19 +467,36 @@ def test_a_pain_value_that_is_not_a_level_is_rejected_and_not_written(import_her
     assert [(e["timestamp"], e["max_pain_level"]) for e in entries] == [("0800", 9)]  # a valid range still imports
     assert pain_index(fusion_tables, old_level) == []  # what the old parse made of it
     assert pain_index(fusion_tables, 9) == [("0601", "0800")]
-    assert fusion_tables.Table(ENTRIES).query(IndexName="medication-index", KeyConditionExpression=Key("medication_taken").eq("oxycodone"))["Items"] == []
+    assert (
+        fusion_tables.Table(ENTRIES).query(IndexName="medication-index", KeyConditionExpression=Key("medication_taken").eq("oxycodone"))[
+            "Items"
+        ]
+        == []
+    )
     assert (summary["entry_count"], summary["rejected_entries"], summary["rejected_timestamps"]) == (1, 1, ["0900"])
 
 
 def test_a_second_file_for_a_loaded_day_adds_to_its_summary(import_here, fusion_tables, tmp_path):
-    a = write_entries(tmp_path, "a.json", {"0601": {
-        "0800": {"Medications": {"oxycodone": "5mg"}, "Pain": {"back": "7-8"}, "o2": "91", "sleep": "6:00"},
-        "0900": {"Pain": {"back": "7/10"}},
-    }})
-    b = write_entries(tmp_path, "b.json", {"0601": {
-        "1200": {"Medications": {"journavx": "100mg"}, "Pain": {"back": "4"}, "o2": "88"},
-        "1300": {"Medications": {"Oxycodone": "5mg"}, "Pain": {"glutes": "9"}},
-    }})
+    a = write_entries(
+        tmp_path,
+        "a.json",
+        {
+            "0601": {
+                "0800": {"Medications": {"oxycodone": "5mg"}, "Pain": {"back": "7-8"}, "o2": "91", "sleep": "6:00"},
+                "0900": {"Pain": {"back": "7/10"}},
+            }
+        },
+    )
+    b = write_entries(
+        tmp_path,
+        "b.json",
+        {
+            "0601": {
+                "1200": {"Medications": {"journavx": "100mg"}, "Pain": {"back": "4"}, "o2": "88"},
+                "1300": {"Medications": {"Oxycodone": "5mg"}, "Pain": {"glutes": "9"}},
+            }
+        },
+    )
     assert import_here(a).returncode == 1
     _, [after_a] = read_back(fusion_tables, ["0601"])
     assert (after_a["entry_count"], after_a["rejected_entries"]) == (1, 1)
@@ -470,7 +541,12 @@ def test_summaries_are_read_back_across_query_pages(moto_endpoint, fusion_tables
     fusion_import.import_entries(client, ENTRIES, SUMMARIES, first, [], page_size=2)
     second, _ = fusion_import.parse({"0601": {"1100": {"Pain": {"back": "9"}}, "1200": {}}})
     [summary] = fusion_import.import_entries(client, ENTRIES, SUMMARIES, second, [], page_size=2)
-    assert (summary["entry_count"], summary["first_timestamp"], summary["last_timestamp"], summary["max_pain_level"]) == (5, "0800", "1200", 9)
+    assert (summary["entry_count"], summary["first_timestamp"], summary["last_timestamp"], summary["max_pain_level"]) == (
+        5,
+        "0800",
+        "1200",
+        9,
+    )
     assert read_back(fusion_tables, ["0601"])[1] == [summary]
 
 
@@ -491,7 +567,9 @@ class TickingClient:
 def test_a_large_import_reports_progress_with_a_rate(moto_endpoint, fusion_tables):
     clock, stream = FakeClock(), io.StringIO()
     items, _ = fusion_import.parse(many_entries(600))
-    summaries = fusion_import.import_entries(TickingClient(dynamodb_client(moto_endpoint), clock), ENTRIES, SUMMARIES, items, [], stream=stream, clock=clock)
+    summaries = fusion_import.import_entries(
+        TickingClient(dynamodb_client(moto_endpoint), clock), ENTRIES, SUMMARIES, items, [], stream=stream, clock=clock
+    )
     assert stream.getvalue().splitlines() == [  # 24 batches of 25, one every 0.125 s
         "entries: 200 of 600 written (200 items/s)",
         "entries: 400 of 600 written (200 items/s)",
@@ -512,7 +590,10 @@ def test_the_command_shows_progress_on_stderr_for_a_large_import(moto_endpoint, 
     assert result.returncode == 0, result.stderr
     last = result.stderr.splitlines()[-1]
     assert re.fullmatch(r"entries: 600 of 600 written in \d+\.\d s \(\d+(\.\d)? items/s\)", last), result.stderr
-    assert result.stdout.splitlines()[-1] == "wrote 600 entries to fusion-health-entries-dev and 3 summaries to fusion-daily-summaries-dev; 0 rejected"
+    assert (
+        result.stdout.splitlines()[-1]
+        == "wrote 600 entries to fusion-health-entries-dev and 3 summaries to fusion-daily-summaries-dev; 0 rejected"
+    )
 
 
 def test_messages_use_singular_for_one(moto_endpoint, fusion_tables, tmp_path):
@@ -525,4 +606,6 @@ def test_messages_use_singular_for_one(moto_endpoint, fusion_tables, tmp_path):
         "No AWS calls, so these summaries are computed from this file alone; the import recomputes them from every stored entry of each date.",
     ]
     wrote = run_import(moto_endpoint, one)
-    assert wrote.stdout.splitlines() == ["wrote 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected"]
+    assert wrote.stdout.splitlines() == [
+        "wrote 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected"
+    ]

@@ -57,7 +57,10 @@ def stand_ins(synthesized, tmp_path):
             try:
                 return subprocess.run(
                     [*tool("local", python), command, "--state-dir", str(state), *extra, *args],
-                    capture_output=True, text=True, timeout=120, env={**os.environ, **cli_env(**(env or {}))},
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env={**os.environ, **cli_env(**(env or {}))},
                 )
             finally:
                 if command == "up" and _pid_in(state):
@@ -255,7 +258,9 @@ def test_down_keeps_the_pid_file_while_its_server_still_runs(fake_moto, tmp_path
     sent = []
     with monkeypatch.context() as patch:
         patch.setattr(os, "kill", lambda pid, sig: sent.append((pid, sig)))  # signals that change nothing
-        with pytest.raises(local_stack.LocalError, match=rf"\(pid {server.pid}\) is still running after SIGTERM and SIGKILL; .*moto.pid is kept"):
+        with pytest.raises(
+            local_stack.LocalError, match=rf"\(pid {server.pid}\) is still running after SIGTERM and SIGKILL; .*moto.pid is kept"
+        ):
             local_stack.stop_server(tmp_path)
     assert sent == [(server.pid, signal.SIGTERM), (server.pid, signal.SIGKILL)]
     assert server.poll() is None and (tmp_path / "moto.pid").read_text() == f"{server.pid}\n"

@@ -34,7 +34,12 @@ def test_every_catalogue_table_is_read_with_its_keys_indexes_and_settings(env_ta
             assert table.ttl_attribute == spec.ttl_attribute
             assert table.billing_mode == billing.mode
             if billing.mode == "PROVISIONED":
-                expected = Capacity(read_min=billing.read_capacity, read_max=billing.max_read_capacity, write_min=billing.write_capacity, write_max=billing.max_write_capacity)
+                expected = Capacity(
+                    read_min=billing.read_capacity,
+                    read_max=billing.max_read_capacity,
+                    write_min=billing.write_capacity,
+                    write_max=billing.max_write_capacity,
+                )
                 assert table.capacity == expected and all(i.capacity == expected for i in table.indexes)
             else:
                 assert table.capacity is None
@@ -60,8 +65,18 @@ def test_create_table_params_carry_everything_create_table_takes(env_tables):
     ]
     assert params["BillingMode"] == "PROVISIONED" and params["ProvisionedThroughput"] == throughput
     assert params["GlobalSecondaryIndexes"] == [
-        {"IndexName": "medication-index", "KeySchema": [{"AttributeName": "medication_taken", "KeyType": "HASH"}, {"AttributeName": "date", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}, "ProvisionedThroughput": throughput},
-        {"IndexName": "pain-level-index", "KeySchema": [{"AttributeName": "max_pain_level", "KeyType": "HASH"}, {"AttributeName": "date", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}, "ProvisionedThroughput": throughput},
+        {
+            "IndexName": "medication-index",
+            "KeySchema": [{"AttributeName": "medication_taken", "KeyType": "HASH"}, {"AttributeName": "date", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+            "ProvisionedThroughput": throughput,
+        },
+        {
+            "IndexName": "pain-level-index",
+            "KeySchema": [{"AttributeName": "max_pain_level", "KeyType": "HASH"}, {"AttributeName": "date", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+            "ProvisionedThroughput": throughput,
+        },
     ]
     assert params["SSESpecification"] == {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"}
     assert params["DeletionProtectionEnabled"] is True

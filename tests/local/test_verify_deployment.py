@@ -27,29 +27,52 @@ def test_every_injected_drift_is_reported_on_its_table(moto_endpoint, env_tables
     recreate(moto_endpoint, tables)
     assert _verify(moto_endpoint, tables) == []  # prod's settings (PITR, protection, capacity) are mirrored too
     dynamodb, kms = local_stack.clients(moto_endpoint, "eu-central-1")
-    dynamodb.update_continuous_backups(TableName="daylight-prod-users", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    dynamodb.update_continuous_backups(
+        TableName="daylight-prod-users", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
     dynamodb.update_time_to_live(TableName="daylight-prod-plans", TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiresAt"})
     roles_arn = dynamodb.describe_table(TableName="daylight-prod-roles")["Table"]["TableArn"]
     dynamodb.tag_resource(ResourceArn=roles_arn, Tags=[{"Key": "Environment", "Value": "dev"}])
     dynamodb.untag_resource(ResourceArn=roles_arn, TagKeys=["CostCenter"])
     dynamodb.update_table(TableName="daylight-prod-permissions", DeletionProtectionEnabled=False)
-    dynamodb.update_table(TableName="therapeutic-wave-sessions-prod", GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "userId-startTime-index"}}])
+    dynamodb.update_table(
+        TableName="therapeutic-wave-sessions-prod", GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "userId-startTime-index"}}]
+    )
     # Provisioned capacity is a per-system choice (config): drift whichever tables have it.
     with_index, without_index = _provisioned_pair(tables)
     index = with_index.indexes[0]
     dynamodb.update_table(TableName=without_index.name, BillingMode="PAY_PER_REQUEST")
     dynamodb.update_table(TableName=with_index.name, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
-    dynamodb.update_table(TableName=with_index.name, GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": index.name, "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}}])
+    dynamodb.update_table(
+        TableName=with_index.name,
+        GlobalSecondaryIndexUpdates=[
+            {"Update": {"IndexName": index.name, "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}}
+        ],
+    )
     dynamodb.update_table(TableName="daylight-prod-error_logs", DeletionProtectionEnabled=False)
     dynamodb.delete_table(TableName="daylight-prod-error_logs")
     dynamodb.update_table(TableName="personalpod-prod-cache", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
     dynamodb.update_table(
         TableName="personalpod-prod-activity",
-        AttributeDefinitions=[*dynamodb.describe_table(TableName="personalpod-prod-activity")["Table"]["AttributeDefinitions"], {"AttributeName": "action", "AttributeType": "S"}],
-        GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "by-action", "KeySchema": [{"AttributeName": "action", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}, "ProvisionedThroughput": {"ReadCapacityUnits": 10, "WriteCapacityUnits": 5}}}],
+        AttributeDefinitions=[
+            *dynamodb.describe_table(TableName="personalpod-prod-activity")["Table"]["AttributeDefinitions"],
+            {"AttributeName": "action", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "by-action",
+                    "KeySchema": [{"AttributeName": "action", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 10, "WriteCapacityUnits": 5},
+                }
+            }
+        ],
     )
     # The alias now names another key: the table is no longer encrypted with the stack's key.
-    kms.update_alias(AliasName="alias/madmall-prod-data", TargetKeyId=kms.create_key(Description="not the stack's key")["KeyMetadata"]["KeyId"])
+    kms.update_alias(
+        AliasName="alias/madmall-prod-data", TargetKeyId=kms.create_key(Description="not the stack's key")["KeyMetadata"]["KeyId"]
+    )
 
     drifts = {(d.table, d.what): (d.expected, d.found) for d in _verify(moto_endpoint, tables)}
 
@@ -75,7 +98,9 @@ def test_every_injected_drift_is_reported_on_its_table(moto_endpoint, env_tables
 
 def _provisioned_pair(tables):
     """A provisioned table with a GSI and another provisioned table, not among those drifted above."""
-    provisioned = [t for t in tables if t.billing_mode == "PROVISIONED" and t.system not in ("daylight", "therapeutic-wave", "personalpod", "madmall")]
+    provisioned = [
+        t for t in tables if t.billing_mode == "PROVISIONED" and t.system not in ("daylight", "therapeutic-wave", "personalpod", "madmall")
+    ]
     with_index = next(t for t in provisioned if t.indexes)
     return with_index, next(t for t in provisioned if t is not with_index)
 
@@ -106,7 +131,9 @@ def test_the_command_prints_each_drift_and_exits_1(moto_endpoint, synthesized, e
     assert clean.stdout.splitlines()[-1] == f"{len(tables)} tables checked: no drift"
 
     dynamodb, _ = local_stack.clients(moto_endpoint, region)
-    dynamodb.update_continuous_backups(TableName="fusion-health-entries-staging", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    dynamodb.update_continuous_backups(
+        TableName="fusion-health-entries-staging", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
     dynamodb.update_table(TableName="madmall-staging-main", DeletionProtectionEnabled=False)
     drifted = _cli(moto_endpoint, "--env", "staging", "--assembly", str(assembly))
     assert drifted.returncode == 1
@@ -134,8 +161,18 @@ def test_the_wrapper_script_runs_the_tool_from_any_directory(synthesized, tmp_pa
     assert help_.returncode == 0, help_.stderr
     assert "--env" in help_.stdout and "Exit code: 0 no drift, 1 drift, 2 could not check." in help_.stdout
     write_assembly(tmp_path / "here" / "cdk.out", [s for s in synthesized.values() if s.environment == "dev"])
-    env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}  # no PYTHONPATH: the wrapper's job
-    unknown = subprocess.run([str(ROOT / "tools" / "verify-deployment"), "--env", "qa", "--assembly", "here/cdk.out"],
-                             capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }  # no PYTHONPATH: the wrapper's job
+    unknown = subprocess.run(
+        [str(ROOT / "tools" / "verify-deployment"), "--env", "qa", "--assembly", "here/cdk.out"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: no environment 'qa' in here/cdk.out; it has dev"

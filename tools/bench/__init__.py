@@ -18,6 +18,7 @@ Usage: python -m tools bench [--runs N] [--tests] [--setup] [--scale 10,50,100,2
 See docs/benchmarks.md for what the figures mean. tools.bench.scale holds the scale run,
 tools.bench.targets the targets and limits.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,11 +59,37 @@ from tools.bench.targets import (
 from tools.synth import CDK_CONTEXT
 
 __all__ = [
-    "CFN_MAX_RESOURCES", "CFN_MAX_TEMPLATE_BYTES", "DEFAULT_SCALE", "EMPTY_APP", "IAM_MAX_MANAGED_POLICY_CHARS",
-    "LIFTED_LIMITS", "LINEAR_TOLERANCE", "NO_NAG_APP", "ROOT", "ScalePoint", "TARGET_MAX_RESOURCES",
-    "TARGET_SETUP_SECONDS", "TARGET_SYNTH_RATIO", "TARGET_TEST_SECONDS", "app_command", "bench_scale", "bench_setup",
-    "bench_stacks", "bench_synth", "bench_tests", "largest_policy", "linear", "linearity", "main", "positive_int",
-    "scale_point", "synthetic_system", "table_counts", "tables_until", "timed_synth", "verdict",
+    "CFN_MAX_RESOURCES",
+    "CFN_MAX_TEMPLATE_BYTES",
+    "DEFAULT_SCALE",
+    "EMPTY_APP",
+    "IAM_MAX_MANAGED_POLICY_CHARS",
+    "LIFTED_LIMITS",
+    "LINEAR_TOLERANCE",
+    "NO_NAG_APP",
+    "ROOT",
+    "ScalePoint",
+    "TARGET_MAX_RESOURCES",
+    "TARGET_SETUP_SECONDS",
+    "TARGET_SYNTH_RATIO",
+    "TARGET_TEST_SECONDS",
+    "app_command",
+    "bench_scale",
+    "bench_setup",
+    "bench_stacks",
+    "bench_synth",
+    "bench_tests",
+    "largest_policy",
+    "linear",
+    "linearity",
+    "main",
+    "positive_int",
+    "scale_point",
+    "synthetic_system",
+    "table_counts",
+    "tables_until",
+    "timed_synth",
+    "verdict",
 ]
 
 # The baseline: what a user gets from CDK itself with nothing of this project in it: one stack,
@@ -98,6 +125,7 @@ def table_counts(text: str) -> tuple[int, ...]:
 
 # ---------------------------------------------------------------- synth: app vs empty app
 
+
 def timed_synth(args: list[str], context: dict) -> float:
     """Wall seconds of one synth in a fresh interpreter, context passed the way the CDK CLI does."""
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as outdir:
@@ -106,8 +134,7 @@ def timed_synth(args: list[str], context: dict) -> float:
         done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
-            raise SystemExit(f"bench: synth of {' '.join(args)[:40]!r} failed (exit {done.returncode}):\n"
-                             f"{done.stderr.strip()[-2000:]}")
+            raise SystemExit(f"bench: synth of {' '.join(args)[:40]!r} failed (exit {done.returncode}):\n{done.stderr.strip()[-2000:]}")
         if not (Path(outdir) / "manifest.json").is_file():
             raise SystemExit(f"bench: {' '.join(args)[:40]!r} wrote no cloud assembly to {outdir}")
     return seconds
@@ -126,25 +153,30 @@ def bench_synth(runs: int) -> float:
         empty.append(timed_synth(["-c", EMPTY_APP], CDK_CONTEXT))
         whole.append(timed_synth(app_command(), CDK_CONTEXT))
         no_nag.append(timed_synth([*app_command()[:-1], "-c", NO_NAG_APP], CDK_CONTEXT))
-    for label, times in (("empty app (one stack, one resource)", empty), (f"whole app ({' '.join(app_command())}, every env)", whole),
-                         ("whole app without cdk-nag packs", no_nag)):
+    for label, times in (
+        ("empty app (one stack, one resource)", empty),
+        (f"whole app ({' '.join(app_command())}, every env)", whole),
+        ("whole app without cdk-nag packs", no_nag),
+    ):
         runs_text = " ".join(f"{t:.2f}" for t in times)
         print(f"  {label:34} runs {runs_text} s   median {statistics.median(times):.2f} s")
     ratio = statistics.median(whole) / statistics.median(empty)
     print(f"  ratio whole/empty: {ratio:.2f}x   target <= {TARGET_SYNTH_RATIO}x   {verdict(ratio, TARGET_SYNTH_RATIO)}")
-    print(f"  (without the cdk-nag packs: {statistics.median(no_nag) / statistics.median(empty):.2f}x; "
-          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(
+        f"  (without the cdk-nag packs: {statistics.median(no_nag) / statistics.median(empty):.2f}x; "
+        f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
     print()
     return ratio
 
 
 # ---------------------------------------------------------------- test suite
 
+
 def bench_tests() -> float:
     print("== Test suite wall time (pytest -q -p no:cacheprovider, one run)")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     last = next((line for line in reversed(done.stdout.splitlines()) if line.strip()), "(no output)")
     print(f"  pytest: {last}   (exit {done.returncode})")
@@ -154,6 +186,7 @@ def bench_tests() -> float:
 
 
 # ---------------------------------------------------------------- make setup on a fresh clone
+
 
 def bench_setup() -> float:
     print("== make setup on a fresh clone (new .venv and node_modules; packages from the registries)")
@@ -171,28 +204,31 @@ def bench_setup() -> float:
 
 # ---------------------------------------------------------------- stacks in cdk.out
 
+
 def bench_stacks(cdk_out: Path) -> int:
-    print(f"== Stack sizes in {cdk_out} (CloudFormation: {CFN_MAX_RESOURCES} resources, "
-          f"{CFN_MAX_TEMPLATE_BYTES:,} bytes per template; policy: largest managed policy, characters)")
+    print(
+        f"== Stack sizes in {cdk_out} (CloudFormation: {CFN_MAX_RESOURCES} resources, "
+        f"{CFN_MAX_TEMPLATE_BYTES:,} bytes per template; policy: largest managed policy, characters)"
+    )
     try:
         stacks = load_stacks(cdk_out)
     except AssemblyError as error:
-        raise SystemExit(f"bench: {error}\nbench: run `make synth` first (`make bench` does)")
-    rows = sorted(((len(s.resources), Path(s.source).stat().st_size, largest_policy(s.resources), s.name)
-                   for s in stacks.values()), reverse=True)
+        raise SystemExit(f"bench: {error}\nbench: run `make synth` first (`make bench` does)") from None
+    rows = sorted(
+        ((len(s.resources), Path(s.source).stat().st_size, largest_policy(s.resources), s.name) for s in stacks.values()), reverse=True
+    )
     print(f"  {'stack':28} {'resources':>9} {'of 500':>7} {'bytes':>9} {'of 1 MB':>8} {'policy':>7}")
     for count, size, policy, name in rows:
-        print(f"  {name:28} {count:9d} {count / CFN_MAX_RESOURCES:7.0%} {size:9,d} {size / CFN_MAX_TEMPLATE_BYTES:8.1%} "
-              f"{policy:7,d}")
+        print(f"  {name:28} {count:9d} {count / CFN_MAX_RESOURCES:7.0%} {size:9,d} {size / CFN_MAX_TEMPLATE_BYTES:8.1%} {policy:7,d}")
     count, _, _, name = rows[0]
     biggest = max(row[1] for row in rows)
     policy = max(row[2] for row in rows)
-    print(f"  largest stack: {name} with {count} resources   target <= {TARGET_MAX_RESOURCES}   "
-          f"{verdict(count, TARGET_MAX_RESOURCES)}")
-    print(f"  largest template: {biggest:,} bytes   limit {CFN_MAX_TEMPLATE_BYTES:,}   "
-          f"{verdict(biggest, CFN_MAX_TEMPLATE_BYTES)}")
-    print(f"  largest managed policy: {policy:,} characters as written   IAM limit {IAM_MAX_MANAGED_POLICY_CHARS:,}   "
-          f"{verdict(policy, IAM_MAX_MANAGED_POLICY_CHARS)}")
+    print(f"  largest stack: {name} with {count} resources   target <= {TARGET_MAX_RESOURCES}   {verdict(count, TARGET_MAX_RESOURCES)}")
+    print(f"  largest template: {biggest:,} bytes   limit {CFN_MAX_TEMPLATE_BYTES:,}   {verdict(biggest, CFN_MAX_TEMPLATE_BYTES)}")
+    print(
+        f"  largest managed policy: {policy:,} characters as written   IAM limit {IAM_MAX_MANAGED_POLICY_CHARS:,}   "
+        f"{verdict(policy, IAM_MAX_MANAGED_POLICY_CHARS)}"
+    )
     print()
     return count
 
@@ -202,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=positive_int, default=3, help="synth runs per app for the median (default 3)")
     parser.add_argument("--tests", action="store_true", help="also time the whole test suite once")
     parser.add_argument("--setup", action="store_true", help="also time `make setup` in a fresh clone (needs the package registries)")
-    parser.add_argument("--scale", type=table_counts, default=DEFAULT_SCALE,
-                        help="table counts for the scale run (default 10,50,100,200)")
+    parser.add_argument("--scale", type=table_counts, default=DEFAULT_SCALE, help="table counts for the scale run (default 10,50,100,200)")
     parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="synthesized assembly (default cdk.out)")
     parser.add_argument("--skip-synth", action="store_true", help="skip the whole-app vs empty-app synth timing")
     args = parser.parse_args(argv)
@@ -212,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-    print(f"bench: {time.strftime('%Y-%m-%d %H:%M %Z')}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs, {os.uname().sysname} {os.uname().machine}, "
-          f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
+    print(
+        f"bench: {time.strftime('%Y-%m-%d %H:%M %Z')}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, {os.uname().sysname} {os.uname().machine}, "
+        f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)"
+    )
     print()
     if not args.skip_synth:
         bench_synth(args.runs)
@@ -225,4 +262,3 @@ def main(argv: list[str] | None = None) -> int:
     bench_stacks(args.cdk_out)
     bench_scale(args.scale)
     return 0
-

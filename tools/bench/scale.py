@@ -2,6 +2,7 @@
 synth time, resources and bytes grow, whether time stays linear, and at which table count one
 stack would pass 250 and 500 resources.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,8 +66,11 @@ def synthetic_system(tables: int):
             name=f"bench-{i:03d}-{{env}}",
             partition_key=Key("pk"),
             sort_key=Key("sk"),
-            indexes=(IndexSpec(name="byOwner", partition_key=Key("ownerId"), sort_key=Key("createdAt"),
-                               serves="bench: items of one owner by date"),),
+            indexes=(
+                IndexSpec(
+                    name="byOwner", partition_key=Key("ownerId"), sort_key=Key("createdAt"), serves="bench: items of one owner by date"
+                ),
+            ),
             ttl_attribute="expiresAt",
             serves="bench: item by id",
         )
@@ -87,12 +91,18 @@ def _synth_system(tables: int, outdir: str, **context):
     if "archive_targets" in inspect.signature(SystemStack.__init__).parameters:
         # The platform stack's archive buckets; synthetic tables have no retention rule to use them.
         extra["archive_targets"] = {}
-    stack = SystemStack(app, "bench", stack_name=f"bench-{DEV.name}", system=synthetic_system(tables), config=DEV,
-                        env=cdk.Environment(account=DEV.account, region=DEV.region), **extra)
+    stack = SystemStack(
+        app,
+        "bench",
+        stack_name=f"bench-{DEV.name}",
+        system=synthetic_system(tables),
+        config=DEV,
+        env=cdk.Environment(account=DEV.account, region=DEV.region),
+        **extra,
+    )
     artifact = app.synth().get_stack_artifact(stack.artifact_id)
     in_tables = [c for c in stack.node.find_child("Tables").node.find_all() if cdk.CfnResource.is_cfn_resource(c)]
-    first = [c for c in stack.node.find_child("Tables").node.children[0].node.find_all()
-             if cdk.CfnResource.is_cfn_resource(c)]
+    first = [c for c in stack.node.find_child("Tables").node.children[0].node.find_all() if cdk.CfnResource.is_cfn_resource(c)]
     return artifact, len(in_tables), dict(Counter(c.cfn_resource_type for c in first))
 
 
@@ -153,8 +163,10 @@ def bench_scale(counts: tuple[int, ...]) -> list[ScalePoint]:
             notes.append("template over 1 MB")
         if point.policy_chars > IAM_MAX_MANAGED_POLICY_CHARS:
             notes.append(f"a managed policy over IAM's {IAM_MAX_MANAGED_POLICY_CHARS:,} characters")
-        print(f"  {tables:6d} {point.resources:9d} {point.resources_per_table:9.1f} {point.template_bytes:11,d} "
-              f"{point.policy_chars:7,d} {point.seconds:8.2f}  {'; '.join(notes)}")
+        print(
+            f"  {tables:6d} {point.resources:9d} {point.resources_per_table:9.1f} {point.template_bytes:11,d} "
+            f"{point.policy_chars:7,d} {point.seconds:8.2f}  {'; '.join(notes)}"
+        )
     last = points[-1]
     per_table, fixed = last.resources_per_table, last.fixed_resources
     if len(points) > 1:
@@ -164,21 +176,29 @@ def bench_scale(counts: tuple[int, ...]) -> list[ScalePoint]:
     policy_per_table, fixed_policy = linear(points, lambda p: p.policy_chars)
     seconds_per_table, _ = linear(points, lambda p: p.seconds)
     breakdown = ", ".join(f"{n} {t}" for t, n in sorted(last.per_table_types.items()))
-    print(f"  per table: {per_table:g} resources ({breakdown}), ~{bytes_per_table:,.0f} template bytes, "
-          f"~{seconds_per_table * 1000:.0f} ms of synth")
+    print(
+        f"  per table: {per_table:g} resources ({breakdown}), ~{bytes_per_table:,.0f} template bytes, "
+        f"~{seconds_per_table * 1000:.0f} ms of synth"
+    )
     if len(points) > 2:
         growth = linearity(points)
-        print(f"  synth time per added table, last step vs first step: {growth:.2f}x   target <= {LINEAR_TOLERANCE}x "
-              f"(linear up to {points[-1].tables} tables)   {verdict(growth, LINEAR_TOLERANCE)}")
+        print(
+            f"  synth time per added table, last step vs first step: {growth:.2f}x   target <= {LINEAR_TOLERANCE}x "
+            f"(linear up to {points[-1].tables} tables)   {verdict(growth, LINEAR_TOLERANCE)}"
+        )
     if per_table != last.resources_per_table:
-        print(f"  note: {per_table:g} resources per table overall, {last.resources_per_table:g} inside each "
-              "table's own scope: something outside the Tables scope grows with the table count")
+        print(
+            f"  note: {per_table:g} resources per table overall, {last.resources_per_table:g} inside each "
+            "table's own scope: something outside the Tables scope grows with the table count"
+        )
     print(f"  per stack whatever its tables: {fixed:g} resources (key, roles, policies), ~{fixed_bytes:,.0f} bytes")
     limits = [
         (tables_until(TARGET_MAX_RESOURCES, per_table, fixed), f"{TARGET_MAX_RESOURCES} resources (this project's ceiling)"),
         (tables_until(CFN_MAX_RESOURCES, per_table, fixed), f"{CFN_MAX_RESOURCES} resources (CloudFormation's limit)"),
-        (tables_until(CFN_MAX_TEMPLATE_BYTES, bytes_per_table, fixed_bytes),
-         f"{CFN_MAX_TEMPLATE_BYTES:,} template bytes (CloudFormation's limit)"),
+        (
+            tables_until(CFN_MAX_TEMPLATE_BYTES, bytes_per_table, fixed_bytes),
+            f"{CFN_MAX_TEMPLATE_BYTES:,} template bytes (CloudFormation's limit)",
+        ),
     ]
     for at, label in limits:
         print(f"  one stack passes {label} at {at} tables")
@@ -187,11 +207,15 @@ def bench_scale(counts: tuple[int, ...]) -> list[ScalePoint]:
     print(f"  CloudFormation's first limit to bind: {binding}, at {first} tables")
     if policy_per_table > 0:
         at = tables_until(IAM_MAX_MANAGED_POLICY_CHARS, policy_per_table, fixed_policy)
-        print(f"  IAM: the largest managed policy grows ~{policy_per_table:,.0f} characters per table and passes "
-              f"{IAM_MAX_MANAGED_POLICY_CHARS:,} at {at} tables as written (resolved ARNs are longer, so "
-              "sooner); app.py's limit check (stacks/limits.py) stops such a synth")
-    print(f"  Recommendation: split a system across stacks by table group before it reaches {limits[0][0]} tables "
-          f"(this project keeps each stack <= {TARGET_MAX_RESOURCES} resources). Move a table group with "
-          "`cdk refactor`, or retain + import (docs/deploy-guard.md): never by changing a table's logical id in place.")
+        print(
+            f"  IAM: the largest managed policy grows ~{policy_per_table:,.0f} characters per table and passes "
+            f"{IAM_MAX_MANAGED_POLICY_CHARS:,} at {at} tables as written (resolved ARNs are longer, so "
+            "sooner); app.py's limit check (stacks/limits.py) stops such a synth"
+        )
+    print(
+        f"  Recommendation: split a system across stacks by table group before it reaches {limits[0][0]} tables "
+        f"(this project keeps each stack <= {TARGET_MAX_RESOURCES} resources). Move a table group with "
+        "`cdk refactor`, or retain + import (docs/deploy-guard.md): never by changing a table's logical id in place."
+    )
     print()
     return points

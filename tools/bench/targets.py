@@ -1,12 +1,23 @@
 """The targets and limits every bench figure is judged against, and the verdict."""
+
 from __future__ import annotations
 
 from stacks import limits
 from tools.synth import ROOT
 
-__all__ = ["CFN_MAX_RESOURCES", "CFN_MAX_TEMPLATE_BYTES", "IAM_MAX_MANAGED_POLICY_CHARS", "LINEAR_TOLERANCE", "ROOT",
-           "TARGET_MAX_RESOURCES", "TARGET_SETUP_SECONDS", "TARGET_SYNTH_RATIO", "TARGET_TEST_SECONDS", "largest_policy",
-           "verdict"]
+__all__ = [
+    "CFN_MAX_RESOURCES",
+    "CFN_MAX_TEMPLATE_BYTES",
+    "IAM_MAX_MANAGED_POLICY_CHARS",
+    "LINEAR_TOLERANCE",
+    "ROOT",
+    "TARGET_MAX_RESOURCES",
+    "TARGET_SETUP_SECONDS",
+    "TARGET_SYNTH_RATIO",
+    "TARGET_TEST_SECONDS",
+    "largest_policy",
+    "verdict",
+]
 
 TARGET_SYNTH_RATIO = 2.5
 TARGET_TEST_SECONDS = 40

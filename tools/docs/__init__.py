@@ -28,8 +28,21 @@ from tools.docs.facts import DataModelError, Stacks, all_tables, from_assembly, 
 from tools.docs.render import BANNER, DECISIONS, index_page, roles_section, system_page
 from tools.synth import ROOT
 
-__all__ = ["BANNER", "DECISIONS", "INDEX", "PAGES", "ROOT", "DataModelError", "generate", "main", "roles",
-           "roles_section", "stale", "synthesize", "write"]
+__all__ = [
+    "BANNER",
+    "DECISIONS",
+    "INDEX",
+    "PAGES",
+    "ROOT",
+    "DataModelError",
+    "generate",
+    "main",
+    "roles",
+    "roles_section",
+    "stale",
+    "synthesize",
+    "write",
+]
 
 INDEX = "docs/data-model.md"
 PAGES = "docs/data-model"

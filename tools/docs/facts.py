@@ -73,7 +73,9 @@ def read(path: Path) -> dict[str, Stack]:
 def stack_of(stacks: Stacks, cfg: EnvironmentConfig, key: str) -> Stack:
     name = naming.stack_name(cfg, key)
     if name not in stacks:
-        raise DataModelError(f"stack {name!r} is not among the templates ({', '.join(sorted(stacks)) or 'none'}); the docs cover every environment, so synthesize all of them (make synth without ENV)")
+        raise DataModelError(
+            f"stack {name!r} is not among the templates ({', '.join(sorted(stacks)) or 'none'}); the docs cover every environment, so synthesize all of them (make synth without ENV)"
+        )
     return stacks[name]
 
 
@@ -121,7 +123,7 @@ def key_text(schema: tuple[tuple[str, str], ...], types: Mapping[str, str], role
 
 
 def autoscaling_text(low: int, high: int, settings: dict | None) -> str:
-    """"min-max at target%" for autoscaled capacity. The target utilisation is not part of
+    """ "min-max at target%" for autoscaled capacity. The target utilisation is not part of
     tools.tables' Capacity, so it is read from the same settings the bounds came from."""
     target = (settings or {}).get("TargetTrackingScalingPolicyConfiguration", {}).get("TargetValue")
     return f"{low}-{high} at {target:g}%" if target is not None else "?"
@@ -151,7 +153,11 @@ def table_facts(table: TableDef, resource: dict) -> TableFacts:
         partition=key_text(table.key_schema, types, "HASH"),
         sort=key_text(table.key_schema, types, "RANGE"),
         indexes={
-            index.name: IndexFacts(key_text(index.key_schema, types, "HASH"), key_text(index.key_schema, types, "RANGE"), projection_text(index.projection, index.non_key_attributes))
+            index.name: IndexFacts(
+                key_text(index.key_schema, types, "HASH"),
+                key_text(index.key_schema, types, "RANGE"),
+                projection_text(index.projection, index.non_key_attributes),
+            )
             for index in table.indexes
         },
         ttl=f"`{table.ttl_attribute}`" if table.ttl_attribute else "—",
@@ -241,7 +247,14 @@ def alarm_facts(resource: dict) -> AlarmFacts:
     metric, dimensions, period = metric_text(props)
     op = COMPARISON.get(props["ComparisonOperator"], props["ComparisonOperator"])
     condition = f"{op} {props['Threshold']:g} in {props['DatapointsToAlarm']} of {props['EvaluationPeriods']} × {period_text(period)}"
-    return AlarmFacts(props["AlarmName"], dimensions.get("TableName"), metric, condition, tuple(props.get("AlarmActions", [])), tuple(props.get("OKActions", [])))
+    return AlarmFacts(
+        props["AlarmName"],
+        dimensions.get("TableName"),
+        metric,
+        condition,
+        tuple(props.get("AlarmActions", [])),
+        tuple(props.get("OKActions", [])),
+    )
 
 
 def alarms(template: dict) -> list[AlarmFacts]:
@@ -293,7 +306,11 @@ def principal_text(principal: dict, role_kinds: Mapping[str, str]) -> list[str]:
 def trust_text(role: dict, role_kinds: Mapping[str, str]) -> str:
     texts = []
     for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
-        tags = [k.removeprefix("aws:RequestTag/") for k in statement.get("Condition", {}).get("StringLike", {}) if k.startswith("aws:RequestTag/")]
+        tags = [
+            k.removeprefix("aws:RequestTag/")
+            for k in statement.get("Condition", {}).get("StringLike", {})
+            if k.startswith("aws:RequestTag/")
+        ]
         suffix = f" with session tag {', '.join(f'`{t}`' for t in tags)}" if tags else ""
         texts += [t + suffix for t in principal_text(statement["Principal"], role_kinds)]
     return ", ".join(sorted(texts))
@@ -323,7 +340,7 @@ def add_statement(facts: RoleFacts, statement: dict, role_kinds: Mapping[str, st
 
 
 def role_kind(logical_id: str, props: dict, stack_name: str) -> str:
-    """"app" for the role named `<stack>-app`; an unnamed role goes by its logical id without CDK's hash."""
+    """ "app" for the role named `<stack>-app`; an unnamed role goes by its logical id without CDK's hash."""
     name = props.get("RoleName")
     return name.removeprefix(f"{stack_name}-") if isinstance(name, str) else re.sub(r"[0-9A-F]{8}$", "", logical_id)
 
@@ -340,7 +357,9 @@ def managed_policy_names(props: dict) -> set[str]:
 
 def new_role(kind: str, props: dict, kinds: Mapping[str, str], resource: dict) -> RoleFacts:
     name = props.get("RoleName") if isinstance(props.get("RoleName"), str) else "(named by CloudFormation)"
-    return RoleFacts(kind, name, props.get("Description", ""), trust_text(resource, kinds), {}, set(), set(), {}, set(), managed_policy_names(props))
+    return RoleFacts(
+        kind, name, props.get("Description", ""), trust_text(resource, kinds), {}, set(), set(), {}, set(), managed_policy_names(props)
+    )
 
 
 def roles(template: dict, stack_name: str) -> dict[str, RoleFacts]:
@@ -368,7 +387,9 @@ class KeyFacts:
 
 
 def kms_keys(template: dict) -> dict[str, KeyFacts]:
-    aliases = {getatt_target(a["Properties"]["TargetKeyId"]): a["Properties"]["AliasName"] for a in of_type(template, "AWS::KMS::Alias").values()}
+    aliases = {
+        getatt_target(a["Properties"]["TargetKeyId"]): a["Properties"]["AliasName"] for a in of_type(template, "AWS::KMS::Alias").values()
+    }
     return {
         lid: KeyFacts(
             alias=f"`{aliases.get(lid, '—')}`",

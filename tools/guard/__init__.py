@@ -32,14 +32,37 @@ Stacks are read by tools.assembly, the reader every tool shares.
 from tools.assembly import canon, load_stacks, props
 from tools.guard.cli import main, parse_acceptance, read_acceptances
 from tools.guard.model import (
-    ACTION, ORPHAN_ROUTE, PHYSICAL_NAME, PROTECTED_ENVIRONMENTS, RULES, STATEFUL_TYPES, TABLE_TYPES,
-    Finding, Rule, UsageError, protected,
+    ACTION,
+    ORPHAN_ROUTE,
+    PHYSICAL_NAME,
+    PROTECTED_ENVIRONMENTS,
+    RULES,
+    STATEFUL_TYPES,
+    TABLE_TYPES,
+    Finding,
+    Rule,
+    UsageError,
+    protected,
 )
 from tools.guard.stacks import compare
 
-
 __all__ = [
-    "ACTION", "ORPHAN_ROUTE", "PHYSICAL_NAME", "PROTECTED_ENVIRONMENTS", "RULES", "STATEFUL_TYPES", "TABLE_TYPES",
-    "Finding", "Rule", "UsageError", "canon", "compare", "load_stacks", "main", "parse_acceptance", "props",
-    "protected", "read_acceptances",
+    "ACTION",
+    "ORPHAN_ROUTE",
+    "PHYSICAL_NAME",
+    "PROTECTED_ENVIRONMENTS",
+    "RULES",
+    "STATEFUL_TYPES",
+    "TABLE_TYPES",
+    "Finding",
+    "Rule",
+    "UsageError",
+    "canon",
+    "compare",
+    "load_stacks",
+    "main",
+    "parse_acceptance",
+    "props",
+    "protected",
+    "read_acceptances",
 ]

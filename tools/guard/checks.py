@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from tools.assembly import canon, props
 from tools.guard.model import (
-    DATABASE_TYPES, KEY_SCHEMA_ROUTE, KMS_IMMUTABLE, KMS_KEY_ROUTE, PHYSICAL_NAME, POLICY_RANK, RULES,
-    STREAM_ATTRIBUTES, STREAM_CONSUMERS, TABLE_TYPES, Finding, Pair, attribute_types, index_signatures,
-    key_schema, listing, policy, protected, replacement_effect, replicas, show, truthy,
+    DATABASE_TYPES,
+    KEY_SCHEMA_ROUTE,
+    KMS_IMMUTABLE,
+    KMS_KEY_ROUTE,
+    PHYSICAL_NAME,
+    POLICY_RANK,
+    RULES,
+    STREAM_ATTRIBUTES,
+    STREAM_CONSUMERS,
+    TABLE_TYPES,
+    Finding,
+    Pair,
+    attribute_types,
+    index_signatures,
+    key_schema,
+    listing,
+    policy,
+    protected,
+    replacement_effect,
+    replicas,
+    show,
+    truthy,
 )
+
 
 def check_replacement(pair: Pair) -> Iterator[Finding]:
     old, new = pair.old_props, pair.new_props
@@ -22,9 +42,13 @@ def check_replacement(pair: Pair) -> Iterator[Finding]:
             before, after = old.get(prop, default), new.get(prop, default)
             if canon(before) != canon(after):
                 yield pair.finding(
-                    "STATEFUL-REPLACE", prop, f"{show(before)} -> {show(after)}", "fail",
-                    f"{prop} is immutable and CloudFormation never replaces a KMS key for it, "
-                    "whatever the UpdateReplacePolicy.", KMS_KEY_ROUTE)
+                    "STATEFUL-REPLACE",
+                    prop,
+                    f"{show(before)} -> {show(after)}",
+                    "fail",
+                    f"{prop} is immutable and CloudFormation never replaces a KMS key for it, whatever the UpdateReplacePolicy.",
+                    KMS_KEY_ROUTE,
+                )
     if pair.type in TABLE_TYPES:
         yield from check_table_keys(pair)
         yield from check_table_kms(pair)
@@ -41,16 +65,17 @@ def check_table_keys(pair: Pair) -> Iterator[Finding]:
         for name in sorted(filter(None, key_schema(new).values()), key=str):
             if old_types.get(name) != new_types.get(name):
                 change = f"type of key attribute {name}: {old_types.get(name)} -> {new_types.get(name)}"
-                yield pair.finding("STATEFUL-REPLACE", "AttributeDefinitions", change, action, effect,
-                                   KEY_SCHEMA_ROUTE)
+                yield pair.finding("STATEFUL-REPLACE", "AttributeDefinitions", change, action, effect, KEY_SCHEMA_ROUTE)
     old_lsi = index_signatures(old, "LocalSecondaryIndexes")
     new_lsi = index_signatures(new, "LocalSecondaryIndexes")
     if old_lsi != new_lsi:
         changed = [n for n in sorted(old_lsi.keys() & new_lsi.keys()) if old_lsi[n] != new_lsi[n]]
-        parts = [listing("added", sorted(new_lsi.keys() - old_lsi.keys())),
-                 listing("removed", sorted(old_lsi.keys() - new_lsi.keys())), listing("changed", changed)]
-        yield pair.finding("STATEFUL-REPLACE", "LocalSecondaryIndexes", "; ".join(filter(None, parts)),
-                           action, effect, KEY_SCHEMA_ROUTE)
+        parts = [
+            listing("added", sorted(new_lsi.keys() - old_lsi.keys())),
+            listing("removed", sorted(old_lsi.keys() - new_lsi.keys())),
+            listing("changed", changed),
+        ]
+        yield pair.finding("STATEFUL-REPLACE", "LocalSecondaryIndexes", "; ".join(filter(None, parts)), action, effect, KEY_SCHEMA_ROUTE)
 
 
 def check_table_kms(pair: Pair) -> Iterator[Finding]:
@@ -70,10 +95,14 @@ def check_table_kms(pair: Pair) -> Iterator[Finding]:
         new_key = (after.get("SSESpecification") or {}).get(setting)
         if canon(old_key) != canon(new_key):
             yield pair.finding(
-                "TABLE-REKEY", prop, f"{show(old_key)} -> {show(new_key)}", "rekey",
+                "TABLE-REKEY",
+                prop,
+                f"{show(old_key)} -> {show(new_key)}",
+                "rekey",
                 "DynamoDB re-encrypts the live table in place, in the background: no replacement and "
                 "no downtime, but until it finishes the table still needs the old key. Disabling the "
-                "old key, deleting it or revoking its grants before then makes the table inaccessible.")
+                "old key, deleting it or revoking its grants before then makes the table inaccessible.",
+            )
 
 
 def check_gsis(pair: Pair) -> Iterator[Finding]:
@@ -87,15 +116,20 @@ def check_gsis(pair: Pair) -> Iterator[Finding]:
     operations = len(created) + len(deleted) + 2 * len(changed)
     if operations <= 1:
         return
-    parts = [listing("created", created), listing("deleted", deleted),
-             listing("keys/projection changed (delete + create)", changed)]
-    route = (f"Split it into {operations} deployments, one GSI create or delete each, waiting for the "
-             "index to be ACTIVE in between. To change a GSI's keys or projection, add a new GSI under "
-             "a new name, move the queries, and delete the old one in a later deployment.")
-    yield pair.finding("GSI-MULTI", "GlobalSecondaryIndexes",
-                       f"{operations} GSI operations in one deployment ({'; '.join(filter(None, parts))})",
-                       "fail", "DynamoDB accepts one GSI create or delete per table update, so the stack "
-                       "update fails and rolls back.", route)
+    parts = [listing("created", created), listing("deleted", deleted), listing("keys/projection changed (delete + create)", changed)]
+    route = (
+        f"Split it into {operations} deployments, one GSI create or delete each, waiting for the "
+        "index to be ACTIVE in between. To change a GSI's keys or projection, add a new GSI under "
+        "a new name, move the queries, and delete the old one in a later deployment."
+    )
+    yield pair.finding(
+        "GSI-MULTI",
+        "GlobalSecondaryIndexes",
+        f"{operations} GSI operations in one deployment ({'; '.join(filter(None, parts))})",
+        "fail",
+        "DynamoDB accepts one GSI create or delete per table update, so the stack update fails and rolls back.",
+        route,
+    )
 
 
 def check_ttl(pair: Pair) -> Iterator[Finding]:
@@ -103,12 +137,15 @@ def check_ttl(pair: Pair) -> Iterator[Finding]:
         return
     old = pair.old_props.get("TimeToLiveSpecification") or {}
     new = pair.new_props.get("TimeToLiveSpecification") or {}
-    if (truthy(old.get("Enabled")) and truthy(new.get("Enabled"))
-            and canon(old.get("AttributeName")) != canon(new.get("AttributeName"))):
+    if truthy(old.get("Enabled")) and truthy(new.get("Enabled")) and canon(old.get("AttributeName")) != canon(new.get("AttributeName")):
         change = f"{show(old.get('AttributeName'))} -> {show(new.get('AttributeName'))} while enabled"
-        yield pair.finding("TTL-RENAME", "TimeToLiveSpecification.AttributeName", change, "fail",
-                           "DynamoDB only changes the TTL attribute after TTL is disabled, and limits "
-                           "how often TTL can be changed, so the update fails.")
+        yield pair.finding(
+            "TTL-RENAME",
+            "TimeToLiveSpecification.AttributeName",
+            change,
+            "fail",
+            "DynamoDB only changes the TTL attribute after TTL is disabled, and limits how often TTL can be changed, so the update fails.",
+        )
 
 
 def check_replicas(pair: Pair) -> Iterator[Finding]:
@@ -119,9 +156,14 @@ def check_replicas(pair: Pair) -> Iterator[Finding]:
     if len(added) + len(removed) > 1:
         parts = filter(None, [listing("added", added), listing("removed", removed)])
         route = f"{RULES['REPLICA-MULTI'].route} That is {len(added) + len(removed)} deployments."
-        yield pair.finding("REPLICA-MULTI", "Replicas", "; ".join(parts), "fail",
-                           "a GlobalTable update can add or remove only one replica, so the update fails.",
-                           route)
+        yield pair.finding(
+            "REPLICA-MULTI",
+            "Replicas",
+            "; ".join(parts),
+            "fail",
+            "a GlobalTable update can add or remove only one replica, so the update fails.",
+            route,
+        )
 
 
 def protected_parts(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
@@ -147,16 +189,16 @@ def check_protection(pair: Pair) -> Iterator[Finding]:
     flag = "DeletionProtection" if pair.type.startswith("AWS::RDS::") else "DeletionProtectionEnabled"
     for prefix, old, new in protected_parts(pair):
         if truthy(old.get(flag)) and not truthy(new.get(flag)):
-            yield pair.finding("PROTECTION-WEAKENED", prefix + flag, "deletion protection turned off",
-                               "weaken", weaken)
-        (old_on, old_days), (new_on, new_days) = (pitr(old.get("PointInTimeRecoverySpecification")),
-                                                  pitr(new.get("PointInTimeRecoverySpecification")))
+            yield pair.finding("PROTECTION-WEAKENED", prefix + flag, "deletion protection turned off", "weaken", weaken)
+        (old_on, old_days), (new_on, new_days) = (
+            pitr(old.get("PointInTimeRecoverySpecification")),
+            pitr(new.get("PointInTimeRecoverySpecification")),
+        )
         prop = prefix + "PointInTimeRecoverySpecification"
         if old_on and not new_on:
             yield pair.finding("PROTECTION-WEAKENED", prop, "point-in-time recovery turned off", "weaken", weaken)
         elif old_on and old_days and new_days and new_days < old_days:
-            yield pair.finding("PROTECTION-WEAKENED", prop, f"recovery window {old_days} -> {new_days} days",
-                               "weaken", weaken)
+            yield pair.finding("PROTECTION-WEAKENED", prop, f"recovery window {old_days} -> {new_days} days", "weaken", weaken)
     for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
         before, after = policy(pair.old, attribute), policy(pair.new, attribute)
         if POLICY_RANK.get(before, 0) >= 1 and POLICY_RANK.get(after, 0) < POLICY_RANK.get(before, 0):
@@ -167,9 +209,11 @@ def stream_consumers(stack: dict, table_lid: str) -> list[str]:
     """Logical ids of the pipes and event source mappings that read `table_lid`'s stream."""
     wanted = {canon({"Fn::GetAtt": [table_lid, attr]}) for attr in STREAM_ATTRIBUTES}
     wanted |= {canon({"Fn::GetAtt": f"{table_lid}.{attr}"}) for attr in STREAM_ATTRIBUTES}
-    return sorted(lid for lid, res in stack.items()
-                  if res.get("Type") in STREAM_CONSUMERS
-                  and canon(props(res).get(STREAM_CONSUMERS[res["Type"]])) in wanted)
+    return sorted(
+        lid
+        for lid, res in stack.items()
+        if res.get("Type") in STREAM_CONSUMERS and canon(props(res).get(STREAM_CONSUMERS[res["Type"]])) in wanted
+    )
 
 
 def check_stream(pair: Pair) -> Iterator[Finding]:
@@ -182,19 +226,26 @@ def check_stream(pair: Pair) -> Iterator[Finding]:
     replica_count = max(len(replicas(pair.old_props)), len(replicas(pair.new_props)))
     if pair.type == "AWS::DynamoDB::GlobalTable" and replica_count > 1:
         yield pair.finding(
-            "STREAM-CHANGE", "StreamSpecification", change, "fail",
+            "STREAM-CHANGE",
+            "StreamSpecification",
+            change,
+            "fail",
             f"the table has {replica_count} replicas, and CloudFormation only changes a global table's "
             "stream while it has one replica (a multi-replica table needs its stream), so the update "
             "fails.",
             "Keep StreamSpecification as it is. If it must change: remove the replicas one per "
-            "deployment down to one, change the stream, then add them back one per deployment.")
+            "deployment down to one, change the stream, then add them back one per deployment.",
+        )
         return
     consumers = stream_consumers(pair.old_stack, pair.lid)
     if not old or not consumers:
         return  # a stream switched on, or one nobody reads: nothing is cut off
     what = "switched off" if not new else "changed (DynamoDB disables the stream and enables a new one)"
     yield pair.finding(
-        "STREAM-CHANGE", "StreamSpecification", f"{change}; read by {', '.join(consumers)}", "gap",
+        "STREAM-CHANGE",
+        "StreamSpecification",
+        f"{change}; read by {', '.join(consumers)}",
+        "gap",
         f"the stream is {what}. A re-enabled stream gets a new ARN and a pipe cannot change its "
         "source, so its consumers stop (CloudFormation has to recreate them, which fails on a fixed "
         "name); TTL deletions made in between are never archived, and TTL has already removed them "
@@ -202,7 +253,8 @@ def check_stream(pair: Pair) -> Iterator[Finding]:
         "Keep StreamSpecification as it is. If it must change: disable TTL on the table first (its own "
         "deployment; expired items then stay in the table), change the stream together with a new "
         "pipe under a new logical id and name, check the pipe is RUNNING, then enable TTL again; the "
-        "held-back items expire through the new pipe.")
+        "held-back items expire through the new pipe.",
+    )
 
 
 def engine_version(value) -> tuple[int, ...] | None:
@@ -242,31 +294,43 @@ def check_engine_version(pair: Pair) -> Iterator[Finding]:
         return
     change = f"{old_props['EngineVersion']} -> {new_props['EngineVersion']}"
     if after < before:
-        yield pair.finding("ENGINE-VERSION", "EngineVersion", f"{change} (downgrade)", "fail",
-                           "RDS cannot downgrade a database engine, so the update fails; the only way "
-                           "to an older version is restoring a snapshot taken on it.",
-                           "Put EngineVersion back. To run an older version, restore a snapshot taken "
-                           "on it into a new cluster.")
+        yield pair.finding(
+            "ENGINE-VERSION",
+            "EngineVersion",
+            f"{change} (downgrade)",
+            "fail",
+            "RDS cannot downgrade a database engine, so the update fails; the only way "
+            "to an older version is restoring a snapshot taken on it.",
+            "Put EngineVersion back. To run an older version, restore a snapshot taken on it into a new cluster.",
+        )
         return
     if major(engine, before) == major(engine, after):
         return  # a minor upgrade, applied in place
     problems = []
     if not truthy(new_props.get("AllowMajorVersionUpgrade")):
         problems.append("AllowMajorVersionUpgrade is not true, so RDS refuses the update")
-    family = parameter_group_family(pair.new_stack, new_props.get("DBClusterParameterGroupName")
-                                    or new_props.get("DBParameterGroupName"))
+    family = parameter_group_family(pair.new_stack, new_props.get("DBClusterParameterGroupName") or new_props.get("DBParameterGroupName"))
     new_major = ".".join(map(str, major(engine, after)))
     if family and not family.endswith(new_major):
         problems.append(f"its parameter group is of family {family}, not one for version {new_major}")
     if problems:
-        yield pair.finding("ENGINE-VERSION", "EngineVersion", f"{change} (major)", "fail",
-                           "a major version upgrade, but " + "; ".join(problems) + ": the update fails.")
+        yield pair.finding(
+            "ENGINE-VERSION",
+            "EngineVersion",
+            f"{change} (major)",
+            "fail",
+            "a major version upgrade, but " + "; ".join(problems) + ": the update fails.",
+        )
     else:
-        yield pair.finding("ENGINE-VERSION", "EngineVersion", f"{change} (major)", "outage",
-                           "a major version upgrade in place: the database is unavailable while it "
-                           "runs (typically 10 to 30 minutes or more), and it cannot be rolled back "
-                           "except by restoring a snapshot.")
+        yield pair.finding(
+            "ENGINE-VERSION",
+            "EngineVersion",
+            f"{change} (major)",
+            "outage",
+            "a major version upgrade in place: the database is unavailable while it "
+            "runs (typically 10 to 30 minutes or more), and it cannot be rolled back "
+            "except by restoring a snapshot.",
+        )
 
 
-RESOURCE_CHECKS = (check_replacement, check_gsis, check_ttl, check_replicas, check_stream,
-                   check_engine_version, check_protection)
+RESOURCE_CHECKS = (check_replacement, check_gsis, check_ttl, check_replicas, check_stream, check_engine_version, check_protection)

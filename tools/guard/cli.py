@@ -13,6 +13,7 @@ from tools.assembly import AssemblyError, load_stacks
 from tools.guard.model import ACCEPT_FILE, ACTION, RULES, Acceptance, Finding, UsageError
 from tools.guard.stacks import compare
 
+
 def parse_acceptance(text: str, origin: str, reason_required: bool) -> Acceptance:
     target, _, reason = text.partition("#")
     target, reason = target.strip(), reason.strip()
@@ -23,8 +24,7 @@ def parse_acceptance(text: str, origin: str, reason_required: bool) -> Acceptanc
     if rule not in RULES:
         raise UsageError(f"{origin}: unknown rule {rule!r} in {target}; allowed: {', '.join(RULES)}")
     if reason_required and not reason:
-        raise UsageError(f"{origin}: {target} has no '# reason': say why this hazard is accepted, "
-                         "a reviewer must see it")
+        raise UsageError(f"{origin}: {target} has no '# reason': say why this hazard is accepted, a reviewer must see it")
     return Acceptance(target, reason or "(no reason given)", origin)
 
 
@@ -33,8 +33,11 @@ def read_acceptances(path: Path) -> list[Acceptance]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot read {path}: {error}") from error
-    return [parse_acceptance(line, f"{path}:{number}", reason_required=True)
-            for number, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        parse_acceptance(line, f"{path}:{number}", reason_required=True)
+        for number, line in enumerate(lines, 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def accept(findings: list[Finding], acceptances: list[Acceptance]) -> list[Acceptance]:
@@ -51,10 +54,12 @@ def accept(findings: list[Finding], acceptances: list[Acceptance]) -> list[Accep
 # ---------------------------------------------------------------- output and CLI
 
 ENV_ORDER = {"dev": 0, "staging": 1, "prod": 2}
-NOT_CHECKED = ("Not checked: this compares templates, it is not `cdk diff`. It cannot see drift or "
-               "changes made by hand in AWS, a failed earlier deployment, service quotas, values known "
-               "only at deploy time (parameters, lookups), or changes to stateless resources other than "
-               "moved fixed names. Run `make diff ENV=...` against the account before deploying.")
+NOT_CHECKED = (
+    "Not checked: this compares templates, it is not `cdk diff`. It cannot see drift or "
+    "changes made by hand in AWS, a failed earlier deployment, service quotas, values known "
+    "only at deploy time (parameters, lookups), or changes to stateless resources other than "
+    "moved fixed names. Run `make diff ENV=...` against the account before deploying."
+)
 
 
 def _generic(finding: Finding, text: str) -> str:
@@ -68,12 +73,15 @@ def group(findings: list[Finding]) -> list[list[Finding]]:
     """Findings that are one edit seen in several environments, in first-seen order."""
     groups: dict[tuple, list[Finding]] = {}
     for finding in findings:
-        key = (finding.rule, finding.resource, finding.action, finding.accepted is not None,
-               *(_generic(finding, text) for text in (finding.stack, finding.property, finding.change,
-                                                       finding.effect, finding.route)))
+        key = (
+            finding.rule,
+            finding.resource,
+            finding.action,
+            finding.accepted is not None,
+            *(_generic(finding, text) for text in (finding.stack, finding.property, finding.change, finding.effect, finding.route)),
+        )
         groups.setdefault(key, []).append(finding)
-    return [sorted(members, key=lambda f: (ENV_ORDER.get(f.environment, 9), f.environment))
-            for members in groups.values()]
+    return [sorted(members, key=lambda f: (ENV_ORDER.get(f.environment, 9), f.environment)) for members in groups.values()]
 
 
 def render(members: list[Finding]) -> str:
@@ -81,12 +89,10 @@ def render(members: list[Finding]) -> str:
     one = len(members) == 1
     text = (lambda t: t) if one else (lambda t: _generic(first, t))
     label = "" if first.severity == "hazard" else f" ({first.severity})"
-    lines = [f"[{first.rule}]{label} {text(first.stack)}/{first.resource} {text(first.property)}: "
-             f"{text(first.change)}"]
+    lines = [f"[{first.rule}]{label} {text(first.stack)}/{first.resource} {text(first.property)}: {text(first.change)}"]
     if not one:
         lines.append(f"    in: {', '.join(f.environment for f in members)}")
-    lines += [f"    CloudFormation would {ACTION[first.action]}: {text(first.effect)}",
-              f"    Safe route: {text(first.route)}"]
+    lines += [f"    CloudFormation would {ACTION[first.action]}: {text(first.effect)}", f"    Safe route: {text(first.route)}"]
     for finding in members:
         if finding.accepted:
             where = "" if one else f" in {finding.environment}"
@@ -105,14 +111,16 @@ def summary(findings: list[Finding], baseline: dict, candidate: dict) -> str:
     if warnings:
         counts = f"{warnings} warning(s), {counts}"
     missing = sorted({s.environment for s in baseline.values()} - {s.environment for s in candidate.values()})
-    hint = (f" The candidate has no {'/'.join(missing)} stacks: if you synthesized one environment, "
-            "compare only it (--env NAME, make guard ENV=NAME)." if missing else "")
+    hint = (
+        f" The candidate has no {'/'.join(missing)} stacks: if you synthesized one environment, "
+        "compare only it (--env NAME, make guard ENV=NAME)."
+        if missing
+        else ""
+    )
     if not open_:
-        return (f"deploy-guard: OK - no {'unaccepted ' if hazards else ''}hazards ({counts}).{hint}\n"
-                f"{NOT_CHECKED}")
+        return f"deploy-guard: OK - no {'unaccepted ' if hazards else ''}hazards ({counts}).{hint}\n{NOT_CHECKED}"
     stacks = len({f.stack for f in open_})
-    return (f"deploy-guard: {len(open_)} hazard(s) in {stacks} stack(s) ({counts}); "
-            f"do not deploy this change in one step.{hint}")
+    return f"deploy-guard: {len(open_)} hazard(s) in {stacks} stack(s) ({counts}); do not deploy this change in one step.{hint}"
 
 
 def as_json(finding: Finding) -> dict:
@@ -121,17 +129,28 @@ def as_json(finding: Finding) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="deploy-guard", description="Flag CloudFormation changes that would delete or replace "
-        "stateful resources, fail mid-deployment, or weaken staging and production protections.")
+        prog="deploy-guard",
+        description="Flag CloudFormation changes that would delete or replace "
+        "stateful resources, fail mid-deployment, or weaken staging and production protections.",
+    )
     parser.add_argument("baseline", help="what is deployed: cloud assembly or template/snapshot dir")
     parser.add_argument("candidate", help="what would be deployed, same forms")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME",
-                        help="compare only this environment's stacks (repeatable), e.g. prod")
-    parser.add_argument("--accept", action="append", default=[], metavar="RULE-ID:stack/LogicalId",
-                        help="acknowledge one finding (repeatable; may end in '# reason')")
-    parser.add_argument("--accept-file", metavar="PATH", help="acceptances, one "
-                        f"'RULE-ID:stack/LogicalId  # reason' a line (default: ./{ACCEPT_FILE} if present)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME", help="compare only this environment's stacks (repeatable), e.g. prod"
+    )
+    parser.add_argument(
+        "--accept",
+        action="append",
+        default=[],
+        metavar="RULE-ID:stack/LogicalId",
+        help="acknowledge one finding (repeatable; may end in '# reason')",
+    )
+    parser.add_argument(
+        "--accept-file",
+        metavar="PATH",
+        help=f"acceptances, one 'RULE-ID:stack/LogicalId  # reason' a line (default: ./{ACCEPT_FILE} if present)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad usage; return it for in-process callers
@@ -148,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     findings = compare(baseline, candidate)
     for stale in accept(findings, acceptances):
-        print(f"deploy-guard: warning: stale acceptance {stale.target} ({stale.origin}) matches no "
-              "finding; remove it", file=sys.stderr)
+        print(f"deploy-guard: warning: stale acceptance {stale.target} ({stale.origin}) matches no finding; remove it", file=sys.stderr)
     ok = not any(finding.blocking for finding in findings)
     if args.json:
-        print(json.dumps({"ok": ok, "summary": summary(findings, baseline, candidate),
-                          "findings": [as_json(f) for f in findings]}, indent=2))
+        print(
+            json.dumps({"ok": ok, "summary": summary(findings, baseline, candidate), "findings": [as_json(f) for f in findings]}, indent=2)
+        )
     else:
         for members in group(findings):
             print(render(members) + "\n")

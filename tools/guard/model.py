@@ -7,17 +7,19 @@ from dataclasses import dataclass
 
 from tools.assembly import canon, environment_of, props
 
-STATEFUL_TYPES = frozenset({
-    "AWS::DynamoDB::Table",
-    "AWS::DynamoDB::GlobalTable",
-    "AWS::KMS::Key",
-    "AWS::S3::Bucket",
-    "AWS::RDS::DBCluster",
-    "AWS::RDS::DBInstance",
-    "AWS::Backup::BackupVault",
-    "AWS::SecretsManager::Secret",
-    "AWS::Logs::LogGroup",
-})
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::KMS::Key",
+        "AWS::S3::Bucket",
+        "AWS::RDS::DBCluster",
+        "AWS::RDS::DBInstance",
+        "AWS::Backup::BackupVault",
+        "AWS::SecretsManager::Secret",
+        "AWS::Logs::LogGroup",
+    }
+)
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
 # Environments whose data is protected: weakening a protection there is a hazard.
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
@@ -66,16 +68,24 @@ STREAM_ATTRIBUTES = ("StreamArn", "LatestStreamArn")
 DATABASE_TYPES = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
 # Immutable KMS key properties with their CloudFormation defaults, so that
 # writing out a default explicitly is not reported as a change.
-KMS_IMMUTABLE = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT",
-                 "Origin": "AWS_KMS", "MultiRegion": False}
+KMS_IMMUTABLE = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Origin": "AWS_KMS", "MultiRegion": False}
 POLICY_RANK = {"Delete": 0, "Snapshot": 1, "Retain": 2, "RetainExceptOnCreate": 2}
-FATE = {"Delete": "deleted with its data", "Snapshot": "snapshotted, then deleted",
-        "Retain": "orphaned: kept with its data, but no longer managed by the stack",
-        "RetainExceptOnCreate": "orphaned: kept with its data, but no longer managed by the stack"}
-ACTION = {"fail": "FAIL the update", "replace": "REPLACE the resource",
-          "delete": "DELETE the resource", "rekey": "RE-ENCRYPT the live data",
-          "weaken": "APPLY it silently", "orphan": "ORPHAN the resource",
-          "outage": "take the database OFFLINE", "gap": "LOSE stream records"}
+FATE = {
+    "Delete": "deleted with its data",
+    "Snapshot": "snapshotted, then deleted",
+    "Retain": "orphaned: kept with its data, but no longer managed by the stack",
+    "RetainExceptOnCreate": "orphaned: kept with its data, but no longer managed by the stack",
+}
+ACTION = {
+    "fail": "FAIL the update",
+    "replace": "REPLACE the resource",
+    "delete": "DELETE the resource",
+    "rekey": "RE-ENCRYPT the live data",
+    "weaken": "APPLY it silently",
+    "orphan": "ORPHAN the resource",
+    "outage": "take the database OFFLINE",
+    "gap": "LOSE stream records",
+}
 ACCEPT_FILE = "deploy-guard.accept"  # read from the current directory when present
 
 
@@ -87,57 +97,97 @@ class Rule:
     severity: str = "hazard"  # "hazard" fails unless accepted; "warning" is reported only
 
 
-RULES = {rule.id: rule for rule in (
-    Rule("STATEFUL-DELETE", "stateful resource, or a stack holding one, removed",
-         "If the data must go: set RemovalPolicy.RETAIN (or back it up) and deploy, then remove "
-         "the resource in a later deployment (accepting that removal, see --accept). If it must "
-         "stay: put it back in the template."),
-    Rule("STATEFUL-RENAME", "stateful resource moved to another logical id or stack",
-         "Keep the old logical id (CfnResource.override_logical_id), or move it with `cdk refactor`; "
-         "or retain + import: set RemovalPolicy.RETAIN and deploy, remove it and deploy, "
-         "then `cdk import` it under the new id."),
-    Rule("STATEFUL-REPLACE", "change that makes CloudFormation replace a stateful resource",
-         "Keep the property as it is. If it really has to change: create a new resource under a new "
-         "logical id next to the old one, migrate the data, switch consumers, then remove the old "
-         "one (RETAIN first)."),
-    Rule("GSI-MULTI", "more than one GSI created/deleted on one table in one deployment",
-         "One GSI create or delete per deployment, waiting for the index to be ACTIVE in between."),
-    Rule("TTL-RENAME", "TTL attribute renamed while TTL stays enabled",
-         "Deployment 1: disable TTL (Enabled: false). Deployment 2, once DynamoDB accepts another TTL "
-         "change (it rate-limits them): enable TTL with the new attribute name."),
-    Rule("REPLICA-MULTI", "more than one GlobalTable replica added/removed in one deployment",
-         "Add or remove one replica per deployment, waiting for the replica to be ACTIVE in between."),
-    Rule("PROTECTION-WEAKENED", "protection of staging or production data weakened",
-         "Keep the protection in staging and prod. If it must be lifted (e.g. to retire a resource), "
-         "do it in its own reviewed deployment, right before the one that removes the resource."),
-    Rule("STREAM-CHANGE", "table stream changed under its consumers, or on a multi-replica table",
-         "Keep StreamSpecification as it is."),
-    Rule("ENGINE-VERSION", "database engine major version changed, or version lowered",
-         "Upgrade a major version on its own: a parameter group of the new family, "
-         "AllowMajorVersionUpgrade: true, a snapshot first, in a maintenance window (or an RDS "
-         "blue/green deployment to keep downtime to a switchover). An engine cannot be downgraded: "
-         "put the version back."),
-    Rule("NAME-TAKEN", "resource with a fixed physical name moved to another logical id or stack",
-         "Keep the old logical id (pin() / CfnResource.override_logical_id). Or give the moved "
-         "resource a new physical name in the same change (CloudFormation then creates the new one "
-         "and deletes the old); or remove the old resource in one deployment and add the new one in "
-         "the next."),
-    Rule("TABLE-REKEY", "table encryption key changed",
-         "Keep the old key enabled, with its key policy and grants, until DescribeTable shows "
-         "SSEDescription.Status ENABLED on the new key in every replica region; retire the old key "
-         "only in a later deployment (RETAIN first; KMS deletes keys only after a pending window).",
-         severity="warning"),
-)}
+RULES = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "STATEFUL-DELETE",
+            "stateful resource, or a stack holding one, removed",
+            "If the data must go: set RemovalPolicy.RETAIN (or back it up) and deploy, then remove "
+            "the resource in a later deployment (accepting that removal, see --accept). If it must "
+            "stay: put it back in the template.",
+        ),
+        Rule(
+            "STATEFUL-RENAME",
+            "stateful resource moved to another logical id or stack",
+            "Keep the old logical id (CfnResource.override_logical_id), or move it with `cdk refactor`; "
+            "or retain + import: set RemovalPolicy.RETAIN and deploy, remove it and deploy, "
+            "then `cdk import` it under the new id.",
+        ),
+        Rule(
+            "STATEFUL-REPLACE",
+            "change that makes CloudFormation replace a stateful resource",
+            "Keep the property as it is. If it really has to change: create a new resource under a new "
+            "logical id next to the old one, migrate the data, switch consumers, then remove the old "
+            "one (RETAIN first).",
+        ),
+        Rule(
+            "GSI-MULTI",
+            "more than one GSI created/deleted on one table in one deployment",
+            "One GSI create or delete per deployment, waiting for the index to be ACTIVE in between.",
+        ),
+        Rule(
+            "TTL-RENAME",
+            "TTL attribute renamed while TTL stays enabled",
+            "Deployment 1: disable TTL (Enabled: false). Deployment 2, once DynamoDB accepts another TTL "
+            "change (it rate-limits them): enable TTL with the new attribute name.",
+        ),
+        Rule(
+            "REPLICA-MULTI",
+            "more than one GlobalTable replica added/removed in one deployment",
+            "Add or remove one replica per deployment, waiting for the replica to be ACTIVE in between.",
+        ),
+        Rule(
+            "PROTECTION-WEAKENED",
+            "protection of staging or production data weakened",
+            "Keep the protection in staging and prod. If it must be lifted (e.g. to retire a resource), "
+            "do it in its own reviewed deployment, right before the one that removes the resource.",
+        ),
+        Rule(
+            "STREAM-CHANGE", "table stream changed under its consumers, or on a multi-replica table", "Keep StreamSpecification as it is."
+        ),
+        Rule(
+            "ENGINE-VERSION",
+            "database engine major version changed, or version lowered",
+            "Upgrade a major version on its own: a parameter group of the new family, "
+            "AllowMajorVersionUpgrade: true, a snapshot first, in a maintenance window (or an RDS "
+            "blue/green deployment to keep downtime to a switchover). An engine cannot be downgraded: "
+            "put the version back.",
+        ),
+        Rule(
+            "NAME-TAKEN",
+            "resource with a fixed physical name moved to another logical id or stack",
+            "Keep the old logical id (pin() / CfnResource.override_logical_id). Or give the moved "
+            "resource a new physical name in the same change (CloudFormation then creates the new one "
+            "and deletes the old); or remove the old resource in one deployment and add the new one in "
+            "the next.",
+        ),
+        Rule(
+            "TABLE-REKEY",
+            "table encryption key changed",
+            "Keep the old key enabled, with its key policy and grants, until DescribeTable shows "
+            "SSEDescription.Status ENABLED on the new key in every replica region; retire the old key "
+            "only in a later deployment (RETAIN first; KMS deletes keys only after a pending window).",
+            severity="warning",
+        ),
+    )
+}
 
 ORPHAN_ROUTE = "If intended, accept it explicitly (see --accept) and import it elsewhere if it moves."
-TYPE_CHANGE_ROUTE = ("Retain + import: set RemovalPolicy.RETAIN on the existing table and deploy; remove "
-                     "it from the app and deploy (the table is orphaned, data kept); then `cdk import` "
-                     "it as the new type.")
-KEY_SCHEMA_ROUTE = ("Key schema, key attribute types and LSIs are fixed when a table is created: create a "
-                    "new table under a new logical id and name, backfill it (export/import or dual "
-                    "writes), switch readers and writers, then retire the old table (RETAIN first).")
-KMS_KEY_ROUTE = ("Create a new key under a new logical id, move its users to it, and retire the old key "
-                 "later (RETAIN first; KMS deletes keys only after a pending window).")
+TYPE_CHANGE_ROUTE = (
+    "Retain + import: set RemovalPolicy.RETAIN on the existing table and deploy; remove "
+    "it from the app and deploy (the table is orphaned, data kept); then `cdk import` "
+    "it as the new type."
+)
+KEY_SCHEMA_ROUTE = (
+    "Key schema, key attribute types and LSIs are fixed when a table is created: create a "
+    "new table under a new logical id and name, backfill it (export/import or dual "
+    "writes), switch readers and writers, then retire the old table (RETAIN first)."
+)
+KMS_KEY_ROUTE = (
+    "Create a new key under a new logical id, move its users to it, and retire the old key "
+    "later (RETAIN first; KMS deletes keys only after a pending window)."
+)
 
 
 def protected(stack_name: str) -> bool:
@@ -183,6 +233,7 @@ class Finding:
 @dataclass
 class Pair:
     """One logical id present in both the baseline and the candidate stack."""
+
     stack: str
     lid: str
     old: dict
@@ -203,8 +254,7 @@ class Pair:
         return props(self.new)
 
     def finding(self, rule, prop, change, action, effect, route=None) -> Finding:
-        return Finding(rule, self.stack, self.lid, prop, change, action, effect,
-                       route or RULES[rule].route)
+        return Finding(rule, self.stack, self.lid, prop, change, action, effect, route or RULES[rule].route)
 
 
 class UsageError(Exception):
@@ -212,6 +262,7 @@ class UsageError(Exception):
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def truthy(value) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
@@ -227,20 +278,19 @@ def policy(resource: dict, attribute: str) -> str:
     if isinstance(value, str):
         return value
     rds_snapshot = resource.get("Type") == "AWS::RDS::DBCluster" or (
-        resource.get("Type") == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in props(resource))
+        resource.get("Type") == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in props(resource)
+    )
     # CloudFormation defaults to Snapshot on deletion for these RDS resources only.
     return "Snapshot" if attribute == "DeletionPolicy" and rds_snapshot else "Delete"
 
 
 def key_schema(obj: dict) -> dict:
     # Keyed by KeyType: the list order of HASH/RANGE carries no meaning.
-    return {k.get("KeyType"): k.get("AttributeName")
-            for k in obj.get("KeySchema") or [] if isinstance(k, dict)}
+    return {k.get("KeyType"): k.get("AttributeName") for k in obj.get("KeySchema") or [] if isinstance(k, dict)}
 
 
 def attribute_types(table_props: dict) -> dict:
-    return {a.get("AttributeName"): a.get("AttributeType")
-            for a in table_props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
+    return {a.get("AttributeName"): a.get("AttributeType") for a in table_props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
 
 
 def index_signatures(table_props: dict, key: str) -> dict:
@@ -255,7 +305,8 @@ def index_signatures(table_props: dict, key: str) -> dict:
         if isinstance(projection.get("NonKeyAttributes"), list):  # a set, not a sequence
             projection["NonKeyAttributes"] = sorted(projection["NonKeyAttributes"], key=canon)
         result[show(index.get("IndexName"))] = canon(
-            {"keys": keys, "types": {n: types.get(n) for n in keys.values()}, "projection": projection})
+            {"keys": keys, "types": {n: types.get(n) for n in keys.values()}, "projection": projection}
+        )
     return result
 
 
@@ -267,8 +318,7 @@ def replacement_effect(pair: Pair) -> tuple[str, str]:
     name_prop = PHYSICAL_NAME.get(pair.type)
     name = pair.new_props.get(name_prop) if name_prop else None
     if name is not None and canon(name) == canon(pair.old_props.get(name_prop)):
-        return "fail", (f"the change needs a replacement, but {name_prop} is fixed and a "
-                        "custom-named resource cannot be replaced.")
+        return "fail", (f"the change needs a replacement, but {name_prop} is fixed and a custom-named resource cannot be replaced.")
     fate = FATE.get(policy(pair.new, "UpdateReplacePolicy"), FATE["Delete"])
     return "replace", f"a new, empty resource is created and the old one is {fate}."
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from tools.assembly import Stack, canon, props
 from tools.guard.checks import RESOURCE_CHECKS
 from tools.guard.model import (
-    FATE, FIXED_NAME, ORPHAN_ROUTE, PHYSICAL_NAME, POLICY_RANK, RULES, STATEFUL_TYPES, TABLE_TYPES,
-    TYPE_CHANGE_ROUTE, Finding, Pair, policy, protected, show,
+    FATE,
+    FIXED_NAME,
+    ORPHAN_ROUTE,
+    PHYSICAL_NAME,
+    POLICY_RANK,
+    RULES,
+    STATEFUL_TYPES,
+    TABLE_TYPES,
+    TYPE_CHANGE_ROUTE,
+    Finding,
+    Pair,
+    policy,
+    protected,
+    show,
 )
+
 
 def successor_index(baseline: dict, candidate: dict) -> tuple[dict, dict]:
     """Stateful resources new in the candidate, by physical name and by identical properties."""
@@ -81,19 +94,24 @@ def check_removed(old: Stack, new: Stack | None, index) -> Iterator[Finding]:
         if new is None:
             effect = f"once the stack is deleted (cdk destroy, pipeline clean-up), {effect}"
         where = "its stack was removed from the app" if new is None else "removed from the template"
-        yield Finding("STATEFUL-DELETE", old.name, lid, "(resource)", f"{rtype} {where}", action,
-                      effect, route)
+        yield Finding("STATEFUL-DELETE", old.name, lid, "(resource)", f"{rtype} {where}", action, effect, route)
 
 
 def name_taken(stack: str, lid: str, res: dict, successor: tuple) -> Finding:
     new_stack, new_lid, _ = successor
     target = new_lid if new_stack == stack else f"{new_stack}/{new_lid}"
     name_prop, name = fixed_name(res)
-    return Finding("NAME-TAKEN", stack, lid, "(logical id)",
-                   f"{res['Type']} moved to {target} (same {name_prop} {show(name)})", "fail",
-                   f"CloudFormation creates {target} before it deletes {lid}, and the create fails "
-                   f"because {name_prop} {show(name)} is still taken, so the update rolls back.",
-                   RULES["NAME-TAKEN"].route)
+    return Finding(
+        "NAME-TAKEN",
+        stack,
+        lid,
+        "(logical id)",
+        f"{res['Type']} moved to {target} (same {name_prop} {show(name)})",
+        "fail",
+        f"CloudFormation creates {target} before it deletes {lid}, and the create fails "
+        f"because {name_prop} {show(name)} is still taken, so the update rolls back.",
+        RULES["NAME-TAKEN"].route,
+    )
 
 
 def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: str) -> Finding:
@@ -101,29 +119,47 @@ def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: s
     target = new_lid if new_stack == stack else f"{new_stack}/{new_lid}"
     name_prop, name = fixed_name(res) or (None, None)
     named = name_prop is not None
-    clash = (f"creating {target} fails while {name_prop} {show(name)} is still taken, "
-             "so the update rolls back; without that clash the old one would be " if named else
-             f"{target} is created from scratch and the old one is ")
+    clash = (
+        f"creating {target} fails while {name_prop} {show(name)} is still taken, "
+        "so the update rolls back; without that clash the old one would be "
+        if named
+        else f"{target} is created from scratch and the old one is "
+    )
     if new_res["Type"] != res["Type"]:
-        return Finding("STATEFUL-REPLACE", stack, lid, "Type",
-                       f"{res['Type']} -> {new_res['Type']} as {target} (same {name_prop})",
-                       "fail" if named else "replace",
-                       f"a type change is a delete + create: {clash}{fate}.", TYPE_CHANGE_ROUTE)
-    return Finding("STATEFUL-RENAME", stack, lid, "(logical id)",
-                   f"{res['Type']} moved to {target}" + (f" (same {name_prop})" if named else
-                                                         " (identical properties)"),
-                   "replace", f"it sees a delete + create, not a rename: {clash}{fate}.",
-                   RULES["STATEFUL-RENAME"].route)
+        return Finding(
+            "STATEFUL-REPLACE",
+            stack,
+            lid,
+            "Type",
+            f"{res['Type']} -> {new_res['Type']} as {target} (same {name_prop})",
+            "fail" if named else "replace",
+            f"a type change is a delete + create: {clash}{fate}.",
+            TYPE_CHANGE_ROUTE,
+        )
+    return Finding(
+        "STATEFUL-RENAME",
+        stack,
+        lid,
+        "(logical id)",
+        f"{res['Type']} moved to {target}" + (f" (same {name_prop})" if named else " (identical properties)"),
+        "replace",
+        f"it sees a delete + create, not a rename: {clash}{fate}.",
+        RULES["STATEFUL-RENAME"].route,
+    )
 
 
 def check_termination_protection(old: Stack, new: Stack | None) -> Iterator[Finding]:
-    if (new and protected(new.name) and old.termination_protection is True
-            and new.termination_protection is False):
-        yield Finding("PROTECTION-WEAKENED", new.name, "(stack)", "TerminationProtection",
-                      "termination protection turned off", "weaken",
-                      "nothing stops it; afterwards the whole stack, data included, can be deleted "
-                      "in one step.",
-                      RULES["PROTECTION-WEAKENED"].route)
+    if new and protected(new.name) and old.termination_protection is True and new.termination_protection is False:
+        yield Finding(
+            "PROTECTION-WEAKENED",
+            new.name,
+            "(stack)",
+            "TerminationProtection",
+            "termination protection turned off",
+            "weaken",
+            "nothing stops it; afterwards the whole stack, data included, can be deleted in one step.",
+            RULES["PROTECTION-WEAKENED"].route,
+        )
 
 
 def compare(baseline: dict, candidate: dict) -> list[Finding]:
@@ -146,6 +182,11 @@ def compare(baseline: dict, candidate: dict) -> list[Finding]:
 
 
 def type_change(pair: Pair) -> Finding:
-    return pair.finding("STATEFUL-REPLACE", "Type", f"{pair.old.get('Type')} -> {pair.type}", "fail",
-                        "changing the type of an existing logical id is rejected "
-                        "(\"Update of resource type is not permitted\").", TYPE_CHANGE_ROUTE)
+    return pair.finding(
+        "STATEFUL-REPLACE",
+        "Type",
+        f"{pair.old.get('Type')} -> {pair.type}",
+        "fail",
+        'changing the type of an existing logical id is rejected ("Update of resource type is not permitted").',
+        TYPE_CHANGE_ROUTE,
+    )

@@ -30,10 +30,11 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 PAIN_RANGE = (0, 10)
 PAIN_DECIMALS = 2  # 6.5 and 6.25 are levels, 6.125 is not
@@ -205,7 +206,9 @@ def _check_date(date: str) -> None:
         raise EntryError(f"date {date!r} is not a valid MMDD date")
 
 
-def daily_summaries(items: list[dict], rejected: list[Rejected], *, previously_rejected: dict[str, Iterable[str]] | None = None) -> list[dict]:
+def daily_summaries(
+    items: list[dict], rejected: list[Rejected], *, previously_rejected: dict[str, Iterable[str]] | None = None
+) -> list[dict]:
     """One summary per date that has entries in `items`, computed from those entries alone.
 
     Pure: `items` are entry items as plain Python values, whether just parsed or read back from
@@ -262,4 +265,3 @@ def load_json(path: Path) -> Any:
         raise ImportFailed(f"{path} not found") from None
     except json.JSONDecodeError as error:
         raise ImportFailed(f"{path} is not valid JSON: {error}") from None
-

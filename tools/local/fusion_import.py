@@ -37,8 +37,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 # The transform, re-exported: tests and the stand-in use them from here.
 from tools.local.fusion_entries import (  # noqa: F401
@@ -72,7 +73,9 @@ class Progress:
     seconds while items are written, and a final line with the elapsed time. `clock` and
     `stream` are injectable, so tests need no real time."""
 
-    def __init__(self, label: str, total: int, *, stream: TextIO, clock: Callable[[], float] = time.monotonic, interval: float = 1.0) -> None:
+    def __init__(
+        self, label: str, total: int, *, stream: TextIO, clock: Callable[[], float] = time.monotonic, interval: float = 1.0
+    ) -> None:
         self.label, self.total, self.stream, self.clock, self.interval = label, total, stream, clock, interval
         self.done = 0
         self.start = self.last = clock()
@@ -99,7 +102,14 @@ class Progress:
         print(line, file=self.stream, flush=True)
 
 
-def progress_for(label: str, total: int, *, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic, threshold: int = PROGRESS_THRESHOLD) -> Progress | None:
+def progress_for(
+    label: str,
+    total: int,
+    *,
+    stream: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    threshold: int = PROGRESS_THRESHOLD,
+) -> Progress | None:
     """A Progress for writing `total` items, or None when there are too few to bother."""
     if total < threshold:
         return None
@@ -109,7 +119,15 @@ def progress_for(label: str, total: int, *, stream: TextIO | None = None, clock:
 # --- writing
 
 
-def batch_write(client, table: str, items: list[dict], *, max_attempts: int = 8, sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None) -> None:
+def batch_write(
+    client,
+    table: str,
+    items: list[dict],
+    *,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
+) -> None:
     """Put `items` in batches of 25, retrying what DynamoDB leaves unprocessed (throttling)
     with exponential backoff; fail loudly if some items are still unprocessed after that.
     `progress`, if given, is advanced by every item DynamoDB accepts and finished at the end."""
@@ -119,7 +137,9 @@ def batch_write(client, table: str, items: list[dict], *, max_attempts: int = 8,
     serialize = TypeSerializer().serialize
     written = 0
     for start in range(0, len(items), BATCH_SIZE):
-        pending = {table: [{"PutRequest": {"Item": {k: serialize(v) for k, v in item.items()}}} for item in items[start : start + BATCH_SIZE]]}
+        pending = {
+            table: [{"PutRequest": {"Item": {k: serialize(v) for k, v in item.items()}}} for item in items[start : start + BATCH_SIZE]]
+        }
         for attempt in range(1, max_attempts + 1):
             sent = _requests(pending)
             try:
@@ -133,7 +153,9 @@ def batch_write(client, table: str, items: list[dict], *, max_attempts: int = 8,
                 break
             if attempt == max_attempts:
                 left = _requests(pending)
-                raise ImportFailed(f"{plural(left, 'item')} for {table} still unprocessed after {plural(max_attempts, 'attempt')}; nothing is lost, run the import again")
+                raise ImportFailed(
+                    f"{plural(left, 'item')} for {table} still unprocessed after {plural(max_attempts, 'attempt')}; nothing is lost, run the import again"
+                )
             sleep(min(0.05 * 2**attempt, 5.0))
     if progress:
         progress.finish()
@@ -170,14 +192,26 @@ def stored_rejections(client, table: str, date: str) -> list[str]:
     from botocore.exceptions import ClientError
 
     try:
-        item = client.get_item(TableName=table, Key={"date": {"S": date}}, ConsistentRead=True, ProjectionExpression="rejected_timestamps").get("Item", {})
+        item = client.get_item(
+            TableName=table, Key={"date": {"S": date}}, ConsistentRead=True, ProjectionExpression="rejected_timestamps"
+        ).get("Item", {})
     except ClientError as error:
         raise ImportFailed(f"reading {date}'s summary from {table} failed: {error}") from None
     times = TypeDeserializer().deserialize(item["rejected_timestamps"]) if "rejected_timestamps" in item else []
     return sorted(t for t in times if isinstance(t, str)) if isinstance(times, (list, set)) else []
 
 
-def import_entries(client, entries_table: str, summaries_table: str, items: list[dict], rejected: list[Rejected], *, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic, page_size: int | None = None) -> list[dict]:
+def import_entries(
+    client,
+    entries_table: str,
+    summaries_table: str,
+    items: list[dict],
+    rejected: list[Rejected],
+    *,
+    stream: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    page_size: int | None = None,
+) -> list[dict]:
     """Write the entries, then rebuild the summary of every date this import touched from all
     stored entries of that date, and write those summaries; the summaries written."""
     batch_write(client, entries_table, items, progress=progress_for("entries", len(items), stream=stream, clock=clock))
@@ -204,15 +238,26 @@ def default_tables(env: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     from config.environments import ENVIRONMENTS
 
-    parser = argparse.ArgumentParser(prog="python -m tools fusion-import", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog="Exit code: 0 all entries loaded, 1 some entries rejected (the rest loaded), 2 nothing usable.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools fusion-import",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit code: 0 all entries loaded, 1 some entries rejected (the rest loaded), 2 nothing usable.",
+    )
     parser.add_argument("entries", type=Path, help="entries.json in the seed's date -> time -> entry shape")
     parser.add_argument("--env", default="dev", choices=sorted(ENVIRONMENTS), help="environment whose table names to use (default dev)")
     parser.add_argument("--entries-table", help="entries table name (default fusion-health-entries-ENV)")
     parser.add_argument("--summaries-table", help="daily summaries table name (default fusion-daily-summaries-ENV)")
-    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000 for the local stand-in (default: AWS settings)")
+    parser.add_argument(
+        "--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000 for the local stand-in (default: AWS settings)"
+    )
     parser.add_argument("--region", help="AWS region (default: AWS settings)")
     parser.add_argument("--profile", help="AWS profile (default: AWS settings)")
-    parser.add_argument("--dry-run", action="store_true", help="validate and show what would be written; no AWS calls, so summaries come from the file alone")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and show what would be written; no AWS calls, so summaries come from the file alone",
+    )
     args = parser.parse_args(argv)
     entries_table, summaries_table = default_tables(args.env)
     entries_table = args.entries_table or entries_table
@@ -226,14 +271,18 @@ def main(argv: list[str] | None = None) -> int:
             for summary in summaries:
                 meds = ", ".join(summary["medications"]) or "none"
                 extra = f", {summary['rejected_entries']} rejected" if summary.get("rejected_entries") else ""
-                print(f"{summary['date']}: {plural(summary['entry_count'], 'entry')}, max pain {summary.get('max_pain_level', '-')}, medications {meds}{extra}")
+                print(
+                    f"{summary['date']}: {plural(summary['entry_count'], 'entry')}, max pain {summary.get('max_pain_level', '-')}, medications {meds}{extra}"
+                )
             print(
                 f"dry run: would write {plural(len(items), 'entry')} to {entries_table} and {plural(len(summaries), 'summary')} to {summaries_table}; {len(rejected)} rejected. "
                 "No AWS calls, so these summaries are computed from this file alone; the import recomputes them from every stored entry of each date."
             )
         else:
             summaries = import_entries(_client(args), entries_table, summaries_table, items, rejected)
-            print(f"wrote {plural(len(items), 'entry')} to {entries_table} and {plural(len(summaries), 'summary')} to {summaries_table}; {len(rejected)} rejected")
+            print(
+                f"wrote {plural(len(items), 'entry')} to {entries_table} and {plural(len(summaries), 'summary')} to {summaries_table}; {len(rejected)} rejected"
+            )
     except ImportFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -235,16 +235,24 @@ def start_server(port: int, state: Path = STATE_DIR) -> tuple[int, bool]:
     if pid:
         running_port = _server_port(pid)
         if running_port != port:
-            raise LocalError(f"a local stand-in is already running on port {running_port} (pid {pid}): `make local-stop` first, or use LOCAL_PORT={running_port}")
+            raise LocalError(
+                f"a local stand-in is already running on port {running_port} (pid {pid}): `make local-stop` first, or use LOCAL_PORT={running_port}"
+            )
         return pid, False
     if _port_open(port):
-        raise LocalError(f"port {port} on {HOST} is already in use by another program: choose a free one, e.g. `make local LOCAL_PORT=8010`")
+        raise LocalError(
+            f"port {port} on {HOST} is already in use by another program: choose a free one, e.g. `make local LOCAL_PORT=8010`"
+        )
     state.mkdir(parents=True, exist_ok=True)
     with _log_file(state).open("ab") as log:
         # A new session: the server outlives this command and `make`, and is not hit by their Ctrl-C.
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=state,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=state,
         )
     _pid_file(state).write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -322,13 +330,17 @@ def up(args: argparse.Namespace) -> int:
             stop_server(args.state_dir, quiet=True)  # a half-made stand-in is worse than none
         raise
     regions = sorted({t.region for t in tables})
-    print(f"Local AWS stand-in (moto) on {endpoint}, pid {pid}, {'started' if started else 'already running'}; log: {_shown(_log_file(args.state_dir))}")
+    print(
+        f"Local AWS stand-in (moto) on {endpoint}, pid {pid}, {'started' if started else 'already running'}; log: {_shown(_log_file(args.state_dir))}"
+    )
     print(f"Environment {args.env} from {_shown(args.assembly)}: {len(tables)} tables in {', '.join(regions)}\n")
     print(f"  {'':8} {'table':36} {'key':28} {'ttl':10} {'items':>5}  indexes")
     for table in tables:
         key = " + ".join(name for name, _ in table.key_schema)
         indexes = ", ".join(i.name for i in table.indexes) or "-"
-        print(f"  {status[table.name]:8} {table.name:36} {key:28} {table.ttl_attribute or '-':10} {counts.get(table.name, 0):5d}  {indexes}")
+        print(
+            f"  {status[table.name]:8} {table.name:36} {key:28} {table.ttl_attribute or '-':10} {counts.get(table.name, 0):5d}  {indexes}"
+        )
     print(
         f"\nPoint an app, the AWS CLI or boto3 at it (moto takes any credentials; boto3 reads AWS_DEFAULT_REGION, other SDKs AWS_REGION):\n"
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={regions[0]} AWS_DEFAULT_REGION={regions[0]} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"

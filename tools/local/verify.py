@@ -75,12 +75,20 @@ class Checker:
             _capacity(expect, "", table.capacity, live["ProvisionedThroughput"])
         self._indexes(table, live, billing, expect)
         stream = live.get("StreamSpecification") or {}
-        expect("stream", table.stream_view_type or "disabled", stream.get("StreamViewType", "disabled") if stream.get("StreamEnabled") else "disabled")
+        expect(
+            "stream",
+            table.stream_view_type or "disabled",
+            stream.get("StreamViewType", "disabled") if stream.get("StreamEnabled") else "disabled",
+        )
         ttl = self.dynamodb.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
         ttl_on = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
         expect("TTL attribute", table.ttl_attribute or "disabled", ttl.get("AttributeName") if ttl_on else "disabled")
-        pitr = self.dynamodb.describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
-        live_pitr = f"enabled, {pitr.get('RecoveryPeriodInDays', 35)} days" if pitr.get("PointInTimeRecoveryStatus") == "ENABLED" else "disabled"
+        pitr = self.dynamodb.describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"].get(
+            "PointInTimeRecoveryDescription", {}
+        )
+        live_pitr = (
+            f"enabled, {pitr.get('RecoveryPeriodInDays', 35)} days" if pitr.get("PointInTimeRecoveryStatus") == "ENABLED" else "disabled"
+        )
         expect("point-in-time recovery", f"enabled, {table.pitr_days or 35} days" if table.pitr_enabled else "disabled", live_pitr)
         expect("encryption", *self._encryption(table, live.get("SSEDescription") or {}))
         expect("deletion protection", table.deletion_protection, bool(live.get("DeletionProtectionEnabled", False)))
@@ -102,13 +110,21 @@ class Checker:
             expect(f"index {index.name} status", "ACTIVE", found.get("IndexStatus"))
             expect(f"index {index.name} key schema", _schema(index.key_schema), _schema(_pairs(found["KeySchema"])))
             projection = found.get("Projection", {})
-            expect(f"index {index.name} projection", _projection(index.projection, index.non_key_attributes), _projection(projection.get("ProjectionType"), projection.get("NonKeyAttributes", ())))
+            expect(
+                f"index {index.name} projection",
+                _projection(index.projection, index.non_key_attributes),
+                _projection(projection.get("ProjectionType"), projection.get("NonKeyAttributes", ())),
+            )
             if index.capacity and billing == "PROVISIONED":
                 _capacity(expect, f"index {index.name} ", index.capacity, found.get("ProvisionedThroughput", {}))
 
     def _encryption(self, table: TableDef, sse: dict) -> tuple[str, str]:
         """(expected, found) as text: the AWS-owned key, or KMS with a key ARN."""
-        found = f"KMS key {sse.get('KMSMasterKeyArn')}" if sse.get("Status") in ("ENABLED", "UPDATING") and sse.get("SSEType") == "KMS" else "AWS owned key"
+        found = (
+            f"KMS key {sse.get('KMSMasterKeyArn')}"
+            if sse.get("Status") in ("ENABLED", "UPDATING") and sse.get("SSEType") == "KMS"
+            else "AWS owned key"
+        )
         key = table.kms_key
         if key is None:
             return "AWS owned key", found
@@ -180,7 +196,11 @@ def verify(tables: list[TableDef], session, endpoint_url: str | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="verify-deployment", description=__doc__.split("\n\n")[0].split(": ", 1)[1], epilog="Exit code: 0 no drift, 1 drift, 2 could not check.")
+    parser = argparse.ArgumentParser(
+        prog="verify-deployment",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        epilog="Exit code: 0 no drift, 1 drift, 2 could not check.",
+    )
     parser.add_argument("--env", required=True, help="environment to verify: dev, staging or prod (a Stage in cdk.out)")
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out", help="synthesized cloud assembly (default cdk.out)")
     parser.add_argument("--profile", help="AWS profile (default: AWS settings)")
