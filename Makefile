@@ -56,6 +56,12 @@ synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|pr
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+.PHONY: lint
+lint: $(STAMP) ## ruff (lint + format check) and mypy over the app, constructs, config, stacks and tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 guard: synth ## Deploy guard: cdk.out against the committed snapshots (ENV=prod: that environment only; BASE=git-ref: that ref's snapshots)
 	@set -e; baseline=tests/__snapshots__; \
 	if [ -n "$(BASE)" ]; then \

@@ -174,6 +174,7 @@ def test_pull_request_gates_run_in_order():
     order = [
         step_index(job, uses("actions/setup-python"), "setup-python"),
         step_index(job, runs("make setup"), "make setup"),
+        step_index(job, runs("make lint"), "make lint"),
         step_index(job, runs("make test"), "make test"),
         step_index(job, runs("make synth"), "make synth"),
         step_index(job, runs("git fetch"), "fetching the base branch"),
