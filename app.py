@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
@@ -23,7 +24,7 @@ NAG_PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
 # start plus ~70 ms a stack, docs/benchmarks.md). cfn-lint checks the same templates more
 # thoroughly and stands in its place wherever a template can still be stopped: the tests,
 # CI, `make validate` and `make deploy` (tools/validate.py).
-APP_SETTINGS = {"builtin_cloud_formation_validation": False}
+APP_SETTINGS: dict[str, Any] = {"builtin_cloud_formation_validation": False}
 
 
 def build(app: cdk.App) -> list[DataStage]:

@@ -10,13 +10,14 @@ replaces the table (the deploy guard and the pin tests stop both).
 
 from __future__ import annotations
 
-from constructs_lib.specs import IndexSpec, Key, LeadingKeys, SystemSpec, TableSpec
+from constructs_lib.specs import IndexSpec, Key, KeyType, LeadingKeys, SystemSpec, TableSpec
 
-S, N = "S", "N"
+S: KeyType = "S"
+N: KeyType = "N"
 TTL = "expiresAt"  # epoch seconds (Number); DynamoDB deletes the item within days after it
 
 
-def _gsi(pk: str, sk: str | None, serves: str, *, pk_type: str = S, sk_type: str = S, name: str | None = None) -> IndexSpec:
+def _gsi(pk: str, sk: str | None, serves: str, *, pk_type: KeyType = S, sk_type: KeyType = S, name: str | None = None) -> IndexSpec:
     return IndexSpec(
         name=name or (f"{pk}-{sk}-index" if sk else f"{pk}-index"),
         partition_key=Key(pk, pk_type),

@@ -5,17 +5,23 @@ It runs before any construct exists (config.load), so a bad value never reaches 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config.model import ArchiveConfig, BillingConfig, EnvironmentConfig
+    from config.model import EnvironmentConfig
 
-# S3's minimum storage durations (days) for the archive's storage classes.
-GLACIER_MINIMUM_DAYS = 90
-DEEP_ARCHIVE_MINIMUM_DAYS = 180
+from config.sections import (  # noqa: F401  (the minimums are part of this module's interface)
+    DEEP_ARCHIVE_MINIMUM_DAYS,
+    GLACIER_MINIMUM_DAYS,
+    _archive,
+    _backup,
+    _billing,
+    _database,
+    _positive,
+    _Problems,
+)
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 
@@ -41,216 +47,6 @@ GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$"
 GITHUB_REPO = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$")
 GITHUB_OIDC_PROVIDER_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):oidc-provider/token\.actions\.githubusercontent\.com$")
 BOOTSTRAP_QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
-
-
-class _Problems:
-    """Collects every problem of one environment so the user fixes them in one pass."""
-
-    def __init__(self, env: str) -> None:
-        self.env = env
-        self.lines: list[str] = []
-
-    def add(self, key: str, value: object, allowed: str) -> None:
-        self.lines.append(f"{self.env}.{key} = {value!r} is not allowed: {allowed}")
-
-    def check(self, ok: bool, key: str, value: object, allowed: str) -> None:
-        if not ok:
-            self.add(key, value, allowed)
-
-
-def _positive(p: _Problems, key: str, value: int | None, required: bool = True) -> None:
-    if value is None:
-        p.check(not required, key, value, "a whole number > 0")
-        return
-    p.check(isinstance(value, int) and not isinstance(value, bool) and value > 0, key, value, "a whole number > 0")
-
-
-def _billing(p: _Problems, key: str, billing: BillingConfig) -> None:
-    p.check(billing.mode in ("PAY_PER_REQUEST", "PROVISIONED"), f"{key}.mode", billing.mode, "PAY_PER_REQUEST or PROVISIONED")
-    capacities = ("read_capacity", "write_capacity", "max_read_capacity", "max_write_capacity")
-    if billing.mode == "PROVISIONED":
-        for name in capacities:
-            _positive(p, f"{key}.{name}", getattr(billing, name))
-        if all(isinstance(getattr(billing, n), int) for n in capacities):
-            p.check(
-                billing.max_read_capacity >= billing.read_capacity,
-                f"{key}.max_read_capacity",
-                billing.max_read_capacity,
-                f">= read_capacity ({billing.read_capacity})",
-            )
-            p.check(
-                billing.max_write_capacity >= billing.write_capacity,
-                f"{key}.max_write_capacity",
-                billing.max_write_capacity,
-                f">= write_capacity ({billing.write_capacity})",
-            )
-        p.check(
-            20 <= billing.target_utilization_percent <= 90,
-            f"{key}.target_utilization_percent",
-            billing.target_utilization_percent,
-            "20-90 (DynamoDB autoscaling's range)",
-        )
-    else:
-        for name in capacities:
-            p.check(getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PAY_PER_REQUEST")
-
-
-def _archive(p: _Problems, archive: ArchiveConfig) -> None:
-    p.check(
-        isinstance(archive.glacier_after_days, int) and archive.glacier_after_days >= 0,
-        "archive.glacier_after_days",
-        archive.glacier_after_days,
-        "a whole number >= 0",
-    )
-    floor = archive.glacier_after_days + GLACIER_MINIMUM_DAYS
-    p.check(
-        archive.deep_archive_after_days >= floor,
-        "archive.deep_archive_after_days",
-        archive.deep_archive_after_days,
-        f">= glacier_after_days + {GLACIER_MINIMUM_DAYS} ({floor}): Glacier bills 90 days minimum",
-    )
-    p.check(
-        archive.audit_object_lock in (None, "COMPLIANCE", "GOVERNANCE"),
-        "archive.audit_object_lock",
-        archive.audit_object_lock,
-        "COMPLIANCE, GOVERNANCE or None",
-    )
-
-
-CRON = re.compile(r"^cron\([^()]+\)$")
-
-
-def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
-    backup = cfg.backup
-    if cfg.name in ("staging", "prod"):
-        p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True in {cfg.name}")
-    if not backup.enabled:
-        return
-    p.check(len(backup.rules) > 0, "backup.rules", backup.rules, "at least one rule when backup is enabled")
-    names = [rule.name for rule in backup.rules]
-    p.check(len(set(names)) == len(names), "backup.rules", names, "unique rule names")
-    for i, rule in enumerate(backup.rules):
-        key = f"backup.rules[{i}]"
-        p.check(bool(re.match(r"^[A-Za-z0-9_.-]{1,50}$", rule.name)), f"{key}.name", rule.name, "1-50 of A-Z a-z 0-9 _ . -")
-        p.check(bool(CRON.match(rule.schedule)), f"{key}.schedule", rule.schedule, "a cron expression such as cron(0 5 * * ? *)")
-        _positive(p, f"{key}.delete_after_days", rule.delete_after_days)
-        cold = rule.move_to_cold_storage_after_days
-        if cold is not None:
-            _positive(p, f"{key}.move_to_cold_storage_after_days", cold)
-            if isinstance(cold, int) and isinstance(rule.delete_after_days, int):
-                # AWS Backup keeps cold-storage recovery points at least 90 days.
-                p.check(
-                    rule.delete_after_days >= cold + 90,
-                    f"{key}.delete_after_days",
-                    rule.delete_after_days,
-                    f">= move_to_cold_storage_after_days + 90 ({cold + 90})",
-                )
-    lock = backup.vault_lock_min_retention_days
-    if cfg.is_production:
-        p.check(lock is not None, "backup.vault_lock_min_retention_days", lock, "set in prod: the vault must be locked")
-    if lock is not None:
-        _positive(p, "backup.vault_lock_min_retention_days", lock)
-        shortest = min((r.delete_after_days for r in backup.rules if isinstance(r.delete_after_days, int)), default=lock)
-        # A locked vault refuses recovery points that would expire before its minimum.
-        p.check(
-            not isinstance(lock, int) or lock <= shortest,
-            "backup.vault_lock_min_retention_days",
-            lock,
-            f"<= the shortest rule's delete_after_days ({shortest})",
-        )
-
-
-# What each setting accepts, as the services define it.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-PERFORMANCE_INSIGHTS_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
-MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
-
-
-def _half_steps(value: object, low: float, high: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high and float(value * 2).is_integer()
-
-
-def _database(p: _Problems, cfg: EnvironmentConfig) -> None:
-    db = cfg.database
-    try:
-        network = ipaddress.IPv4Network(db.vpc_cidr)
-        ok_cidr = network.is_private and 16 <= network.prefixlen <= 22
-    except (ValueError, TypeError):
-        ok_cidr = False
-    p.check(
-        ok_cidr, "database.vpc_cidr", db.vpc_cidr, "a private IPv4 network from /16 to /22 such as 10.40.0.0/16 (room for a /24 per zone)"
-    )
-    zones = db.zone_count
-    ok_zones = isinstance(zones, int) and not isinstance(zones, bool) and 2 <= zones <= 6
-    p.check(ok_zones, "database.zone_count", zones, "2-6: RDS and RDS Proxy need subnets in at least two zones")
-    if ok_cidr and ok_zones:
-        p.check(
-            zones <= 2 ** (24 - network.prefixlen),
-            "database.zone_count",
-            zones,
-            f"at most {2 ** (24 - network.prefixlen)}: one /24 per zone in {db.vpc_cidr}",
-        )
-    p.check(_half_steps(db.min_capacity_acu, 0, 256), "database.min_capacity_acu", db.min_capacity_acu, "0-256 in steps of 0.5")
-    p.check(_half_steps(db.max_capacity_acu, 1, 256), "database.max_capacity_acu", db.max_capacity_acu, "1-256 in steps of 0.5")
-    if _half_steps(db.min_capacity_acu, 0, 256) and _half_steps(db.max_capacity_acu, 1, 256):
-        p.check(
-            db.max_capacity_acu >= db.min_capacity_acu,
-            "database.max_capacity_acu",
-            db.max_capacity_acu,
-            f">= min_capacity_acu ({db.min_capacity_acu})",
-        )
-    p.check(
-        isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15,
-        "database.readers",
-        db.readers,
-        "0-15 (Aurora's replica limit)",
-    )
-    days = db.backup_retention_days
-    p.check(
-        isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 35,
-        "database.backup_retention_days",
-        days,
-        "1-35 (Aurora's range)",
-    )
-    p.check(
-        db.removal_policy in ("retain", "snapshot", "destroy"), "database.removal_policy", db.removal_policy, "retain, snapshot or destroy"
-    )
-    p.check(
-        db.performance_insights_retention_days in PERFORMANCE_INSIGHTS_DAYS,
-        "database.performance_insights_retention_days",
-        db.performance_insights_retention_days,
-        "7, a multiple of 31 up to 713, or 731",
-    )
-    p.check(
-        db.log_retention_days in LOG_RETENTION_DAYS,
-        "database.log_retention_days",
-        db.log_retention_days,
-        "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
-    )
-    p.check(
-        db.monitoring_interval_seconds in MONITORING_INTERVALS,
-        "database.monitoring_interval_seconds",
-        db.monitoring_interval_seconds,
-        "one of 1, 5, 10, 15, 30, 60",
-    )
-    a = db.alarms
-    for name in ("cpu_percent", "acu_percent"):
-        value = getattr(a, name)
-        p.check(isinstance(value, int) and 1 <= value <= 100, f"database.alarms.{name}", value, "1-100")
-    for name in ("freeable_memory_mib", "connections", "replica_lag_ms", "evaluation_periods", "datapoints_to_alarm"):
-        _positive(p, f"database.alarms.{name}", getattr(a, name))
-    if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
-        p.check(
-            a.datapoints_to_alarm <= a.evaluation_periods,
-            "database.alarms.datapoints_to_alarm",
-            a.datapoints_to_alarm,
-            f"<= evaluation_periods ({a.evaluation_periods})",
-        )
-    if cfg.is_production:
-        # The primary store of users' data: a config slip must never be able to delete it.
-        p.check(db.deletion_protection is True, "database.deletion_protection", db.deletion_protection, "True in prod")
-        p.check(db.removal_policy in ("snapshot", "retain"), "database.removal_policy", db.removal_policy, "'snapshot' or 'retain' in prod")
-        p.check(not isinstance(days, int) or days >= 7, "database.backup_retention_days", days, ">= 7 in prod")
 
 
 def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[str]:
@@ -366,7 +162,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         seen_regions.add(replica.region)
         match = KMS_KEY_ARN.match(replica.kms_key_arn)
         p.check(
-            bool(match) and (not ok_region or match["region"] == replica.region),
+            match is not None and (not ok_region or match["region"] == replica.region),
             f"replicas[{i}].kms_key_arn",
             replica.kms_key_arn,
             f"a KMS key ARN in {replica.region}",
@@ -389,7 +185,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         match = GITHUB_OIDC_PROVIDER_ARN.match(ci.oidc_provider_arn)
         # The deploy role can only trust a provider of its own account.
         p.check(
-            bool(match) and match["account"] == cfg.account,
+            match is not None and match["account"] == cfg.account,
             "ci.oidc_provider_arn",
             ci.oidc_provider_arn,
             f"None, or arn:aws:iam::{cfg.account}:oidc-provider/token.actions.githubusercontent.com",

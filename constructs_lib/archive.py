@@ -184,6 +184,9 @@ class TableArchiver(Construct):
     def add(self, table: DataTable, *, target: ArchiveTarget, prefix: str) -> None:
         """Archive `table`'s TTL deletions under `prefix` of the target bucket."""
         name = f"{table.table_name}-archive"[:64]
+        stream_arn = table.table.table_stream_arn
+        if stream_arn is None:
+            raise ValueError(f"{table.table_name} has no stream to archive from: build its DataTable with stream=True")
         scope = Construct(self, table.spec.id)
         bucket, key = s3.Bucket.from_bucket_name(scope, "Target", target.bucket_name), target.key
         # A literal ARN (no partition token) so the policy and its cdk-nag finding id read the same everywhere.
@@ -257,7 +260,7 @@ class TableArchiver(Construct):
         self.pipe_policy.add_statements(
             iam.PolicyStatement(
                 actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-                resources=[table.table.table_stream_arn],
+                resources=[stream_arn],
             ),
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
@@ -272,7 +275,7 @@ class TableArchiver(Construct):
             name=name,
             description=f"TTL deletions of {table.table_name} to the archive",
             role_arn=self.pipe_role.role_arn,
-            source=table.table.table_stream_arn,
+            source=stream_arn,
             source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
                 dynamo_db_stream_parameters=pipes.CfnPipe.PipeSourceDynamoDBStreamParametersProperty(
                     # From the oldest record the stream keeps (24 h): nothing expires unarchived

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
@@ -11,7 +12,8 @@ from constructs import Construct
 
 from constructs_lib.nag import acknowledge
 
-_PRIVATE = dict(
+# Any: the values differ in type; each is checked by the s3.Bucket keyword it fills.
+_PRIVATE: dict[str, Any] = dict(
     block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
     object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     enforce_ssl=True,

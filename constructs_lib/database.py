@@ -6,6 +6,7 @@ The caller names the cluster, its database and its users.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -16,7 +17,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.identity import pin
+from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.logs import retention
 from constructs_lib.monitoring import DatabaseAlarms
@@ -144,7 +145,8 @@ class PostgresDatabase(Construct):
         pin(self.log_group, "LogGroupPostgresql")
 
         # Performance Insights per instance too, else CDK warns that the cluster's setting wins.
-        instance_options = dict(
+        # Any: the values differ in type; each is checked by the serverless_v2 keyword it fills.
+        instance_options: dict[str, Any] = dict(
             auto_minor_version_upgrade=True,
             publicly_accessible=False,
             enable_performance_insights=True,
@@ -196,7 +198,8 @@ class PostgresDatabase(Construct):
             performance_insight_retention=_pi_retention(settings.performance_insights_retention_days),
             auto_minor_version_upgrade=True,
         )
-        self.cluster.node.default_child.add_resource_dependency(self.log_group.node.default_child)
+        cluster_resource = cfn_resource(self.cluster, rds.CfnDBCluster)
+        cluster_resource.add_resource_dependency(cfn_resource(self.log_group, logs.CfnLogGroup))
         pin(self.cluster, "DatabaseCluster")
         self.instance_identifiers = {
             "Writer": f"{name}-writer",
@@ -213,7 +216,10 @@ class PostgresDatabase(Construct):
                 self.cluster.node.find_child(construct_id),
                 {f"{pack}-RDSInBackupPlan": reason for pack in ("HIPAA.Security", "NIST.800.53.R5")},
             )
-        self.master_secret = self.cluster.secret
+        master_secret = self.cluster.secret
+        if master_secret is None:
+            raise ValueError(f"{name}: the cluster has no master secret, though RDS manages its password in Secrets Manager")
+        self.master_secret = master_secret
 
         # --- the proxy: TLS and IAM tokens end to end, no password anywhere ------------------
         proxy_role = iam.Role(
@@ -250,11 +256,11 @@ class PostgresDatabase(Construct):
             debug_logging=False,
             idle_client_timeout=Duration.minutes(30),
         )
-        target_group = self.proxy.node.find_child("ProxyTargetGroup")
+        target_group = cfn_resource(self.proxy.node.find_child("ProxyTargetGroup"), rds.CfnDBProxyTargetGroup)
         # Stage tags reach the target group's L1, but AWS::RDS::DBProxyTargetGroup takes no Tags.
         target_group.add_property_deletion_override("Tags")
         # Its Ref to the cluster already orders them; the extra DependsOn is cfn-lint's W3005.
-        target_group.remove_resource_dependency(self.cluster.node.default_child)
+        target_group.remove_resource_dependency(cluster_resource)
         # CDK opens proxy -> cluster with the port as a GetAtt; a literal keeps the rule readable
         # and lets the compliance packs' port rules evaluate it.
         for group in (self.cluster_security_group, self.proxy_security_group):

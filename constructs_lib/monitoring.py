@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.identity import cfn_resource
 from constructs_lib.props import DatabaseAlarmThresholds, TableAlarmThresholds
 
 # Operations whose SystemErrors and latency the alarms watch (DynamoDB publishes per Operation).
@@ -237,7 +238,7 @@ class DatabaseAlarms(Construct):
                 **periods,
             )
             # Memory alarms on a low value; AlarmActions sets up >= alarms, so flip the operator.
-            memory.node.default_child.comparison_operator = "LessThanOrEqualToThreshold"
+            cfn_resource(memory, cloudwatch.CfnAlarm).comparison_operator = "LessThanOrEqualToThreshold"
             self.alarms.append(memory)
             if construct_id != "Writer":
                 self.alarms.append(

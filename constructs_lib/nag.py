@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Validations
-from constructs import Construct
+from constructs import IConstruct
 
 
-def acknowledge(construct: Construct, reasons: dict[str, str]) -> None:
+def acknowledge(construct: IConstruct, reasons: dict[str, str]) -> None:
     """Acknowledge cdk-nag findings on one construct's own resource, each with its reason."""
     target = construct.node.default_child or construct
     Validations.of(target).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule, reason in reasons.items()))

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_lib.identity import pin
+from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.logs import retention
 from constructs_lib.nag import acknowledge
@@ -59,7 +59,7 @@ class IsolatedNetwork(Construct):
         # That custom resource's handler names its role in DependsOn and in a GetAtt; the
         # duplicate is cfn-lint's W3005, and the GetAtt alone orders them.
         provider = stack.node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        provider.node.find_child("Handler").add_deletion_override("DependsOn")
+        cfn_resource(provider.node.find_child("Handler"), CfnResource).add_deletion_override("DependsOn")
 
         # Flow logs record every accepted and rejected connection, for audits and forensics.
         log_group_name = f"/vpc/{name}/flow-logs"

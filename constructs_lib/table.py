@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from aws_cdk import RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
@@ -40,6 +41,10 @@ _PROJECTIONS = {
 }
 
 
+@overload
+def _attr(key: Key) -> dynamodb.Attribute: ...
+@overload
+def _attr(key: Key | None) -> dynamodb.Attribute | None: ...
 def _attr(key: Key | None) -> dynamodb.Attribute | None:
     return dynamodb.Attribute(name=key.name, type=_KEY_TYPES[key.type]) if key else None
 
@@ -203,6 +208,9 @@ def statements(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
 def _billing(billing: TableBilling) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:
     if billing.mode == "PAY_PER_REQUEST":
         return dynamodb.Billing.on_demand(), None, None
+    if billing.max_read_capacity is None or billing.max_write_capacity is None:
+        # config validation refuses provisioned billing without both ceilings.
+        raise ValueError("provisioned billing needs max_read_capacity and max_write_capacity")
     read = dynamodb.Capacity.autoscaled(
         min_capacity=billing.read_capacity,
         max_capacity=billing.max_read_capacity,

@@ -41,6 +41,7 @@ class CiDeployStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         ci = config.ci
+        self.provider: iam.IOidcProvider
         if ci.oidc_provider_arn is None:
             # The native (L1-backed) provider: no custom-resource Lambda. IAM trusts GitHub's
             # certificate through its own CA library, so no thumbprint is pinned here.

@@ -21,8 +21,11 @@ IAM_MAX_MANAGED_POLICY_CHARS = 6_144  # IAM counts without whitespace
 
 
 class StackArtifact(Protocol):
-    stack_name: str
-    template_full_path: str
+    # Read-only, as on cx_api.CloudFormationStackArtifact.
+    @property
+    def stack_name(self) -> str: ...
+    @property
+    def template_full_path(self) -> str: ...
 
 
 def managed_policy_chars(resources: dict) -> dict[str, int]:

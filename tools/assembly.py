@@ -161,7 +161,8 @@ def normalise(template: dict) -> dict:
     not a change: asset hashes and construct-path/asset metadata. Nothing the deploy guard
     judges is touched."""
     clean = copy.deepcopy(template)
-    resources = clean.get("Resources") if isinstance(clean.get("Resources"), dict) else {"": clean}
+    found = clean.get("Resources")
+    resources = found if isinstance(found, dict) else {"": clean}
     for resource in resources.values():
         metadata = resource.get("Metadata") if isinstance(resource, dict) else None
         if isinstance(metadata, dict):

@@ -53,7 +53,7 @@ def policies(resource: dict) -> str:
     return deletion if deletion == replace else f"{deletion}/{replace}"
 
 
-def keys(schema: list, types: dict) -> str:
+def keys(schema: list | None, types: dict) -> str:
     order = {"HASH": 0, "RANGE": 1}
     return " + ".join(
         f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')}"
@@ -107,12 +107,14 @@ def alarm_line(res: dict) -> str:
     else:
         metric = f"{p.get('MetricName')} {p.get('Statistic', p.get('ExtendedStatistic', ''))}".strip()
         period = p.get("Period")
-    op = {
+    operator = p.get("ComparisonOperator")
+    symbols = {
         "GreaterThanOrEqualToThreshold": ">=",
         "GreaterThanThreshold": ">",
         "LessThanThreshold": "<",
         "LessThanOrEqualToThreshold": "<=",
-    }.get(p.get("ComparisonOperator"), p.get("ComparisonOperator"))
+    }
+    op = symbols.get(operator, operator) if isinstance(operator, str) else operator
     actions = len(p.get("AlarmActions", []))
     return (
         f"alarm {ref(p.get('AlarmName'))}: {metric} {op} {p.get('Threshold')}, "

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools.bench.targets import (
     CFN_MAX_RESOURCES,
@@ -87,7 +88,7 @@ def _synth_system(tables: int, outdir: str, **context):
     from tools.synth import new_app
 
     app = new_app(outdir=outdir, **context)
-    extra = {}
+    extra: dict[str, Any] = {}
     if "archive_targets" in inspect.signature(SystemStack.__init__).parameters:
         # The platform stack's archive buckets; synthetic tables have no retention rule to use them.
         extra["archive_targets"] = {}
@@ -101,8 +102,8 @@ def _synth_system(tables: int, outdir: str, **context):
         **extra,
     )
     artifact = app.synth().get_stack_artifact(stack.artifact_id)
-    in_tables = [c for c in stack.node.find_child("Tables").node.find_all() if cdk.CfnResource.is_cfn_resource(c)]
-    first = [c for c in stack.node.find_child("Tables").node.children[0].node.find_all() if cdk.CfnResource.is_cfn_resource(c)]
+    in_tables = [c for c in stack.node.find_child("Tables").node.find_all() if isinstance(c, cdk.CfnResource)]
+    first = [c for c in stack.node.find_child("Tables").node.children[0].node.find_all() if isinstance(c, cdk.CfnResource)]
     return artifact, len(in_tables), dict(Counter(c.cfn_resource_type for c in first))
 
 
@@ -126,7 +127,7 @@ def scale_point(tables: int) -> ScalePoint:
     return ScalePoint(tables, len(resources), in_tables, types, template_bytes, largest_policy(resources), seconds, refused)
 
 
-def tables_until(limit: int, per_table: float, fixed: int) -> int:
+def tables_until(limit: int, per_table: float, fixed: float) -> int:
     """The first table count at which one stack holds more than `limit` resources."""
     return math.floor((limit - fixed) / per_table) + 1
 
@@ -168,7 +169,8 @@ def bench_scale(counts: tuple[int, ...]) -> list[ScalePoint]:
             f"{point.policy_chars:7,d} {point.seconds:8.2f}  {'; '.join(notes)}"
         )
     last = points[-1]
-    per_table, fixed = last.resources_per_table, last.fixed_resources
+    per_table: float = last.resources_per_table
+    fixed: float = last.fixed_resources
     if len(points) > 1:
         # The fit sees everything that grows with tables, inside the Tables scope or not.
         per_table, fixed = linear(points, lambda p: p.resources)

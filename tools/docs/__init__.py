@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from config.catalogue import SYSTEMS
-from tools.docs.facts import DataModelError, Stacks, all_tables, from_assembly, roles, synthesize
+from tools.docs.facts import DataModelError, Stacks, all_tables, roles
 from tools.docs.render import BANNER, DECISIONS, index_page, roles_section, system_page
+from tools.docs.sources import from_assembly, synthesize
 from tools.synth import ROOT
 
 __all__ = [

@@ -6,10 +6,8 @@ formatted the way the pages show it; tools.docs.render lays them out.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from config.catalogue import SYSTEMS
 from config.environments import ENVIRONMENTS
@@ -17,7 +15,7 @@ from config.model import EnvironmentConfig
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
 from stacks import naming
-from tools.assembly import AssemblyError, Stack, load_stacks
+from tools.assembly import AssemblyError, Stack
 from tools.tables import TABLE_TYPE, TableDef, table_def
 
 WRITE_ONLY = frozenset(WRITE_ACTIONS) - frozenset(READ_ACTIONS)
@@ -35,39 +33,6 @@ class DataModelError(Exception):
 
 
 Stacks = Mapping[str, Stack]  # stack name -> stack, as tools.assembly reads it
-
-
-# --- reading stacks --------------------------------------------------------------------------
-
-
-def synthesize() -> dict[str, Stack]:
-    """Every stack from one in-process synthesis, as `cdk synth` would write it, read back
-    through tools.assembly like any other cloud assembly."""
-    import app as cdk_app
-    from config import ConfigError
-    from tools.synth import new_app
-
-    with tempfile.TemporaryDirectory() as outdir:
-        app = new_app(outdir=outdir)
-        try:
-            cdk_app.build(app)
-        except ConfigError as error:
-            raise DataModelError(f"cannot synthesize: {error}") from error
-        app.synth()
-        return read(Path(outdir))
-
-
-def from_assembly(path: Path) -> dict[str, Stack]:
-    if not (path / "manifest.json").is_file():
-        raise DataModelError(f"--assembly {path}: no manifest.json there; pass a cloud assembly directory such as cdk.out (make synth)")
-    return read(path)
-
-
-def read(path: Path) -> dict[str, Stack]:
-    try:
-        return load_stacks(path)
-    except AssemblyError as error:
-        raise DataModelError(str(error)) from error
 
 
 def stack_of(stacks: Stacks, cfg: EnvironmentConfig, key: str) -> Stack:
@@ -336,7 +301,9 @@ def add_statement(facts: RoleFacts, statement: dict, role_kinds: Mapping[str, st
         for resource in resources:
             facts.kms[getatt_target(resource) or value_text(resource)] = text + ", ".join(sorted(a.removeprefix("kms:") for a in actions))
     if "sts:AssumeRole" in actions:
-        facts.assumes.update(role_kinds.get(getatt_target(r), str(r)) for r in resources)
+        for resource in resources:
+            target = getatt_target(resource)
+            facts.assumes.add(str(resource) if target is None else role_kinds.get(target, str(resource)))
 
 
 def role_kind(logical_id: str, props: dict, stack_name: str) -> str:
@@ -356,7 +323,8 @@ def managed_policy_names(props: dict) -> set[str]:
 
 
 def new_role(kind: str, props: dict, kinds: Mapping[str, str], resource: dict) -> RoleFacts:
-    name = props.get("RoleName") if isinstance(props.get("RoleName"), str) else "(named by CloudFormation)"
+    role_name = props.get("RoleName")
+    name = role_name if isinstance(role_name, str) else "(named by CloudFormation)"
     return RoleFacts(
         kind, name, props.get("Description", ""), trust_text(resource, kinds), {}, set(), set(), {}, set(), managed_policy_names(props)
     )

@@ -3,6 +3,7 @@ helpers every check shares. Standard library only (see tools/guard/__init__.py).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 from tools.assembly import canon, environment_of, props
@@ -213,19 +214,21 @@ class Finding:
     route: str
     accepted: Acceptance | None = None
 
-    @property
+    # The field `property` shadows the builtin in this class body (for type checkers; at
+    # runtime an annotation binds nothing), so the decorator is spelled out.
+    @builtins.property
     def target(self) -> str:
         return f"{self.rule}:{self.stack}/{self.resource}"
 
-    @property
+    @builtins.property
     def severity(self) -> str:
         return RULES[self.rule].severity
 
-    @property
+    @builtins.property
     def environment(self) -> str:
         return environment_of(self.stack)
 
-    @property
+    @builtins.property
     def blocking(self) -> bool:
         return self.severity == "hazard" and not self.accepted
 

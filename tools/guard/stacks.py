@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from tools.assembly import Stack, canon, props
 from tools.guard.checks import RESOURCE_CHECKS
@@ -23,17 +24,21 @@ from tools.guard.model import (
     show,
 )
 
+# (stack name, logical id, resource) of a resource that may replace a removed one.
+Successor = tuple[str, str, dict]
+
 
 def successor_index(baseline: dict, candidate: dict) -> tuple[dict, dict]:
     """Stateful resources new in the candidate, by physical name and by identical properties."""
-    by_name, by_props = {}, {}
+    by_name: dict[tuple, Successor] = {}
+    by_props: dict[tuple, Successor] = {}
     for stack in candidate.values():
         known = baseline[stack.name].resources if stack.name in baseline else {}
         for lid, res in stack.resources.items():
             if lid in known or (res.get("Type") not in STATEFUL_TYPES and not name_key(res)):
                 continue
-            if name_key(res):
-                by_name.setdefault(name_key(res), (stack.name, lid, res))
+            if key := name_key(res):
+                by_name.setdefault(key, (stack.name, lid, res))
             if res.get("Type") in STATEFUL_TYPES:
                 by_props.setdefault((stack.name, res["Type"], canon(props(res))), (stack.name, lid, res))
     return by_name, by_props
@@ -41,8 +46,9 @@ def successor_index(baseline: dict, candidate: dict) -> tuple[dict, dict]:
 
 def fixed_name(res: dict) -> tuple[str, object] | None:
     """(property, value) of the resource's physical name, when the template fixes one."""
-    name_prop = PHYSICAL_NAME.get(res.get("Type")) or FIXED_NAME.get(res.get("Type"))
-    value = props(res)
+    rtype = res.get("Type")
+    name_prop = (PHYSICAL_NAME.get(rtype) or FIXED_NAME.get(rtype)) if isinstance(rtype, str) else None
+    value: Any = props(res)
     for part in (name_prop or "").split(".") if name_prop else ():
         value = value.get(part) if isinstance(value, dict) else None
     return (name_prop, value) if name_prop and value is not None else None
@@ -100,7 +106,10 @@ def check_removed(old: Stack, new: Stack | None, index) -> Iterator[Finding]:
 def name_taken(stack: str, lid: str, res: dict, successor: tuple) -> Finding:
     new_stack, new_lid, _ = successor
     target = new_lid if new_stack == stack else f"{new_stack}/{new_lid}"
-    name_prop, name = fixed_name(res)
+    named = fixed_name(res)
+    if named is None:
+        raise ValueError(f"{stack}/{lid} has no fixed name to be taken")  # callers pass named resources only
+    name_prop, name = named
     return Finding(
         "NAME-TAKEN",
         stack,
@@ -169,7 +178,9 @@ def compare(baseline: dict, candidate: dict) -> list[Finding]:
         old, new = baseline[name], candidate.get(name)
         findings += check_removed(old, new, index)
         findings += check_termination_protection(old, new)
-        for lid in sorted(old.resources.keys() & (new.resources.keys() if new else set())):
+        if new is None:
+            continue  # the stack is gone: check_removed reported its resources
+        for lid in sorted(old.resources.keys() & new.resources.keys()):
             pair = Pair(name, lid, old.resources[lid], new.resources[lid], old.resources, new.resources)
             if pair.old.get("Type") not in STATEFUL_TYPES and pair.type not in STATEFUL_TYPES:
                 continue

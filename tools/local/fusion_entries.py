@@ -30,7 +30,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -207,7 +207,7 @@ def _check_date(date: str) -> None:
 
 
 def daily_summaries(
-    items: list[dict], rejected: list[Rejected], *, previously_rejected: dict[str, Iterable[str]] | None = None
+    items: list[dict], rejected: list[Rejected], *, previously_rejected: Mapping[str, Iterable[str]] | None = None
 ) -> list[dict]:
     """One summary per date that has entries in `items`, computed from those entries alone.
 
@@ -238,7 +238,7 @@ def daily_summaries(
         pains = [e["max_pain_level"] for e in entries if "max_pain_level" in e]
         if pains:
             summary["max_pain_level"] = max(pains)
-            summary["average_pain_level"] = (sum(Decimal(str(p)) for p in pains) / len(pains)).quantize(Decimal("0.1"))
+            summary["average_pain_level"] = (sum((Decimal(str(p)) for p in pains), Decimal(0)) / len(pains)).quantize(Decimal("0.1"))
         o2 = [int(str(e["o2"])) for e in entries if str(e.get("o2", "")).isdigit()]
         if o2:
             summary["lowest_o2"] = min(o2)

@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from tools.assembly import AssemblyError
 from tools.local.fusion_entries import daily_summaries, load_json, parse
@@ -56,7 +57,7 @@ class LocalError(Exception):
 # --- tables and samples (used by `up` and by tests/local)
 
 
-def clients(endpoint: str, region: str):
+def clients(endpoint: str, region: str) -> tuple[Any, Any]:
     import boto3
 
     session = boto3.Session(region_name=region, **CREDENTIALS)
@@ -90,7 +91,7 @@ def create_table(dynamodb, kms, table: TableDef) -> str:
     if table.ttl_attribute:
         dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
     if table.pitr_enabled:
-        spec = {"PointInTimeRecoveryEnabled": True}
+        spec: dict[str, bool | int] = {"PointInTimeRecoveryEnabled": True}
         if table.pitr_days:
             spec["RecoveryPeriodInDays"] = table.pitr_days
         dynamodb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification=spec)
@@ -99,7 +100,7 @@ def create_table(dynamodb, kms, table: TableDef) -> str:
 
 def create_tables(endpoint: str, tables: list[TableDef]) -> dict[str, str]:
     """table name -> "created" | "exists"."""
-    by_region = {}
+    by_region: dict[str, tuple[Any, Any]] = {}
     result = {}
     for table in tables:
         if table.region not in by_region:
@@ -200,8 +201,8 @@ def _process(pid: int) -> tuple[str, list[str]] | None:
         raise LocalError("cannot tell which processes run here: no /proc and no `ps`") from None
     if ps.returncode != 0 or not ps.stdout.strip():
         return None
-    stat, *argv = ps.stdout.split()
-    return stat[:1], argv
+    ps_stat, *ps_argv = ps.stdout.split()
+    return ps_stat[:1], ps_argv
 
 
 def _is_moto_server(argv: list[str]) -> bool:
