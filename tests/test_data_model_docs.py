@@ -8,8 +8,6 @@ fails here.
 from __future__ import annotations
 
 import difflib
-import subprocess
-import sys
 
 import pytest
 
@@ -163,21 +161,14 @@ def test_a_table_without_a_replica_in_its_region_is_a_clear_error(synthesized):
         gen.generate({**stacks, name: moved})
 
 
-def test_check_reads_a_cloud_assembly_through_tools_assembly(stages):
+def test_check_reads_a_cloud_assembly_through_tools_assembly(stages, capsys):
     # The session's synth wrote a cloud assembly; `--assembly` reads it as it reads cdk.out.
     outdir = stages[0].node.root.outdir
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.docs", "--assembly", outdir, "--check"], cwd=gen.ROOT, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    missing = subprocess.run(
-        [sys.executable, "-m", "tools.docs", "--assembly", str(gen.ROOT / "no-such-dir"), "--check"],
-        cwd=gen.ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert missing.returncode == 2
-    assert "docs: --assembly" in missing.stderr and "no manifest.json there" in missing.stderr
+    assert gen.main(["--assembly", outdir, "--check"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert gen.main(["--assembly", str(gen.ROOT / "no-such-dir"), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "docs: --assembly" in err and "no manifest.json there" in err
 
 
 def test_roles_without_a_name_are_listed_by_logical_id():

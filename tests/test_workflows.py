@@ -149,7 +149,9 @@ def test_deploy_never_prompts_and_the_makefile_passes_the_flags():
 
 
 def test_no_stored_aws_keys_or_secrets_anywhere():
-    for path in WORKFLOWS.iterdir():
+    workflows = sorted(WORKFLOWS.iterdir())
+    assert [p.name for p in workflows] == ["deploy.yml", "pull-request.yml"]
+    for path in workflows:
         text = path.read_text()
         for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             assert forbidden not in text, f"{path.name} mentions {forbidden}"
