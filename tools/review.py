@@ -20,6 +20,7 @@ from collections import Counter
 from typing import Any
 
 from tools.assembly import AssemblyError, Stack, canon, load_stacks, props
+from tools.tables import attribute_types
 
 TABLES = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
 
@@ -63,7 +64,7 @@ def keys(schema: list | None, types: dict) -> str:
 
 def table_lines(lid: str, res: dict, region: str) -> list[str]:
     p = props(res)
-    types = {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions", [])}
+    types = attribute_types(p)
     replicas = p.get("Replicas") or [p]  # a Table holds its per-region settings itself
     home = next((r for r in replicas if r.get("Region") in (region, None)), replicas[0])
     pitr = home.get("PointInTimeRecoverySpecification") or {}

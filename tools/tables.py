@@ -206,6 +206,21 @@ def table_def(stack: Stack, logical_id: str) -> TableDef:
     )
 
 
+# --- a table's raw properties, read tolerantly (the deploy guard compares any two templates
+# with these; table_def needs literal values)
+
+
+def key_schema(obj: dict) -> dict:
+    """KeyType -> attribute name of a table's or index's KeySchema (HASH/RANGE order carries
+    no meaning)."""
+    return {k.get("KeyType"): k.get("AttributeName") for k in obj.get("KeySchema") or [] if isinstance(k, dict)}
+
+
+def attribute_types(table_props: dict) -> dict:
+    """Attribute name -> S | N | B, from AttributeDefinitions."""
+    return {a.get("AttributeName"): a.get("AttributeType") for a in table_props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
+
+
 def _schema(key_schema: list[dict]) -> tuple[tuple[str, str], ...]:
     return tuple((k["AttributeName"], k["KeyType"]) for k in key_schema)
 

@@ -18,9 +18,7 @@ from tools.guard.model import (
     TABLE_TYPES,
     Finding,
     Pair,
-    attribute_types,
     index_signatures,
-    key_schema,
     listing,
     policy,
     protected,
@@ -29,6 +27,7 @@ from tools.guard.model import (
     show,
     truthy,
 )
+from tools.tables import attribute_types, key_schema
 
 
 def check_replacement(pair: Pair) -> Iterator[Finding]:

@@ -7,6 +7,7 @@ import builtins
 from dataclasses import dataclass
 
 from tools.assembly import canon, environment_of, props
+from tools.tables import attribute_types, key_schema
 
 STATEFUL_TYPES = frozenset(
     {
@@ -285,15 +286,6 @@ def policy(resource: dict, attribute: str) -> str:
     )
     # CloudFormation defaults to Snapshot on deletion for these RDS resources only.
     return "Snapshot" if attribute == "DeletionPolicy" and rds_snapshot else "Delete"
-
-
-def key_schema(obj: dict) -> dict:
-    # Keyed by KeyType: the list order of HASH/RANGE carries no meaning.
-    return {k.get("KeyType"): k.get("AttributeName") for k in obj.get("KeySchema") or [] if isinstance(k, dict)}
-
-
-def attribute_types(table_props: dict) -> dict:
-    return {a.get("AttributeName"): a.get("AttributeType") for a in table_props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
 
 
 def index_signatures(table_props: dict, key: str) -> dict:
