@@ -1,0 +1,95 @@
+"""The read-only AWS checks of what the app's resources need: the Aurora engine version, AWS
+Backup's advanced DynamoDB features, and the KMS keys of replica (and copy) regions. Each
+yields one line per thing it looked at; an AWS error becomes that thing's FAIL line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import partial
+
+from botocore.exceptions import ClientError
+
+from tools.preflight import synthesized
+from tools.preflight.aws import attempt, error_code
+from tools.preflight.checks import Context
+from tools.preflight.lines import Line, failed, passed
+from tools.preflight.offline import WHERE, strings
+
+KMS_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?:key|alias)/.+$")
+
+
+def engine(ctx: Context) -> Iterator[Line]:
+    versions = synthesized.engine_versions(synthesized.stacks_of(ctx.assembly, ctx.cfg.name))
+    for version in versions.value:
+        check = f"engine aurora-postgresql {version}"
+        yield attempt(check, "rds:DescribeDBEngineVersions", partial(_engine, ctx, check, version, versions.source))
+
+
+def _engine(ctx: Context, check: str, version: str, source: str) -> Line:
+    region = ctx.cfg.region
+    offered = ctx.aws.client("rds", region).describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion=version)[
+        "DBEngineVersions"
+    ]
+    todo = f"choose a version `aws rds describe-db-engine-versions --engine aurora-postgresql --region {region}` lists as available (ENGINE_VERSION in constructs_lib/database.py)"
+    if not offered:
+        return failed(check, f"not offered in {region} (version from {source})", todo)
+    status = offered[0].get("Status", "available")
+    if status != "available":
+        return failed(check, f"{status} in {region} (version from {source})", todo)
+    return passed(check, f"available in {region} (version from {source})")
+
+
+def backup(ctx: Context) -> Iterator[Line]:
+    plan = ctx.cfg.backup
+    cold = [rule.name for rule in plan.rules if rule.move_to_cold_storage_after_days is not None] if plan.enabled else []
+    if not cold:
+        yield passed("backup", "no backup rule moves backups to cold storage")
+        return
+    yield attempt("backup", "backup:DescribeRegionSettings", partial(_backup, ctx, cold))
+
+
+def _backup(ctx: Context, cold: list[str]) -> Line:
+    region = ctx.cfg.region
+    settings = ctx.aws.client("backup", region).describe_region_settings()
+    rules = ", ".join(cold)
+    if settings.get("ResourceTypeManagementPreference", {}).get("DynamoDB") is True:
+        return passed("backup", f"AWS Backup's advanced DynamoDB features are on in {region} (cold storage: rules {rules})")
+    return failed(
+        "backup",
+        f"rules {rules} move DynamoDB backups to cold storage, but AWS Backup's advanced DynamoDB features are off in {region}",
+        "turn them on once: AWS Backup console > Settings > Advanced features for Amazon DynamoDB backups, or "
+        f"`aws backup update-region-settings --region {region} --resource-type-management-preference DynamoDB=true`",
+    )
+
+
+def keys(ctx: Context) -> Iterator[Line]:
+    found = [(key, value, m) for key, value in strings(ctx.cfg) if (m := KMS_ARN.match(value))]
+    if not found:
+        yield passed("keys", "no replica-region or copy-region KMS key in config")
+    for key, arn, match in found:
+        check = f"key {key}"
+        yield attempt(check, "kms:DescribeKey", partial(_key, ctx, check, arn, match["region"]))
+
+
+def _key(ctx: Context, check: str, arn: str, region: str) -> Line:
+    try:
+        metadata = ctx.aws.client("kms", region).describe_key(KeyId=arn)["KeyMetadata"]
+    except ClientError as error:
+        if error_code(error) != "NotFoundException":
+            raise
+        return failed(
+            check,
+            f"{arn}: no such key in {region}",
+            f"create a customer-managed key in {region}, or fix {check.split(' ', 1)[1]} in {WHERE}",
+        )
+    state = metadata.get("KeyState", "?")
+    if state != "Enabled":
+        fix = (
+            "cancel its deletion (aws kms cancel-key-deletion) and enable it"
+            if state == "PendingDeletion"
+            else "enable it (aws kms enable-key)"
+        )
+        return failed(check, f"{arn} is {state}", f"{fix}, or use another key in {WHERE}")
+    return passed(check, f"{arn} is Enabled")
