@@ -1,9 +1,12 @@
 """Per-environment CI access: GitHub Actions deploys this environment through OIDC, with no stored keys.
 
-The deploy role can do one thing: assume the CDK bootstrap roles of its account and region.
-Those roles (deploy, file/image publishing, lookup) are what `cdk deploy` and `cdk diff` use,
-and CloudFormation's execution role does the actual changes; so the CI session itself can read
-or change no data, and what a deploy may change is governed by the bootstrap, not by CI.
+The deploy role can do two things: assume the CDK bootstrap roles of its account and region,
+and read and set the stack policy of its own environment's stacks. The bootstrap roles
+(deploy, file/image publishing, lookup) are what `cdk deploy`, `cdk diff` and the preflight
+use, and CloudFormation's execution role does the actual changes; so the CI session itself
+can read or change no data, and what a deploy may change is governed by the bootstrap, not by
+CI. The stack policy (tools/stack_policy.py, after each deploy) is not in the bootstrap deploy
+role's permissions, so this role holds it, for exactly the stacks of its environment.
 See docs/ci-deploy-roles.md.
 """
 
@@ -15,6 +18,7 @@ from constructs import Construct
 
 from config.model import EnvironmentConfig
 from constructs_lib.identity import pin
+from constructs_lib.nag import acknowledge
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -23,7 +27,7 @@ BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup
 
 
 def deploy_role_name(config: EnvironmentConfig) -> str:
-    # .github/workflows/deploy.yml assumes arn:aws:iam::<account>:role/cdk-deploy-<env>.
+    # .github/workflows/deploy-environment.yml assumes arn:aws:iam::<account>:role/cdk-deploy-<env>.
     return f"cdk-deploy-{config.name}"
 
 
@@ -38,7 +42,7 @@ def bootstrap_role_names(config: EnvironmentConfig) -> list[str]:
 
 
 class CiDeployStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, stack_names: list[str], **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         ci = config.ci
         self.provider: iam.IOidcProvider
@@ -62,7 +66,8 @@ class CiDeployStack(Stack):
         )
         name = deploy_role_name(config)
         description = (
-            f"GitHub Actions deploys of {ci.github_owner}/{ci.github_repo} to {config.name}: may only assume the CDK bootstrap roles"
+            f"GitHub Actions deploys of {ci.github_owner}/{ci.github_repo} to {config.name}: "
+            "may only assume the CDK bootstrap roles and set its stacks' stack policies"
         )
         self.role = iam.Role(
             self, "DeployRole", role_name=name, assumed_by=trust, description=description, max_session_duration=Duration.hours(1)
@@ -74,7 +79,10 @@ class CiDeployStack(Stack):
             self,
             "DeployPolicy",
             managed_policy_name=name,
-            description=f"Assume the CDK bootstrap roles of {config.account}/{config.region} (qualifier {ci.bootstrap_qualifier}); nothing else",
+            description=(
+                f"Assume the CDK bootstrap roles of {config.account}/{config.region} (qualifier {ci.bootstrap_qualifier}) "
+                f"and set the stack policies of the {config.name} stacks; nothing else"
+            ),
             statements=[
                 iam.PolicyStatement(
                     actions=["sts:AssumeRole"],
@@ -84,9 +92,27 @@ class CiDeployStack(Stack):
                         )
                         for role in bootstrap_role_names(config)
                     ],
-                )
+                ),
+                # The stack policy that denies replacing or deleting stateful resources: set after
+                # each deploy, relaxed for one accepted change (tools/changeset.py).
+                iam.PolicyStatement(
+                    actions=["cloudformation:GetStackPolicy", "cloudformation:SetStackPolicy"],
+                    resources=self._stack_arns(config, stack_names),
+                ),
             ],
             roles=[self.role],
         )
         pin(self.role, "DeployRole")
         pin(self.policy, "DeployPolicy")
+        reason = (
+            "A stack's ARN ends in an id CloudFormation generates when the stack is created, unknown at "
+            "synth: the wildcard is only that id, of this environment's own stacks named one by one, for "
+            "GetStackPolicy and SetStackPolicy only."
+        )
+        acknowledge(self.policy, {f"AwsSolutions-IAM5[Resource::{arn}]": reason for arn in self._stack_arns(config, stack_names)})
+
+    @staticmethod
+    def _stack_arns(config: EnvironmentConfig, stack_names: list[str]) -> list[str]:
+        # Literal ARNs (the environment's account and region are known): cdk-nag names each in
+        # its finding, so the acknowledgement covers exactly these.
+        return [f"arn:aws:cloudformation:{config.region}:{config.account}:stack/{name}/*" for name in stack_names]

@@ -74,6 +74,7 @@ class DataStage(Stage):
             stack_name=naming.stack_name(config, CI_DEPLOY),
             description=f"GitHub Actions OIDC deploy role cdk-deploy-{config.name}: may only assume the CDK bootstrap roles",
             config=config,
+            stack_names=stack_names(config),
             **common,
         )
         self.stacks = [self.platform, *self.systems.values(), self.database, self.ci_deploy]

@@ -12,7 +12,7 @@ import pytest
 
 import config
 from config.environments import DEV
-from stacks.stage import DataStage
+from stacks.stage import DataStage, stack_names
 from tests.support import new_app, resources
 
 ENVS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
@@ -76,7 +76,7 @@ def test_role_is_named_for_the_workflow_and_sessions_last_one_hour(synthesized, 
 
 
 @pytest.mark.parametrize("env, account", ENVS.items())
-def test_the_only_permission_is_assuming_the_four_bootstrap_roles(synthesized, env, account):
+def test_the_only_permissions_are_the_bootstrap_roles_and_its_own_stack_policies(synthesized, env, account):
     template = ci_template(synthesized, env)
     role = template["Resources"]["DeployRole"]["Properties"]
     # No inline policy and no AWS-managed policy: everything the role may do is below.
@@ -84,8 +84,15 @@ def test_the_only_permission_is_assuming_the_four_bootstrap_roles(synthesized, e
     policy = only(template, "AWS::IAM::ManagedPolicy")["Properties"]
     assert policy["ManagedPolicyName"] == f"cdk-deploy-{env}"
     assert policy["Roles"] == [{"Ref": "DeployRole"}]
+    stacks = sorted(stack_names(config.ENVIRONMENTS[env]))
+    assert len(stacks) == 8
     assert policy["PolicyDocument"]["Statement"] == [
-        {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": bootstrap_role_arns(account)}
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": bootstrap_role_arns(account)},
+        {
+            "Action": ["cloudformation:GetStackPolicy", "cloudformation:SetStackPolicy"],
+            "Effect": "Allow",
+            "Resource": [f"arn:aws:cloudformation:us-east-1:{account}:stack/{name}/*" for name in stacks],
+        },
     ]
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+import config
 from app import NAG_PACKS
+from stacks.stage import stack_names
 from tests.support import resources, validate_templates
 
 ENVS = ["dev", "staging", "prod"]
@@ -97,6 +99,14 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
     for instance in ("Writer",) if env == "dev" else ("Writer", "Reader1"):
         for pack in ("HIPAA.Security", "NIST.800.53.R5"):
             expected.add((f"personalpod-database/Database/Cluster/{instance}/Resource", f"{pack}-RDSInBackupPlan"))
+    # The CI role sets its environment's stack policies: a stack ARN ends in an id made at creation.
+    for name in stack_names(config.ENVIRONMENTS[env]):
+        expected.add(
+            (
+                "ci-deploy/DeployPolicy/Resource",
+                f"AwsSolutions-IAM5[Resource::arn:aws:cloudformation:us-east-1:{ACCOUNTS[env]}:stack/{name}/*]",
+            )
+        )
     log_groups = f"arn:aws:logs:us-east-1:{ACCOUNTS[env]}:log-group"
     expected.add(
         (
