@@ -1,0 +1,499 @@
+"""Create the PostgreSQL user the application signs in as through RDS Proxy (`make db-bootstrap ENV=…`).
+
+    .venv/bin/python -m tools db-bootstrap --env dev [--host HOST] [--port PORT] [--secret-arn ARN] \\
+        [--sslmode verify-full|require|disable] [--ca-bundle global-bundle.pem] [--dry-run]
+
+CloudFormation creates the cluster, its master user and the proxy, but not the database user the
+proxy signs in as. This tool signs in to the cluster's writer as the master user and, in one
+transaction, creates that user if it is missing (LOGIN, no password: IAM sign-in only), grants it
+`rds_iam` and grants it CONNECT on the database. Running it again changes nothing and says so;
+schema and table privileges come with the migrations. docs/database.md, "Bootstrapping the
+application user", has the full story.
+
+Names come from stacks/database.py (database, master user, application user) and the port from
+constructs_lib/database.py. The cluster `personalpod-ENV` is read with `rds:DescribeDBClusters`
+in the environment's region (config): its writer endpoint (unless --host) and its master secret
+(`MasterUserSecret`, unless --secret-arn). The master password is that secret's "password"
+(Secrets Manager `GetSecretValue`). With both --host and --secret-arn no RDS API call is made:
+the isolated VPC has an endpoint for Secrets Manager but none for the RDS API.
+
+The cluster is in isolated subnets: the machine running this must reach it on the database port,
+as a task in the `personalpod-ENV-db-clients` security group (with --host and --secret-arn), or
+through an SSM port forward with `--host 127.0.0.1` (then `--sslmode require`, since the
+certificate names the cluster endpoint, not 127.0.0.1).
+
+Exit code: 0 done (or nothing to do), 2 any error, reported on one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import ssl
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config.catalogue import PERSONALPOD
+from config.environments import ENVIRONMENTS
+from constructs_lib.database import DB_PORT
+from stacks.database import ADMIN_USER, APP_USER, DATABASE, DATABASE_NAME
+
+SSL_MODES = ("verify-full", "require", "disable")
+# RDS creates this role on every RDS and Aurora PostgreSQL server; its members sign in with IAM tokens only.
+IAM_ROLE = "rds_iam"
+# Socket timeout for the connection and each statement: a security group that drops packets shows up here.
+TIMEOUT_SECONDS = 10.0
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+# Identifiers are written into the SQL unquoted, so only plain lower-case names are accepted.
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# SQLSTATEs of a refused sign-in: invalid_password, invalid_authorization_specification.
+_AUTH_FAILED = ("28P01", "28000")
+_X509_V_ERR_HOSTNAME_MISMATCH = 62  # OpenSSL's verify code when the certificate names another host
+
+
+class BootstrapError(Exception):
+    """A failure reported as one line, without a traceback."""
+
+
+def cluster_identifier(env: str) -> str:
+    """The Aurora cluster of `env`, as stacks/database.py names it (`{system}-{env}`)."""
+    return f"{PERSONALPOD.key}-{env}"
+
+
+def clients_security_group(env: str) -> str:
+    return f"{cluster_identifier(env)}-db-clients"
+
+
+def _identifier(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain PostgreSQL identifier (lower case letters, digits, _)")
+    return name
+
+
+def statements(database: str = DATABASE_NAME, app_user: str = APP_USER) -> list[str]:
+    """The bootstrap, one statement per item; run between BEGIN and COMMIT. Each is idempotent."""
+    database, app_user = _identifier(database), _identifier(app_user)
+    ensure_role = f"""DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{app_user}') THEN
+    -- IAM sign-in only: this user never has a password.
+    CREATE ROLE {app_user} WITH LOGIN PASSWORD NULL;
+  ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = '{app_user}') THEN
+    ALTER ROLE {app_user} WITH LOGIN;
+  END IF;
+END
+$$"""
+    return [
+        ensure_role,
+        f"GRANT {IAM_ROLE} TO {app_user}",
+        f"GRANT CONNECT ON DATABASE {database} TO {app_user}",
+    ]
+
+
+def script(database: str = DATABASE_NAME, app_user: str = APP_USER) -> str:
+    """The whole bootstrap as psql would run it: what --dry-run prints."""
+    return "BEGIN;\n" + "".join(f"{statement};\n" for statement in statements(database, app_user)) + "COMMIT;\n"
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+    sslmode: str
+    ca_bundle: Path | None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class State:
+    """What the server holds for the application user, read inside the bootstrap's transaction."""
+
+    iam_role_exists: bool
+    role_exists: bool
+    can_login: bool
+    iam_member: bool
+    connect_granted: bool  # granted to the user itself, not through PUBLIC
+
+    @property
+    def complete(self) -> bool:
+        return self.role_exists and self.can_login and self.iam_member and self.connect_granted
+
+
+_STATE_QUERY = """
+SELECT
+  EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :iam_role),
+  EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :app_user),
+  COALESCE((SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = :app_user), false),
+  EXISTS (
+    SELECT FROM pg_catalog.pg_auth_members m
+    JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+    JOIN pg_catalog.pg_roles u ON u.oid = m.member
+    WHERE g.rolname = :iam_role AND u.rolname = :app_user
+  ),
+  EXISTS (
+    SELECT FROM pg_catalog.pg_database d, aclexplode(d.datacl) a
+    WHERE d.datname = :database AND a.privilege_type = 'CONNECT'
+      AND a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = :app_user)
+  )
+"""
+
+
+def read_state(connection: Any, database: str, app_user: str) -> State:
+    row = connection.run(_STATE_QUERY, iam_role=IAM_ROLE, app_user=app_user, database=database)[0]
+    return State(*(bool(value) for value in row))
+
+
+# --- AWS: the writer endpoint and the master password ----------------------------------------
+
+
+def aws_client(service: str, region: str) -> Any:
+    """A boto3 client; the tests replace this with stubbed clients."""
+    import boto3
+    from botocore.config import Config
+
+    # Short connect timeouts: inside the isolated VPC there is no RDS API endpoint, and the default
+    # (60 s, retried) would hang for minutes before saying so.
+    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client(service, region_name=region, config=config)
+
+
+def _aws_problem(error: Exception) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
+    return str(error) or type(error).__name__
+
+
+def describe_cluster(env: str, region: str) -> dict[str, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    identifier = cluster_identifier(env)
+    try:
+        clusters = aws_client("rds", region).describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
+            raise BootstrapError(
+                f"cannot resolve the cluster: no Aurora cluster {identifier} in {region} "
+                f"(is {DATABASE}-{env} deployed, and are these credentials for its account?)"
+            ) from None
+        raise BootstrapError(f"cannot resolve the cluster {identifier} in {region}: {_aws_problem(error)}") from None
+    except (EndpointConnectionError, ConnectTimeoutError) as error:
+        raise BootstrapError(
+            f"cannot resolve the cluster {identifier}: the RDS API in {region} is unreachable ({_aws_problem(error)}); "
+            "inside the isolated VPC, pass --host (the writer endpoint) and --secret-arn (the MasterSecretArn output)"
+        ) from None
+    except BotoCoreError as error:  # no credentials, bad profile
+        raise BootstrapError(f"cannot resolve the cluster {identifier} in {region}: {_aws_problem(error)}") from None
+    if not clusters:
+        raise BootstrapError(f"cannot resolve the cluster: DescribeDBClusters returned nothing for {identifier} in {region}")
+    return dict(clusters[0])
+
+
+def writer_endpoint(cluster: dict[str, Any]) -> str:
+    endpoint = cluster.get("Endpoint")
+    if not endpoint:
+        raise BootstrapError(
+            f"cannot resolve the cluster: {cluster.get('DBClusterIdentifier')} has no writer endpoint yet "
+            f"(status {cluster.get('Status', 'unknown')}); wait until it is available, or pass --host"
+        )
+    return str(endpoint)
+
+
+def master_secret_arn(cluster: dict[str, Any]) -> str:
+    arn = (cluster.get("MasterUserSecret") or {}).get("SecretArn")
+    if not arn:
+        raise BootstrapError(
+            f"cluster {cluster.get('DBClusterIdentifier')} has no master secret (MasterUserSecret): its master password is "
+            "not managed in Secrets Manager; turn it on again with `aws rds modify-db-cluster --manage-master-user-password` "
+            "(docs/database.md, Credentials and rotation)"
+        )
+    return str(arn)
+
+
+def master_password(arn: str, region: str) -> str:
+    """The "password" of the master secret (RDS keeps {"username": ..., "password": ...} there)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        secret = aws_client("secretsmanager", region).get_secret_value(SecretId=arn)
+    except (BotoCoreError, ClientError) as error:
+        raise BootstrapError(f"cannot read the master secret {arn}: {_aws_problem(error)}") from None
+    try:
+        password = json.loads(secret.get("SecretString") or "")["password"]
+    except (ValueError, KeyError, TypeError):
+        raise BootstrapError(f'the master secret {arn} is not JSON with a "password"') from None
+    if not isinstance(password, str) or not password:
+        raise BootstrapError(f'the master secret {arn} has an empty "password"')
+    return password
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def ssl_context(sslmode: str, ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """pg8000's ssl_context: False for no TLS, a context otherwise (pg8000 then refuses a server without TLS)."""
+    if sslmode == "disable":
+        return False
+    if sslmode == "require":  # encrypted, certificate not checked (libpq's require)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise BootstrapError(f"--ca-bundle {ca_bundle}: no such file (download the RDS CA bundle from {RDS_CA_BUNDLE_URL})")
+    try:
+        # verify-full: the chain must lead to the bundle (or the system store) and the name must match the host.
+        return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    except ssl.SSLError as error:
+        raise BootstrapError(f"--ca-bundle {ca_bundle}: not a PEM certificate bundle ({error.reason or error})") from None
+
+
+def _unreachable(target: Target, env: str, reason: str) -> BootstrapError:
+    return BootstrapError(
+        f"cannot connect to {target.address} ({reason}): the machine running this must be inside the database VPC "
+        f"(a task in the {clients_security_group(env)} security group) or forward the port with SSM and pass --host 127.0.0.1"
+    )
+
+
+def _server_message(error: Exception) -> tuple[str, str]:
+    """(SQLSTATE, message) of a pg8000 DatabaseError."""
+    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    return str(fields.get("C", "")), str(fields.get("M", error))
+
+
+def connect(target: Target, env: str) -> Any:
+    """A pg8000 connection as the master user, or a BootstrapError saying why not."""
+    import pg8000.native
+    from pg8000.exceptions import DatabaseError, InterfaceError
+
+    context = ssl_context(target.sslmode, target.ca_bundle)
+    try:
+        return pg8000.native.Connection(
+            user=target.user,
+            password=target.password,
+            host=target.host,
+            port=target.port,
+            database=target.database,
+            ssl_context=context,
+            timeout=TIMEOUT_SECONDS,
+            application_name="personalpod-db-bootstrap",
+        )
+    except ssl.SSLCertVerificationError as error:
+        reason = str(error.verify_message).rstrip(".")
+        if error.verify_code == _X509_V_ERR_HOSTNAME_MISMATCH:
+            raise BootstrapError(
+                f"the TLS certificate of {target.address} is not trusted ({reason}): connect to the cluster's writer endpoint "
+                "by its name; through an SSM port forward use --sslmode require"
+            ) from None
+        raise BootstrapError(
+            f"the TLS certificate of {target.address} is not trusted ({reason}): pass --ca-bundle with the "
+            f"RDS CA bundle ({RDS_CA_BUNDLE_URL}); through an SSM port forward use --sslmode require"
+        ) from None
+    except ssl.SSLError as error:
+        raise BootstrapError(f"TLS with {target.address} failed ({error.reason or error})") from None
+    except InterfaceError as error:
+        cause = error.__cause__
+        if isinstance(cause, OSError):
+            raise _unreachable(target, env, _os_reason(cause)) from None
+        if "refuses SSL" in str(error):
+            raise BootstrapError(
+                f"{target.address} does not offer TLS; the cluster always does (rds.force_ssl), so this is not the cluster "
+                "(--sslmode disable is for a local server only)"
+            ) from None
+        raise BootstrapError(f"cannot connect to {target.address}: {error}") from None
+    except DatabaseError as error:
+        code, message = _server_message(error)
+        if code in _AUTH_FAILED:
+            raise BootstrapError(
+                f"authentication failed for {target.user} at {target.address}: {message} "
+                "(the password comes from the cluster's master secret; if RDS has just rotated it, run again)"
+            ) from None
+        raise BootstrapError(f"{target.address} refused the sign-in of {target.user}: {message} ({code})") from None
+    except OSError as error:  # the socket timed out or closed while signing in
+        raise _unreachable(target, env, _os_reason(error)) from None
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, TimeoutError):  # socket.timeout too
+        return f"timed out after {TIMEOUT_SECONDS:g} s"
+    return error.strerror or str(error) or type(error).__name__
+
+
+def bootstrap(connection: Any, database: str, app_user: str) -> list[str]:
+    """Run the bootstrap in one transaction and return what it did, one line per item.
+    Anything unexpected rolls the whole transaction back."""
+    from pg8000.exceptions import DatabaseError, InterfaceError
+
+    getattr(connection, "notices", []).clear()  # from here on: what the bootstrap's statements said
+    connection.run("BEGIN")
+    try:
+        before = read_state(connection, database, app_user)
+        if not before.iam_role_exists:
+            raise BootstrapError(f"role {IAM_ROLE} does not exist on this server: RDS and Aurora PostgreSQL create it; nothing was changed")
+        for statement in statements(database, app_user):
+            connection.run(statement)
+        after = read_state(connection, database, app_user)
+        if not after.complete:
+            notices = "; ".join(_notices(connection))
+            missing = [
+                text
+                for text, done in (
+                    (f"role {app_user}", after.role_exists),
+                    (f"LOGIN for {app_user}", after.can_login),
+                    (f"{IAM_ROLE} for {app_user}", after.iam_member),
+                    (f"CONNECT on database {database} for {app_user}", after.connect_granted),
+                )
+                if not done
+            ]
+            raise BootstrapError(
+                f"the bootstrap did not take effect ({', '.join(missing)} missing"
+                + (f"; the server said: {notices}" if notices else "")
+                + "), so nothing was changed: does the master user own the database?"
+            )
+        connection.run("COMMIT")
+    except DatabaseError as error:
+        _rollback(connection)
+        code, message = _server_message(error)
+        raise BootstrapError(f"the bootstrap failed and nothing was changed: {message} ({code})") from None
+    except InterfaceError as error:  # the connection broke: the server rolls the transaction back
+        raise BootstrapError(f"the connection broke during the bootstrap, so nothing was changed: {error}") from None
+    except BaseException:
+        _rollback(connection)
+        raise
+    if not before.role_exists:
+        lines = [f"created role {app_user} (LOGIN, no password: IAM sign-in only)"]
+    elif not before.can_login:
+        lines = [f"role {app_user} already exists; gave it LOGIN, which it lacked"]
+    else:
+        lines = [f"role {app_user} already exists"]
+    lines.append(f"granted {IAM_ROLE} to {app_user}" if not before.iam_member else f"{app_user} is already a member of {IAM_ROLE}")
+    lines.append(
+        f"granted CONNECT on database {database} to {app_user}"
+        if not before.connect_granted
+        else f"{app_user} already has CONNECT on database {database}"
+    )
+    lines.append("grants ensured" + ("; nothing to change" if before.complete else "; committed"))
+    return lines
+
+
+def _notices(connection: Any) -> list[str]:
+    """The messages of the server's notices and warnings (pg8000 keeps them as {b"M": b"text", ...})."""
+    messages = []
+    for notice in getattr(connection, "notices", ()):
+        message = notice.get(b"M", notice.get("M"))
+        if message:
+            messages.append(message.decode(errors="replace") if isinstance(message, bytes) else str(message))
+    return messages
+
+
+def _rollback(connection: Any) -> None:
+    try:
+        connection.run("ROLLBACK")
+    except Exception:  # the connection is gone: the server rolls back by itself
+        pass
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port")
+    return port
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools db-bootstrap",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Network: the cluster is in isolated subnets; this machine must reach it on the database port.\n"
+            "Run it from a task in the personalpod-ENV-db-clients security group (with --host and --secret-arn:\n"
+            "the VPC has no RDS API endpoint), or through an SSM port forward to the writer endpoint with\n"
+            "--host 127.0.0.1 --sslmode require. AWS permissions: rds:DescribeDBClusters on the cluster (unless\n"
+            "--host and --secret-arn) and secretsmanager:GetSecretValue on the master secret.\n"
+            "Exit code: 0 done or nothing to do, 2 error (one line on stderr)."
+        ),
+    )
+    parser.add_argument("--env", required=True, choices=sorted(ENVIRONMENTS), help="environment whose cluster to bootstrap")
+    parser.add_argument("--host", help="database host (default: the writer endpoint of cluster personalpod-ENV, looked up)")
+    parser.add_argument(
+        "--secret-arn",
+        help="master secret (the stack's MasterSecretArn output; default: the cluster's MasterUserSecret, looked up). "
+        "With --host too, no RDS API call is made, as inside the isolated VPC, which has no RDS API endpoint",
+    )
+    parser.add_argument("--port", type=_port, default=DB_PORT, help=f"database port (default {DB_PORT}, the cluster's)")
+    parser.add_argument(
+        "--sslmode",
+        choices=SSL_MODES,
+        default="verify-full",
+        help="verify-full (default): TLS, certificate and host name verified; require: TLS, not verified; "
+        "disable: no TLS (a local server only, the cluster refuses it)",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        type=Path,
+        metavar="PATH",
+        help=f"CA bundle for verify-full, e.g. the RDS bundle {RDS_CA_BUNDLE_URL} (default: system store)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the SQL and exit: no AWS call, no database connection")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env: str = args.env
+    if args.dry_run:
+        where = f"{args.host}:{args.port}" if args.host else f"the writer endpoint of cluster {cluster_identifier(env)}, port {args.port}"
+        print(f"-- db-bootstrap {env} (dry run, nothing connected): as {ADMIN_USER} on {where}, database {DATABASE_NAME}")
+        print(script(DATABASE_NAME, APP_USER), end="")
+        return 0
+    region = ENVIRONMENTS[env].region
+    try:
+        # With both --host and --secret-arn there is nothing to look up: no RDS API call at all.
+        cluster = describe_cluster(env, region) if not (args.host and args.secret_arn) else {}
+        target = Target(
+            host=args.host or writer_endpoint(cluster),
+            port=args.port,
+            database=DATABASE_NAME,
+            user=ADMIN_USER,
+            password=master_password(args.secret_arn or master_secret_arn(cluster), region),
+            sslmode=args.sslmode,
+            ca_bundle=args.ca_bundle,
+        )
+        connection = connect(target, env)
+        try:
+            print(
+                f"db-bootstrap {env}: connected to {target.address} as {target.user}, database {target.database} (sslmode {target.sslmode})"
+            )
+            for line in bootstrap(connection, DATABASE_NAME, APP_USER):
+                print(line)
+        finally:
+            try:
+                connection.close()
+            except Exception:  # already closed by the server or a timeout
+                pass
+    except BootstrapError as error:
+        print(f"db-bootstrap {env}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the connection broke while running the SQL: the server rolls back
+        print(f"db-bootstrap {env}: error: connection lost, nothing was changed: {error.strerror or error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
