@@ -22,11 +22,12 @@ CDK := cdk --no-notices
 ENV ?=
 CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
 BASE ?=
+CHANGE_SET ?= cdk-gate
 
 .PHONY: help setup synth test guard diff deploy clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # Each step says what it installs; pip names every package as it goes (no progress bars, which
 # CI logs cannot show).
@@ -76,13 +77,38 @@ diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
 	@$(BIN)/python -m tools credentials diff $(ENV)
 	$(CDK) diff $(CDK_ENV_ARG) '$(ENV)/*'
 
-# Synthesize once, lint those templates (the gate that replaces CDK's built-in validation),
-# then deploy exactly that assembly: what was checked is what CloudFormation gets.
-deploy: $(STAMP) ## Synth, cfn-lint and cdk deploy one environment: make deploy ENV=staging
+# A deploy, in order: placeholders refused (offline, before any AWS call), credentials, the
+# read-only preflight, one synth of the environment, cfn-lint over it, then deploy-assembly.
+deploy: $(STAMP) ## Preflight, synth, cfn-lint, then deploy-assembly one environment: make deploy ENV=staging
 	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
+	@$(BIN)/python -m tools preflight --env $(ENV) --offline
 	@$(BIN)/python -m tools credentials deploy $(ENV)
+	@$(BIN)/python -m tools preflight --env $(ENV)
 	@$(MAKE) --no-print-directory synth validate ENV=$(ENV)
-	$(CDK) deploy --app cdk.out '$(ENV)/*' $(CDK_DEPLOY_FLAGS)
+	@$(MAKE) --no-print-directory deploy-assembly ENV=$(ENV)
+
+# Deploy exactly the assembly in cdk.out (CI downloads the one its build job synthesized):
+# CDK publishes the assets and prepares one change set per stack; the gate reads each and
+# refuses a replacement or removal of a stateful resource that deploy-guard.accept does not
+# accept; only then are they executed. Staging and prod stacks then get their stack policy.
+.PHONY: deploy-assembly
+deploy-assembly: $(STAMP) ## Deploy the synthesized cdk.out of one environment through the change-set gate
+	@test -n "$(ENV)" || { echo "make deploy-assembly needs ENV=dev|staging|prod"; exit 2; }
+	@test -f cdk.out/manifest.json || { echo "make deploy-assembly needs a synthesized cdk.out (make synth validate ENV=$(ENV))"; exit 2; }
+	@$(BIN)/python -m tools preflight --env $(ENV) --offline
+	$(CDK) deploy --app cdk.out --method=prepare-change-set --change-set-name $(CHANGE_SET) '$(ENV)/*' $(CDK_DEPLOY_FLAGS)
+	$(BIN)/python -m tools changeset --assembly cdk.out --env $(ENV) --change-set-name $(CHANGE_SET) --execute
+	$(BIN)/python -m tools stack-policy --assembly cdk.out --env $(ENV) --apply
+
+.PHONY: preflight
+preflight: $(STAMP) ## Read-only checks before a deploy (placeholders offline; then account, bootstrap, principals, ...): make preflight ENV=prod
+	@test -n "$(ENV)" || { echo "make preflight needs ENV=dev|staging|prod"; exit 2; }
+	$(BIN)/python -m tools preflight --env $(ENV) $(if $(PREFLIGHT_ROLE),--role-arn $(PREFLIGHT_ROLE),)
+
+.PHONY: db-bootstrap
+db-bootstrap: $(STAMP) ## Create the PostgreSQL user the app signs in as through RDS Proxy (once per environment): make db-bootstrap ENV=prod
+	@test -n "$(ENV)" || { echo "make db-bootstrap needs ENV=dev|staging|prod"; exit 2; }
+	$(BIN)/python -m tools db-bootstrap --env $(ENV) $(DB_BOOTSTRAP_ARGS)
 
 .PHONY: validate
 validate: ## cfn-lint every template in cdk.out (make deploy runs it; make synth first)

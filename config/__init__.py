@@ -27,8 +27,29 @@ def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -
         for system, table_id, rule in archived()
         if rule.days < cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS
     ]
-    if too_short:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(too_short))
+    problems = too_short + replicated_archives(environments)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def replicated_archives(environments: Mapping[str, EnvironmentConfig]) -> list[str]:
+    """Replicas are refused while tables are archived through their streams.
+
+    A table with more than one replica needs a NEW_AND_OLD_IMAGES stream, and CloudFormation
+    only changes a stream while the table has one replica; an archived table streams OLD_IMAGE
+    to its archive pipe, and changing that stream cuts the pipe off (the deploy guard's
+    STREAM-CHANGE). So adding replicas to it would fail mid-deployment, or lose expirations.
+    """
+    tables = sorted(f"{system}.{table_id}" for system, table_id, _ in archived())
+    return [
+        f"{env}.replicas = {tuple(r.region for r in cfg.replicas)!r} is not allowed while tables are archived "
+        f"through their streams ({', '.join(tables)}): a multi-replica table needs a NEW_AND_OLD_IMAGES stream, "
+        "and CloudFormation cannot change a stream once a table has more than one replica. First move the "
+        "archive streams to NEW_AND_OLD_IMAGES in a deployment of their own (docs/first-deploy.md, "
+        "'Replicas and archive streams'), then add one replica per deployment"
+        for env, cfg in environments.items()
+        if cfg.replicas and tables
+    ]
 
 
 def load(selector: str | None = None, environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> tuple[EnvironmentConfig, ...]:

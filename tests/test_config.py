@@ -370,3 +370,15 @@ def test_config_loads_without_cdk():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_replicas_are_refused_while_tables_are_archived_through_their_streams():
+    key = "arn:aws:kms:us-west-2:222222222222:key/00000000-0000-0000-0000-000000000000"
+    staging = dataclasses.replace(config.ENVIRONMENTS["staging"], replicas=(ReplicaConfig(region="us-west-2", kms_key_arn=key),))
+    with pytest.raises(ConfigError) as caught:
+        config.load(environments={**config.ENVIRONMENTS, "staging": staging})
+    message = str(caught.value)
+    assert "staging.replicas = ('us-west-2',) is not allowed while tables are archived through their streams" in message
+    assert "daylight.AuditLogs" in message and "daylight.Users" in message
+    assert "NEW_AND_OLD_IMAGES" in message and "one replica per deployment" in message
+    assert message.count("\n") == 1  # one problem, one line: the replica itself is valid

@@ -19,6 +19,10 @@ COMMANDS = {
     "local": ("tools.local.stand_in", "the local AWS stand-in: up | down (make local, make local-stop)"),
     "fusion-import": ("tools.local.fusion_import", "import a Fusion health entries.json"),
     "verify": ("tools.local.verify", "compare live tables with the templates (tools/verify-deployment)"),
+    "preflight": ("tools.preflight", "read-only checks before a first deploy (make preflight)"),
+    "changeset": ("tools.changeset", "create, judge and execute one change set per stack (make deploy)"),
+    "stack-policy": ("tools.stack_policy", "the stack policy protecting each stack's stateful resources"),
+    "db-bootstrap": ("tools.db_bootstrap", "create the database user the app signs in as with IAM (make db-bootstrap)"),
 }
 
 

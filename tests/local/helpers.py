@@ -7,6 +7,7 @@ The /proc readers here are the tests' own, independent of the stand-in code unde
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -105,8 +106,10 @@ def _no_scan(**_kwargs):
     raise AssertionError("Scan called: every access pattern must be a Query or GetItem on a key or index")
 
 
+@functools.cache
 def aws_session(region: str) -> boto3.Session:
-    """A boto3 session for the stand-in; any Scan through it fails the test."""
+    """A boto3 session for the stand-in, one per region (a session loads the service models
+    once, and every client made from it reuses them); any Scan through it fails the test."""
     session = boto3.Session(region_name=region, **CREDENTIALS)
     session.events.register("before-call.dynamodb.Scan", _no_scan)
     return session

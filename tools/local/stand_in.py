@@ -19,6 +19,7 @@ stand-in exactly as it checks a deployment. See docs/local.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -57,7 +58,10 @@ class LocalError(Exception):
 # --- tables and samples (used by `up` and by tests/local)
 
 
+@functools.cache
 def clients(endpoint: str, region: str) -> tuple[Any, Any]:
+    """DynamoDB and KMS clients for the stand-in, made once per endpoint and region: making a
+    botocore client costs tens of milliseconds, and the import and the tests ask often."""
     import boto3
 
     session = boto3.Session(region_name=region, **CREDENTIALS)
