@@ -238,10 +238,10 @@ def test_the_required_bootstrap_version_comes_from_the_templates_else_the_consta
     assert synthesized.stacks_of(assembly, "dev") == []  # another environment's assembly is not read
 
 
-def test_the_rule_is_read_from_the_projects_own_synthesized_templates():
-    if not (ROOT / "cdk.out" / "manifest.json").is_file():
-        pytest.skip("no cdk.out: run make synth")
-    stacks = [s for env in ("dev", "staging", "prod") for s in synthesized.stacks_of(ROOT / "cdk.out", env)]
+def test_the_rule_is_read_from_the_projects_own_synthesized_templates(stages):
+    # The session's synth wrote a cloud assembly like `make synth` does.
+    outdir = Path(stages[0].node.root.outdir)
+    stacks = [s for env in ("dev", "staging", "prod") for s in synthesized.stacks_of(outdir, env)]
     assert stacks
     required = synthesized.required_bootstrap_version(stacks)
     assert required.value >= 6 and required.source.startswith("the CheckBootstrapVersion rule of ")
