@@ -7,6 +7,7 @@ Config is read and validated here, and only here, before any construct is built.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 import config
+from config.context import unknown_context
 from stacks.limits import limit_failures
 from stacks.stage import DataStage
 
@@ -33,6 +35,12 @@ def build(app: cdk.App) -> list[DataStage]:
 
 
 def main() -> None:
+    # The CLI passes every context key (cdk.json's and -c ones) in CDK_CONTEXT_JSON.
+    given = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
+    flags = json.loads((Path(__file__).parent / "cdk.json").read_text()).get("context", {})
+    unknown = unknown_context(given, flags)
+    if unknown:
+        sys.exit("cdk synth stopped: " + "\n  ".join(unknown))
     app = cdk.App(**APP_SETTINGS)
     try:
         build(app)

@@ -11,12 +11,15 @@ from config.catalogue import SYSTEMS, name_templates
 from config.environments import ENVIRONMENTS
 from config.model import EnvironmentConfig
 from config.retention import RETENTION, RetentionRule, archived, check_rules
-from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, ConfigError, select, validate
+from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, ConfigError, catalogue_problems, select, validate
 
 __all__ = ["ConfigError", "EnvironmentConfig", "RETENTION", "RetentionRule", "SYSTEMS", "archived", "load", "validate_all"]
 
 
 def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> None:
+    mistakes = catalogue_problems(SYSTEMS)
+    if mistakes:
+        raise ConfigError("invalid table catalogue (config/catalogue.py):\n  " + "\n  ".join(mistakes))
     problems = check_rules({s.key: {t.id: t.ttl_attribute for t in s.tables} for s in SYSTEMS})
     if problems:
         raise ConfigError("invalid retention rules:\n  " + "\n  ".join(problems))

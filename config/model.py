@@ -164,6 +164,9 @@ class EnvironmentConfig:
     archive: ArchiveConfig = ArchiveConfig()
     backup: BackupConfig = BackupConfig()
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Other accounts this environment may trust: principals, an external alert topic or replica
+    # keys in any other account are refused (a typo must not open the data to a stranger).
+    trusted_accounts: tuple[str, ...] = ()
     ci: CiConfig = CiConfig()
     database: DatabaseConfig = DatabaseConfig()
 

@@ -5,12 +5,16 @@ It runs before any construct exists (config.load), so a bad value never reaches 
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from config.model import EnvironmentConfig
+    from constructs_lib.specs import SystemSpec
 
 from config.sections import (  # noqa: F401  (the minimums are part of this module's interface)
     DEEP_ARCHIVE_MINIMUM_DAYS,
@@ -31,7 +35,21 @@ class ConfigError(ValueError):
 
 
 ACCOUNT = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d$")
+
+
+@functools.cache
+def aws_regions() -> frozenset[str]:
+    """The regions of the aws partition, from the endpoint data botocore bundles (offline): a
+    region that merely looks right (us-east-9) is refused."""
+    data = json.loads((importlib.resources.files("botocore") / "data" / "partitions.json").read_text())
+    (aws,) = [p for p in data["partitions"] if p["id"] == "aws"]
+    return frozenset(name for name in aws["regions"] if not name.endswith("-global"))
+
+
+def _region_ok(name: object) -> bool:
+    return isinstance(name, str) and name in aws_regions()
+
+
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 SNS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[A-Za-z0-9_-]{1,256}$")
 KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
@@ -53,7 +71,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     p = _Problems(cfg.name)
     p.check(cfg.name in ENVIRONMENT_NAMES, "name", cfg.name, "one of " + ", ".join(ENVIRONMENT_NAMES))
     p.check(bool(ACCOUNT.match(cfg.account)), "account", cfg.account, "a 12-digit AWS account id")
-    p.check(bool(REGION.match(cfg.region)), "region", cfg.region, "an AWS region name such as us-east-1")
+    p.check(_region_ok(cfg.region), "region", cfg.region, "an AWS region of the aws partition (botocore's list), e.g. us-east-1")
 
     _billing(p, "billing", cfg.billing)
     for system, billing in cfg.billing_overrides.items():
@@ -151,7 +169,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
 
     seen_regions = {cfg.region}
     for i, replica in enumerate(cfg.replicas):
-        ok_region = bool(REGION.match(replica.region))
+        ok_region = _region_ok(replica.region)
         p.check(ok_region, f"replicas[{i}].region", replica.region, "an AWS region name such as us-west-2")
         p.check(
             replica.region not in seen_regions,
@@ -209,7 +227,42 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
             "a tag key of 1-128 characters, not starting with aws:",
         )
         p.check(isinstance(value, str) and len(value) <= 256, f"tags[{key!r}]", value, "a string of at most 256 characters")
+    _trust(p, cfg)
     return p.lines
+
+
+def _arn_account(arn: object) -> str | None:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and ACCOUNT.match(parts[4]) else None
+
+
+def _trust(p: _Problems, cfg: EnvironmentConfig) -> None:
+    """Principals, the external topic and replica keys in another account only when that
+    account is listed in trusted_accounts."""
+    for i, account in enumerate(cfg.trusted_accounts):
+        p.check(
+            bool(ACCOUNT.match(account)) and account != cfg.account,
+            f"trusted_accounts[{i}]",
+            account,
+            "a 12-digit AWS account id other than this environment's own",
+        )
+    allowed = {cfg.account, *cfg.trusted_accounts}
+    trusted = f"this environment's ({cfg.account})" + (
+        f" or a trusted one ({', '.join(cfg.trusted_accounts)})" if cfg.trusted_accounts else ""
+    )
+    foreign: list[tuple[str, str | None]] = [
+        *(
+            (f"access.{group}[{i}]", arn)
+            for group in ("readonly_principal_arns", "migration_principal_arns")
+            for i, arn in enumerate(getattr(cfg.access, group))
+        ),
+        ("alerts.external_topic_arn", cfg.alerts.external_topic_arn),
+        *((f"replicas[{i}].kms_key_arn", r.kms_key_arn) for i, r in enumerate(cfg.replicas)),
+    ]
+    for key, arn in foreign:
+        owner = _arn_account(arn)
+        if owner is not None and owner not in allowed:
+            p.add(key, arn, f"an ARN in {trusted} account; list {owner} in trusted_accounts to trust it on purpose")
 
 
 def validate(configs: Mapping[str, EnvironmentConfig], tables: Mapping[str, Mapping[str, str]]) -> None:
@@ -255,3 +308,47 @@ def select(configs: Mapping[str, EnvironmentConfig], selector: str | None) -> tu
     if selector not in configs:
         raise ConfigError(f"env = {selector!r} is not allowed: one of " + ", ".join(configs))
     return (configs[selector],)
+
+
+# DynamoDB's default quota of global secondary indexes per table.
+MAX_GSIS = 20
+
+
+def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
+    """Mistakes in the table catalogue that CDK or CloudFormation would only report as a
+    traceback or a failed deployment: one line each, naming system, table and index."""
+    lines: list[str] = []
+    for system in systems:
+        seen_tables: set[str] = set()
+        for table in system.tables:
+            where = f"{system.key}.{table.id}"
+            if table.id in seen_tables:
+                lines.append(f"catalogue {where}: table id {table.id!r} is used twice in {system.key}; each table needs its own id")
+            seen_tables.add(table.id)
+            names = [index.name for index in table.indexes]
+            for name in sorted({n for n in names if names.count(n) > 1}):
+                lines.append(f"catalogue {where}: index name {name!r} is used {names.count(name)} times; index names are unique per table")
+            if len(table.indexes) > MAX_GSIS:
+                lines.append(f"catalogue {where}: {len(table.indexes)} global secondary indexes; DynamoDB allows {MAX_GSIS} per table")
+            types: dict[str, set[str]] = {}
+            own = (table.partition_key, table.sort_key)
+            for key in own:
+                if key:
+                    types.setdefault(key.name, set()).add(key.type)
+            for index in table.indexes:
+                if (index.partition_key, index.sort_key) == own:
+                    lines.append(
+                        f"catalogue {where}: index {index.name!r} has the table's own keys ({table.partition_key.name}"
+                        + (f" + {table.sort_key.name}" if table.sort_key else "")
+                        + "); query the table instead, or give the index other keys"
+                    )
+                for key in (index.partition_key, index.sort_key):
+                    if key:
+                        types.setdefault(key.name, set()).add(key.type)
+            for name, kinds in sorted(types.items()):
+                if len(kinds) > 1:
+                    lines.append(
+                        f"catalogue {where}: attribute {name!r} is a key with types {', '.join(sorted(kinds))}; "
+                        "an attribute has one type (S, N or B) in a table and its indexes"
+                    )
+    return lines

@@ -27,6 +27,7 @@ from config.model import (
     ReplicaConfig,
     SlackConfig,
 )
+from constructs_lib.specs import IndexSpec, Key
 from tests.support import ROOT
 
 
@@ -76,8 +77,10 @@ def test_unknown_environment_names_the_allowed_ones():
     [
         ("dev", {"account": "12345"}, ["dev.account = '12345'", "12-digit"]),
         ("dev", {"account": "11111111111a"}, ["dev.account = '11111111111a'", "12-digit"]),
-        ("dev", {"region": "us-east"}, ["dev.region = 'us-east'", "region name"]),
-        ("dev", {"region": "mars-north-1"}, ["dev.region = 'mars-north-1'", "region name"]),
+        ("dev", {"region": "us-east"}, ["dev.region = 'us-east'", "an AWS region of the aws partition (botocore's list)"]),
+        ("dev", {"region": "mars-north-1"}, ["dev.region = 'mars-north-1'", "an AWS region of the aws partition"]),
+        # Looks like a region, is none: checked against botocore's bundled partition data.
+        ("dev", {"region": "us-east-9"}, ["dev.region = 'us-east-9' is not allowed: an AWS region of the aws partition"]),
         ("staging", {"alerts": AlertConfig(emails=("not-an-email",))}, ["staging.alerts.emails[0] = 'not-an-email'", "email address"]),
         (
             "staging",
@@ -382,3 +385,144 @@ def test_replicas_are_refused_while_tables_are_archived_through_their_streams():
     assert "daylight.AuditLogs" in message and "daylight.Users" in message
     assert "NEW_AND_OLD_IMAGES" in message and "one replica per deployment" in message
     assert message.count("\n") == 1  # one problem, one line: the replica itself is valid
+
+
+def test_a_mistyped_context_key_stops_synth_naming_it(tmp_path):
+    outdir = tmp_path / "cdk.out"
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "CDK_CONTEXT_JSON": json.dumps({"enviroment": "prod", "aws:cdk:enable-path-metadata": True}),
+            "CDK_OUTDIR": str(outdir),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "cdk synth stopped: context key 'enviroment' (did you mean 'env'?) is not allowed: the app reads only "
+        "env: the environment to synthesize: dev, staging or prod (every one when unset); "
+        "CDK's own keys are cdk.json's feature flags and aws:cdk:*"
+    )
+    assert not outdir.exists() or not any(outdir.iterdir())
+
+
+def test_context_keys_of_cdk_and_its_cli_are_allowed():
+    from config.context import unknown_context
+
+    flags = {"@aws-cdk/core:newStyleStackSynthesis": True}
+    cli = ["aws:cdk:bundling-stacks", "aws:cdk:enable-asset-metadata", "availability-zones:account=1:region=us-east-1"]
+    assert unknown_context(["env", *flags, *cli], flags) == []
+    assert [line.split(" is not")[0] for line in unknown_context(["region", "env"], flags)] == ["context key 'region'"]
+
+
+def _catalogue_with(edit):
+    """The real catalogue with Fusion health's entries table changed by edit(table)."""
+    from dataclasses import replace as swap
+
+    from config.catalogue import SYSTEMS
+
+    systems = []
+    for system in SYSTEMS:
+        if system.key == "fusion-health":
+            entries, *rest = system.tables
+            system = swap(system, tables=(edit(entries), *rest))
+        systems.append(system)
+    return tuple(systems)
+
+
+CATALOGUE_MISTAKES = [
+    (
+        "duplicate index name",
+        lambda t: dataclasses.replace(t, indexes=t.indexes + (t.indexes[0],)),
+        "catalogue fusion-health.Entries: index name 'medication-index' is used 2 times; index names are unique per table",
+    ),
+    (
+        "attribute with two types",
+        lambda t: dataclasses.replace(
+            t, indexes=t.indexes + (IndexSpec(name="by-date-number", partition_key=Key("date", "N"), serves="test"),)
+        ),
+        "catalogue fusion-health.Entries: attribute 'date' is a key with types N, S; an attribute has one type (S, N or B) in a table and its indexes",
+    ),
+    (
+        "index on the table's own keys",
+        lambda t: dataclasses.replace(
+            t, indexes=t.indexes + (IndexSpec(name="same", partition_key=t.partition_key, sort_key=t.sort_key, serves="test"),)
+        ),
+        "catalogue fusion-health.Entries: index 'same' has the table's own keys (date + timestamp); query the table instead, or give the index other keys",
+    ),
+    (
+        "too many GSIs",
+        lambda t: dataclasses.replace(
+            t, indexes=tuple(IndexSpec(name=f"i{n}", partition_key=Key(f"a{n}"), serves="test") for n in range(21))
+        ),
+        "catalogue fusion-health.Entries: 21 global secondary indexes; DynamoDB allows 20 per table",
+    ),
+]
+
+
+@pytest.mark.parametrize("edit, message", [m[1:] for m in CATALOGUE_MISTAKES], ids=[m[0] for m in CATALOGUE_MISTAKES])
+def test_catalogue_mistakes_are_one_config_error_naming_system_table_and_index(monkeypatch, edit, message):
+    monkeypatch.setattr(config, "SYSTEMS", _catalogue_with(edit))
+    with pytest.raises(ConfigError) as caught:
+        config.load()
+    assert str(caught.value) == "invalid table catalogue (config/catalogue.py):\n  " + message
+
+
+def test_the_shipped_catalogue_has_no_mistakes():
+    from config.catalogue import SYSTEMS
+    from config.validation import catalogue_problems
+
+    assert SYSTEMS and catalogue_problems(SYSTEMS) == []
+
+
+FOREIGN = "arn:aws:iam::999999999999:role/Contractor"
+
+
+@pytest.mark.parametrize(
+    "changes, key, value",
+    [
+        (
+            {"access": AccessConfig(readonly_principal_arns=(FOREIGN,), migration_principal_arns=STAGING.access.migration_principal_arns)},
+            "access.readonly_principal_arns[0]",
+            FOREIGN,
+        ),
+        (
+            {"alerts": AlertConfig(emails=("a@b.co",), external_topic_arn="arn:aws:sns:us-east-1:999999999999:their-pager")},
+            "alerts.external_topic_arn",
+            "arn:aws:sns:us-east-1:999999999999:their-pager",
+        ),
+    ],
+    ids=["principal", "external topic"],
+)
+def test_arns_of_another_account_are_refused_unless_trusted(changes, key, value):
+    staging = replace(STAGING, **changes)
+    message = assert_rejected(
+        [f"staging.{key} = {value!r} is not allowed: an ARN in this environment's (222222222222) account"], staging=staging
+    )
+    assert "list 999999999999 in trusted_accounts to trust it on purpose" in message
+    # Listed as trusted, the same ARN is accepted.
+    (loaded,) = config.load("staging", {**config.ENVIRONMENTS, "staging": replace(staging, trusted_accounts=("999999999999",))})
+    assert loaded.trusted_accounts == ("999999999999",)
+
+
+def test_a_replica_key_of_another_account_is_refused_unless_trusted():
+    key = "arn:aws:kms:us-west-2:999999999999:key/00000000-0000-0000-0000-000000000000"
+    problems = __import__("config.validation", fromlist=["_validate_one"])._validate_one(
+        replace(DEV, replicas=(ReplicaConfig(region="us-west-2", kms_key_arn=key),)), ("daylight",)
+    )
+    assert [line for line in problems if "trusted_accounts" in line] == [
+        f"dev.replicas[0].kms_key_arn = {key!r} is not allowed: an ARN in this environment's (111111111111) account; "
+        "list 999999999999 in trusted_accounts to trust it on purpose"
+    ]
+
+
+def test_trusted_accounts_must_be_other_account_ids():
+    assert_rejected(
+        ["dev.trusted_accounts[0] = '111111111111' is not allowed", "other than this environment's own"],
+        dev=replace(DEV, trusted_accounts=("111111111111",)),
+    )
+    assert_rejected(["dev.trusted_accounts[0] = 'abc'"], dev=replace(DEV, trusted_accounts=("abc",)))
