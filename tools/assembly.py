@@ -37,6 +37,10 @@ class Stack:
     account: str = ""
     region: str = ""
     source: str = ""  # the file it came from, for messages
+    # From a cloud assembly only: the stacks this one is deployed after (by stack name), and the
+    # role `cdk deploy` assumes for it (${AWS::Partition} unresolved).
+    dependencies: tuple[str, ...] = ()
+    assume_role_arn: str = ""
 
     @property
     def resources(self) -> dict[str, dict]:
@@ -75,12 +79,18 @@ def _account_region(environment: str) -> tuple[str, str]:
 def read_assembly(directory: Path, stage: str | None = None) -> Iterator[Stack]:
     """Every stack artifact of a cloud assembly, nested Stage assemblies followed."""
     manifest = read_json(directory / "manifest.json")
-    artifacts = manifest.get("artifacts") if isinstance(manifest, dict) else None
-    for artifact_id, artifact in sorted((artifacts or {}).items()):
+    artifacts = (manifest.get("artifacts") if isinstance(manifest, dict) else None) or {}
+    # Dependencies name artifact ids of the same manifest; stacks are known by stack name.
+    names = {
+        aid: (a.get("properties") or {}).get("stackName") or aid
+        for aid, a in artifacts.items()
+        if a.get("type") == "aws:cloudformation:stack"
+    }
+    for artifact_id, artifact in sorted(artifacts.items()):
         properties = artifact.get("properties") or {}
         if artifact.get("type") == "aws:cloudformation:stack":
             template_path = directory / properties.get("templateFile", f"{artifact_id}.template.json")
-            name = properties.get("stackName") or artifact_id
+            name = names[artifact_id]
             account, region = _account_region(artifact.get("environment", ""))
             # CDK writes terminationProtection explicitly; absent means CloudFormation's default (off).
             yield Stack(
@@ -91,6 +101,8 @@ def read_assembly(directory: Path, stage: str | None = None) -> Iterator[Stack]:
                 account,
                 region,
                 str(template_path),
+                tuple(names[d] for d in artifact.get("dependencies") or () if d in names),
+                str(properties.get("assumeRoleArn") or ""),
             )
         elif artifact.get("type") == "cdk:cloud-assembly":
             if "directoryName" not in properties:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import stack_policy
-from tools.assembly import AssemblyError, Stack, load_stacks, read_json
+from tools.assembly import AssemblyError, Stack, load_stacks
 from tools.guard.cli import accept, read_acceptances, render
 from tools.guard.model import ACCEPT_FILE, FATE, ORPHAN_ROUTE, RULES, STATEFUL_TYPES, Acceptance, Finding, UsageError, protected
 
@@ -53,7 +53,7 @@ class DeployFailed(GateError):
 
 @dataclass(frozen=True)
 class Artifact:
-    """What the gate needs of a stack artifact beyond tools.assembly.Stack."""
+    """The deploy-order view of a stack (its dependencies and deploy role, read by tools.assembly)."""
 
     stack: str
     dependencies: tuple[str, ...] = ()  # stack names
@@ -73,30 +73,10 @@ class Plan:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def artifacts(directory: Path) -> dict[str, Artifact]:
-    """Stack name -> Artifact for every stack of an assembly, nested assemblies followed."""
-    manifest = read_json(directory / "manifest.json")
-    found = (manifest.get("artifacts") if isinstance(manifest, dict) else None) or {}
-    names = {
-        aid: (a.get("properties") or {}).get("stackName") or aid for aid, a in found.items() if a.get("type") == "aws:cloudformation:stack"
-    }
-    result: dict[str, Artifact] = {}
-    for artifact_id, artifact in found.items():
-        properties = artifact.get("properties") or {}
-        if artifact_id in names:
-            deps = tuple(names[d] for d in artifact.get("dependencies") or () if d in names)
-            result[names[artifact_id]] = Artifact(names[artifact_id], deps, str(properties.get("assumeRoleArn") or ""))
-        elif artifact.get("type") == "cdk:cloud-assembly" and "directoryName" in properties:
-            result.update(artifacts(directory / properties["directoryName"]))
-    return result
-
-
 def deploy_order(assembly: Path, stacks: dict[str, Stack]) -> list[tuple[Stack, Artifact]]:
     """The stacks, each after the stacks it depends on (ties by name)."""
-    known = artifacts(assembly)
-    missing = sorted(set(stacks) - set(known))
-    if missing:
-        raise AssemblyError(f"{assembly}: no stack artifact for {', '.join(missing)}")
+    # tools.assembly read each stack's dependencies and deploy role with the stack itself.
+    known = {name: Artifact(name, stack.dependencies, stack.assume_role_arn) for name, stack in stacks.items()}
     order: list[str] = []
     waiting = sorted(stacks)
     while waiting:

@@ -20,6 +20,7 @@ from collections import Counter
 from typing import Any
 
 from tools.assembly import AssemblyError, Stack, canon, load_stacks, props
+from tools.guard.model import policy
 from tools.tables import attribute_types
 
 TABLES = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
@@ -50,7 +51,8 @@ def principal(value: Any) -> str:
 
 
 def policies(resource: dict) -> str:
-    deletion, replace = resource.get("DeletionPolicy", "Delete"), resource.get("UpdateReplacePolicy", "Delete")
+    # The guard's reading, CloudFormation's defaults included (an RDS cluster snapshots).
+    deletion, replace = policy(resource, "DeletionPolicy"), policy(resource, "UpdateReplacePolicy")
     return deletion if deletion == replace else f"{deletion}/{replace}"
 
 
