@@ -182,6 +182,13 @@ def _server_args(pid: int) -> list[str] | None:
     return argv if state not in ("Z", "X") and _is_moto_server(argv) else None
 
 
+def _exiting(pid: int) -> bool:
+    """True while `pid` is on its way out: the kernel has already emptied its command line but
+    it is not yet a zombie (a pid reused by another program has a command line again)."""
+    process = _process(pid)
+    return process is not None and process[0] not in ("Z", "X") and not process[1]
+
+
 def _process(pid: int) -> tuple[str, list[str]] | None:
     """(state letter, argv) of a process, None if there is none: from /proc/<pid>/stat and
     /proc/<pid>/cmdline, or from `ps -ww` (never cut to the terminal width) where /proc is absent."""
@@ -308,7 +315,7 @@ def _gone(pid: int, timeout: float) -> bool:
     """Wait until `pid` is no longer a live moto server: exited, a zombie (it need not be our
     child, so it cannot always be reaped here), or its pid reused by another program."""
     deadline = time.monotonic() + timeout
-    while _server_args(pid):
+    while _server_args(pid) or _exiting(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
