@@ -15,6 +15,7 @@ from config.model import (
     DatabaseAlarmConfig,
     DatabaseConfig,
     EnvironmentConfig,
+    KeyConfig,
     PitrConfig,
     SlackConfig,
 )
@@ -40,6 +41,9 @@ DEV = EnvironmentConfig(
     access=AccessConfig(
         readonly_principal_arns=("arn:aws:iam::111111111111:role/DataAnalyst",),
         migration_principal_arns=("arn:aws:iam::111111111111:role/DataMigration",),
+    ),
+    keys=KeyConfig(
+        administrator_arns=("arn:aws:iam::111111111111:role/KeyAdministrator",), break_glass_arn="arn:aws:iam::111111111111:role/BreakGlass"
     ),
     monthly_budget_usd=200,
     access_log_retention_days=90,
@@ -76,6 +80,9 @@ STAGING = EnvironmentConfig(
     access=AccessConfig(
         readonly_principal_arns=("arn:aws:iam::222222222222:role/DataAnalyst",),
         migration_principal_arns=("arn:aws:iam::222222222222:role/DataMigration",),
+    ),
+    keys=KeyConfig(
+        administrator_arns=("arn:aws:iam::222222222222:role/KeyAdministrator",), break_glass_arn="arn:aws:iam::222222222222:role/BreakGlass"
     ),
     monthly_budget_usd=1000,
     # Governance mode: staging's audit archive is protected, but an administrator can clean it up.
@@ -123,6 +130,9 @@ PROD = EnvironmentConfig(
     access=AccessConfig(
         readonly_principal_arns=("arn:aws:iam::333333333333:role/DataAnalyst",),
         migration_principal_arns=("arn:aws:iam::333333333333:role/DataMigration",),
+    ),
+    keys=KeyConfig(
+        administrator_arns=("arn:aws:iam::333333333333:role/KeyAdministrator",), break_glass_arn="arn:aws:iam::333333333333:role/BreakGlass"
     ),
     monthly_budget_usd=5000,
     access_log_retention_days=730,

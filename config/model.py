@@ -82,6 +82,18 @@ class AccessConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeyConfig:
+    """Who governs the customer-managed keys (docs/security.md). Both must exist before the first
+    deploy: KMS refuses a key policy that names a principal it cannot find."""
+
+    # Roles (ARNs) that administer every key of the environment: rotation, tags, policy,
+    # scheduling deletion. They cannot encrypt or decrypt anything.
+    administrator_arns: tuple[str, ...]
+    # One role (ARN) for emergencies: full control of every key. Its use is an incident.
+    break_glass_arn: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CiConfig:
     """Who may deploy through GitHub Actions OIDC (stack ci-deploy-{env}, docs/ci-deploy-roles.md)."""
 
@@ -156,6 +168,7 @@ class EnvironmentConfig:
     alarms: AlarmConfig
     alerts: AlertConfig
     access: AccessConfig = AccessConfig()
+    keys: KeyConfig
     monthly_budget_usd: int
     replicas: tuple[ReplicaConfig, ...] = ()
     # "system.TableId" -> physical name, to adopt an existing table under its old name.

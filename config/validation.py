@@ -54,6 +54,7 @@ EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z
 SNS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[A-Za-z0-9_-]{1,256}$")
 KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
 IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$")
 SLACK_WORKSPACE = re.compile(r"^T[A-Z0-9]{8,}$")
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
@@ -164,6 +165,8 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         for i, arn in enumerate(getattr(acc, group)):
             p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
 
+    _keys(p, cfg, system_keys)
+
     _positive(p, "monthly_budget_usd", cfg.monthly_budget_usd)
     _positive(p, "access_log_retention_days", cfg.access_log_retention_days)
 
@@ -231,6 +234,43 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     return p.lines
 
 
+# Data roles this project creates per system; their names end in one of these.
+DATA_ROLE_SUFFIXES = ("app", "readonly", "migration", "tenant", "backup", "archive-pipe", "archive-delivery")
+
+
+def _keys(p: _Problems, cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> None:
+    """Key administrators and the break-glass role: real principals, and never one that also
+    reads the data, so administering a key never comes with using it."""
+    keys = cfg.keys
+    admins = keys.administrator_arns
+    p.check(
+        isinstance(admins, tuple) and len(admins) > 0,
+        "keys.administrator_arns",
+        admins,
+        "at least one IAM role or user ARN that administers the keys",
+    )
+    readers = {*cfg.access.readonly_principal_arns, *cfg.access.migration_principal_arns}
+    own_roles = {f"{system}-{cfg.name}-{suffix}" for system in system_keys for suffix in DATA_ROLE_SUFFIXES}
+    candidates = [*((f"keys.administrator_arns[{i}]", arn) for i, arn in enumerate(admins)), ("keys.break_glass_arn", keys.break_glass_arn)]
+    for key, arn in candidates:
+        if not (isinstance(arn, str) and IAM_PRINCIPAL_ARN.match(arn)):
+            p.add(key, arn, "an IAM role or user ARN arn:aws:iam::ACCOUNT:role/NAME")
+        elif arn in readers or arn.rsplit("/", 1)[-1] in own_roles:
+            p.add(
+                key,
+                arn,
+                "a principal that cannot read the data: not a data role, nor one listed in access.readonly/migration_principal_arns",
+            )
+        elif arn.rsplit("/", 1)[-1].startswith("cdk-"):
+            p.add(key, arn, "a principal of your own: the CDK deploy role is named in every key policy already, with less")
+    p.check(
+        keys.break_glass_arn not in admins,
+        "keys.break_glass_arn",
+        keys.break_glass_arn,
+        "a principal other than the key administrators: break-glass use must stand out in CloudTrail",
+    )
+
+
 def _arn_account(arn: object) -> str | None:
     parts = arn.split(":") if isinstance(arn, str) else []
     return parts[4] if len(parts) > 5 and parts[0] == "arn" and ACCOUNT.match(parts[4]) else None
@@ -257,6 +297,8 @@ def _trust(p: _Problems, cfg: EnvironmentConfig) -> None:
             for i, arn in enumerate(getattr(cfg.access, group))
         ),
         ("alerts.external_topic_arn", cfg.alerts.external_topic_arn),
+        *((f"keys.administrator_arns[{i}]", arn) for i, arn in enumerate(cfg.keys.administrator_arns)),
+        ("keys.break_glass_arn", cfg.keys.break_glass_arn),
         *((f"replicas[{i}].kms_key_arn", r.kms_key_arn) for i, r in enumerate(cfg.replicas)),
     ]
     for key, arn in foreign:

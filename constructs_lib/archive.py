@@ -23,9 +23,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.arns import partition, role_arn
 from constructs_lib.buckets import SecureBucket
 from constructs_lib.identity import pin
-from constructs_lib.kms import log_service_may_use
+from constructs_lib.kms import allow_use, log_service_may_use
 from constructs_lib.nag import acknowledge
 from constructs_lib.table import DataTable
 
@@ -109,6 +110,15 @@ class ArchiveTarget:
     key: kms.IKey
 
 
+def pipe_role_name(name_prefix: str) -> str:
+    return f"{name_prefix}-archive-pipe"
+
+
+def delivery_role_name(name_prefix: str) -> str:
+    """The Firehose role that writes to the archive bucket; the archive's key names it."""
+    return f"{name_prefix}-archive-delivery"
+
+
 class TableArchiver(Construct):
     """One system's archival plumbing: a dead-letter queue, the pipe and Firehose roles and log
     group shared by its tables, and per table a Firehose stream, a Pipe and their alarms."""
@@ -161,19 +171,34 @@ class TableArchiver(Construct):
         self.pipe_role = iam.Role(
             self,
             "PipeRole",
-            role_name=f"{name_prefix}-archive-pipe",
+            role_name=pipe_role_name(name_prefix),
             assumed_by=_service(self, "pipes.amazonaws.com"),
             description="Reads TTL deletions from table streams into Firehose",
         )
         self.pipe_policy = iam.ManagedPolicy(self, "PipePolicy", managed_policy_name=f"{name_prefix}-archive-pipe", roles=[self.pipe_role])
         self.pipe_policy.add_statements(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn]),
-            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"}},
+            ),
         )
+        # The key's side of the pipe's grants: dead letters through SQS, stream records through DynamoDB.
+        pipe_arn = role_arn(self, pipe_role_name(name_prefix))
+        allow_use(
+            key,
+            self,
+            sid="ArchivePipeDeadLetters",
+            principal_arns=[pipe_arn],
+            actions=("kms:Decrypt", "kms:GenerateDataKey"),
+            via_services=("sqs",),
+        )
+        allow_use(key, self, sid="ArchivePipeReadsStreams", principal_arns=[pipe_arn], actions=("kms:Decrypt",), via_services=("dynamodb",))
         self.delivery_role = iam.Role(
             self,
             "DeliveryRole",
-            role_name=f"{name_prefix}-archive-delivery",
+            role_name=delivery_role_name(name_prefix),
             assumed_by=_service(self, "firehose.amazonaws.com"),
             description="Writes archived items to the archive bucket",
         )
@@ -190,7 +215,7 @@ class TableArchiver(Construct):
         scope = Construct(self, table.spec.id)
         bucket, key = s3.Bucket.from_bucket_name(scope, "Target", target.bucket_name), target.key
         # A literal ARN (no partition token) so the policy and its cdk-nag finding id read the same everywhere.
-        objects = f"arn:{_partition(Stack.of(self).region)}:s3:::{target.bucket_name}/{prefix}*"
+        objects = f"arn:{partition(Stack.of(self).region)}:s3:::{target.bucket_name}/{prefix}*"
         self.delivery_policy.add_statements(
             iam.PolicyStatement(
                 actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[bucket.bucket_arn]
@@ -319,10 +344,6 @@ class TableArchiver(Construct):
             evaluation_periods=self._alarm_periods,
             datapoints_to_alarm=self._alarm_periods,
         )
-
-
-def _partition(region: str) -> str:
-    return "aws-us-gov" if "-gov-" in region else "aws"
 
 
 def _service(scope: Construct, name: str) -> iam.IPrincipal:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib.identity import pin
+from constructs_lib.identity import cfn_resource, pin
+from constructs_lib.kms import USE_ACTIONS
 from constructs_lib.nag import acknowledge
 from constructs_lib.props import BackupRule
 from constructs_lib.table import DataTable
@@ -23,6 +25,9 @@ FAILURE_EVENTS = [
     backup.BackupVaultEvents.RESTORE_JOB_FAILED,
     backup.BackupVaultEvents.COPY_JOB_FAILED,
 ]
+# What AWS Backup's role does with a key it backs up from or into (AWS's restore policy's list).
+BACKUP_KEY_ACTIONS = (*USE_ACTIONS, "kms:CreateGrant")
+FAILURE_EVENT_NAMES = ("BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED", "RESTORE_JOB_FAILED", "COPY_JOB_FAILED")
 
 
 # What CDK's selection role attaches (backup, and restores because allow_restores is on).
@@ -56,11 +61,20 @@ class TableBackupVault(Construct):
             backup_vault_name=vault_name,
             encryption_key=key,
             lock_configuration=lock,
-            notification_topic=topic,
-            notification_events=FAILURE_EVENTS,
             removal_policy=removal_policy,
         )
+        # Notifications on the L1: the L2's notification_topic also grants backup.amazonaws.com
+        # the topic and its key without a source condition. The alert topic's own policy already
+        # lets this account's AWS Backup publish (constructs_lib/alerts.py).
+        cfn_resource(self.vault, backup.CfnBackupVault).notifications = backup.CfnBackupVault.NotificationObjectTypeProperty(
+            backup_vault_events=list(FAILURE_EVENT_NAMES), sns_topic_arn=topic.topic_arn
+        )
         pin(self.vault, "BackupVault")
+
+
+def backup_role_name(plan_name: str) -> str:
+    """The role AWS Backup assumes for a plan's selection; the backup key's policy names it."""
+    return f"{plan_name}-backup"
 
 
 class TableBackupPlan(Construct):
@@ -90,13 +104,23 @@ class TableBackupPlan(Construct):
                 for rule in rules
             ],
         )
-        selection = self.plan.add_selection(
+        # A named role, so the keys can name it; only this account's AWS Backup may assume it.
+        role = iam.Role(
+            self,
+            "Role",
+            role_name=backup_role_name(plan_name),
+            description=f"AWS Backup backs up and restores the {plan_name} tables",
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+        )
+        self.plan.add_selection(
             "Tables",
             backup_selection_name=f"{plan_name}-tables",
             resources=[backup.BackupResource.from_arn(t.table_arn) for t in tables],
             allow_restores=True,
+            role=role,
         )
-        role = selection.node.find_child("Role")
         reason = (
             "AWS Backup's own service-role policy is AWS-maintained and follows new backup features; a "
             "hand-copied policy would silently break backups. The role is assumable only by backup.amazonaws.com."

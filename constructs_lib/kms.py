@@ -1,4 +1,19 @@
-"""Customer-managed KMS keys with this project's defaults."""
+"""Customer-managed KMS keys with this project's defaults and key policy (docs/security.md).
+
+The key policy never gives the account root `kms:*`, so an IAM administrator cannot decrypt
+data or destroy a key by granting themselves permissions. Instead:
+
+- key administrators (config) manage the key but cannot use it;
+- the break-glass principal (config) may do anything;
+- the CDK deployer may change the policy, and use the key only through the services whose
+  resources it creates with it (`deployer_services`): DynamoDB, for one, checks that the
+  creator of a table may use its key. It cannot decrypt anything directly, and the tables'
+  resource policies deny it their items (constructs_lib/table.py);
+- an explicit deny keeps everybody else from deleting or disabling the key, deleting its
+  alias, rewriting its policy, or creating a grant for anything but an AWS resource;
+- each use is a statement of its own (`allow_use`), naming the roles and the services they
+  must call through.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +25,74 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.identity import pin
+from constructs_lib.props import Governance
+
+# Managing a key; none of these reads or writes data.
+ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+# Each of these makes everything the key encrypted unreadable, or its name point elsewhere.
+DESTRUCTIVE_ACTIONS = ("kms:DeleteAlias", "kms:DisableKey", "kms:ScheduleKeyDeletion")
+# Encrypting and decrypting: what the data's own roles need, through the data's service.
+USE_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 
 class DataKey(Construct):
-    """A symmetric customer-managed key: rotation on, an alias, a 30-day deletion window.
+    """A symmetric customer-managed key: rotation on, an alias, a 30-day deletion window, and
+    the governed key policy described in this module.
 
     The key is stateful: deleting it makes everything it encrypted unreadable, so its
     removal policy comes from its props (the stacks pass retain outside dev) and its logical id is pinned.
+    `deployer_services` names the services (short names such as "dynamodb") through which the
+    deployer creates resources encrypted with the key: tables, clusters, vaults. Through them
+    (and only them) it may create grants for AWS resources and use the key, as each service's
+    documentation requires of the principal creating the resource.
     """
 
-    def __init__(self, scope: Construct, id: str, *, alias: str, description: str, removal_policy: RemovalPolicy, logical_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        alias: str,
+        description: str,
+        removal_policy: RemovalPolicy,
+        logical_id: str,
+        governance: Governance,
+        deployer_services: Sequence[str] = (),
+    ) -> None:
         super().__init__(scope, id)
+        region = Stack.of(self).region
         self.key = kms.Key(
             self,
             "Key",
@@ -29,8 +101,114 @@ class DataKey(Construct):
             enable_key_rotation=True,
             pending_window=Duration.days(30),
             removal_policy=removal_policy,
+            policy=iam.PolicyDocument(
+                statements=governance_statements(
+                    governance,
+                    deployer_services=[via(s, region) for s in deployer_services],
+                    # Where CloudFormation deletes the key with its stack (dev), it must be allowed to.
+                    deployer_may_delete=removal_policy == RemovalPolicy.DESTROY,
+                )
+            ),
         )
         pin(self.key, logical_id)
+
+
+def via(service: str, region: str) -> str:
+    """The kms:ViaService value of `service` ("dynamodb") in `region`."""
+    return f"{service}.{region}.amazonaws.com"
+
+
+def governance_statements(g: Governance, *, deployer_services: Sequence[str], deployer_may_delete: bool) -> list[iam.PolicyStatement]:
+    """The statements every key starts with (module docstring)."""
+    admins = sorted(g.administrator_arns)
+    may_destroy = sorted({*admins, g.break_glass_arn, *([g.deployer_arn] if deployer_may_delete else [])})
+    may_rewrite = sorted({*admins, g.break_glass_arn, g.deployer_arn})
+    statements = [
+        iam.PolicyStatement(
+            sid="KeyAdministration",
+            principals=[iam.ArnPrincipal(a) for a in sorted({*admins, g.deployer_arn})],
+            actions=list(ADMIN_ACTIONS),
+            resources=["*"],  # in a key policy, "*" means this key
+        ),
+        iam.PolicyStatement(sid="BreakGlass", principals=[iam.ArnPrincipal(g.break_glass_arn)], actions=["kms:*"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="DenyKeyDestructionExceptAdministrators",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(DESTRUCTIVE_ACTIONS),
+            resources=["*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": may_destroy}},
+        ),
+        iam.PolicyStatement(
+            sid="DenyKeyPolicyChangesExceptAdministrators",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:PutKeyPolicy"],
+            resources=["*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": may_rewrite}},
+        ),
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsResources",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
+        ),
+    ]
+    if deployer_services:
+        services = sorted(deployer_services)
+        statements += [
+            iam.PolicyStatement(
+                sid="DeployerAttachesKeyToResources",
+                principals=[iam.ArnPrincipal(g.deployer_arn)],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": {"kms:ViaService": services}},
+            ),
+            iam.PolicyStatement(
+                sid="DeployerCreatesEncryptedResources",
+                principals=[iam.ArnPrincipal(g.deployer_arn)],
+                actions=[a for a in USE_ACTIONS if a != "kms:DescribeKey"],  # DescribeKey is an administration action
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": services}},
+            ),
+        ]
+    return statements
+
+
+def allow_use(
+    key: kms.IKey,
+    scope: Construct,
+    *,
+    sid: str,
+    principal_arns: Sequence[str],
+    actions: Sequence[str],
+    via_services: Sequence[str] = (),
+) -> None:
+    """Let exactly `principal_arns` use `key` for `actions`, only through `via_services` (short
+    names such as "dynamodb") when given.
+
+    The principal is the account, narrowed by aws:PrincipalArn: the roles' own IAM policies must
+    grant the same, and a role in another stack, deployed later, needs no CloudFormation
+    dependency (a key policy naming a role that does not exist yet fails to deploy).
+    """
+    stack = Stack.of(scope)
+    conditions: dict[str, dict[str, object]] = {
+        "ArnEquals": {"aws:PrincipalArn": sorted(principal_arns)},
+        "StringEquals": {"kms:CallerAccount": stack.account},
+    }
+    if via_services:
+        conditions["StringEquals"]["kms:ViaService"] = sorted(via(s, stack.region) for s in via_services)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.AccountRootPrincipal()],
+            actions=sorted(actions),
+            resources=["*"],
+            conditions=conditions,
+        )
+    )
 
 
 def log_group_arn(scope: Construct, name: str) -> str:
@@ -39,7 +217,10 @@ def log_group_arn(scope: Construct, name: str) -> str:
 
 
 def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_names: Sequence[str]) -> None:
-    """Let CloudWatch Logs encrypt exactly these log groups with `key` (and nothing else)."""
+    """Let CloudWatch Logs encrypt exactly these log groups with `key` (and nothing else).
+
+    The encryption-context condition names this account's own log groups: that is CloudWatch
+    Logs' documented confused-deputy guard for key policies."""
     stack = Stack.of(scope)
     key.add_to_resource_policy(
         iam.PolicyStatement(

@@ -68,3 +68,21 @@ class BackupRule:
     delete_after_days: int
     # DynamoDB backups in cold storage need AWS Backup's advanced DynamoDB features (README).
     move_to_cold_storage_after_days: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Governance:
+    """Who may administer the keys and tables, apart from those who may use them (docs/security.md).
+
+    Administrators manage the keys (rotation, tags, policy, deletion) and cannot use them; the
+    break-glass principal may do anything, and its use is an incident. The deployer is the CDK
+    CloudFormation execution role: it may rewrite a key policy (KMS refuses a policy that would
+    lock its author out) and use a key through the services whose resources it creates (DynamoDB
+    checks the creator's access to the key), but the tables' own policies deny it their items.
+    Where a resource is deleted with its stack (dev), the deployer may also delete it.
+    """
+
+    account: str
+    administrator_arns: tuple[str, ...]
+    break_glass_arn: str
+    deployer_arn: str

@@ -37,6 +37,8 @@ class DataAccessRoles(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.policies: dict[str, iam.ManagedPolicy] = {}
+        # Role id ("App") -> role name: keys name the roles that may use them.
+        self.names: dict[str, str] = {}
         self.app = self._role("App", f"{name_prefix}-app", iam.ServicePrincipal(app_service_principal), "Application read-write access")
         self.readonly = self._role(
             "ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support"
@@ -78,6 +80,7 @@ class DataAccessRoles(Construct):
         self.policies[policy].add_statements(*statements(grants))
 
     def _role(self, id: str, name: str, principal: iam.IPrincipal, description: str) -> iam.Role:
+        self.names[id] = name
         role = iam.Role(self, id, role_name=name, assumed_by=principal, description=description, max_session_duration=Duration.hours(1))
         # Each role's permissions live in one customer-managed policy named after it.
         self.policies[id] = iam.ManagedPolicy(self, f"{id}Policy", managed_policy_name=name, description=description, roles=[role])

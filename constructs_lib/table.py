@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from constructs import Construct
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.identity import pin
 from constructs_lib.monitoring import TableAlarms
-from constructs_lib.props import Replica, TableAlarmThresholds, TableBilling
+from constructs_lib.props import Governance, Replica, TableAlarmThresholds, TableBilling
 from constructs_lib.specs import Key, TableSpec
 
 # Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
@@ -32,6 +33,18 @@ WRITE_ACTIONS = (
 # A customer-managed key is used by DynamoDB on the caller's behalf.
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+
+# What the deployer may never do to a table's items: it creates and changes tables (and so may
+# use their key through DynamoDB), but reading, exporting or restoring the data is not its job.
+DEPLOYER_DENIED_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:ExportTableToPointInTime",
+    "dynamodb:GetItem",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:Query",
+    "dynamodb:RestoreTableToPointInTime",
+    "dynamodb:Scan",
+)
 
 _KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 _PROJECTIONS = {
@@ -59,7 +72,45 @@ class TableSettings:
     deletion_protection: bool
     removal_policy: RemovalPolicy
     alarms: TableAlarmThresholds
+    governance: Governance
     replicas: Sequence[Replica] = ()
+
+
+@functools.cache
+def table_policy(g: Governance, *, deletable: bool) -> iam.PolicyDocument:
+    """Every table's resource policy: denies only, so the roles' IAM grants stay the one source
+    of access. In a table's own policy "*" means the table and its indexes (a stream has a
+    policy of its own). One document serves every table alike: it holds no token."""
+    may_delete = sorted({g.break_glass_arn, *([g.deployer_arn] if deletable else [])})
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="DenyAccessFromOutsideTheAccount",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:*"],
+                resources=["*"],
+                # AWS services acting for the account (backups, streams to Pipes) are not principals of it.
+                conditions={"StringNotEquals": {"aws:PrincipalAccount": g.account}, "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}},
+            ),
+            iam.PolicyStatement(
+                sid="DenyTheDeployerTheItems",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(DEPLOYER_DENIED_ACTIONS),
+                resources=["*"],
+                conditions={"ArnEquals": {"aws:PrincipalArn": [g.deployer_arn]}},
+            ),
+            iam.PolicyStatement(
+                sid="DenyTableDeletionExceptBreakGlass",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:DeleteTable"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": may_delete}},
+            ),
+        ]
+    )
 
 
 class DataTable(Construct):
@@ -116,6 +167,7 @@ class DataTable(Construct):
             ),
             deletion_protection=settings.deletion_protection,
             removal_policy=settings.removal_policy,
+            resource_policy=table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY),
             replicas=[dynamodb.ReplicaTableProps(region=r.region) for r in settings.replicas] or None,
         )
         # The logical id is the table's identity to CloudFormation: pin it to the catalogue id

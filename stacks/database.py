@@ -10,7 +10,7 @@ from constructs import Construct
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
-from constructs_lib.kms import DataKey
+from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
@@ -56,7 +56,21 @@ class DatabaseStack(Stack):
             description=f"Encrypts the {system.title} PostgreSQL database in {config.name}",
             removal_policy=kept_removal,
             logical_id="KeyDatabase",
+            governance=naming.governance(config),
+            # RDS creates grants for the cluster's storage and Performance Insights, and stores
+            # the master password it generates in Secrets Manager, encrypted with this key.
+            deployer_services=("rds", "secretsmanager"),
         ).key
+        # make db-bootstrap reads the master secret as a migration role (docs/first-deploy.md).
+        if config.access.migration_principal_arns:
+            allow_use(
+                self.key,
+                self,
+                sid="MigrationReadsMasterSecret",
+                principal_arns=list(config.access.migration_principal_arns),
+                actions=("kms:Decrypt",),
+                via_services=("secretsmanager",),
+            )
 
         self.network = IsolatedNetwork(
             self,

@@ -3,6 +3,8 @@ names instead of CloudFormation exports, which would lock the exporting resource
 
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import topic_arn_for
+from constructs_lib.arns import partition
+from constructs_lib.props import Governance
 
 
 def alert_topic_name(cfg: EnvironmentConfig) -> str:
@@ -30,3 +32,23 @@ def archive_bucket_name(cfg: EnvironmentConfig, *, audit: bool) -> str:
 
 def backup_vault_name(cfg: EnvironmentConfig) -> str:
     return f"data-tables-{cfg.name}"
+
+
+def role_arn(cfg: EnvironmentConfig, role_name: str) -> str:
+    """A role of this environment's account by name: usable in policies before the role exists."""
+    return f"arn:{partition(cfg.region)}:iam::{cfg.account}:role/{role_name}"
+
+
+def deployer_arn(cfg: EnvironmentConfig) -> str:
+    """The CDK bootstrap's CloudFormation execution role: the principal that creates every resource."""
+    qualifier = cfg.ci.bootstrap_qualifier
+    return role_arn(cfg, f"cdk-{qualifier}-cfn-exec-role-{cfg.account}-{cfg.region}")
+
+
+def governance(cfg: EnvironmentConfig) -> Governance:
+    return Governance(
+        account=cfg.account,
+        administrator_arns=cfg.keys.administrator_arns,
+        break_glass_arn=cfg.keys.break_glass_arn,
+        deployer_arn=deployer_arn(cfg),
+    )

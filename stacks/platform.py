@@ -7,14 +7,15 @@ from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from config.retention import archived
 from constructs_lib.alerts import AlarmActions, AlertTopic
-from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule
-from constructs_lib.backup import TableBackupVault
+from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule, delivery_role_name
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault, backup_role_name
 from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
-from constructs_lib.kms import DataKey
+from constructs_lib.kms import DataKey, allow_use
 from stacks import naming
 from stacks.policies import removal_policy
 
@@ -23,6 +24,7 @@ class PlatformStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, any_provisioned: bool, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         policy = removal_policy(config.removal_policy)
+        self.governance = naming.governance(config)
         self.alerts_key = DataKey(
             self,
             "AlertsKey",
@@ -30,6 +32,7 @@ class PlatformStack(Stack):
             description=f"Encrypts the {config.name} data alert topic",
             removal_policy=policy,
             logical_id="KeyAlerts",
+            governance=self.governance,
         ).key
         alerts = config.alerts
         self.alert_topic = AlertTopic(
@@ -60,7 +63,20 @@ class PlatformStack(Stack):
                 description=f"Encrypts the {config.name} table backups",
                 removal_policy=policy,
                 logical_id="KeyBackup",
+                governance=self.governance,
+                # Creating a vault with a key takes a grant and a data key through AWS Backup.
+                deployer_services=("backup",),
             ).key
+            # Each system's backup role (in the system stacks, deployed after this one) writes
+            # recovery points into the vault.
+            allow_use(
+                backup_key,
+                self,
+                sid="BackupRolesWriteRecoveryPoints",
+                principal_arns=[naming.role_arn(config, backup_role_name(f"{s.key}-{config.name}")) for s in SYSTEMS],
+                actions=BACKUP_KEY_ACTIONS,
+                via_services=("backup", "dynamodb"),
+            )
             TableBackupVault(
                 self,
                 "Backup",
@@ -117,7 +133,19 @@ class PlatformStack(Stack):
             description=f"Encrypts the {config.name} archives of expired items",
             removal_policy=policy,
             logical_id="KeyArchive",
+            governance=self.governance,
         ).key
+        # The archivers' Firehose roles (system stacks, deployed after this one) write objects
+        # through S3; nothing reads the archive but the break-glass role (docs/restore.md).
+        writers = sorted({system for system, _, _ in archived()})
+        allow_use(
+            key,
+            self,
+            sid="ArchiveDeliveryWritesObjects",
+            principal_arns=[naming.role_arn(config, delivery_role_name(f"{s}-{config.name}")) for s in writers],
+            actions=("kms:Decrypt", "kms:GenerateDataKey"),
+            via_services=("s3",),
+        )
         targets = {}
         for audit in (False, True):
             rules = [

@@ -11,12 +11,12 @@ from config.model import EnvironmentConfig
 from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import ArchiveTarget, TableArchiver
-from constructs_lib.backup import TableBackupPlan
-from constructs_lib.kms import DataKey
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupPlan, backup_role_name
+from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.props import TableAlarmThresholds
 from constructs_lib.roles import DataAccessRoles
 from constructs_lib.specs import SystemSpec
-from constructs_lib.table import DataTable, TableSettings
+from constructs_lib.table import KMS_READ_ACTIONS, KMS_WRITE_ACTIONS, DataTable, TableSettings
 from stacks import naming
 from stacks.policies import removal_policy
 
@@ -51,6 +51,7 @@ class SystemStack(Stack):
         self.system = system
         prefix = f"{system.key}-{config.name}"
         removal = removal_policy(config.removal_policy)
+        governance = naming.governance(config)
         # One key per system and environment: revoking or auditing one system's data never
         # touches another's.
         self.key = DataKey(
@@ -60,6 +61,9 @@ class SystemStack(Stack):
             description=f"Encrypts the {system.title} tables in {config.name}",
             removal_policy=removal,
             logical_id="KeyData",
+            governance=governance,
+            # DynamoDB checks that whoever creates a table may use its key, and creates a grant.
+            deployer_services=("dynamodb",),
         ).key
 
         topic_arns = naming.alert_topic_arns(self, config)
@@ -72,6 +76,7 @@ class SystemStack(Stack):
             deletion_protection=config.deletion_protection,
             removal_policy=removal,
             alarms=table_alarm_thresholds(config),
+            governance=governance,
             replicas=config.replicas,
         )
         # Tables get a scope of their own so a table id can never collide with another construct.
@@ -113,6 +118,15 @@ class SystemStack(Stack):
                 rules=config.backup.rules,
                 tables=list(self.tables.values()),
             )
+            # AWS Backup reads the tables as the plan's role (the vault's key is the platform's).
+            allow_use(
+                self.key,
+                self,
+                sid="BackupReadsTables",
+                principal_arns=[naming.role_arn(config, backup_role_name(prefix))],
+                actions=BACKUP_KEY_ACTIONS,
+                via_services=("backup", "dynamodb"),
+            )
         self.roles = DataAccessRoles(
             self,
             "Access",
@@ -122,6 +136,13 @@ class SystemStack(Stack):
             readonly_principal_arns=config.access.readonly_principal_arns,
             migration_principal_arns=config.access.migration_principal_arns if system.migration_role else None,
             tenant_isolation=system.tenant_isolation,
+        )
+        arns = {role: naming.role_arn(config, name) for role, name in self.roles.names.items()}
+        # The key's side of the roles' grants: each only through DynamoDB.
+        writers = [arns[r] for r in ("App", "Migration", "Tenant") if r in arns]
+        allow_use(self.key, self, sid="TablesReadWrite", principal_arns=writers, actions=KMS_WRITE_ACTIONS, via_services=("dynamodb",))
+        allow_use(
+            self.key, self, sid="TablesReadOnly", principal_arns=[arns["ReadOnly"]], actions=KMS_READ_ACTIONS, via_services=("dynamodb",)
         )
 
         self.field_key = None
@@ -136,7 +157,10 @@ class SystemStack(Stack):
                 description=f"Envelope key for {system.title} field-level encryption in {config.name}",
                 removal_policy=removal,
                 logical_id="KeyFieldEncryption",
+                governance=governance,
             ).key
             self.roles.policies["App"].add_statements(
                 iam.PolicyStatement(actions=list(FIELD_KEY_ACTIONS), resources=[self.field_key.key_arn])
             )
+            # The app calls KMS itself here (envelope encryption), so no service is in between.
+            allow_use(self.field_key, self, sid="AppEnvelopeEncryption", principal_arns=[arns["App"]], actions=FIELD_KEY_ACTIONS)

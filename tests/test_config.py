@@ -23,6 +23,7 @@ from config.model import (
     BillingConfig,
     CiConfig,
     ConfigError,
+    KeyConfig,
     PitrConfig,
     ReplicaConfig,
     SlackConfig,
@@ -495,8 +496,18 @@ FOREIGN = "arn:aws:iam::999999999999:role/Contractor"
             "alerts.external_topic_arn",
             "arn:aws:sns:us-east-1:999999999999:their-pager",
         ),
+        (
+            {"keys": KeyConfig(administrator_arns=(FOREIGN,), break_glass_arn=STAGING.keys.break_glass_arn)},
+            "keys.administrator_arns[0]",
+            FOREIGN,
+        ),
+        (
+            {"keys": KeyConfig(administrator_arns=STAGING.keys.administrator_arns, break_glass_arn=FOREIGN)},
+            "keys.break_glass_arn",
+            FOREIGN,
+        ),
     ],
-    ids=["principal", "external topic"],
+    ids=["principal", "external topic", "key administrator", "break glass"],
 )
 def test_arns_of_another_account_are_refused_unless_trusted(changes, key, value):
     staging = replace(STAGING, **changes)
@@ -526,3 +537,57 @@ def test_trusted_accounts_must_be_other_account_ids():
         dev=replace(DEV, trusted_accounts=("111111111111",)),
     )
     assert_rejected(["dev.trusted_accounts[0] = 'abc'"], dev=replace(DEV, trusted_accounts=("abc",)))
+
+
+# --- key governance: administrators and the break-glass role (docs/security.md)
+
+ADMIN = "arn:aws:iam::111111111111:role/KeyAdministrator"
+GLASS = "arn:aws:iam::111111111111:role/BreakGlass"
+
+
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (
+            KeyConfig(administrator_arns=(), break_glass_arn=GLASS),
+            "dev.keys.administrator_arns = () is not allowed: at least one IAM role or user ARN that administers the keys",
+        ),
+        (
+            KeyConfig(administrator_arns=("KeyAdministrator",), break_glass_arn=GLASS),
+            "dev.keys.administrator_arns[0] = 'KeyAdministrator' is not allowed: an IAM role or user ARN arn:aws:iam::ACCOUNT:role/NAME",
+        ),
+        (
+            KeyConfig(administrator_arns=(ADMIN,), break_glass_arn=ADMIN),
+            f"dev.keys.break_glass_arn = {ADMIN!r} is not allowed: a principal other than the key administrators: "
+            "break-glass use must stand out in CloudTrail",
+        ),
+        (
+            KeyConfig(administrator_arns=("arn:aws:iam::111111111111:role/DataAnalyst",), break_glass_arn=GLASS),
+            "dev.keys.administrator_arns[0] = 'arn:aws:iam::111111111111:role/DataAnalyst' is not allowed: a principal that cannot "
+            "read the data: not a data role, nor one listed in access.readonly/migration_principal_arns",
+        ),
+        (
+            KeyConfig(administrator_arns=(ADMIN,), break_glass_arn="arn:aws:iam::111111111111:role/daylight-dev-app"),
+            "dev.keys.break_glass_arn = 'arn:aws:iam::111111111111:role/daylight-dev-app' is not allowed: a principal that cannot "
+            "read the data",
+        ),
+        (
+            KeyConfig(
+                administrator_arns=("arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1",),
+                break_glass_arn=GLASS,
+            ),
+            "dev.keys.administrator_arns[0] = 'arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1' "
+            "is not allowed: a principal of your own: the CDK deploy role is named in every key policy already, with less",
+        ),
+    ],
+    ids=[
+        "no administrator",
+        "not an arn",
+        "break glass is an administrator",
+        "administrator reads data",
+        "break glass is the app",
+        "deployer",
+    ],
+)
+def test_key_governance_is_refused_when_it_would_mix_administration_and_use(keys, expected):
+    assert_rejected([expected], dev=replace(DEV, keys=keys))

@@ -12,8 +12,8 @@ from aws_cdk.assertions import Match, Template
 
 from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.buckets import AccessLogBucket, SecureBucket
-from constructs_lib.kms import DataKey
-from constructs_lib.props import Replica, TableAlarmThresholds, TableBilling
+from constructs_lib.kms import DataKey, allow_use
+from constructs_lib.props import Governance, Replica, TableAlarmThresholds, TableBilling
 from constructs_lib.specs import IndexSpec, Key, TableSpec
 from constructs_lib.table import DataTable, TableSettings
 from tests.support import ROOT, region_stack, resources
@@ -34,11 +34,17 @@ ALARMS = TableAlarmThresholds(
     throttle_events=3, system_errors=2, latency_ms=40, replication_latency_ms=90_000, evaluation_periods=4, datapoints_to_alarm=2
 )
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
+ADMIN = "arn:aws:iam::123456789012:role/KeyAdministrator"
+BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"
+DEPLOYER = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"
+GOVERNANCE = Governance(account="123456789012", administrator_arns=(ADMIN,), break_glass_arn=BREAK_GLASS, deployer_arn=DEPLOYER)
 
 
 def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN):
     stack = region_stack()
-    key = DataKey(stack, "Key", alias="alias/test", description="test", removal_policy=removal, logical_id="KeyData").key
+    key = DataKey(
+        stack, "Key", alias="alias/test", description="test", removal_policy=removal, logical_id="KeyData", governance=GOVERNANCE
+    ).key
     settings = TableSettings(
         billing=billing or TableBilling(),
         pitr_enabled=pitr,
@@ -46,6 +52,7 @@ def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=Remo
         deletion_protection=protect,
         removal_policy=removal,
         alarms=ALARMS,
+        governance=GOVERNANCE,
         replicas=replicas,
     )
     table = DataTable(
@@ -248,7 +255,15 @@ def test_granting_an_unknown_index_fails_loudly():
 
 def test_data_key_rotates_has_alias_and_pinned_id():
     stack = region_stack()
-    DataKey(stack, "Key", alias="alias/x-data", description="d", removal_policy=RemovalPolicy.RETAIN, logical_id="KeyData")
+    DataKey(
+        stack,
+        "Key",
+        alias="alias/x-data",
+        description="d",
+        removal_policy=RemovalPolicy.RETAIN,
+        logical_id="KeyData",
+        governance=GOVERNANCE,
+    )
     template = Template.from_stack(stack)
     key = template.find_resources("AWS::KMS::Key")["KeyData"]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -257,9 +272,102 @@ def test_data_key_rotates_has_alias_and_pinned_id():
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/x-data"})
 
 
+def key_statements(removal=RemovalPolicy.RETAIN, deployer_services=("dynamodb",)) -> dict[str, dict]:
+    stack = region_stack()
+    key = DataKey(
+        stack,
+        "Key",
+        alias="alias/g",
+        description="d",
+        removal_policy=removal,
+        logical_id="KeyData",
+        governance=GOVERNANCE,
+        deployer_services=deployer_services,
+    ).key
+    allow_use(
+        key,
+        stack,
+        sid="AppReads",
+        principal_arns=["arn:aws:iam::123456789012:role/app"],
+        actions=["kms:Decrypt"],
+        via_services=["dynamodb"],
+    )
+    statements = Template.from_stack(stack).find_resources("AWS::KMS::Key")["KeyData"]["Properties"]["KeyPolicy"]["Statement"]
+    return {s["Sid"]: s for s in statements}
+
+
+def test_key_policy_separates_administration_from_use():
+    statements = key_statements()
+    assert list(statements) == [
+        "KeyAdministration",
+        "BreakGlass",
+        "DenyKeyDestructionExceptAdministrators",
+        "DenyKeyPolicyChangesExceptAdministrators",
+        "DenyGrantsExceptForAwsResources",
+        "DeployerAttachesKeyToResources",
+        "DeployerCreatesEncryptedResources",
+        "AppReads",
+    ]
+    # Nobody gets kms:* but the break-glass role; the account root gets nothing unconditioned.
+    assert [sid for sid, s in statements.items() if s["Action"] == "kms:*"] == ["BreakGlass"]
+    assert statements["BreakGlass"]["Principal"] == {"AWS": BREAK_GLASS}
+    admin = statements["KeyAdministration"]
+    assert admin["Principal"] == {"AWS": [ADMIN, DEPLOYER]}
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant"} & set(admin["Action"])
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation"} <= set(admin["Action"])
+    for sid, s in statements.items():
+        if s["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}:
+            assert s["Condition"]["ArnEquals"]["aws:PrincipalArn"], sid
+    # A use statement names the role, the account and the service in between.
+    assert statements["AppReads"]["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/app"]},
+        "StringEquals": {"kms:CallerAccount": "123456789012", "kms:ViaService": ["dynamodb.us-east-1.amazonaws.com"]},
+    }
+
+
+def test_only_administrators_destroy_a_retained_key_and_grants_are_for_aws_resources():
+    statements = key_statements()
+    destroy = statements["DenyKeyDestructionExceptAdministrators"]
+    assert destroy["Effect"] == "Deny" and destroy["Principal"] == {"AWS": "*"}
+    assert destroy["Action"] == ["kms:DeleteAlias", "kms:DisableKey", "kms:ScheduleKeyDeletion"]
+    # The deployer (and so any CloudFormation stack) cannot delete or disable a retained key.
+    assert destroy["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [BREAK_GLASS, ADMIN]}}
+    rewrite = statements["DenyKeyPolicyChangesExceptAdministrators"]
+    # KMS refuses a policy that would lock its author out, so the deployer may rewrite it.
+    assert rewrite["Action"] == "kms:PutKeyPolicy" and rewrite["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+        BREAK_GLASS,
+        ADMIN,
+        DEPLOYER,
+    ]
+    grants = statements["DenyGrantsExceptForAwsResources"]
+    assert grants["Effect"] == "Deny" and grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+    deployer = statements["DeployerAttachesKeyToResources"]
+    assert deployer["Principal"] == {"AWS": DEPLOYER} and deployer["Action"] == "kms:CreateGrant"
+    assert deployer["Condition"] == {
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+        "StringEquals": {"kms:ViaService": ["dynamodb.us-east-1.amazonaws.com"]},
+    }
+    # The deployer uses the key only through the service it creates resources in, never directly.
+    creates = statements["DeployerCreatesEncryptedResources"]
+    assert creates["Principal"] == {"AWS": DEPLOYER} and "kms:Decrypt" in creates["Action"]
+    assert creates["Condition"] == {"StringEquals": {"kms:ViaService": ["dynamodb.us-east-1.amazonaws.com"]}}
+
+
+def test_a_key_deleted_with_its_stack_lets_the_deployer_delete_it_and_no_grants_without_a_service():
+    statements = key_statements(removal=RemovalPolicy.DESTROY, deployer_services=())
+    assert statements["DenyKeyDestructionExceptAdministrators"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+        BREAK_GLASS,
+        ADMIN,
+        DEPLOYER,
+    ]
+    assert "DeployerAttachesKeyToResources" not in statements and "DeployerCreatesEncryptedResources" not in statements
+
+
 def test_alert_topic_encrypted_tls_only_with_email_and_slack():
     stack = region_stack()
-    key = DataKey(stack, "Key", alias="alias/a", description="d", removal_policy=RemovalPolicy.RETAIN, logical_id="KeyAlerts").key
+    key = DataKey(
+        stack, "Key", alias="alias/a", description="d", removal_policy=RemovalPolicy.RETAIN, logical_id="KeyAlerts", governance=GOVERNANCE
+    ).key
     AlertTopic(
         stack,
         "Alerts",
@@ -300,7 +408,9 @@ def test_alert_topic_encrypted_tls_only_with_email_and_slack():
 
 def test_secure_bucket_defaults():
     stack = region_stack()
-    key = DataKey(stack, "Key", alias="alias/b", description="d", removal_policy=RemovalPolicy.RETAIN, logical_id="KeyArchive").key
+    key = DataKey(
+        stack, "Key", alias="alias/b", description="d", removal_policy=RemovalPolicy.RETAIN, logical_id="KeyArchive", governance=GOVERNANCE
+    ).key
     logs = AccessLogBucket(stack, "Logs", retention_days=30, removal_policy=RemovalPolicy.RETAIN).bucket
     SecureBucket(stack, "Archive", key=key, access_logs=logs, access_log_prefix="archive/", removal_policy=RemovalPolicy.RETAIN)
     template = Template.from_json(Template.from_stack(stack).to_json())

@@ -90,7 +90,7 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
             for policy in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
                 expected.add(
                     (
-                        f"{system}/Backup/Plan/Tables/Role/Resource",
+                        f"{system}/Backup/Role/Resource",
                         f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]",
                     )
                 )

@@ -15,6 +15,7 @@ Standard library only, like the other readers.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from typing import Any
@@ -100,6 +101,14 @@ def table_lines(lid: str, res: dict, region: str) -> list[str]:
     return lines
 
 
+def table_policy(res: dict, region: str) -> dict:
+    """A table's resource policy document: a GlobalTable holds it per replica, a Table itself."""
+    p = props(res)
+    replicas = p.get("Replicas") or [p]
+    home = next((r for r in replicas if r.get("Region") in (region, None)), replicas[0])
+    return (home.get("ResourcePolicy") or {}).get("PolicyDocument") or {}
+
+
 def alarm_line(res: dict) -> str:
     p = props(res)
     if p.get("Metrics"):
@@ -161,9 +170,19 @@ def summary_lines(stack: Stack) -> list[str]:
         by_type.setdefault(res.get("Type", "?"), {})[lid] = res
     protection = {True: "on", False: "off", None: "not recorded"}[stack.termination_protection]
     lines = [f"stack {stack.name} aws://{stack.account}/{stack.region}, termination protection {protection}, {len(resources)} resources"]
+    table_policies: dict[str, list[str]] = {}
     for rtype in TABLES:
         for lid, res in by_type.pop(rtype, {}).items():
             lines += table_lines(lid, res, stack.region)
+            table_policies.setdefault(canon(table_policy(res, stack.region)), []).append(lid)
+    # Tables share their resource policy: one block per distinct policy, not one per table.
+    for document, lids in sorted(table_policies.items(), key=lambda item: item[1]):
+        policy = json.loads(document)
+        if not policy:
+            lines.append(f"no table policy: {', '.join(lids)}")
+            continue
+        lines.append("table policy of " + (f"all {len(lids)} tables" if len(table_policies) == 1 else ", ".join(lids)) + ":")
+        lines += statement_lines(policy)
     for lid, res in by_type.pop("AWS::KMS::Key", {}).items():
         p = props(res)
         lines.append(

@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import Stubber
 
 from config.environments import DEV, PROD, STAGING
-from config.model import AccessConfig, AlertConfig, BackupConfig, CiConfig, ReplicaConfig, SlackConfig
+from config.model import AccessConfig, AlertConfig, BackupConfig, CiConfig, KeyConfig, ReplicaConfig, SlackConfig
 from tests.local.helpers import CREDENTIALS, ROOT, cli_env, tool, write_assembly
 from tools.assembly import Stack
 from tools.preflight import checks, placeholders, resources, run, synthesized
@@ -46,6 +46,8 @@ PROD_PLACEHOLDERS = {
     "prod.alerts.external_topic_arn": "arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall",
     "prod.access.readonly_principal_arns[0]": "arn:aws:iam::333333333333:role/DataAnalyst",
     "prod.access.migration_principal_arns[0]": "arn:aws:iam::333333333333:role/DataMigration",
+    "prod.keys.administrator_arns[0]": "arn:aws:iam::333333333333:role/KeyAdministrator",
+    "prod.keys.break_glass_arn": "arn:aws:iam::333333333333:role/BreakGlass",
     "prod.ci.github_owner": "example-org",
 }
 
@@ -57,6 +59,10 @@ def ready(region: str, **changes: object):
         "region": region,
         "alerts": AlertConfig(emails=("oncall@acme.io",), slack=SlackConfig(workspace_id="T0123ABCD", channel_id="C0123ABCD")),
         "access": AccessConfig(),
+        "keys": KeyConfig(
+            administrator_arns=(f"arn:aws:iam::{MOTO_ACCOUNT}:role/KeyAdministrator",),
+            break_glass_arn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/BreakGlass",
+        ),
         "ci": CiConfig(github_owner="acme"),
     }
     return dataclasses.replace(PROD, **{**values, **changes})
@@ -250,13 +256,30 @@ def test_the_rule_is_read_from_the_projects_own_synthesized_templates(stages):
 # --- 4. principals
 
 
+def key_roles(aws: Aws, region: str) -> KeyConfig:
+    """Key administrator and break-glass roles that exist in moto's account."""
+    iam = aws.client("iam", region)
+    arns = [
+        iam.create_role(RoleName=f"{kind}-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        for kind in ("KeyAdministrator", "BreakGlass")
+    ]
+    return KeyConfig(administrator_arns=(arns[0],), break_glass_arn=arns[1])
+
+
 def test_principals_pass_when_every_role_exists(aws_at):
     aws = aws_at("us-east-1")
     name = f"Analyst-{uuid.uuid4().hex[:8]}"
     arn = aws.client("iam", "us-east-1").create_role(RoleName=name, Path="/data/", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    cfg = ready("us-east-1", access=AccessConfig(readonly_principal_arns=(arn,)))
-    line = one(checks.principals(context(aws, cfg)))
-    assert line.status == "PASS" and arn in line.seen, line
+    keys = key_roles(aws, "us-east-1")
+    cfg = ready("us-east-1", access=AccessConfig(readonly_principal_arns=(arn,)), keys=keys)
+    lines = list(checks.principals(context(aws, cfg)))
+    assert [line.check for line in lines] == [
+        "principal prod.access.readonly_principal_arns[0]",
+        "principal prod.keys.administrator_arns[0]",
+        "principal prod.keys.break_glass_arn",
+    ]
+    assert [line.status for line in lines] == ["PASS"] * 3, lines
+    assert arn in lines[0].seen and keys.break_glass_arn in lines[2].seen
 
 
 def test_principals_fail_on_a_missing_role_or_a_wrong_path_and_skip_another_account(aws_at):
@@ -266,9 +289,13 @@ def test_principals_fail_on_a_missing_role_or_a_wrong_path_and_skip_another_acco
     missing = f"arn:aws:iam::{MOTO_ACCOUNT}:role/NoSuchRole-{uuid.uuid4().hex[:8]}"
     wrong_path = f"arn:aws:iam::{MOTO_ACCOUNT}:role/{name}"
     elsewhere = "arn:aws:iam::444455556666:role/Auditor"
-    cfg = ready("us-east-1", access=AccessConfig(readonly_principal_arns=(missing, elsewhere), migration_principal_arns=(wrong_path,)))
+    cfg = ready(
+        "us-east-1",
+        access=AccessConfig(readonly_principal_arns=(missing, elsewhere), migration_principal_arns=(wrong_path,)),
+        keys=key_roles(aws, "us-east-1"),
+    )
     lines = list(checks.principals(context(aws, cfg)))
-    assert [line.status for line in lines] == ["FAIL", "SKIP", "FAIL"], lines
+    assert [line.status for line in lines] == ["FAIL", "SKIP", "FAIL", "PASS", "PASS"], lines
     assert lines[0].check == "principal prod.access.readonly_principal_arns[0]" and "no such role" in lines[0].seen
     assert f"role/ops/{name}" in lines[2].seen
     assert "444455556666" in lines[1].seen
@@ -428,6 +455,7 @@ def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
             emails=("oncall@acme.io",), external_topic_arn=topic, slack=SlackConfig(workspace_id="T0123ABCD", channel_id="C0123ABCD")
         ),
         access=AccessConfig(readonly_principal_arns=(role,)),
+        keys=key_roles(aws, region),
     )
     cfg = dataclasses.replace(cfg, replicas=(ReplicaConfig(region=region, kms_key_arn=key),))
     assembly = assembly_with(tmp_path, "prod", refused=[1, 2, 3, 4, 5], engine="16.42")
@@ -443,7 +471,8 @@ def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
         stub.activate()
     lines = list(run(cfg, aws=aws, assembly=assembly))
     assert [line.check.split(" ")[0] for line in lines] == [
-        "placeholders", "identity", "identity", "bootstrap", "principal", "alert", "slack", "engine", "backup", "key", "cost",
+        "placeholders", "identity", "identity", "bootstrap", "principal", "principal", "principal", "alert", "slack", "engine",
+        "backup", "key", "cost",
     ]  # fmt: skip
     assert [str(line) for line in lines if line.status != "PASS"] == [
         "SKIP cost allocation tags: budgets do not filter by a tag yet (issue 16)"

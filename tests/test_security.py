@@ -1,0 +1,207 @@
+"""Key governance and table policies, read from the synthesized templates (docs/security.md).
+
+No single admin may destroy or read the data: every key separates administration from use,
+denies destruction and foreign grants to all but the configured administrators, and names
+each role that may use it; every table denies its items to the deployer and its deletion to
+all but the break-glass role.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import config
+from config.catalogue import SYSTEMS
+from stacks import naming
+from tests.test_guardrails import ENVS, stacks_of
+
+KMS_ADMIN_ONLY = {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias"}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def keys_of(stacks) -> dict[tuple[str, str], list[dict]]:
+    """(stack name, key logical id) -> key policy statements, for every key of an environment."""
+    return {
+        (stack.name, lid): res["Properties"]["KeyPolicy"]["Statement"]
+        for stack in stacks
+        for lid, res in stack.template["Resources"].items()
+        if res["Type"] == "AWS::KMS::Key"
+    }
+
+
+def key_ref(stack, value, by_name) -> tuple[str, str] | None:
+    """The key an IAM statement's resource names: a GetAtt in its own stack, or another stack's
+    output (Fn::GetStackOutput) that is a GetAtt of a key there."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        lid = value["Fn::GetAtt"][0]
+        if stack.template["Resources"].get(lid, {}).get("Type") == "AWS::KMS::Key":
+            return stack.name, lid
+    if isinstance(value, dict) and "Fn::GetStackOutput" in value:
+        out = value["Fn::GetStackOutput"]
+        other = by_name[out["StackName"]]
+        return key_ref(other, other.template["Outputs"][out["OutputName"]]["Value"], by_name)
+    return None
+
+
+def iam_key_uses(stacks, account: str) -> list[tuple[str, tuple[str, str], str, str | None]]:
+    """Every (role ARN, key, kms action, via service or None) the environment's IAM policies allow."""
+    by_name = {s.name: s for s in stacks}
+    uses = []
+    for stack in stacks:
+        res = stack.template["Resources"]
+        for policy in (r for r in res.values() if r["Type"] == "AWS::IAM::ManagedPolicy"):
+            roles = []
+            for role in policy["Properties"].get("Roles", []):
+                # An unnamed role cannot be named by a key policy: it fails the match below if it uses a key.
+                name = res[role["Ref"]]["Properties"].get("RoleName", f"(unnamed {role['Ref']})") if isinstance(role, dict) else role
+                roles.append(f"arn:aws:iam::{account}:role/{name}")
+            for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = [a for a in as_list(st["Action"]) if a.startswith("kms:")]
+                via = st.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+                for resource in as_list(st["Resource"]):
+                    key = key_ref(stack, resource, by_name)
+                    if key is None:
+                        continue
+                    uses += [(role, key, action, via) for role in roles for action in actions]
+    return uses
+
+
+def allows(statements: list[dict], role: str, action: str, via: str | None, account: str) -> bool:
+    for st in statements:
+        if st["Effect"] != "Allow" or not ({action, "kms:*"} & set(as_list(st["Action"]))):
+            continue
+        principal = as_list(st["Principal"].get("AWS", []))
+        named = st.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn", [])
+        if role not in principal and not (principal == [f"arn:aws:iam::{account}:root"] and role in named):
+            continue
+        required = st.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        if required is None or via in as_list(required):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_the_break_glass_role_holds_every_key_permission(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    keys = keys_of(stacks_of(synthesized, env))
+    assert len(keys) >= 8, sorted(keys)
+    for key, statements in keys.items():
+        everything = [st for st in statements if st["Effect"] == "Allow" and "kms:*" in as_list(st["Action"])]
+        assert [st["Principal"] for st in everything] == [{"AWS": cfg.keys.break_glass_arn}], key
+        for st in statements:
+            if st["Effect"] != "Allow":
+                continue
+            # The account root only ever appears narrowed to named roles (aws:PrincipalArn).
+            if st["Principal"].get("AWS") == f"arn:aws:iam::{cfg.account}:root":
+                assert st["Condition"]["ArnEquals"]["aws:PrincipalArn"], (key, st["Sid"])
+                assert st["Condition"]["StringEquals"]["kms:CallerAccount"] == cfg.account, (key, st["Sid"])
+            # Administration never comes with use, use never with administration.
+            if st.get("Sid") == "KeyAdministration":
+                assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:CreateGrant"} & set(st["Action"]), key
+            elif st.get("Sid") != "BreakGlass":
+                assert not KMS_ADMIN_ONLY & set(as_list(st["Action"])), (key, st.get("Sid"))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_key_denies_destruction_policy_changes_and_foreign_grants(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    admins, glass, deployer = list(cfg.keys.administrator_arns), cfg.keys.break_glass_arn, naming.deployer_arn(cfg)
+    for key, statements in keys_of(stacks_of(synthesized, env)).items():
+        deny = {st["Sid"]: st for st in statements if st["Effect"] == "Deny"}
+        assert set(deny) == {
+            "DenyKeyDestructionExceptAdministrators",
+            "DenyKeyPolicyChangesExceptAdministrators",
+            "DenyGrantsExceptForAwsResources",
+        }, key
+        assert all(st["Principal"] == {"AWS": "*"} for st in deny.values()), key
+        destroy = deny["DenyKeyDestructionExceptAdministrators"]
+        assert set(destroy["Action"]) == {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias"}
+        exempt = set(destroy["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+        # Only dev deletes its keys with their stacks; elsewhere CloudFormation cannot touch them.
+        assert exempt == {*admins, glass, *([deployer] if env == "dev" else [])}, key
+        rewrite = deny["DenyKeyPolicyChangesExceptAdministrators"]
+        assert set(rewrite["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {*admins, glass, deployer}, key
+        assert deny["DenyGrantsExceptForAwsResources"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_deployer_never_uses_a_key_directly(synthesized, env):
+    deployer = naming.deployer_arn(config.ENVIRONMENTS[env])
+    seen = 0
+    for key, statements in keys_of(stacks_of(synthesized, env)).items():
+        for st in statements:
+            if st["Effect"] == "Allow" and deployer in as_list(st["Principal"].get("AWS", [])) and st["Sid"] != "KeyAdministration":
+                seen += 1
+                vias = as_list(st["Condition"]["StringEquals"]["kms:ViaService"])
+                assert vias and not {"s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"} & set(vias), (key, st["Sid"])
+    assert seen >= 6  # tables' keys, the backup key (staging, prod) and the database key
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_kms_grant_in_iam_is_matched_by_its_key_policy(synthesized, env):
+    """A role whose IAM policy uses a key must be named by that key's policy for the same action
+    and service, or the call fails at run time: the key no longer defers to IAM."""
+    cfg = config.ENVIRONMENTS[env]
+    stacks = stacks_of(synthesized, env)
+    keys = keys_of(stacks)
+    uses = iam_key_uses(stacks, cfg.account)
+    assert len({key for _, key, _, _ in uses}) >= 6, uses
+    missing = [use for use in uses if not allows(keys[use[1]], use[0], use[2], use[3], cfg.account)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_role_a_key_names_exists(synthesized, env):
+    """A key policy naming a role by a stale name would grant nothing (and a stranger's role
+    created under that name later would inherit it)."""
+    cfg = config.ENVIRONMENTS[env]
+    stacks = stacks_of(synthesized, env)
+    created = {
+        f"arn:aws:iam::{cfg.account}:role/{res['Properties']['RoleName']}"
+        for stack in stacks
+        for res in stack.template["Resources"].values()
+        if res["Type"] == "AWS::IAM::Role" and "RoleName" in res["Properties"]
+    }
+    known = created | set(cfg.access.migration_principal_arns)
+    named = {
+        arn
+        for statements in keys_of(stacks).values()
+        for st in statements
+        if st["Effect"] == "Allow"
+        for arn in st.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn", [])
+    }
+    assert len(named) >= 10
+    assert named - known == set()
+
+
+def table_policies(stacks) -> dict[tuple[str, str], list[dict]]:
+    found = {}
+    for stack in stacks:
+        for lid, res in stack.template["Resources"].items():
+            if res["Type"] == "AWS::DynamoDB::GlobalTable":
+                (home,) = [r for r in res["Properties"]["Replicas"] if r["Region"] == stack.region]
+                found[(stack.name, lid)] = home.get("ResourcePolicy", {}).get("PolicyDocument", {}).get("Statement", [])
+    return found
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_table_denies_strangers_the_deployer_its_items_and_deletion(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    deployer = naming.deployer_arn(cfg)
+    policies = table_policies(stacks_of(synthesized, env))
+    assert len(policies) == sum(len(system.tables) for system in SYSTEMS) == 30
+    for table, statements in policies.items():
+        by_sid = {st["Sid"]: st for st in statements}
+        assert set(by_sid) == {"DenyAccessFromOutsideTheAccount", "DenyTheDeployerTheItems", "DenyTableDeletionExceptBreakGlass"}, table
+        assert all(st["Effect"] == "Deny" for st in statements), table
+        outside = by_sid["DenyAccessFromOutsideTheAccount"]
+        assert outside["Condition"]["StringNotEquals"] == {"aws:PrincipalAccount": cfg.account}
+        items = by_sid["DenyTheDeployerTheItems"]
+        assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ExportTableToPointInTime"} <= set(items["Action"])
+        assert items["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [deployer]}}
+        delete = by_sid["DenyTableDeletionExceptBreakGlass"]
+        exempt = {cfg.keys.break_glass_arn, *([deployer] if env == "dev" else [])}
+        assert set(delete["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == exempt, table
