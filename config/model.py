@@ -74,8 +74,13 @@ class AlertConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class AccessConfig:
-    # Service that runs the applications and assumes each system's app role.
+    # Service that runs the applications and assumes each system's app role. Only this
+    # environment's account may have it assume the role (aws:SourceAccount).
     app_service_principal: str = "ecs-tasks.amazonaws.com"
+    # aws:SourceArn the service must act for (ArnLike). None: for ECS, any task of this
+    # account and region (arn:aws:ecs:REGION:ACCOUNT:*, what ECS documents for task roles);
+    # for another service, no SourceArn condition.
+    app_source_arn: str | None = None
     # Roles (ARNs) allowed to assume each system's read-only and data-migration roles.
     readonly_principal_arns: tuple[str, ...] = ()
     migration_principal_arns: tuple[str, ...] = ()

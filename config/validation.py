@@ -157,6 +157,14 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         acc.app_service_principal,
         "a service principal such as ecs-tasks.amazonaws.com",
     )
+    if acc.app_source_arn is not None:
+        parts = acc.app_source_arn.split(":") if isinstance(acc.app_source_arn, str) else []
+        p.check(
+            len(parts) >= 6 and parts[0] == "arn" and parts[3] in ("", cfg.region, "*") and parts[4] == cfg.account and bool(parts[5]),
+            "access.app_source_arn",
+            acc.app_source_arn,
+            f"None, or an ARN pattern of this environment's account and region, such as arn:aws:ecs:{cfg.region}:{cfg.account}:*",
+        )
     for group in ("readonly_principal_arns", "migration_principal_arns"):
         # A role nobody may assume is dead weight; one anybody may assume is a hole.
         p.check(

@@ -17,6 +17,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.arns import partition
 from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.logs import retention
@@ -226,7 +227,8 @@ class PostgresDatabase(Construct):
             self,
             "ProxyRole",
             description=f"{name} RDS Proxy signs in to the cluster as {app_user} with IAM",
-            assumed_by=iam.ServicePrincipal("rds.amazonaws.com"),
+            # Only this account's RDS may have the proxy assume it.
+            assumed_by=iam.ServicePrincipal("rds.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
         )
         cluster_user_arn = stack.format_arn(
             service="rds-db",
@@ -331,11 +333,18 @@ class PostgresDatabase(Construct):
     def _monitoring_role(self) -> iam.Role:
         """Enhanced Monitoring's role, with the AWS managed policy's permissions narrowed to this
         account, region and RDS's one OS-metrics log group."""
+        stack = Stack.of(self)
         role = iam.Role(
             self,
             "MonitoringRole",
             description="RDS Enhanced Monitoring publishes OS metrics",
-            assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
+            # Confused-deputy guard as RDS documents it: this account's instances only.
+            assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com").with_conditions(
+                {
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition(stack.region)}:rds:{stack.region}:{stack.account}:db:*"},
+                }
+            ),
         )
         group_arn = log_group_arn(self, "RDSOSMetrics")
         policy = iam.ManagedPolicy(

@@ -30,7 +30,7 @@ class DataAccessRoles(Construct):
         *,
         name_prefix: str,
         tables: Sequence[DataTable],
-        app_service_principal: str,
+        app_principal: iam.IPrincipal,
         readonly_principal_arns: Sequence[str],
         migration_principal_arns: Sequence[str] | None,
         tenant_isolation: LeadingKeys | None,
@@ -39,7 +39,7 @@ class DataAccessRoles(Construct):
         self.policies: dict[str, iam.ManagedPolicy] = {}
         # Role id ("App") -> role name: keys name the roles that may use them.
         self.names: dict[str, str] = {}
-        self.app = self._role("App", f"{name_prefix}-app", iam.ServicePrincipal(app_service_principal), "Application read-write access")
+        self.app = self._role("App", f"{name_prefix}-app", app_principal, "Application read-write access")
         self.readonly = self._role(
             "ReadOnly", f"{name_prefix}-readonly", _arns(readonly_principal_arns), "Read-only access for analytics and support"
         )

@@ -1,6 +1,8 @@
 """Physical names shared between stacks. Stacks address each other's resources by these
 names instead of CloudFormation exports, which would lock the exporting resource in place."""
 
+from aws_cdk import aws_iam as iam
+
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import topic_arn_for
 from constructs_lib.arns import partition
@@ -52,3 +54,16 @@ def governance(cfg: EnvironmentConfig) -> Governance:
         break_glass_arn=cfg.keys.break_glass_arn,
         deployer_arn=deployer_arn(cfg),
     )
+
+
+def app_principal(cfg: EnvironmentConfig) -> iam.IPrincipal:
+    """The service that runs the applications, only when acting for this account (and, where
+    config or ECS's documentation gives one, for a source matching aws:SourceArn)."""
+    access = cfg.access
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": cfg.account}}
+    source = access.app_source_arn
+    if source is None and access.app_service_principal == "ecs-tasks.amazonaws.com":
+        source = f"arn:{partition(cfg.region)}:ecs:{cfg.region}:{cfg.account}:*"
+    if source is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source}
+    return iam.ServicePrincipal(access.app_service_principal).with_conditions(conditions)

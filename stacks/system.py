@@ -132,7 +132,7 @@ class SystemStack(Stack):
             "Access",
             name_prefix=prefix,
             tables=list(self.tables.values()),
-            app_service_principal=config.access.app_service_principal,
+            app_principal=naming.app_principal(config),
             readonly_principal_arns=config.access.readonly_principal_arns,
             migration_principal_arns=config.access.migration_principal_arns if system.migration_role else None,
             tenant_isolation=system.tenant_isolation,

@@ -591,3 +591,35 @@ GLASS = "arn:aws:iam::111111111111:role/BreakGlass"
 )
 def test_key_governance_is_refused_when_it_would_mix_administration_and_use(keys, expected):
     assert_rejected([expected], dev=replace(DEV, keys=keys))
+
+
+def test_the_app_source_arn_must_be_of_this_account_and_region():
+    assert_rejected(
+        [
+            "dev.access.app_source_arn = 'arn:aws:ecs:us-east-1:999999999999:*' is not allowed: None, or an ARN pattern of this "
+            "environment's account and region, such as arn:aws:ecs:us-east-1:111111111111:*"
+        ],
+        dev=replace(DEV, access=replace(DEV.access, app_source_arn="arn:aws:ecs:us-east-1:999999999999:*")),
+    )
+    (dev,) = config.load("dev", {**config.ENVIRONMENTS, "dev": replace(DEV, access=replace(DEV.access, app_source_arn=CLUSTER_TASKS))})
+    assert dev.access.app_source_arn == CLUSTER_TASKS
+
+
+CLUSTER_TASKS = "arn:aws:ecs:us-east-1:111111111111:task/data-apps/*"
+
+
+def test_the_app_role_trust_follows_config():
+    from stacks.naming import app_principal
+
+    def trust(cfg):
+        return app_principal(cfg).policy_fragment.conditions
+
+    assert trust(DEV) == {
+        "StringEquals": {"aws:SourceAccount": "111111111111"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:111111111111:*"},
+    }
+    assert trust(replace(DEV, access=replace(DEV.access, app_source_arn=CLUSTER_TASKS)))["ArnLike"] == {"aws:SourceArn": CLUSTER_TASKS}
+    # Another service: only this account, since no SourceArn is known for it.
+    assert trust(replace(DEV, access=replace(DEV.access, app_service_principal="lambda.amazonaws.com"))) == {
+        "StringEquals": {"aws:SourceAccount": "111111111111"}
+    }

@@ -205,3 +205,80 @@ def test_every_table_denies_strangers_the_deployer_its_items_and_deletion(synthe
         delete = by_sid["DenyTableDeletionExceptBreakGlass"]
         exempt = {cfg.keys.break_glass_arn, *([deployer] if env == "dev" else [])}
         assert set(delete["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == exempt, table
+
+
+# --- confused-deputy conditions: a service acts only for this account ---------------------
+
+# Roles trusted by a service that documents no confused-deputy condition key for them. Both are
+# assumed only by a service this account configured with iam:PassRole, so no other account can
+# make the service act with them; an undocumented condition could stop the service instead.
+NO_SOURCE_CONDITION = {
+    "personalpod-database": {
+        "CustomVpcRestrictDefaultSGCustomResourceProviderRole26592FE0": "CDK's own custom-resource provider (restrict the VPC's "
+        "default security group); Lambda documents no aws:Source* keys for execution-role trust",
+    },
+    "data-platform": {
+        "AlertsSlackConfigurationRole772FDCFB": "AWS Chatbot's channel role (Slack alerts); Chatbot documents no aws:Source* "
+        "keys for its role's trust",
+    },
+}
+
+
+def service_statements(stack):
+    """(where, statement) of every Allow for a service principal: role trust, key, topic, bucket
+    and queue policies."""
+    for lid, res in stack.template["Resources"].items():
+        p = res.get("Properties", {})
+        documents = {
+            "AWS::IAM::Role": p.get("AssumeRolePolicyDocument"),
+            "AWS::KMS::Key": p.get("KeyPolicy"),
+            "AWS::SNS::TopicPolicy": p.get("PolicyDocument"),
+            "AWS::S3::BucketPolicy": p.get("PolicyDocument"),
+            "AWS::SQS::QueuePolicy": p.get("PolicyDocument"),
+        }
+        for st in (documents.get(res["Type"]) or {}).get("Statement", []):
+            if st["Effect"] == "Allow" and isinstance(st.get("Principal"), dict) and "Service" in st["Principal"]:
+                yield lid, res["Type"], st
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_service_acts_only_for_this_account(synthesized, env):
+    account = config.ENVIRONMENTS[env].account
+    checked, unguarded = 0, {}
+    for stack in stacks_of(synthesized, env):
+        for lid, rtype, st in service_statements(stack):
+            checked += 1
+            condition = st.get("Condition", {})
+            source_account = condition.get("StringEquals", {}).get("aws:SourceAccount")
+            source_arn = {**condition.get("ArnLike", {}), **condition.get("ArnEquals", {})}.get("aws:SourceArn")
+            # CloudWatch Logs' documented guard in a key policy: the log groups' ARNs, in this account.
+            log_groups = condition.get("ArnEquals", {}).get("kms:EncryptionContext:aws:logs:arn", [])
+            if source_account == account or source_arn:
+                continue
+            if rtype == "AWS::KMS::Key" and log_groups and all(f":{account}:log-group:" in arn for arn in log_groups):
+                continue
+            unguarded.setdefault(stack.name.removesuffix(f"-{env}"), set()).add(lid)
+    assert checked >= 15
+    expected = {stack: set(roles) for stack, roles in NO_SOURCE_CONDITION.items()}
+    if env != "prod":
+        expected.pop("data-platform")  # Slack alerts are prod's only
+    assert unguarded == expected
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_app_role_trusts_its_service_for_this_account_only(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    roles = [
+        res["Properties"]
+        for stack in stacks_of(synthesized, env)
+        for res in stack.template["Resources"].values()
+        if res["Type"] == "AWS::IAM::Role" and res["Properties"].get("RoleName", "").endswith(f"-{env}-app")
+    ]
+    assert len(roles) == len(SYSTEMS)
+    for role in roles:
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert trust["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": cfg.account},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:us-east-1:{cfg.account}:*"},
+        }
