@@ -9,6 +9,7 @@ from config.model import (
     AlarmConfig,
     AlertConfig,
     ArchiveConfig,
+    AuditTrailConfig,
     BackupConfig,
     BackupRuleConfig,
     BillingConfig,
@@ -88,6 +89,8 @@ STAGING = EnvironmentConfig(
     # Governance mode: staging's audit archive is protected, but an administrator can clean it up.
     archive=ArchiveConfig(audit_object_lock="GOVERNANCE"),
     backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY)),
+    # Writes only: staging holds test data, and reads are most of the events.
+    audit_trail=AuditTrailConfig(mode="create", read_events=False, object_lock="GOVERNANCE", retention_days=365),
     # Staging mirrors prod's topology (a reader to fail over to) at a smaller capacity ceiling.
     database=DatabaseConfig(
         vpc_cidr="10.41.0.0/16",
@@ -139,6 +142,8 @@ PROD = EnvironmentConfig(
     # Compliance mode: no one, root included, can delete an audit archive before its 7 years.
     archive=ArchiveConfig(audit_object_lock="COMPLIANCE"),
     backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY), vault_lock_min_retention_days=35),
+    # Who read which PHI, as well as who changed it, kept the seeds' 7 years under Compliance lock.
+    audit_trail=AuditTrailConfig(mode="create", read_events=True, object_lock="COMPLIANCE", retention_days=2555),
     # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest
     # continuous-backup window and a final snapshot if the cluster is ever deleted.
     database=DatabaseConfig(

@@ -135,6 +135,30 @@ class BackupConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuditTrailConfig:
+    """Who read or wrote which table (CloudTrail data events), kept as evidence (docs/security.md)."""
+
+    # "create": this project's own trail, bucket and key; "organization": an existing
+    # organization trail covers the tables (nothing is created; docs/security.md says what it
+    # must record); "off": no trail (dev).
+    mode: Literal["create", "organization", "off"] = "off"
+    # Record reads (GetItem, Query, Scan) as well as writes. Every event is billed.
+    read_events: bool = False
+    # Management events too (key policy changes, DeleteTable). Off where the account's own
+    # trail records them already: a second copy of management events is billed.
+    management_events: bool = False
+    # Days the log files are kept (lifecycle) and locked (Object Lock, if set).
+    retention_days: int = 2555
+    object_lock: Literal["COMPLIANCE", "GOVERNANCE"] | None = None
+    # Days the CloudWatch Logs copy is kept: it feeds two alarms, the S3 copy is the record.
+    log_group_retention_days: int = 90
+    # Roles (ARNs) that may read the log files (auditors); the break-glass role always can.
+    reader_arns: tuple[str, ...] = ()
+    # mode "organization": the trail that records this account's tables.
+    organization_trail_arn: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """PersonalPod's Aurora PostgreSQL Serverless v2 cluster (stack personalpod-database-{env})."""
 
@@ -181,6 +205,7 @@ class EnvironmentConfig:
     access_log_retention_days: int = 365
     archive: ArchiveConfig = ArchiveConfig()
     backup: BackupConfig = BackupConfig()
+    audit_trail: AuditTrailConfig = AuditTrailConfig()
     tags: Mapping[str, str] = field(default_factory=dict)
     # Other accounts this environment may trust: principals, an external alert topic or replica
     # keys in any other account are refused (a typo must not open the data to a stranger).

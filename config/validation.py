@@ -20,6 +20,7 @@ from config.sections import (  # noqa: F401  (the minimums are part of this modu
     DEEP_ARCHIVE_MINIMUM_DAYS,
     GLACIER_MINIMUM_DAYS,
     _archive,
+    _audit_trail,
     _backup,
     _billing,
     _database,
@@ -228,6 +229,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
 
     _archive(p, cfg.archive)
     _backup(p, cfg)
+    _audit_trail(p, cfg)
     _database(p, cfg)
 
     for key, value in cfg.tags.items():
@@ -306,6 +308,8 @@ def _trust(p: _Problems, cfg: EnvironmentConfig) -> None:
         ),
         ("alerts.external_topic_arn", cfg.alerts.external_topic_arn),
         *((f"keys.administrator_arns[{i}]", arn) for i, arn in enumerate(cfg.keys.administrator_arns)),
+        *((f"audit_trail.reader_arns[{i}]", arn) for i, arn in enumerate(cfg.audit_trail.reader_arns)),
+        ("audit_trail.organization_trail_arn", cfg.audit_trail.organization_trail_arn),
         ("keys.break_glass_arn", cfg.keys.break_glass_arn),
         *((f"replicas[{i}].kms_key_arn", r.kms_key_arn) for i, r in enumerate(cfg.replicas)),
     ]

@@ -3,6 +3,7 @@ names instead of CloudFormation exports, which would lock the exporting resource
 
 from aws_cdk import aws_iam as iam
 
+from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import topic_arn_for
 from constructs_lib.arns import partition
@@ -30,6 +31,19 @@ def stack_name(cfg: EnvironmentConfig, system_key: str) -> str:
 
 def archive_bucket_name(cfg: EnvironmentConfig, *, audit: bool) -> str:
     return f"data-{'audit-' if audit else ''}archive-{cfg.name}-{cfg.account}-{cfg.region}"
+
+
+def audit_trail_bucket_name(cfg: EnvironmentConfig) -> str:
+    return f"data-audit-trail-{cfg.name}-{cfg.account}-{cfg.region}"
+
+
+def table_arns(cfg: EnvironmentConfig) -> list[str]:
+    """Every table of the environment, by ARN from its name (the audit trail names them all)."""
+    return [
+        f"arn:{partition(cfg.region)}:dynamodb:{cfg.region}:{cfg.account}:table/{cfg.table_name(system.key, spec.id, spec.name)}"
+        for system in SYSTEMS
+        for spec in system.tables
+    ]
 
 
 def backup_vault_name(cfg: EnvironmentConfig) -> str:

@@ -16,6 +16,7 @@ from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault, backup_r
 from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
+from constructs_lib.trail import AuditTrail
 from stacks import naming
 from stacks.policies import removal_policy
 
@@ -90,6 +91,8 @@ class PlatformStack(Stack):
 
         topic_arns = [self.alert_topic.topic_arn, *([alerts.external_topic_arn] if alerts.external_topic_arn else [])]
         actions = AlarmActions(self, topic_arns=topic_arns)
+        if config.audit_trail.mode == "create":
+            self._audit_trail(config, policy, actions)
         a = config.alarms
         # UserErrors has no TableName dimension: it exists once per account and region.
         actions.alarm(
@@ -173,6 +176,46 @@ class PlatformStack(Stack):
             )
             targets[audit] = ArchiveTarget(bucket_name=naming.archive_bucket_name(config, audit=audit), key=key)
         return targets
+
+    def _audit_trail(self, config: EnvironmentConfig, policy, actions: AlarmActions) -> None:
+        """CloudTrail data events of every table of the environment, under a key of their own:
+        the evidence of who read or changed PHI is readable only by the auditors config names."""
+        trail = config.audit_trail
+        key = DataKey(
+            self,
+            "AuditTrailKey",
+            alias=f"alias/data-audit-trail-{config.name}",
+            description=f"Encrypts the {config.name} audit trail of table reads and writes",
+            removal_policy=policy,
+            logical_id="KeyAuditTrail",
+            governance=self.governance,
+        ).key
+        if trail.reader_arns:
+            allow_use(
+                key,
+                self,
+                sid="AuditorsReadLogFiles",
+                principal_arns=list(trail.reader_arns),
+                actions=("kms:Decrypt",),
+                via_services=("s3",),
+            )
+        AuditTrail(
+            self,
+            "AuditTrail",
+            trail_name=f"data-audit-{config.name}",
+            bucket_name=naming.audit_trail_bucket_name(config),
+            key=key,
+            access_logs=self.access_log_bucket,
+            table_arns=naming.table_arns(config),
+            read_events=trail.read_events,
+            management_events=trail.management_events,
+            retention_days=trail.retention_days,
+            object_lock_mode=trail.object_lock,
+            removal_policy=policy,
+            log_retention_days=trail.log_group_retention_days,
+            break_glass_arn=config.keys.break_glass_arn,
+            actions=actions,
+        )
 
     def _budget(self, config: EnvironmentConfig) -> None:
         """The fusion-health seed's cost budget: 80% of actual spend, 100% of forecast."""

@@ -18,6 +18,7 @@ from config.model import (
     AlarmConfig,
     AlertConfig,
     ArchiveConfig,
+    AuditTrailConfig,
     BackupConfig,
     BackupRuleConfig,
     BillingConfig,
@@ -623,3 +624,58 @@ def test_the_app_role_trust_follows_config():
     assert trust(replace(DEV, access=replace(DEV.access, app_service_principal="lambda.amazonaws.com"))) == {
         "StringEquals": {"aws:SourceAccount": "111111111111"}
     }
+
+
+# --- the audit trail
+
+ORG_TRAIL = "arn:aws:cloudtrail:us-east-1:999999999999:trail/organization"
+
+
+@pytest.mark.parametrize(
+    "trail, expected",
+    [
+        (
+            AuditTrailConfig(mode="off"),
+            "staging.audit_trail.mode = 'off' is not allowed: create or organization where tables are deletion-protected",
+        ),
+        (AuditTrailConfig(mode="cloudtrail"), "staging.audit_trail.mode = 'cloudtrail' is not allowed: create, organization or off"),
+        (
+            AuditTrailConfig(mode="organization"),
+            "staging.audit_trail.organization_trail_arn = None is not allowed: the organization trail's ARN",
+        ),
+        (
+            AuditTrailConfig(mode="create", organization_trail_arn=ORG_TRAIL),
+            f"staging.audit_trail.organization_trail_arn = {ORG_TRAIL!r} is not allowed: None unless mode is organization",
+        ),
+        (
+            AuditTrailConfig(mode="create", log_group_retention_days=100),
+            "staging.audit_trail.log_group_retention_days = 100 is not allowed: a CloudWatch Logs retention",
+        ),
+        (AuditTrailConfig(mode="create", retention_days=0), "staging.audit_trail.retention_days = 0 is not allowed"),
+        (AuditTrailConfig(mode="create", object_lock="LEGAL"), "staging.audit_trail.object_lock = 'LEGAL' is not allowed"),
+        (
+            AuditTrailConfig(mode="create", reader_arns=("arn:aws:iam::999999999999:role/Auditor",)),
+            "staging.audit_trail.reader_arns[0] = 'arn:aws:iam::999999999999:role/Auditor' is not allowed: an ARN in this "
+            "environment's (222222222222) account",
+        ),
+    ],
+    ids=[
+        "off where protected",
+        "unknown mode",
+        "organization without arn",
+        "arn without organization",
+        "log retention",
+        "retention",
+        "lock",
+        "foreign reader",
+    ],
+)
+def test_audit_trail_mistakes_are_named(trail, expected):
+    assert_rejected([expected], staging=replace(STAGING, audit_trail=trail))
+
+
+def test_an_organization_trail_of_a_trusted_account_is_accepted():
+    staging = replace(STAGING, audit_trail=AuditTrailConfig(mode="organization", organization_trail_arn=ORG_TRAIL))
+    assert_rejected(["staging.audit_trail.organization_trail_arn", "list 999999999999 in trusted_accounts"], staging=staging)
+    (loaded,) = config.load("staging", {**config.ENVIRONMENTS, "staging": replace(staging, trusted_accounts=("999999999999",))})
+    assert loaded.audit_trail.mode == "organization"

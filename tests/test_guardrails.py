@@ -94,6 +94,12 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
                         f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]",
                     )
                 )
+        # The audit trail (staging, prod): evidence kept in place under Object Lock, and
+        # CloudTrail's own names for its log streams.
+        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+            expected.add(("platform/AuditTrail/Logs/Bucket/Resource", f"{pack}-S3BucketReplicationEnabled"))
+        streams = f"arn:aws:logs:us-east-1:{ACCOUNTS[env]}:log-group:/aws/cloudtrail/data-audit-{env}:log-stream:{ACCOUNTS[env]}_CloudTrail_us-east-1*"
+        expected.add(("platform/AuditTrail/DeliveryPolicy/Resource", f"AwsSolutions-IAM5[Resource::{streams}]"))
     # PersonalPod's database (docs/database.md): Aurora backs up per cluster, not per instance;
     # log streams are named after run-time ids (network interfaces, RDS instance resource ids).
     for instance in ("Writer",) if env == "dev" else ("Writer", "Reader1"):
@@ -332,7 +338,10 @@ PINNED = {
 }
 
 # Backups exist in staging and prod only, and so does the PersonalPod database's reader.
-PINNED_OUTSIDE_DEV = {"data-platform": {"KeyBackup", "BackupVault"}, "personalpod-database": {"DatabaseReader1"}}
+PINNED_OUTSIDE_DEV = {
+    "data-platform": {"KeyBackup", "BackupVault", "KeyAuditTrail", "AuditTrailBucket"},
+    "personalpod-database": {"DatabaseReader1"},
+}
 
 PIN_HELP = """
 The logical id of a stateful resource is its identity to CloudFormation. A changed id means

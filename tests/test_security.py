@@ -250,7 +250,13 @@ def test_every_service_acts_only_for_this_account(synthesized, env):
             checked += 1
             condition = st.get("Condition", {})
             source_account = condition.get("StringEquals", {}).get("aws:SourceAccount")
-            source_arn = {**condition.get("ArnLike", {}), **condition.get("ArnEquals", {})}.get("aws:SourceArn")
+            source_arn = {
+                op: v
+                for op, c in condition.items()
+                if op in ("ArnLike", "ArnEquals", "StringEquals")
+                for k, v in c.items()
+                if k == "aws:SourceArn"
+            }
             # CloudWatch Logs' documented guard in a key policy: the log groups' ARNs, in this account.
             log_groups = condition.get("ArnEquals", {}).get("kms:EncryptionContext:aws:logs:arn", [])
             if source_account == account or source_arn:
@@ -282,3 +288,82 @@ def test_the_app_role_trusts_its_service_for_this_account_only(synthesized, env)
             "StringEquals": {"aws:SourceAccount": cfg.account},
             "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:us-east-1:{cfg.account}:*"},
         }
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+
+def platform_of(synthesized, env):
+    (platform,) = [s for s in stacks_of(synthesized, env) if s.name == f"data-platform-{env}"]
+    return platform.template["Resources"]
+
+
+def of_type(resources: dict, rtype: str) -> dict[str, dict]:
+    return {lid: res for lid, res in resources.items() if res["Type"] == rtype}
+
+
+@pytest.mark.parametrize("env, reads, lock", [("staging", False, "GOVERNANCE"), ("prod", True, "COMPLIANCE")])
+def test_the_audit_trail_records_every_table_into_locked_encrypted_logged_storage(synthesized, env, reads, lock):
+    cfg = config.ENVIRONMENTS[env]
+    res = platform_of(synthesized, env)
+    (trail,) = of_type(res, "AWS::CloudTrail::Trail").values()
+    p = trail["Properties"]
+    assert p["IsLogging"] is True and p["EnableLogFileValidation"] is True
+    assert p["KMSKeyId"] == {"Fn::GetAtt": ["KeyAuditTrail", "Arn"]}
+    (selector,) = p["AdvancedEventSelectors"]
+    fields = {f["Field"]: f["Equals"] for f in selector["FieldSelectors"]}
+    assert fields["eventCategory"] == ["Data"] and fields["resources.type"] == ["AWS::DynamoDB::Table"]
+    assert fields["resources.ARN"] == sorted(naming.table_arns(cfg)) and len(fields["resources.ARN"]) == 30
+    # Writes always; reads only where config pays for them.
+    assert ("readOnly" not in fields) is reads and fields.get("readOnly", ["false"]) == ["false"]
+    bucket = res["AuditTrailBucket"]["Properties"]
+    assert p["S3BucketName"] == {"Ref": "AuditTrailBucket"}
+    assert bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": lock, "Days": cfg.audit_trail.retention_days}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+        "Fn::GetAtt": ["KeyAuditTrail", "Arn"]
+    }
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    # CloudTrail may write and encrypt for this trail only.
+    trail_arn = f"arn:aws:cloudtrail:us-east-1:{cfg.account}:trail/data-audit-{env}"
+    (policy,) = [r for r in of_type(res, "AWS::S3::BucketPolicy").values() if r["Properties"]["Bucket"] == {"Ref": "AuditTrailBucket"}]
+    service = [
+        st for st in policy["Properties"]["PolicyDocument"]["Statement"] if st.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}
+    ]
+    assert len(service) == 2 and all(st["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for st in service)
+    key = {st.get("Sid"): st for st in res["KeyAuditTrail"]["Properties"]["KeyPolicy"]["Statement"]}
+    assert key["CloudTrailEncryptsLogFiles"]["Condition"]["StringEquals"] == {"aws:SourceArn": trail_arn}
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_break_glass_use_and_denied_access_raise_alarms(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    res = platform_of(synthesized, env)
+    filters = {
+        r["Properties"]["MetricTransformations"][0]["MetricName"]: r["Properties"] for r in of_type(res, "AWS::Logs::MetricFilter").values()
+    }
+    assert set(filters) == {f"data-audit-{env}-break-glass", f"data-audit-{env}-access-denied"}
+    assert cfg.keys.break_glass_arn in filters[f"data-audit-{env}-break-glass"]["FilterPattern"]
+    alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in of_type(res, "AWS::CloudWatch::Alarm").values()}
+    for name in filters:
+        assert alarms[name]["Threshold"] == 1 and alarms[name]["AlarmActions"], name
+
+
+def test_dev_has_no_trail_and_an_organization_trail_creates_nothing(synthesized):
+    from dataclasses import replace
+
+    from config.model import AuditTrailConfig
+    from stacks.platform import PlatformStack
+    from tests.support import new_app
+
+    assert not of_type(platform_of(synthesized, "dev"), "AWS::CloudTrail::Trail")
+    organization = replace(
+        config.ENVIRONMENTS["staging"],
+        audit_trail=AuditTrailConfig(mode="organization", organization_trail_arn="arn:aws:cloudtrail:us-east-1:222222222222:trail/org"),
+    )
+    app = new_app()
+    stack = PlatformStack(
+        app, "Platform", config=organization, any_provisioned=False, env={"account": "222222222222", "region": "us-east-1"}
+    )
+    resources = app.synth().get_stack_artifact(stack.artifact_id).template["Resources"]
+    assert not of_type(resources, "AWS::CloudTrail::Trail") and "KeyAuditTrail" not in resources
+    assert of_type(resources, "AWS::KMS::Key")  # the rest of the platform is still there

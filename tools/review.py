@@ -232,6 +232,18 @@ def summary_lines(stack: Stack) -> list[str]:
                 f"{rule.get('TargetBackupVault')}, keep {life.get('DeleteAfterDays')}d"
                 + (f", cold after {life['MoveToColdStorageAfterDays']}d" if life.get("MoveToColdStorageAfterDays") else "")
             )
+    for res in by_type.pop("AWS::CloudTrail::Trail", {}).values():
+        p = props(res)
+        for selector in p.get("AdvancedEventSelectors", []):
+            fields = {f["Field"]: f.get("Equals") for f in selector.get("FieldSelectors", [])}
+            tables = len(fields.get("resources.ARN") or [])
+            kind = "writes" if fields.get("readOnly") == ["false"] else "reads and writes"
+            lines.append(
+                f"trail {ref(p.get('TrailName'))}: {','.join(fields.get('eventCategory') or ['?'])} events"
+                + (f", {kind} of {tables} tables" if tables else "")
+                + f", to {ref(p.get('S3BucketName'))} under {ref(p.get('KMSKeyId'))}, "
+                f"validation {'on' if p.get('EnableLogFileValidation') else 'off'}"
+            )
     for res in by_type.pop("AWS::CloudWatch::Alarm", {}).values():
         lines.append(alarm_line(res))
     others = Counter({t: len(r) for t, r in by_type.items()})

@@ -1,0 +1,251 @@
+"""The audit trail: who read or wrote which table, kept as evidence (docs/security.md).
+
+A CloudTrail trail of the tables' data events (writes always, reads where config asks: each
+event is billed) into its own Object-Locked, access-logged bucket under its own key, with log
+file validation, so a deleted or edited log file is detectable and a locked one undeletable.
+
+The same events go to a CloudWatch Logs group kept for a short time, for two alarms the S3
+copy cannot raise: the break-glass role touching a table, and access denied on a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib.alerts import AlarmActions
+from constructs_lib.arns import partition
+from constructs_lib.buckets import SecureBucket
+from constructs_lib.identity import pin
+from constructs_lib.kms import log_group_arn, log_service_may_use
+from constructs_lib.logs import retention
+from constructs_lib.nag import acknowledge
+
+METRIC_NAMESPACE = "DataAudit"
+
+TRAIL_PREFIX = "cloudtrail"
+
+
+class AuditTrail(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        trail_name: str,
+        bucket_name: str,
+        key: kms.IKey,
+        access_logs: s3.IBucket,
+        table_arns: Sequence[str],
+        read_events: bool,
+        management_events: bool,
+        retention_days: int,
+        object_lock_mode: str | None,
+        removal_policy: RemovalPolicy,
+        log_retention_days: int,
+        break_glass_arn: str,
+        actions: AlarmActions,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        trail_arn = f"arn:{partition(stack.region)}:cloudtrail:{stack.region}:{stack.account}:trail/{trail_name}"
+        lock = None
+        if object_lock_mode:
+            days = Duration.days(retention_days)
+            lock = s3.ObjectLockRetention.compliance(days) if object_lock_mode == "COMPLIANCE" else s3.ObjectLockRetention.governance(days)
+        self.bucket = SecureBucket(
+            self,
+            "Logs",
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix=f"{bucket_name}/",
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-audit-trail",
+                    expiration=Duration.days(retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            object_lock_default_retention=lock,
+            bucket_name=bucket_name,
+        ).bucket
+        pin(self.bucket, "AuditTrailBucket")
+        reason = (
+            "The trail's log files are evidence, written once by CloudTrail: Object Lock, versioning and "
+            "log-file validation protect them in place; a second-region copy is the off-site-copies "
+            "decision made for every archive at once (docs/security.md), not per bucket."
+        )
+        acknowledge(self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason})
+        # CloudTrail's documented bucket policy, narrowed to this one trail (aws:SourceArn).
+        source = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        cloudtrail_service = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailReadsTheBucketAcl",
+                principals=[cloudtrail_service],
+                actions=["s3:GetBucketAcl"],
+                resources=[self.bucket.bucket_arn],
+                conditions=source,
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailWritesLogFiles",
+                principals=[cloudtrail_service],
+                actions=["s3:PutObject"],
+                resources=[f"{self.bucket.bucket_arn}/{TRAIL_PREFIX}/AWSLogs/{stack.account}/*"],
+                conditions={"StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}},
+            )
+        )
+        # CloudTrail's documented key-policy statements, for this trail only.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailEncryptsLogFiles",
+                principals=[cloudtrail_service],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceArn": trail_arn},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition(stack.region)}:cloudtrail:*:{stack.account}:trail/*"
+                    },
+                },
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailDescribesTheKey",
+                principals=[cloudtrail_service],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions=source,
+            )
+        )
+        selectors = [
+            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                name="DynamoDB table " + ("reads and writes" if read_events else "writes"),
+                field_selectors=[
+                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="eventCategory", equal_to=["Data"]),
+                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.type", equal_to=["AWS::DynamoDB::Table"]),
+                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.ARN", equal_to=sorted(table_arns)),
+                    *([] if read_events else [cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="readOnly", equal_to=["false"])]),
+                ],
+            )
+        ]
+        if management_events:
+            selectors.append(
+                cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                    name="Management events",
+                    field_selectors=[cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="eventCategory", equal_to=["Management"])],
+                )
+            )
+        group_name = f"/aws/cloudtrail/{trail_name}"
+        log_service_may_use(key, self, sid="CloudWatchLogsAuditTrail", log_group_names=[group_name])
+        group = logs.LogGroup(
+            self,
+            "Events",
+            log_group_name=group_name,
+            encryption_key=key,
+            retention=retention(log_retention_days),
+            removal_policy=removal_policy,
+        )
+        # CloudTrail delivers to the group as this role, for this trail only.
+        role = iam.Role(
+            self,
+            "DeliveryRole",
+            description=f"CloudTrail delivers {trail_name} events to {group_name}",
+            assumed_by=cloudtrail_service.with_conditions(
+                {"StringEquals": {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}}
+            ),
+        )
+        streams = f"{log_group_arn(self, group_name)}:log-stream:{stack.account}_CloudTrail_{stack.region}*"
+        delivery = iam.ManagedPolicy(
+            self,
+            "DeliveryPolicy",
+            description=f"Write {trail_name} events to {group_name} only",
+            roles=[role],
+            statements=[iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[streams])],
+        )
+        acknowledge(
+            delivery,
+            {
+                f"AwsSolutions-IAM5[Resource::{streams}]": "CloudTrail names its log streams ACCOUNT_CloudTrail_REGION with a "
+                "suffix of its own; the wildcard covers only those streams of this trail's one log group."
+            },
+        )
+        self.trail = cloudtrail.CfnTrail(
+            self,
+            "Trail",
+            trail_name=trail_name,
+            is_logging=True,
+            s3_bucket_name=self.bucket.bucket_name,
+            s3_key_prefix=TRAIL_PREFIX,
+            kms_key_id=key.key_arn,
+            enable_log_file_validation=True,
+            include_global_service_events=management_events,
+            is_multi_region_trail=False,
+            advanced_event_selectors=selectors,
+            cloud_watch_logs_log_group_arn=group.log_group_arn,
+            cloud_watch_logs_role_arn=role.role_arn,
+        )
+        self.trail.node.add_dependency(delivery)
+        # CloudTrail checks the bucket policy when the trail is created.
+        policy = self.bucket.policy
+        if policy is not None:
+            self.trail.node.add_dependency(policy)
+        pin(self.trail, "AuditTrail")
+        self._alarm(
+            group,
+            actions,
+            "BreakGlass",
+            name=f"{trail_name}-break-glass",
+            description=f"The break-glass role read or wrote a table ({trail_name}): confirm the incident it was used for.",
+            pattern=logs.FilterPattern.string_value("$.userIdentity.sessionContext.sessionIssuer.arn", "=", break_glass_arn),
+        )
+        self._alarm(
+            group,
+            actions,
+            "AccessDenied",
+            name=f"{trail_name}-access-denied",
+            description=f"A principal was denied access to a table ({trail_name}): a missing grant, or somebody trying.",
+            pattern=logs.FilterPattern.any(
+                logs.FilterPattern.string_value("$.errorCode", "=", "AccessDenied*"),
+                logs.FilterPattern.string_value("$.errorCode", "=", "*UnauthorizedOperation"),
+            ),
+        )
+
+    def _alarm(
+        self, group: logs.LogGroup, actions: AlarmActions, id: str, *, name: str, description: str, pattern: logs.IFilterPattern
+    ) -> None:
+        """A metric filter on the trail's events and an alarm on its first match."""
+        logs.MetricFilter(
+            self,
+            f"{id}Filter",
+            log_group=group,
+            filter_pattern=pattern,
+            metric_namespace=METRIC_NAMESPACE,
+            metric_name=name,
+            metric_value="1",
+        )
+        actions.cfn_alarm(
+            self,
+            f"{id}Alarm",
+            name=name,
+            description=description,
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            namespace=METRIC_NAMESPACE,
+            metric_name=name,
+            statistic="Sum",
+            period=300,
+        )
