@@ -996,3 +996,85 @@ def test_real_table_key_swap_is_a_warning_and_a_named_alarm_move_a_hazard(tmp_pa
     assert set(found) == {"TABLE-REKEY", "NAME-TAKEN"}
     assert found["TABLE-REKEY"]["severity"] == "warning" and found["NAME-TAKEN"]["severity"] == "hazard"
     assert "(same AlarmName daylight-prod-" in found["NAME-TAKEN"]["change"]
+
+
+# ------------------------------------------------------------------ PROTECTION-WEAKENED: policy denies
+
+ADMIN = "arn:aws:iam::333333333333:role/KeyAdministrator"
+DENY_DESTRUCTION = {
+    "Sid": "DenyKeyDestructionExceptAdministrators",
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": ["kms:DeleteAlias", "kms:DisableKey", "kms:ScheduleKeyDeletion"],
+    "Resource": "*",
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [ADMIN]}},
+}
+
+
+def governed_key() -> dict:
+    return {
+        "Key": {
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {"KeyPolicy": {"Statement": [copy.deepcopy(DENY_DESTRUCTION)], "Version": "2012-10-17"}},
+        }
+    }
+
+
+KEY_POLICY_WEAKENINGS = [
+    (
+        "deny removed",
+        lambda r: r["Key"]["Properties"]["KeyPolicy"]["Statement"].clear(),
+        "deny DenyKeyDestructionExceptAdministrators removed or changed",
+    ),
+    (
+        "exemption added",
+        lambda r: r["Key"]["Properties"]["KeyPolicy"]["Statement"][0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].append(
+            "arn:aws:iam::333333333333:role/Ops"
+        ),
+        "deny DenyKeyDestructionExceptAdministrators removed or changed",
+    ),
+    (
+        "kms:* to the root",
+        lambda r: r["Key"]["Properties"]["KeyPolicy"]["Statement"].append(
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": "kms:*", "Resource": "*"}
+        ),
+        'every KMS action granted to "arn:aws:iam::333333333333:root"',
+    ),
+]
+
+
+@pytest.mark.parametrize("stack", [PROD, STAGING])
+@pytest.mark.parametrize("mutate, change", [w[1:] for w in KEY_POLICY_WEAKENINGS], ids=[w[0] for w in KEY_POLICY_WEAKENINGS])
+def test_a_loosened_key_policy_is_a_weakening(guard, mutate, change, stack):
+    code, findings = guard(*changed(mutate, governed_key()), stack=stack)
+    assert code == 1
+    finding = only(findings, "PROTECTION-WEAKENED", stack, "Key", "KeyPolicy")
+    assert finding["change"] == change and finding["action"] == "weaken"
+
+
+def test_a_loosened_key_policy_in_dev_and_a_new_allow_are_not_reported(guard):
+    assert guard(*changed(KEY_POLICY_WEAKENINGS[0][1], governed_key()), stack=DEV) == (0, [])
+
+    def new_user(r):
+        r["Key"]["Properties"]["KeyPolicy"]["Statement"].append(
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": ["kms:Decrypt"], "Resource": "*"}
+        )
+
+    assert guard(*changed(new_user, governed_key())) == (0, [])
+
+
+def test_a_table_policy_deny_removed_in_one_replica_is_a_weakening(guard):
+    base = {"Orders": global_table("eu-west-1", "eu-central-1")}
+    for replica_props in base["Orders"]["Properties"]["Replicas"]:
+        replica_props["ResourcePolicy"] = {"PolicyDocument": {"Statement": [copy.deepcopy(DENY_DESTRUCTION) | {"Sid": "DenyDelete"}]}}
+
+    def mutate(r):
+        r["Orders"]["Properties"]["Replicas"][1]["ResourcePolicy"]["PolicyDocument"]["Statement"] = []
+
+    code, findings = guard(*changed(mutate, base))
+    assert code == 1
+    assert only(findings, "PROTECTION-WEAKENED", PROD, "Orders", "Replicas[eu-central-1].ResourcePolicy")["change"] == (
+        "deny DenyDelete removed or changed"
+    )

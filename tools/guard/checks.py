@@ -204,6 +204,64 @@ def check_protection(pair: Pair) -> Iterator[Finding]:
             yield pair.finding("PROTECTION-WEAKENED", attribute, f"{before} -> {after}", "weaken", weaken)
 
 
+def policy_documents(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
+    """(property, old document, new document) of the policies that guard data: key policies,
+    tables' resource policies (per replica of a global table) and backup vault access policies."""
+    old, new = pair.old_props, pair.new_props
+    if pair.type == "AWS::KMS::Key":
+        yield "KeyPolicy", old.get("KeyPolicy") or {}, new.get("KeyPolicy") or {}
+    elif pair.type == "AWS::DynamoDB::GlobalTable":
+        before, after = replicas(old), replicas(new)
+        for region in sorted(before.keys() & after.keys()):
+            yield (
+                f"Replicas[{region}].ResourcePolicy",
+                (before[region].get("ResourcePolicy") or {}).get("PolicyDocument") or {},
+                (after[region].get("ResourcePolicy") or {}).get("PolicyDocument") or {},
+            )
+    elif pair.type == "AWS::DynamoDB::Table":
+        yield (
+            "ResourcePolicy",
+            (old.get("ResourcePolicy") or {}).get("PolicyDocument") or {},
+            (new.get("ResourcePolicy") or {}).get("PolicyDocument") or {},
+        )
+    elif pair.type == "AWS::Backup::BackupVault":
+        yield "AccessPolicy", old.get("AccessPolicy") or {}, new.get("AccessPolicy") or {}
+
+
+def _statements(document) -> list[dict]:
+    found = document.get("Statement", []) if isinstance(document, dict) else []
+    return [s for s in (found if isinstance(found, list) else [found]) if isinstance(s, dict)]
+
+
+def _everything_to(document) -> set[str]:
+    """Principals a policy allows every KMS action ("kms:*" or "*")."""
+    who = set()
+    for s in _statements(document):
+        actions = s.get("Action", [])
+        if s.get("Effect") == "Allow" and {"kms:*", "*"} & set(actions if isinstance(actions, list) else [actions]):
+            principal = s.get("Principal", {})
+            values = principal.get("AWS", []) if isinstance(principal, dict) else principal
+            who |= {canon(v) for v in (values if isinstance(values, list) else [values])}
+    return who
+
+
+def check_policy_denies(pair: Pair) -> Iterator[Finding]:
+    """A deny that keeps administrators from destroying a key or strangers from a table,
+    removed or loosened (a longer exemption list counts), or kms:* given to somebody new."""
+    if not protected(pair.stack):
+        return
+    weaken = "nothing stops it; afterwards one administrator can destroy the key, or read or delete the data, alone."
+    for prop, old, new in policy_documents(pair):
+        kept = {canon(s) for s in _statements(new) if s.get("Effect") == "Deny"}
+        for statement in _statements(old):
+            if statement.get("Effect") == "Deny" and canon(statement) not in kept:
+                yield pair.finding(
+                    "PROTECTION-WEAKENED", prop, f"deny {statement.get('Sid', '(no Sid)')} removed or changed", "weaken", weaken
+                )
+        for who in sorted(_everything_to(new) - _everything_to(old)):
+            yield pair.finding("PROTECTION-WEAKENED", prop, f"every KMS action granted to {who}", "weaken", weaken)
+
+
 def stream_consumers(stack: dict, table_lid: str) -> list[str]:
     """Logical ids of the pipes and event source mappings that read `table_lid`'s stream."""
     wanted = {canon({"Fn::GetAtt": [table_lid, attr]}) for attr in STREAM_ATTRIBUTES}
@@ -332,4 +390,13 @@ def check_engine_version(pair: Pair) -> Iterator[Finding]:
         )
 
 
-RESOURCE_CHECKS = (check_replacement, check_gsis, check_ttl, check_replicas, check_stream, check_engine_version, check_protection)
+RESOURCE_CHECKS = (
+    check_replacement,
+    check_gsis,
+    check_ttl,
+    check_replicas,
+    check_stream,
+    check_engine_version,
+    check_protection,
+    check_policy_denies,
+)
