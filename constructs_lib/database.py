@@ -20,7 +20,7 @@ from constructs_lib.alerts import AlarmActions
 from constructs_lib.arns import partition
 from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
-from constructs_lib.logs import retention
+from constructs_lib.logs import acknowledge_short_retention, retention
 from constructs_lib.monitoring import DatabaseAlarms
 from constructs_lib.nag import acknowledge
 from constructs_lib.network import IsolatedNetwork
@@ -142,6 +142,12 @@ class PostgresDatabase(Construct):
             retention=retention(settings.log_retention_days),
             encryption_key=key,
             removal_policy=settings.log_removal_policy,
+        )
+        acknowledge_short_retention(
+            self.log_group,
+            settings.log_retention_days,
+            "database.log_retention_days is below a year outside prod; these PostgreSQL logs are diagnostics, and the audit trail "
+            "and the database's own backups are the records.",
         )
         pin(self.log_group, "LogGroupPostgresql")
 

@@ -153,7 +153,8 @@ def governance_statements(g: Governance, *, deployer_services: Sequence[str], de
             principals=[iam.AnyPrincipal()],
             actions=["kms:CreateGrant"],
             resources=["*"],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
+            # The Control Tower form (CT.KMS.PR.3): an AWS service acting for itself may still.
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
         ),
     ]
     if deployer_services:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import aws_logs as logs
 
+from constructs_lib.nag import acknowledge, control_tower
+
 _R = logs.RetentionDays
 # The only periods CloudWatch Logs accepts.
 _RETENTION = {
@@ -34,3 +36,13 @@ _RETENTION = {
 
 def retention(days: int) -> logs.RetentionDays:
     return _RETENTION[days]
+
+
+# A year: what the Control Tower control CT.CLOUDWATCH.PR.2 asks of every log group.
+YEAR_DAYS = 365
+
+
+def acknowledge_short_retention(group: logs.LogGroup, days: int, why: str) -> None:
+    """Where a log group keeps less than a year by config, say why on that group."""
+    if days < YEAR_DAYS:
+        acknowledge(group, {control_tower("cloudwatch_log_group_retention_period_check"): f"Kept {days} days by config: {why}"})

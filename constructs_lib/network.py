@@ -14,8 +14,8 @@ from constructs import Construct
 
 from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
-from constructs_lib.logs import retention
-from constructs_lib.nag import acknowledge
+from constructs_lib.logs import acknowledge_short_retention, retention
+from constructs_lib.nag import acknowledge, control_tower
 
 
 class IsolatedNetwork(Construct):
@@ -59,7 +59,21 @@ class IsolatedNetwork(Construct):
         # That custom resource's handler names its role in DependsOn and in a GetAtt; the
         # duplicate is cfn-lint's W3005, and the GetAtt alone orders them.
         provider = stack.node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        cfn_resource(provider.node.find_child("Handler"), CfnResource).add_deletion_override("DependsOn")
+        handler = cfn_resource(provider.node.find_child("Handler"), CfnResource)
+        handler.add_deletion_override("DependsOn")
+        deploy_time = (
+            "CDK's own handler for restrict_default_security_group: CloudFormation invokes it synchronously during deploys "
+            "only, so a VPC, a dead-letter queue or a concurrency limit adds nothing; it reaches only the EC2 API."
+        )
+        acknowledge(
+            handler,
+            {
+                "CKV_AWS_115": deploy_time,
+                "CKV_AWS_116": deploy_time,
+                "CKV_AWS_117": deploy_time,
+                control_tower("lambda_inside_vpc_check"): deploy_time,
+            },
+        )
 
         # Flow logs record every accepted and rejected connection, for audits and forensics.
         log_group_name = f"/vpc/{name}/flow-logs"
@@ -73,6 +87,11 @@ class IsolatedNetwork(Construct):
             removal_policy=log_removal_policy,
         )
         pin(self.flow_log_group, "LogGroupVpcFlowLogs")
+        acknowledge_short_retention(
+            self.flow_log_group,
+            flow_log_retention_days,
+            "flow logs of an isolated VPC with no internet route, kept for forensics of recent traffic; prod keeps a year.",
+        )
         self.flow_log_role = iam.Role(
             self,
             "FlowLogsRole",

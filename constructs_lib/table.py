@@ -17,6 +17,7 @@ from constructs import Construct
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.identity import pin
 from constructs_lib.monitoring import TableAlarms
+from constructs_lib.nag import acknowledge
 from constructs_lib.props import Governance, Replica, TableAlarmThresholds, TableBilling
 from constructs_lib.specs import Key, TableSpec
 
@@ -170,6 +171,14 @@ class DataTable(Construct):
             resource_policy=table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY),
             replicas=[dynamodb.ReplicaTableProps(region=r.region) for r in settings.replicas] or None,
         )
+        if not settings.pitr_enabled:
+            acknowledge(
+                self.table,
+                {
+                    "CKV_AWS_165": "pitr.enabled is off by config in this environment (dev): its tables hold test data that "
+                    "is rebuilt, not restored; staging and prod keep 35 days."
+                },
+            )
         # The logical id is the table's identity to CloudFormation: pin it to the catalogue id
         # so refactoring the construct tree can never replace (and empty) a table.
         pin(self.table, spec.logical_id)

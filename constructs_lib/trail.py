@@ -25,7 +25,7 @@ from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
-from constructs_lib.logs import retention
+from constructs_lib.logs import acknowledge_short_retention, retention
 from constructs_lib.nag import acknowledge
 
 METRIC_NAMESPACE = "DataAudit"
@@ -158,6 +158,12 @@ class AuditTrail(Construct):
             retention=retention(log_retention_days),
             removal_policy=removal_policy,
         )
+        acknowledge_short_retention(
+            group,
+            log_retention_days,
+            "a working copy of the trail for its two alarms; the trail's S3 log files under Object Lock are the record, "
+            "kept audit_trail.retention_days.",
+        )
         # CloudTrail delivers to the group as this role, for this trail only.
         role = iam.Role(
             self,
@@ -191,8 +197,10 @@ class AuditTrail(Construct):
             s3_key_prefix=TRAIL_PREFIX,
             kms_key_id=key.key_arn,
             enable_log_file_validation=True,
-            include_global_service_events=management_events,
-            is_multi_region_trail=False,
+            # Every region: a table's replicas are named in the selector too, and a region with
+            # no matching events costs nothing. CloudTrail requires global service events with it.
+            include_global_service_events=True,
+            is_multi_region_trail=True,
             advanced_event_selectors=selectors,
             cloud_watch_logs_log_group_arn=group.log_group_arn,
             cloud_watch_logs_role_arn=role.role_arn,

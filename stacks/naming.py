@@ -38,11 +38,14 @@ def audit_trail_bucket_name(cfg: EnvironmentConfig) -> str:
 
 
 def table_arns(cfg: EnvironmentConfig) -> list[str]:
-    """Every table of the environment, by ARN from its name (the audit trail names them all)."""
+    """Every table of the environment in every region it is in, by ARN from its name (the
+    audit trail names them all)."""
+    regions = [cfg.region, *(replica.region for replica in cfg.replicas)]
     return [
-        f"arn:{partition(cfg.region)}:dynamodb:{cfg.region}:{cfg.account}:table/{cfg.table_name(system.key, spec.id, spec.name)}"
+        f"arn:{partition(region)}:dynamodb:{region}:{cfg.account}:table/{cfg.table_name(system.key, spec.id, spec.name)}"
         for system in SYSTEMS
         for spec in system.tables
+        for region in regions
     ]
 
 

@@ -173,6 +173,15 @@ class PlatformStack(Stack):
                 rules=rules,
                 removal_policy=policy,
                 object_lock_mode=config.archive.audit_object_lock if audit else None,
+                unlocked_because=(
+                    "archive.audit_object_lock is None in this environment: its audit archive holds test data and is "
+                    "deleted with the environment."
+                )
+                if audit
+                else (
+                    "The general archive holds several tables' expired items, each expired by lifecycle at its own "
+                    "retention; one default lock retention would keep the shorter-lived ones past the end promised for them."
+                ),
             )
             targets[audit] = ArchiveTarget(bucket_name=naming.archive_bucket_name(config, audit=audit), key=key)
         return targets

@@ -340,7 +340,9 @@ def test_only_administrators_destroy_a_retained_key_and_grants_are_for_aws_resou
         DEPLOYER,
     ]
     grants = statements["DenyGrantsExceptForAwsResources"]
-    assert grants["Effect"] == "Deny" and grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+    assert grants["Effect"] == "Deny" and grants["Condition"] == {
+        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+    }
     deployer = statements["DeployerAttachesKeyToResources"]
     assert deployer["Principal"] == {"AWS": DEPLOYER} and deployer["Action"] == "kms:CreateGrant"
     assert deployer["Condition"] == {

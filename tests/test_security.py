@@ -124,7 +124,10 @@ def test_every_key_denies_destruction_policy_changes_and_foreign_grants(synthesi
         assert exempt == {*admins, glass, *([deployer] if env == "dev" else [])}, key
         rewrite = deny["DenyKeyPolicyChangesExceptAdministrators"]
         assert set(rewrite["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {*admins, glass, deployer}, key
-        assert deny["DenyGrantsExceptForAwsResources"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+        # Control Tower's form (CT.KMS.PR.3): an AWS service acting for itself is not refused.
+        assert deny["DenyGrantsExceptForAwsResources"]["Condition"] == {
+            "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+        }
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -13,6 +13,7 @@ COMMANDS = {
     "review": ("tools.review", "each stack as a few lines a reviewer reads (tests/__snapshots__/test_review)"),
     "stacks": ("tools.assembly", "list the stacks of a cloud assembly (make synth prints it)"),
     "validate": ("tools.validate", "cfn-lint over a cloud assembly (make validate, make deploy)"),
+    "scan": ("tools.scanners", "checkov and the AWS Control Tower controls over the templates (make scan)"),
     "credentials": ("tools.credentials", "stop early when no AWS credentials are set (make diff/deploy)"),
     "docs": ("tools.docs", "regenerate the data-model documents (make docs)"),
     "bench": ("tools.bench", "performance figures against their targets (make bench)"),
