@@ -25,10 +25,12 @@ def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -
         raise ConfigError("invalid retention rules:\n  " + "\n  ".join(problems))
     validate(environments, name_templates())
     too_short = [
-        f"{env}: retention[{system}.{table_id}].days = {rule.days} is not allowed: >= archive.deep_archive_after_days + {DEEP_ARCHIVE_MINIMUM_DAYS} ({cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS}), Deep Archive's minimum"
+        f"{env}: retention[{system}.{table_id}] keeps {rule.archive_days} days in the archive (days {rule.days} - table_days "
+        f"{rule.table_days}), which is not allowed: >= archive.deep_archive_after_days + {DEEP_ARCHIVE_MINIMUM_DAYS} "
+        f"({cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS}), Deep Archive's minimum"
         for env, cfg in environments.items()
         for system, table_id, rule in archived()
-        if rule.days < cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS
+        if rule.archive_days < cfg.archive.deep_archive_after_days + DEEP_ARCHIVE_MINIMUM_DAYS
     ]
     problems = too_short + replicated_archives(environments)
     if problems:

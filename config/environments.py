@@ -27,6 +27,8 @@ REGION = "us-east-1"  # the seeds' region
 # and kept a year (the issue's example), beyond PITR's reach.
 DAILY = BackupRuleConfig(name="daily", schedule="cron(0 5 * * ? *)", delete_after_days=35)
 MONTHLY = BackupRuleConfig(name="monthly", schedule="cron(0 6 1 * ? *)", move_to_cold_storage_after_days=30, delete_after_days=365)
+# PersonalPod's cluster: the same schedule, none in cold storage (AWS Backup offers none for Aurora).
+DATABASE_MONTHLY = BackupRuleConfig(name="monthly", schedule="cron(0 6 1 * ? *)", delete_after_days=365)
 
 DEV = EnvironmentConfig(
     name="dev",
@@ -105,6 +107,7 @@ STAGING = EnvironmentConfig(
         log_retention_days=90,
         monitoring_interval_seconds=60,
         alarms=DatabaseAlarmConfig(connections=1000),
+        backup_rules=(DAILY, DATABASE_MONTHLY),
     ),
     tags={"CostCenter": "data-platform-staging"},
 )
@@ -167,6 +170,7 @@ PROD = EnvironmentConfig(
             evaluation_periods=3,
             datapoints_to_alarm=2,
         ),
+        backup_rules=(DAILY, DATABASE_MONTHLY),
     ),
     tags={"CostCenter": "data-platform-prod"},
 )

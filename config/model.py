@@ -180,6 +180,9 @@ class DatabaseConfig:
     # Enhanced Monitoring's OS-metrics granularity.
     monitoring_interval_seconds: int = 60
     alarms: DatabaseAlarmConfig = DatabaseAlarmConfig()
+    # AWS Backup plan of the cluster, into the environment's vault, where backup.enabled.
+    # Aurora backups have no cold storage (validation refuses it).
+    backup_rules: tuple[BackupRuleConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

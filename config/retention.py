@@ -17,15 +17,25 @@ Tier = Literal["hot", "warm", "cold"]
 @dataclass(frozen=True, kw_only=True)
 class RetentionRule:
     tier: Tier
+    # The seed's retention, counted from the item's creation: its whole life, table and archive.
     days: int
     # Where the seed gives no number, the rule says so and docs show the decision.
     from_seed: bool = True
     # Audit records go to the audit archive, which Object Lock protects where config says so.
     audit: bool = False
+    # Cold tables: days in the table before TTL archives the item (the app writes expiresAt =
+    # creation + table_days). The archive keeps it the rest: days - table_days. The seed gives
+    # the total only, so the split is a decision (docs/retention.md).
+    table_days: int | None = None
 
     @property
     def archive(self) -> bool:
         return self.tier == "cold"
+
+    @property
+    def archive_days(self) -> int:
+        """Days the archive keeps an item (lifecycle expiry, and Object Lock where there is one)."""
+        return self.days - (self.table_days or 0)
 
     def archive_prefix(self, system: str, table_id: str) -> str:
         return f"{system}/{table_id}/"
@@ -44,10 +54,11 @@ RETENTION: dict[tuple[str, str], RetentionRule] = {
     ("daylight", "UsageAnalytics"): RetentionRule(tier="warm", days=365),
     ("daylight", "ErrorLogs"): RetentionRule(tier="warm", days=90),
     ("daylight", "ApiUsage"): RetentionRule(tier="warm", days=365),
-    ("daylight", "AuditLogs"): RetentionRule(tier="cold", days=2555, audit=True),
-    ("daylight", "UserProfiles"): RetentionRule(tier="cold", days=2555),
-    ("daylight", "Locations"): RetentionRule(tier="cold", days=1095),
-    ("daylight", "Users"): RetentionRule(tier="cold", days=2555),
+    # A hot year in the table for audit queries; the rest of the seven years in the archive.
+    ("daylight", "AuditLogs"): RetentionRule(tier="cold", days=2555, audit=True, table_days=365),
+    ("daylight", "UserProfiles"): RetentionRule(tier="cold", days=2555, table_days=730),
+    ("daylight", "Locations"): RetentionRule(tier="cold", days=1095, table_days=365),
+    ("daylight", "Users"): RetentionRule(tier="cold", days=2555, table_days=730),
     ("daylight", "AuthSessions"): RetentionRule(tier="hot", days=30, from_seed=False),
     ("daylight", "RateLimits"): RetentionRule(tier="hot", days=1, from_seed=False),
 }
@@ -71,4 +82,11 @@ def check_rules(tables: dict[str, dict[str, str | None]]) -> list[str]:
             problems.append(f"{where}.tier = {rule.tier!r} is not allowed: hot, warm or cold")
         if not (isinstance(rule.days, int) and rule.days > 0):
             problems.append(f"{where}.days = {rule.days!r} is not allowed: a whole number > 0")
+        elif rule.archive and not (isinstance(rule.table_days, int) and 0 < rule.table_days < rule.days):
+            problems.append(
+                f"{where}.table_days = {rule.table_days!r} is not allowed: a cold table's days in the table, "
+                f"a whole number > 0 and < days ({rule.days}); the archive keeps the rest"
+            )
+        elif not rule.archive and rule.table_days is not None:
+            problems.append(f"{where}.table_days = {rule.table_days!r} is not allowed: None for a {rule.tier} table (it is never archived)")
     return problems

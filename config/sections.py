@@ -84,22 +84,19 @@ def _archive(p: _Problems, archive: ArchiveConfig) -> None:
 CRON = re.compile(r"^cron\([^()]+\)$")
 
 
-def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
-    backup = cfg.backup
-    if cfg.name in ("staging", "prod"):
-        p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True in {cfg.name}")
-    if not backup.enabled:
-        return
-    p.check(len(backup.rules) > 0, "backup.rules", backup.rules, "at least one rule when backup is enabled")
-    names = [rule.name for rule in backup.rules]
-    p.check(len(set(names)) == len(names), "backup.rules", names, "unique rule names")
-    for i, rule in enumerate(backup.rules):
-        key = f"backup.rules[{i}]"
+def _backup_rules(p: _Problems, prefix: str, rules, *, cold_allowed: bool) -> None:
+    p.check(len(rules) > 0, prefix, rules, "at least one rule when backup is enabled")
+    names = [rule.name for rule in rules]
+    p.check(len(set(names)) == len(names), prefix, names, "unique rule names")
+    for i, rule in enumerate(rules):
+        key = f"{prefix}[{i}]"
         p.check(bool(re.match(r"^[A-Za-z0-9_.-]{1,50}$", rule.name)), f"{key}.name", rule.name, "1-50 of A-Z a-z 0-9 _ . -")
         p.check(bool(CRON.match(rule.schedule)), f"{key}.schedule", rule.schedule, "a cron expression such as cron(0 5 * * ? *)")
         _positive(p, f"{key}.delete_after_days", rule.delete_after_days)
         cold = rule.move_to_cold_storage_after_days
-        if cold is not None:
+        if cold is not None and not cold_allowed:
+            p.add(f"{key}.move_to_cold_storage_after_days", cold, "None: AWS Backup keeps no Aurora backups in cold storage")
+        elif cold is not None:
             _positive(p, f"{key}.move_to_cold_storage_after_days", cold)
             if isinstance(cold, int) and isinstance(rule.delete_after_days, int):
                 # AWS Backup keeps cold-storage recovery points at least 90 days.
@@ -109,19 +106,31 @@ def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
                     rule.delete_after_days,
                     f">= move_to_cold_storage_after_days + 90 ({cold + 90})",
                 )
+
+
+def _backup(p: _Problems, cfg: EnvironmentConfig) -> None:
+    backup = cfg.backup
+    if cfg.name in ("staging", "prod"):
+        p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True in {cfg.name}")
+    if not backup.enabled:
+        return
+    _backup_rules(p, "backup.rules", backup.rules, cold_allowed=True)
+    # PersonalPod's PostgreSQL store goes to the same locked vault, with rules of its own.
+    _backup_rules(p, "database.backup_rules", cfg.database.backup_rules, cold_allowed=False)
     lock = backup.vault_lock_min_retention_days
     if cfg.is_production:
         p.check(lock is not None, "backup.vault_lock_min_retention_days", lock, "set in prod: the vault must be locked")
     if lock is not None:
         _positive(p, "backup.vault_lock_min_retention_days", lock)
-        shortest = min((r.delete_after_days for r in backup.rules if isinstance(r.delete_after_days, int)), default=lock)
-        # A locked vault refuses recovery points that would expire before its minimum.
-        p.check(
-            not isinstance(lock, int) or lock <= shortest,
-            "backup.vault_lock_min_retention_days",
-            lock,
-            f"<= the shortest rule's delete_after_days ({shortest})",
-        )
+        for key, rules in (("backup.rules", backup.rules), ("database.backup_rules", cfg.database.backup_rules)):
+            shortest = min((r.delete_after_days for r in rules if isinstance(r.delete_after_days, int)), default=lock)
+            # A locked vault refuses recovery points that would expire before its minimum.
+            p.check(
+                not isinstance(lock, int) or lock <= shortest,
+                "backup.vault_lock_min_retention_days",
+                lock,
+                f"<= the shortest of {key}' delete_after_days ({shortest})",
+            )
 
 
 # What each setting accepts, as the services define it.

@@ -31,6 +31,13 @@ from constructs_lib.nag import acknowledge, control_tower
 from constructs_lib.table import DataTable
 
 LOG_PREFIX = "/aws/kinesisfirehose/"
+# SQS keeps a message at most 14 days, counted from its first arrival (a held message too).
+BUFFER_DAYS = 14
+# Deliveries the buffer's pipe tries (5 minutes apart) before a record moves to the held queue.
+BUFFER_RECEIVES = 12
+# Archiving is behind when a buffered record, or Firehose's oldest, is this old: with 5-minute
+# periods the alarms fire within 15 minutes of the fault.
+BEHIND_SECONDS = 600
 # Only deletions made by the TTL process: DynamoDB marks them with its service principal.
 TTL_DELETES = {"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}}
 
@@ -176,12 +183,14 @@ class TableArchiver(Construct):
             datapoints_to_alarm=1,
         )
         self._log_retention, self._removal = log_retention, removal_policy
+        # table id -> (buffer queue, held queue)
+        self.buffers: dict[str, tuple[sqs.Queue, sqs.Queue]] = {}
         self.pipe_role = iam.Role(
             self,
             "PipeRole",
             role_name=pipe_role_name(name_prefix),
             assumed_by=_service(self, "pipes.amazonaws.com"),
-            description="Reads TTL deletions from table streams into Firehose",
+            description="Moves TTL deletions from table streams to their buffer queues, and from the buffers into Firehose",
         )
         self.pipe_policy = iam.ManagedPolicy(self, "PipePolicy", managed_policy_name=f"{name_prefix}-archive-pipe", roles=[self.pipe_role])
         self.pipe_policy.add_statements(
@@ -213,6 +222,25 @@ class TableArchiver(Construct):
         self.delivery_policy = iam.ManagedPolicy(
             self, "DeliveryPolicy", managed_policy_name=f"{name_prefix}-archive-delivery", roles=[self.delivery_role]
         )
+
+    def _queue(self, scope: Construct, id: str, name: str, *, redrive: sqs.DeadLetterQueue | None) -> sqs.Queue:
+        """A queue of the archive path: 14 days, the system's key, TLS only."""
+        queue = sqs.Queue(
+            scope,
+            id,
+            queue_name=name[:80],
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self._key,
+            enforce_ssl=True,
+            retention_period=Duration.days(BUFFER_DAYS),
+            # Longer than the pipe's batching window and Firehose's call, so a batch in flight is not redelivered.
+            visibility_timeout=Duration.minutes(5),
+            dead_letter_queue=redrive,
+            removal_policy=self._removal,
+        )
+        if redrive is None:
+            acknowledge(queue, {"AwsSolutions-SQS3": _queue_reason(), control_tower("sqs_dlq_check"): _queue_reason()})
+        return queue
 
     def add(self, table: DataTable, *, target: ArchiveTarget, prefix: str) -> None:
         """Archive `table`'s TTL deletions under `prefix` of the target bucket."""
@@ -264,8 +292,8 @@ class TableArchiver(Construct):
             scope,
             "Delivery",
             delivery_stream_name=name,
-            # Firehose's buffer lives minutes; the objects it writes use the archive's own key.
-            encryption=firehose.StreamEncryption.aws_owned_key(),
+            # Firehose's own buffer is encrypted with the archive's key too, not an AWS-owned one.
+            encryption=firehose.StreamEncryption.customer_managed_key(key),
             # The role's permissions come from the managed policy above, nothing inline.
             role=self.delivery_role.without_policy_updates(),
             destination=firehose.S3Bucket(
@@ -290,6 +318,16 @@ class TableArchiver(Construct):
             },
         )
 
+        # The durable buffer: a TTL deletion leaves the stream's 24 hours for 14 days in SQS at
+        # once, so a fault further on (Firehose, the bucket, its key or policy) loses nothing for
+        # two weeks. Records the buffer's pipe cannot deliver after its retries move to the held
+        # queue, records themselves (a stream source's dead letters are only batch descriptions),
+        # where `python -m tools archive-redrive` moves them back once the fault is fixed.
+        held = self._queue(scope, "HeldQueue", f"{name}-held", redrive=None)
+        buffer = self._queue(
+            scope, "BufferQueue", f"{name}-buffer", redrive=sqs.DeadLetterQueue(queue=held, max_receive_count=BUFFER_RECEIVES)
+        )
+        self.buffers[table.spec.id] = (buffer, held)
         self.pipe_policy.add_statements(
             iam.PolicyStatement(
                 actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
@@ -300,13 +338,18 @@ class TableArchiver(Construct):
                 resources=[table.key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}},
             ),
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[buffer.queue_arn]),
+            iam.PolicyStatement(
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                resources=[buffer.queue_arn],
+            ),
             iam.PolicyStatement(actions=["firehose:PutRecord", "firehose:PutRecordBatch"], resources=[delivery.delivery_stream_arn]),
         )
         pipe = pipes.CfnPipe(
             scope,
             "Pipe",
             name=name,
-            description=f"TTL deletions of {table.table_name} to the archive",
+            description=f"TTL deletions of {table.table_name} to its archive buffer",
             role_arn=self.pipe_role.role_arn,
             source=stream_arn,
             source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
@@ -323,14 +366,31 @@ class TableArchiver(Construct):
                     filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(TTL_DELETES, sort_keys=True))]
                 ),
             ),
-            target=delivery.delivery_stream_arn,
+            target=buffer.queue_arn,
         )
         pipe.node.add_dependency(self.pipe_policy)
+        drain = pipes.CfnPipe(
+            scope,
+            "Drain",
+            name=f"{name}-drain"[:64],
+            description=f"Buffered TTL deletions of {table.table_name} into Firehose",
+            role_arn=self.pipe_role.role_arn,
+            source=buffer.queue_arn,
+            source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
+                sqs_queue_parameters=pipes.CfnPipe.PipeSourceSqsQueueParametersProperty(
+                    batch_size=10, maximum_batching_window_in_seconds=60
+                )
+            ),
+            target=delivery.delivery_stream_arn,
+            # The stream record itself, as the archive has always held it (Pipes parses the JSON body).
+            target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(input_template="<$.body>"),
+        )
+        drain.node.add_dependency(self.pipe_policy)
         self._actions.alarm(
             scope,
             "PipeFailures",
             name=f"{name}-pipe-failures",
-            description=f"The archive pipe of {table.table_name} failed to deliver records to Firehose (they go to the dead-letter queue after retries).",
+            description=f"The archive pipe of {table.table_name} failed to move TTL deletions to {name}-buffer; the stream keeps them only 24 hours.",
             metric=cloudwatch.Metric(
                 namespace="AWS/EventBridge/Pipes",
                 metric_name="ExecutionFailed",
@@ -344,14 +404,58 @@ class TableArchiver(Construct):
         )
         self._actions.alarm(
             scope,
+            "DrainFailures",
+            name=f"{name}-drain-failures",
+            description=f"Buffered TTL deletions of {table.table_name} failed to reach Firehose; they stay in {name}-buffer (14 days).",
+            metric=cloudwatch.Metric(
+                namespace="AWS/EventBridge/Pipes",
+                metric_name="ExecutionFailed",
+                dimensions_map={"PipeName": f"{name}-drain"[:64]},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+        self._actions.alarm(
+            scope,
+            "BufferAge",
+            name=f"{name}-behind",
+            description=f"Archiving of {table.table_name} is falling behind: the oldest buffered TTL deletion is over {BEHIND_SECONDS // 60} minutes old.",
+            metric=buffer.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=BEHIND_SECONDS,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+        self._actions.alarm(
+            scope,
+            "HeldRecords",
+            name=f"{name}-held",
+            description=f"TTL deletions of {table.table_name} are held in {name}-held after repeated delivery failures: fix the fault, then run "
+            f"python -m tools archive-redrive (docs/retention.md) within 14 days of their expiry.",
+            metric=held.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+        self._actions.alarm(
+            scope,
             "DeliveryFreshness",
             name=f"{name}-delivery-freshness",
-            description=f"Firehose has held archived items of {table.table_name} for over 30 minutes without writing them to S3.",
+            description=f"Firehose has held archived items of {table.table_name} for over {BEHIND_SECONDS // 60} minutes without writing them to S3.",
             metric=delivery.metric("DeliveryToS3.DataFreshness", statistic="Maximum", period=Duration.minutes(5)),
-            threshold=1800,
-            evaluation_periods=self._alarm_periods,
-            datapoints_to_alarm=self._alarm_periods,
+            threshold=BEHIND_SECONDS,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
         )
+
+
+def _queue_reason() -> str:
+    return (
+        "The archive's held queue is itself the buffer's dead-letter queue; a dead-letter queue of it would only move "
+        "the records again, and its alarm fires on the first one."
+    )
 
 
 def _service(scope: Construct, name: str) -> iam.IPrincipal:

@@ -77,12 +77,22 @@ def backup_role_name(plan_name: str) -> str:
     return f"{plan_name}-backup"
 
 
-class TableBackupPlan(Construct):
-    """A backup plan whose selection names every table of the stack (HIPAA's DynamoDBInBackupPlan
-    counts only a selection in the same stack that names the table)."""
+class ResourceBackupPlan(Construct):
+    """A backup plan whose selection names each resource (tables, a cluster) of the stack by ARN
+    (HIPAA's DynamoDBInBackupPlan and RDSInBackupPlan count only a selection in the same stack
+    that names the resource), into the environment's vault, as a named role."""
 
     def __init__(
-        self, scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRule], tables: Sequence[DataTable]
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        plan_name: str,
+        vault_name: str,
+        rules: Sequence[BackupRule],
+        resource_arns: Sequence[str],
+        selection_name: str,
+        what: str,
     ) -> None:
         super().__init__(scope, id)
         vault = backup.BackupVault.from_backup_vault_name(self, "Vault", vault_name)
@@ -109,15 +119,15 @@ class TableBackupPlan(Construct):
             self,
             "Role",
             role_name=backup_role_name(plan_name),
-            description=f"AWS Backup backs up and restores the {plan_name} tables",
+            description=f"AWS Backup backs up and restores {what}",
             assumed_by=iam.ServicePrincipal("backup.amazonaws.com").with_conditions(
                 {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
             ),
         )
         self.plan.add_selection(
-            "Tables",
-            backup_selection_name=f"{plan_name}-tables",
-            resources=[backup.BackupResource.from_arn(t.table_arn) for t in tables],
+            selection_name.capitalize(),
+            backup_selection_name=f"{plan_name}-{selection_name}",
+            resources=[backup.BackupResource.from_arn(arn) for arn in resource_arns],
             allow_restores=True,
             role=role,
         )
@@ -132,3 +142,19 @@ class TableBackupPlan(Construct):
                 for name in SERVICE_ROLE_POLICIES
             },
         )
+
+
+def table_backup_plan(
+    scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRule], tables: Sequence[DataTable]
+) -> ResourceBackupPlan:
+    """Every table of a system stack in one plan (selection `<plan>-tables`)."""
+    return ResourceBackupPlan(
+        scope,
+        id,
+        plan_name=plan_name,
+        vault_name=vault_name,
+        rules=rules,
+        resource_arns=[t.table_arn for t in tables],
+        selection_name="tables",
+        what=f"the {plan_name} tables",
+    )

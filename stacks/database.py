@@ -9,6 +9,7 @@ from constructs import Construct
 
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, ResourceBackupPlan, backup_role_name
 from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
@@ -114,6 +115,29 @@ class DatabaseStack(Stack):
             app_role=app_role,
             alarm_actions=AlarmActions(self, topic_arns=topic_arns),
         )
+
+        if config.backup.enabled:
+            # The cluster's own plan into the environment's locked vault (Aurora's automated
+            # backups stay too: they serve point-in-time restore within backup_retention_days).
+            plan_name = naming.stack_name(config, DATABASE)
+            ResourceBackupPlan(
+                self,
+                "Backup",
+                plan_name=plan_name,
+                vault_name=naming.backup_vault_name(config),
+                rules=settings.backup_rules,
+                resource_arns=[self.database.cluster.cluster_arn],
+                selection_name="cluster",
+                what=f"the {name} PostgreSQL cluster",
+            )
+            allow_use(
+                self.key,
+                self,
+                sid="BackupReadsTheCluster",
+                principal_arns=[naming.role_arn(config, backup_role_name(plan_name))],
+                actions=BACKUP_KEY_ACTIONS,
+                via_services=("backup", "rds"),
+            )
 
         # What an application needs to connect; plain outputs, not exports, so nothing is pinned.
         outputs = {

@@ -18,6 +18,7 @@ from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.trail import AuditTrail
 from stacks import naming
+from stacks.database import DATABASE
 from stacks.policies import removal_policy
 
 
@@ -68,13 +69,16 @@ class PlatformStack(Stack):
                 # Creating a vault with a key takes a grant and a data key through AWS Backup.
                 deployer_services=("backup",),
             ).key
-            # Each system's backup role (in the system stacks, deployed after this one) writes
-            # recovery points into the vault.
+            # Each system's backup role and the database's (in stacks deployed after this one)
+            # write recovery points into the vault.
             allow_use(
                 backup_key,
                 self,
                 sid="BackupRolesWriteRecoveryPoints",
-                principal_arns=[naming.role_arn(config, backup_role_name(f"{s.key}-{config.name}")) for s in SYSTEMS],
+                principal_arns=[
+                    *(naming.role_arn(config, backup_role_name(f"{s.key}-{config.name}")) for s in SYSTEMS),
+                    naming.role_arn(config, backup_role_name(naming.stack_name(config, DATABASE))),
+                ],
                 actions=BACKUP_KEY_ACTIONS,
                 via_services=("backup", "dynamodb"),
             )
@@ -137,6 +141,8 @@ class PlatformStack(Stack):
             removal_policy=policy,
             logical_id="KeyArchive",
             governance=self.governance,
+            # Firehose encrypts its own buffer with this key: it takes a grant as the deployer creates it.
+            deployer_services=("firehose",),
         ).key
         # The archivers' Firehose roles (system stacks, deployed after this one) write objects
         # through S3; nothing reads the archive but the break-glass role (docs/restore.md).
@@ -156,7 +162,8 @@ class PlatformStack(Stack):
                     prefix=rule.archive_prefix(system, table_id),
                     glacier_after_days=config.archive.glacier_after_days,
                     deep_archive_after_days=config.archive.deep_archive_after_days,
-                    expire_after_days=rule.days,
+                    # Retention counts from the item's creation: the table held it table_days already.
+                    expire_after_days=rule.archive_days,
                 )
                 for system, table_id, rule in archived()
                 if rule.audit is audit

@@ -11,7 +11,7 @@ from config.model import EnvironmentConfig
 from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import ArchiveTarget, TableArchiver
-from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupPlan, backup_role_name
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, backup_role_name, table_backup_plan
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.props import TableAlarmThresholds
 from constructs_lib.roles import DataAccessRoles
@@ -109,8 +109,19 @@ class SystemStack(Stack):
             )
             for table_id, rule in archived.items():
                 archiver.add(self.tables[table_id], target=archive_targets[rule.audit], prefix=rule.archive_prefix(system.key, table_id))
+            if config.access.migration_principal_arns:
+                # `python -m tools archive-redrive` runs as a migration principal: it reads the
+                # held queues and writes the buffers, both under this key (docs/retention.md).
+                allow_use(
+                    self.key,
+                    self,
+                    sid="ArchiveRedrive",
+                    principal_arns=list(config.access.migration_principal_arns),
+                    actions=("kms:Decrypt", "kms:GenerateDataKey"),
+                    via_services=("sqs",),
+                )
         if config.backup.enabled:
-            TableBackupPlan(
+            table_backup_plan(
                 self,
                 "Backup",
                 plan_name=prefix,

@@ -244,7 +244,7 @@ def test_unknown_environment_names_the_allowed_ones():
                     vault_lock_min_retention_days=60,
                 )
             },
-            ["prod.backup.vault_lock_min_retention_days = 60", "<= the shortest rule's delete_after_days (35)"],
+            ["prod.backup.vault_lock_min_retention_days = 60", "<= the shortest of backup.rules' delete_after_days (35)"],
         ),
         ("dev", {"ci": CiConfig(github_owner="-acme")}, ["dev.ci.github_owner = '-acme'", "GitHub user or organisation"]),
         ("dev", {"ci": CiConfig(github_owner="acme--data")}, ["dev.ci.github_owner = 'acme--data'", "inner single hyphens"]),
@@ -314,9 +314,12 @@ def test_invalid_value_is_named_with_what_is_allowed(env, change, expected):
 
 
 def test_archive_expiry_must_outlast_deep_archive_minimum():
-    # Locations are kept 1095 days; Deep Archive after 1000 days would be deleted at 95 of its 180.
+    # Locations are archived for 730 of their 1095 days; Deep Archive after 1000 would never be reached in time.
     message = assert_rejected(
-        ["prod: retention[daylight.Locations].days = 1095", ">= archive.deep_archive_after_days + 180 (1180)"],
+        [
+            "prod: retention[daylight.Locations] keeps 730 days in the archive (days 1095 - table_days 365)",
+            ">= archive.deep_archive_after_days + 180 (1180)",
+        ],
         prod=replace(PROD, archive=ArchiveConfig(glacier_after_days=30, deep_archive_after_days=1000)),
     )
     assert "AuditLogs" not in message
@@ -679,3 +682,29 @@ def test_an_organization_trail_of_a_trusted_account_is_accepted():
     assert_rejected(["staging.audit_trail.organization_trail_arn", "list 999999999999 in trusted_accounts"], staging=staging)
     (loaded,) = config.load("staging", {**config.ENVIRONMENTS, "staging": replace(staging, trusted_accounts=("999999999999",))})
     assert loaded.audit_trail.mode == "organization"
+
+
+def test_a_cold_rule_needs_its_days_in_the_table(monkeypatch):
+    from config import retention
+
+    broken = {**retention.RETENTION, ("daylight", "Users"): retention.RetentionRule(tier="cold", days=2555, table_days=2555)}
+    monkeypatch.setattr(retention, "RETENTION", broken)
+    problems = retention.check_rules({"daylight": {"Users": "expiresAt"}})
+    assert (
+        "retention[daylight.Users].table_days = 2555 is not allowed: a cold table's days in the table, a whole number > 0 "
+        "and < days (2555); the archive keeps the rest"
+    ) in problems
+
+
+def test_database_backups_have_no_cold_storage_and_are_required_with_backup():
+    cold = BackupRuleConfig(name="monthly", schedule="cron(0 6 1 * ? *)", move_to_cold_storage_after_days=30, delete_after_days=365)
+    assert_rejected(
+        [
+            "staging.database.backup_rules[0].move_to_cold_storage_after_days = 30 is not allowed: None: AWS Backup keeps no Aurora backups in cold storage"
+        ],
+        staging=replace(STAGING, database=replace(STAGING.database, backup_rules=(cold,))),
+    )
+    assert_rejected(
+        ["staging.database.backup_rules = () is not allowed: at least one rule when backup is enabled"],
+        staging=replace(STAGING, database=replace(STAGING.database, backup_rules=())),
+    )

@@ -68,14 +68,17 @@ def test_fusion_page_has_per_env_names_and_the_seed_indexes(docs):
 def test_retention_table_rows(docs):
     index = docs["docs/data-model.md"]
     assert (
-        "| daylight | [AuditLogs](data-model/daylight.md#auditlogs) | `daylight-{env}-audit_logs` | `expiresAt` | cold | 2555 | yes | yes |"
+        # A year in the table and the rest archived: the seed's 2555 days from the item's creation.
+        "| daylight | [AuditLogs](data-model/daylight.md#auditlogs) | `daylight-{env}-audit_logs` | `expiresAt` | cold | 365 | 2190 | 2555 | yes |"
         in index
     )
     assert (
-        "| daylight | [RateLimits](data-model/daylight.md#ratelimits) | `daylight-{env}-rate_limits` | `expiresAt` | hot | 1 | no | no (decision) |"
+        "| daylight | [RateLimits](data-model/daylight.md#ratelimits) | `daylight-{env}-rate_limits` | `expiresAt` | hot | 1 | — | 1 | no (decision) |"
         in index
     )
-    assert "| madmall | [Main](data-model/madmall.md#main) | `madmall-{env}-main` | `ttl` | — | set per item by the app | no | — |" in index
+    assert (
+        "| madmall | [Main](data-model/madmall.md#main) | `madmall-{env}-main` | `ttl` | — | set per item by the app | — | — | — |" in index
+    )
     # Tables without TTL have no retention row.
     assert "[Roles](data-model/daylight.md#roles) | `daylight-{env}-roles`" in index
     assert "| daylight | [Roles]" not in index
@@ -84,10 +87,10 @@ def test_retention_table_rows(docs):
 def test_archive_lifecycle_rows(docs):
     index = docs["docs/data-model.md"]
     assert (
-        "| prod | `daylight/AuditLogs/` | `data-audit-archive-prod-333333333333-us-east-1` | 30 | 120 | 2555 | COMPLIANCE 2555 days |"
+        "| prod | `daylight/AuditLogs/` | `data-audit-archive-prod-333333333333-us-east-1` | 30 | 120 | 2190 | COMPLIANCE 2190 days |"
         in index
     )
-    assert "| staging | `daylight/Locations/` | `data-archive-staging-222222222222-us-east-1` | 30 | 120 | 1095 | — |" in index
+    assert "| staging | `daylight/Locations/` | `data-archive-staging-222222222222-us-east-1` | 30 | 120 | 730 | — |" in index
 
 
 def test_personalpod_page_describes_the_postgresql_store(docs):

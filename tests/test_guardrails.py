@@ -77,6 +77,12 @@ EXPECTED_ACKNOWLEDGEMENTS = (
         ("daylight/Archive/DeadLetters/Resource", "AwsSolutions-SQS3"),
         ("daylight/Archive/DeadLetters/Resource", "cdk-validator-cfnguard::sqs_dlq_check"),
     }
+    # Each archived table's held queue is its buffer's dead-letter queue (docs/retention.md).
+    | {
+        (f"daylight/Archive/{table}/HeldQueue/Resource", rule)
+        for table in ("AuditLogs", "Locations", "UserProfiles", "Users")
+        for rule in ("AwsSolutions-SQS3", "cdk-validator-cfnguard::sqs_dlq_check")
+    }
     # The scanners' share (tests/test_scanners.py): S3's own rules for the access-log bucket,
     # the general archive's per-table lifecycle, and CDK's deploy-time custom-resource handler.
     | {("data-platform:AccessLogsBucket", "checkov::CKV_AWS_18")}
@@ -118,7 +124,7 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
         bucket = f"data-{'audit-' if table == 'AuditLogs' else ''}archive-{env}-{ACCOUNTS[env]}-us-east-1"
         expected.add(("daylight/Archive/DeliveryPolicy/Resource", f"AwsSolutions-IAM5[Resource::arn:aws:s3:::{bucket}/daylight/{table}/*]"))
     if env != "dev":
-        for system in ("therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod"):
+        for system in ("therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod", "personalpod-database"):
             for policy in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
                 expected.add(
                     (

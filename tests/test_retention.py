@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from config.retention import RETENTION
 from tests.support import resources
 
 ENVS = ["dev", "staging", "prod"]
@@ -34,13 +35,29 @@ def test_only_archived_tables_stream_old_images(synthesized, env):
                 assert stream is None, f"{system}/{logical_id}"
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_pipes_archive_ttl_deletes_only(synthesized, env):
+SEED_NAMES = {"AuditLogs": "audit_logs", "Users": "users", "UserProfiles": "user_profiles", "Locations": "locations"}
+
+
+def pipes_of(synthesized, env) -> dict[str, dict]:
     daylight = template(synthesized, f"daylight-{env}")
-    found = {p["Properties"]["Name"]: p["Properties"] for p in resources(daylight, "AWS::Pipes::Pipe").values()}
-    assert sorted(found) == sorted(f"daylight-{env}-{name}-archive" for name in ("audit_logs", "users", "user_profiles", "locations"))
-    queue = next(iter(resources(daylight, "AWS::SQS::Queue")))
-    for pipe in found.values():
+    return {p["Properties"]["Name"]: p["Properties"] for p in resources(daylight, "AWS::Pipes::Pipe").values()}
+
+
+def queues_of(synthesized, env) -> dict[str, tuple[str, dict]]:
+    """queue name -> (logical id, properties)"""
+    daylight = template(synthesized, f"daylight-{env}")
+    return {q["Properties"]["QueueName"]: (lid, q["Properties"]) for lid, q in resources(daylight, "AWS::SQS::Queue").items()}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pipes_buffer_ttl_deletes_only(synthesized, env):
+    found = pipes_of(synthesized, env)
+    names = [f"daylight-{env}-{name}-archive" for name in SEED_NAMES.values()]
+    assert sorted(found) == sorted([*names, *(f"{n}-drain" for n in names)])
+    queues = queues_of(synthesized, env)
+    dead_letters = queues[f"daylight-{env}-archive-dlq"][0]
+    for name in names:
+        pipe = found[name]
         (filter_,) = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
         # TTL deletions carry DynamoDB's own principal; a user's DeleteItem does not.
         assert json.loads(filter_["Pattern"]) == {
@@ -48,10 +65,43 @@ def test_pipes_archive_ttl_deletes_only(synthesized, env):
             "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
         }
         stream = pipe["SourceParameters"]["DynamoDBStreamParameters"]
-        assert stream["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}
+        assert stream["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dead_letters, "Arn"]}}
         assert stream["StartingPosition"] == "TRIM_HORIZON"
         assert pipe["Source"]["Fn::GetAtt"][1] == "StreamArn"
-        assert pipe["Target"]["Fn::GetAtt"][0] in resources(daylight, "AWS::KinesisFirehose::DeliveryStream")
+        # Straight into the table's buffer queue; the drain takes it on to Firehose.
+        assert pipe["Target"] == {"Fn::GetAtt": [queues[f"{name}-buffer"][0], "Arn"]}
+        drain = found[f"{name}-drain"]
+        assert drain["Source"] == pipe["Target"] and "FilterCriteria" not in drain["SourceParameters"]
+        assert drain["Target"]["Fn::GetAtt"][0] in resources(
+            template(synthesized, f"daylight-{env}"), "AWS::KinesisFirehose::DeliveryStream"
+        )
+        assert drain["TargetParameters"] == {"InputTemplate": "<$.body>"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_failure_after_the_stream_keeps_the_records_at_least_seven_days(synthesized, env):
+    """A TTL deletion is in its table's buffer within a minute; from there every failure path
+    (Firehose, the bucket, its key or policy, the drain) leaves the record itself in SQS, in the
+    buffer or, after the drain's retries, in the held queue, for 14 days from its arrival."""
+    queues = queues_of(synthesized, env)
+    for name in SEED_NAMES.values():
+        buffer_id, buffer = queues[f"daylight-{env}-{name}-archive-buffer"]
+        held_id, held = queues[f"daylight-{env}-{name}-archive-held"]
+        for props in (buffer, held):
+            assert props["MessageRetentionPeriod"] >= 7 * 86400 and props["MessageRetentionPeriod"] == 14 * 86400
+            assert props["KmsMasterKeyId"] == {"Fn::GetAtt": ["KeyData", "Arn"]}
+        assert buffer["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [held_id, "Arn"]}
+        # Retried for an hour (12 deliveries, 5 minutes apart) before it is held.
+        assert buffer["RedrivePolicy"]["maxReceiveCount"] == 12 and buffer["VisibilityTimeout"] == 300
+        assert "RedrivePolicy" not in held
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_firehose_buffers_under_the_archive_key(synthesized, env):
+    daylight = template(synthesized, f"daylight-{env}")
+    for stream in resources(daylight, "AWS::KinesisFirehose::DeliveryStream").values():
+        sse = stream["Properties"]["DeliveryStreamEncryptionConfigurationInput"]
+        assert sse["KeyType"] == "CUSTOMER_MANAGED_CMK" and "KeyArchiveArn" in json.dumps(sse["KeyARN"])
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -89,9 +139,20 @@ def test_archive_failures_alarm(synthesized, env):
         for a in resources(template(synthesized, f"daylight-{env}"), "AWS::CloudWatch::Alarm").values()
     }
     assert alarms[f"daylight-{env}-archive-dead-letters"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    for name in ("audit_logs", "users", "user_profiles", "locations"):
-        assert alarms[f"daylight-{env}-{name}-archive-pipe-failures"]["Namespace"] == "AWS/EventBridge/Pipes"
-        assert alarms[f"daylight-{env}-{name}-archive-delivery-freshness"]["MetricName"] == "DeliveryToS3.DataFreshness"
+    for name in SEED_NAMES.values():
+        archive = f"daylight-{env}-{name}-archive"
+        expected = {
+            f"{archive}-pipe-failures": ("ExecutionFailed", 1),
+            f"{archive}-drain-failures": ("ExecutionFailed", 1),
+            f"{archive}-behind": ("ApproximateAgeOfOldestMessage", 600),
+            f"{archive}-held": ("ApproximateNumberOfMessagesVisible", 1),
+            f"{archive}-delivery-freshness": ("DeliveryToS3.DataFreshness", 600),
+        }
+        for alarm, (metric, threshold) in expected.items():
+            props = alarms[alarm]
+            assert (props["MetricName"], props["Threshold"]) == (metric, threshold), alarm
+            # Within 15 minutes: one breaching 5-minute period is enough.
+            assert props["Period"] == 300 and props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 1, alarm
     for props in alarms.values():
         assert props["AlarmActions"], props["AlarmName"]
 
@@ -109,9 +170,12 @@ def lifecycle(synthesized, env) -> dict[str, dict]:
 def test_archive_lifecycle_follows_the_seed_and_s3_minimums(synthesized, env):
     rules = lifecycle(synthesized, env)
     assert sorted(rules) == sorted(f"daylight/{t}/" for t in ARCHIVED)
-    for table_id, days in ARCHIVED.items():
+    for table_id, total in ARCHIVED.items():
         rule = rules[f"daylight/{table_id}/"]
-        assert rule["ExpirationInDays"] == days
+        # Retention counts from the item's creation: the table's days, then the archive's, make the seed's.
+        in_table = RETENTION[("daylight", table_id)].table_days
+        assert in_table and rule["ExpirationInDays"] + in_table == total, (table_id, in_table, rule["ExpirationInDays"])
+        days = rule["ExpirationInDays"]
         transitions = {t["StorageClass"]: t["TransitionInDays"] for t in rule["Transitions"]}
         assert set(transitions) == {"GLACIER", "DEEP_ARCHIVE"}
         # Glacier bills 90 days at least, Deep Archive 180: no early-deletion charges.
@@ -128,7 +192,8 @@ def test_audit_archive_is_object_locked_for_its_retention(synthesized, env, mode
     else:
         assert bucket["ObjectLockConfiguration"] == {
             "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Days": 2555, "Mode": mode}},
+            # The audit log's archive days: with its year in the table, the seed's 2555 exactly.
+            "Rule": {"DefaultRetention": {"Days": 2555 - 365, "Mode": mode}},
         }
 
 
@@ -207,3 +272,23 @@ def test_alert_topic_lets_budgets_backup_and_alarms_publish(synthesized, env):
     key_policy = resources(platform, "AWS::KMS::Key")["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"]
     (key_statement,) = [s for s in key_policy if s.get("Sid") == "AllowAlertPublishersToUseTheKey"]
     assert sorted(key_statement["Principal"]["Service"]) == sorted(publishers)
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_the_database_cluster_is_backed_up_into_the_locked_vault(synthesized, env):
+    database = template(synthesized, f"personalpod-database-{env}")
+    (plan,) = resources(database, "AWS::Backup::BackupPlan").values()
+    rules = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert {r["RuleName"]: r["Lifecycle"] for r in rules} == {"daily": {"DeleteAfterDays": 35}, "monthly": {"DeleteAfterDays": 365}}
+    assert {r["TargetBackupVault"] for r in rules} == {f"data-tables-{env}"}
+    (selection,) = resources(database, "AWS::Backup::BackupSelection").values()
+    chosen = selection["Properties"]["BackupSelection"]
+    account = synthesized[f"personalpod-database-{env}"].account
+    assert chosen["Resources"] == [{"Fn::Join": ["", [f"arn:aws:rds:us-east-1:{account}:cluster:", {"Ref": "DatabaseCluster"}]]}]
+    role = resources(database, "AWS::IAM::Role")[chosen["IamRoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert role["RoleName"] == f"personalpod-database-{env}-backup"
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+
+
+def test_dev_backs_up_no_database(synthesized):
+    assert not resources(template(synthesized, "personalpod-database-dev"), "AWS::Backup::BackupPlan")

@@ -55,9 +55,10 @@ def retention_text(system: SystemSpec, spec: TableSpec) -> str:
     rule = RETENTION.get((system.key, spec.id))
     if rule is None:
         return "no fixed rule: the application sets the TTL attribute per item" if spec.ttl_attribute else "kept until deleted (no TTL)"
-    archived = ", then archived" if rule.archive else ""
     source = "from the seed" if rule.from_seed else "design decision: the seed gives no number"
-    return f"{rule.tier}, {rule.days} days{archived} ({source})"
+    if rule.archive:
+        return f"{rule.tier}, {rule.days} days from creation: {rule.table_days} in the table, then {rule.archive_days} archived ({source})"
+    return f"{rule.tier}, {rule.days} days ({source})"
 
 
 def retention_rows(tables: Mapping[str, Mapping[str, dict[str, TableFacts]]]) -> list[list[str]]:
@@ -69,9 +70,15 @@ def retention_rows(tables: Mapping[str, Mapping[str, dict[str, TableFacts]]]) ->
                 continue
             rule = RETENTION.get((system.key, spec.id))
             rule_cells = (
-                [rule.tier, str(rule.days), "yes" if rule.archive else "no", "yes" if rule.from_seed else "no (decision)"]
+                [
+                    rule.tier,
+                    str(rule.table_days if rule.archive else rule.days),
+                    str(rule.archive_days) if rule.archive else "—",
+                    str(rule.days),
+                    "yes" if rule.from_seed else "no (decision)",
+                ]
                 if rule
-                else ["—", "set per item by the app", "no", "—"]
+                else ["—", "set per item by the app", "—", "—", "—"]
             )
             rows.append(
                 [
@@ -372,8 +379,23 @@ def index_page(stacks: Stacks, tables: Mapping[str, dict[str, dict[str, TableFac
         *(system_summary(s, tables[s.key]) for s in SYSTEMS),
         "## Environments\n\n" + environment_table(tables),
         "## Account-level alarms (stack `data-platform-{env}`)\n\n" + platform_alarms(stacks),
-        "## Retention\n\nEvery table with TTL. Cold data leaves the table by TTL and is kept in the archive until the end of its days.\n\n"
-        + md_table(["system", "table", "name", "TTL attribute", "tier", "days", "archived", "from the seed"], retention_rows(tables)),
+        "## Retention\n\nEvery table with TTL. Retention counts from the item's creation: the app writes the TTL attribute as "
+        "creation + the days in the table; cold data is then archived and kept the rest of its total. The seed gives the totals; "
+        "the split of a cold table's total is a decision (docs/retention.md).\n\n"
+        + md_table(
+            [
+                "system",
+                "table",
+                "name",
+                "TTL attribute",
+                "tier",
+                "days in the table",
+                "days in the archive",
+                "total days",
+                "total from the seed",
+            ],
+            retention_rows(tables),
+        ),
         "## Archive lifecycle\n\nTTL deletions of archived tables (never user deletes) reach S3 through the table's stream, an "
         "EventBridge Pipe and Firehose (GZIP, KMS). Each prefix moves to Glacier Flexible Retrieval, then Deep Archive, and expires at "
         "the end of its retention, counted in days from its arrival in the archive. Read from the `data-platform-{env}` templates.\n\n"
