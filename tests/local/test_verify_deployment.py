@@ -176,3 +176,38 @@ def test_the_wrapper_script_runs_the_tool_from_any_directory(synthesized, tmp_pa
     )
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: no environment 'qa' in here/cdk.out; it has dev"
+
+
+def test_a_restored_table_is_checked_against_its_original_and_told_what_to_set(moto_endpoint, synthesized, env_tables, tmp_path):
+    """A restore (PITR or backup) brings keys, indexes and items back, not TTL, PITR, deletion
+    protection or tags: verify --restored says what to set before the copy replaces the original."""
+    import dataclasses
+
+    region = "ap-southeast-2"  # this test's alone
+    assembly = write_assembly(tmp_path / "cdk.out", [s for s in synthesized.values() if s.environment == "prod"])
+    (users,) = [t for t in env_tables("prod") if t.name == "daylight-prod-users"]
+    restored = dataclasses.replace(users, name="daylight-prod-users-restored", region=region)
+    recreate(moto_endpoint, [restored])
+    dynamodb, _ = local_stack.clients(moto_endpoint, region)
+    # As restore-table-to-point-in-time leaves it: keys, indexes, the key; no TTL, PITR, protection, tags.
+    dynamodb.update_time_to_live(TableName=restored.name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiresAt"})
+    dynamodb.update_continuous_backups(TableName=restored.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    dynamodb.update_table(TableName=restored.name, DeletionProtectionEnabled=False)
+    arn = dynamodb.describe_table(TableName=restored.name)["Table"]["TableArn"]
+    dynamodb.untag_resource(ResourceArn=arn, TagKeys=list(restored.tags))
+    restored_args = ["--restored", "daylight-prod-users-restored", "--as", "daylight-prod-users", "--region", region]
+    result = _cli(moto_endpoint, "--env", "prod", "--assembly", str(assembly), *restored_args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "1 tables checked: " + f"{len(lines) - 2} drifts in 1 tables"
+    drifts = "\n".join(lines)
+    for what in (
+        "TTL attribute: expected expiresAt",
+        "point-in-time recovery: expected enabled, 35 days",
+        "deletion protection: expected True",
+        "tag Environment",
+    ):
+        assert f"DRIFT daylight-prod-users-restored: {what}" in drifts, drifts
+    assert "key schema" not in drifts and "index" not in drifts  # what a restore does bring back
+    unknown = _cli(moto_endpoint, "--env", "prod", "--assembly", str(assembly), "--restored", "x", "--as", "daylight-prod-nope")
+    assert unknown.returncode == 2 and "prod has no table 'daylight-prod-nope' in its templates" in unknown.stderr

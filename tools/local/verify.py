@@ -12,6 +12,12 @@ template's tags must be present with their values; extra tags such as CloudForma
 Each difference is printed as one line. Tables that exist in the account but not in the
 templates are not looked for.
 
+A restored table (docs/restore.md) is checked with `--restored NAME --as TABLE [--region R]`: the
+live table NAME (in region R, for a restore from a cross-region copy) against the template's
+TABLE of the environment, setting by setting. A restore brings back
+keys, indexes and items, but not TTL, streams, PITR, deletion protection or tags: the lines say
+what to set before the restored table takes the original's place.
+
 Credentials, profile and endpoint come from the usual AWS settings (AWS_PROFILE,
 AWS_ENDPOINT_URL, ...) or the flags. Exit code: 0 no drift, 1 drift, 2 could not check (no
 cdk.out, unknown environment, no credentials, access denied).
@@ -20,6 +26,7 @@ cdk.out, unknown environment, no credentials, access denied).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out", help="synthesized cloud assembly (default cdk.out)")
     parser.add_argument("--profile", help="AWS profile (default: AWS settings)")
     parser.add_argument("--endpoint-url", help="endpoint for DynamoDB and KMS (default: AWS settings, e.g. AWS_ENDPOINT_URL)")
+    parser.add_argument("--restored", metavar="NAME", help="check only this live table, a restored copy (docs/restore.md) ...")
+    parser.add_argument("--as", dest="as_table", metavar="TABLE", help="... against this table of the templates (its physical name)")
+    parser.add_argument("--region", help="with --restored: the region the restored table is in (a restore from a cross-region copy)")
     args = parser.parse_args(argv)
+    if bool(args.restored) != bool(args.as_table):
+        parser.error("--restored and --as go together: --restored <restored table> --as <table of the templates>")
     try:
         import boto3
         import botocore.exceptions
@@ -215,6 +227,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         tables = read_tables(load_environment(args.assembly, args.env))
+        if args.restored:
+            templates = {t.name: t for t in tables}
+            if args.as_table not in templates:
+                print(
+                    f"error: {args.env} has no table {args.as_table!r} in its templates; it has {', '.join(sorted(templates))}",
+                    file=sys.stderr,
+                )
+                return 2
+            restored = dataclasses.replace(templates[args.as_table], name=args.restored)
+            tables = [dataclasses.replace(restored, region=args.region) if args.region else restored]
         regions = sorted({t.region for t in tables})
         print(f"verify-deployment: {len(tables)} tables of {args.env} from {_shown(args.assembly)}, in {', '.join(regions) or 'no region'}")
         drifts = verify(tables, boto3.Session(profile_name=args.profile), args.endpoint_url)
