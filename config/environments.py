@@ -17,6 +17,7 @@ from config.model import (
     DatabaseConfig,
     EnvironmentConfig,
     KeyConfig,
+    OffsiteConfig,
     PitrConfig,
     SlackConfig,
 )
@@ -147,6 +148,8 @@ PROD = EnvironmentConfig(
     backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY), vault_lock_min_retention_days=35),
     # Who read which PHI, as well as who changed it, kept the seeds' 7 years under Compliance lock.
     audit_trail=AuditTrailConfig(mode="create", read_events=True, object_lock="COMPLIANCE", retention_days=2555),
+    # Off-site copies: backups and the audit archive in a second region, locked like the first.
+    offsite=OffsiteConfig(region="us-west-2"),
     # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest
     # continuous-backup window and a final snapshot if the cluster is ever deleted.
     database=DatabaseConfig(

@@ -135,6 +135,20 @@ class BackupConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OffsiteConfig:
+    """Copies outside the primary region (docs/restore.md), in a stack of that region:
+    every backup rule copies its recovery points to a locked vault there, under that region's
+    own key, and the audit archive replicates to a bucket there with the same Object Lock."""
+
+    # The second region; None: no off-site copies.
+    region: str | None = None
+    # An existing backup vault in another account (a backup account) that every rule copies
+    # to as well; its account must be in trusted_accounts and its access policy must allow
+    # this account's copies.
+    account_vault_arn: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class AuditTrailConfig:
     """Who read or wrote which table (CloudTrail data events), kept as evidence (docs/security.md)."""
 
@@ -209,6 +223,7 @@ class EnvironmentConfig:
     archive: ArchiveConfig = ArchiveConfig()
     backup: BackupConfig = BackupConfig()
     audit_trail: AuditTrailConfig = AuditTrailConfig()
+    offsite: OffsiteConfig = OffsiteConfig()
     tags: Mapping[str, str] = field(default_factory=dict)
     # Other accounts this environment may trust: principals, an external alert topic or replica
     # keys in any other account are refused (a typo must not open the data to a stranger).

@@ -279,3 +279,32 @@ def _audit_trail(p: _Problems, cfg: EnvironmentConfig) -> None:
             arn,
             "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME",
         )
+
+
+BACKUP_VAULT_ARN = re.compile(r"^arn:aws(-[a-z]+)*:backup:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):backup-vault:[A-Za-z0-9_.-]{2,50}$")
+
+
+def _offsite(p: _Problems, cfg: EnvironmentConfig, region_ok) -> None:
+    offsite = cfg.offsite
+    if cfg.is_production:
+        p.check(
+            offsite.region is not None,
+            "offsite.region",
+            offsite.region,
+            "a second region in prod: its backups and audit archive need a copy off-site",
+        )
+    if offsite.region is not None:
+        p.check(
+            region_ok(offsite.region) and offsite.region != cfg.region,
+            "offsite.region",
+            offsite.region,
+            f"an AWS region other than the environment's ({cfg.region})",
+        )
+        p.check(cfg.backup.enabled, "offsite.region", offsite.region, "None unless backup.enabled: there is nothing to copy")
+    if offsite.account_vault_arn is not None:
+        p.check(
+            isinstance(offsite.account_vault_arn, str) and bool(BACKUP_VAULT_ARN.match(offsite.account_vault_arn)),
+            "offsite.account_vault_arn",
+            offsite.account_vault_arn,
+            "a backup vault ARN, arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME",
+        )

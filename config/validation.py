@@ -24,6 +24,7 @@ from config.sections import (  # noqa: F401  (the minimums are part of this modu
     _backup,
     _billing,
     _database,
+    _offsite,
     _positive,
     _Problems,
 )
@@ -230,6 +231,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     _archive(p, cfg.archive)
     _backup(p, cfg)
     _audit_trail(p, cfg)
+    _offsite(p, cfg, _region_ok)
     _database(p, cfg)
 
     for key, value in cfg.tags.items():
@@ -310,6 +312,7 @@ def _trust(p: _Problems, cfg: EnvironmentConfig) -> None:
         *((f"keys.administrator_arns[{i}]", arn) for i, arn in enumerate(cfg.keys.administrator_arns)),
         *((f"audit_trail.reader_arns[{i}]", arn) for i, arn in enumerate(cfg.audit_trail.reader_arns)),
         ("audit_trail.organization_trail_arn", cfg.audit_trail.organization_trail_arn),
+        ("offsite.account_vault_arn", cfg.offsite.account_vault_arn),
         ("keys.break_glass_arn", cfg.keys.break_glass_arn),
         *((f"replicas[{i}].kms_key_arn", r.kms_key_arn) for i, r in enumerate(cfg.replicas)),
     ]

@@ -45,7 +45,7 @@ class TableBackupVault(Construct):
         *,
         vault_name: str,
         key: kms.IKey,
-        topic: sns.ITopic,
+        topic: sns.ITopic | None,
         lock_min_retention_days: int | None,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -66,9 +66,11 @@ class TableBackupVault(Construct):
         # Notifications on the L1: the L2's notification_topic also grants backup.amazonaws.com
         # the topic and its key without a source condition. The alert topic's own policy already
         # lets this account's AWS Backup publish (constructs_lib/alerts.py).
-        cfn_resource(self.vault, backup.CfnBackupVault).notifications = backup.CfnBackupVault.NotificationObjectTypeProperty(
-            backup_vault_events=list(FAILURE_EVENT_NAMES), sns_topic_arn=topic.topic_arn
-        )
+        # (A vault notifies a topic of its own region only: an off-site vault has none here.)
+        if topic is not None:
+            cfn_resource(self.vault, backup.CfnBackupVault).notifications = backup.CfnBackupVault.NotificationObjectTypeProperty(
+                backup_vault_events=list(FAILURE_EVENT_NAMES), sns_topic_arn=topic.topic_arn
+            )
         pin(self.vault, "BackupVault")
 
 
@@ -93,6 +95,7 @@ class ResourceBackupPlan(Construct):
         resource_arns: Sequence[str],
         selection_name: str,
         what: str,
+        copy_to: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         vault = backup.BackupVault.from_backup_vault_name(self, "Vault", vault_name)
@@ -110,6 +113,18 @@ class ResourceBackupPlan(Construct):
                     if rule.move_to_cold_storage_after_days
                     else None,
                     backup_vault=vault,
+                    # Off-site copies (and another account's vault), kept as long as the original.
+                    copy_actions=[
+                        backup.BackupPlanCopyActionProps(
+                            destination_backup_vault=backup.BackupVault.from_backup_vault_arn(self, f"CopyTo{i}{rule.name}", arn),
+                            delete_after=Duration.days(rule.delete_after_days),
+                            move_to_cold_storage_after=Duration.days(rule.move_to_cold_storage_after_days)
+                            if rule.move_to_cold_storage_after_days
+                            else None,
+                        )
+                        for i, arn in enumerate(copy_to)
+                    ]
+                    or None,
                 )
                 for rule in rules
             ],
@@ -145,7 +160,14 @@ class ResourceBackupPlan(Construct):
 
 
 def table_backup_plan(
-    scope: Construct, id: str, *, plan_name: str, vault_name: str, rules: Sequence[BackupRule], tables: Sequence[DataTable]
+    scope: Construct,
+    id: str,
+    *,
+    plan_name: str,
+    vault_name: str,
+    rules: Sequence[BackupRule],
+    tables: Sequence[DataTable],
+    copy_to: Sequence[str] = (),
 ) -> ResourceBackupPlan:
     """Every table of a system stack in one plan (selection `<plan>-tables`)."""
     return ResourceBackupPlan(
@@ -157,4 +179,5 @@ def table_backup_plan(
         resource_arns=[t.table_arn for t in tables],
         selection_name="tables",
         what=f"the {plan_name} tables",
+        copy_to=copy_to,
     )

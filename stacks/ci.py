@@ -36,13 +36,18 @@ def github_subject(config: EnvironmentConfig) -> str:
     return f"repo:{config.ci.github_owner}/{config.ci.github_repo}:environment:{config.name}"
 
 
+def deploy_regions(config: EnvironmentConfig) -> list[str]:
+    """The regions the environment's stacks deploy to: its own, and the off-site one."""
+    return list(dict.fromkeys([config.region, *([config.offsite.region] if config.offsite.region else [])]))
+
+
 def bootstrap_role_names(config: EnvironmentConfig) -> list[str]:
     q = config.ci.bootstrap_qualifier
-    return [f"cdk-{q}-{kind}-role-{config.account}-{config.region}" for kind in BOOTSTRAP_ROLE_KINDS]
+    return [f"cdk-{q}-{kind}-role-{config.account}-{region}" for region in deploy_regions(config) for kind in BOOTSTRAP_ROLE_KINDS]
 
 
 class CiDeployStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, stack_names: list[str], **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, stack_regions: dict[str, str], **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         ci = config.ci
         self.provider: iam.IOidcProvider
@@ -80,7 +85,7 @@ class CiDeployStack(Stack):
             "DeployPolicy",
             managed_policy_name=name,
             description=(
-                f"Assume the CDK bootstrap roles of {config.account}/{config.region} (qualifier {ci.bootstrap_qualifier}) "
+                f"Assume the CDK bootstrap roles of {config.account} in {', '.join(deploy_regions(config))} (qualifier {ci.bootstrap_qualifier}) "
                 f"and set the stack policies of the {config.name} stacks; nothing else"
             ),
             statements=[
@@ -97,7 +102,7 @@ class CiDeployStack(Stack):
                 # each deploy, relaxed for one accepted change (tools/changeset.py).
                 iam.PolicyStatement(
                     actions=["cloudformation:GetStackPolicy", "cloudformation:SetStackPolicy"],
-                    resources=self._stack_arns(config, stack_names),
+                    resources=self._stack_arns(config, stack_regions),
                 ),
             ],
             roles=[self.role],
@@ -109,10 +114,10 @@ class CiDeployStack(Stack):
             "synth: the wildcard is only that id, of this environment's own stacks named one by one, for "
             "GetStackPolicy and SetStackPolicy only."
         )
-        acknowledge(self.policy, {f"AwsSolutions-IAM5[Resource::{arn}]": reason for arn in self._stack_arns(config, stack_names)})
+        acknowledge(self.policy, {f"AwsSolutions-IAM5[Resource::{arn}]": reason for arn in self._stack_arns(config, stack_regions)})
 
     @staticmethod
-    def _stack_arns(config: EnvironmentConfig, stack_names: list[str]) -> list[str]:
-        # Literal ARNs (the environment's account and region are known): cdk-nag names each in
+    def _stack_arns(config: EnvironmentConfig, stack_regions: dict[str, str]) -> list[str]:
+        # Literal ARNs (the environment's account and regions are known): cdk-nag names each in
         # its finding, so the acknowledgement covers exactly these.
-        return [f"arn:aws:cloudformation:{config.region}:{config.account}:stack/{name}/*" for name in stack_names]
+        return [f"arn:aws:cloudformation:{region}:{config.account}:stack/{name}/*" for name, region in stack_regions.items()]

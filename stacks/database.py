@@ -18,7 +18,7 @@ from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
 from stacks import naming
 from stacks.policies import database_removal_policies
 
-DATABASE = "personalpod-database"
+DATABASE = naming.DATABASE
 # PersonalPod's names for its database and users; the constructs take them as given.
 DATABASE_NAME = "personalpod"
 ADMIN_USER = "personalpod_admin"
@@ -129,6 +129,7 @@ class DatabaseStack(Stack):
                 resource_arns=[self.database.cluster.cluster_arn],
                 selection_name="cluster",
                 what=f"the {name} PostgreSQL cluster",
+                copy_to=naming.backup_copy_vaults(config),
             )
             allow_use(
                 self.key,

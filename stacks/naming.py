@@ -7,7 +7,11 @@ from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import topic_arn_for
 from constructs_lib.arns import partition
+from constructs_lib.backup import backup_role_name
 from constructs_lib.props import Governance
+
+# PersonalPod's PostgreSQL stack (stacks/database.py), named here for the stacks that name its roles.
+DATABASE = "personalpod-database"
 
 
 def alert_topic_name(cfg: EnvironmentConfig) -> str:
@@ -58,19 +62,62 @@ def role_arn(cfg: EnvironmentConfig, role_name: str) -> str:
     return f"arn:{partition(cfg.region)}:iam::{cfg.account}:role/{role_name}"
 
 
-def deployer_arn(cfg: EnvironmentConfig) -> str:
-    """The CDK bootstrap's CloudFormation execution role: the principal that creates every resource."""
+def deployer_arn(cfg: EnvironmentConfig, region: str | None = None) -> str:
+    """The CDK bootstrap's CloudFormation execution role (of `region`, by default the
+    environment's): the principal that creates every resource."""
     qualifier = cfg.ci.bootstrap_qualifier
-    return role_arn(cfg, f"cdk-{qualifier}-cfn-exec-role-{cfg.account}-{cfg.region}")
+    return role_arn(cfg, f"cdk-{qualifier}-cfn-exec-role-{cfg.account}-{region or cfg.region}")
 
 
-def governance(cfg: EnvironmentConfig) -> Governance:
+def governance(cfg: EnvironmentConfig, region: str | None = None) -> Governance:
     return Governance(
         account=cfg.account,
         administrator_arns=cfg.keys.administrator_arns,
         break_glass_arn=cfg.keys.break_glass_arn,
-        deployer_arn=deployer_arn(cfg),
+        deployer_arn=deployer_arn(cfg, region),
     )
+
+
+# --- off-site copies (stack data-offsite-{env} in config.offsite.region)
+
+
+def offsite_vault_name(cfg: EnvironmentConfig) -> str:
+    return f"{backup_vault_name(cfg)}-offsite"
+
+
+def offsite_vault_arn(cfg: EnvironmentConfig) -> str:
+    region = cfg.offsite.region or cfg.region
+    return f"arn:{partition(region)}:backup:{region}:{cfg.account}:backup-vault:{offsite_vault_name(cfg)}"
+
+
+def offsite_bucket_name(cfg: EnvironmentConfig) -> str:
+    """The audit archive's replica."""
+    return f"data-audit-archive-{cfg.name}-offsite-{cfg.account}-{cfg.offsite.region}"
+
+
+def offsite_access_log_bucket_name(cfg: EnvironmentConfig) -> str:
+    return f"data-access-logs-{cfg.name}-offsite-{cfg.account}-{cfg.offsite.region}"
+
+
+def offsite_key_alias(cfg: EnvironmentConfig) -> str:
+    return f"alias/data-offsite-{cfg.name}"
+
+
+def backup_copy_vaults(cfg: EnvironmentConfig) -> list[str]:
+    """ARNs of the vaults every backup rule copies to: the off-site vault, and another
+    account's vault where config names one."""
+    return [
+        *([offsite_vault_arn(cfg)] if cfg.offsite.region else []),
+        *([cfg.offsite.account_vault_arn] if cfg.offsite.account_vault_arn else []),
+    ]
+
+
+def backup_role_arns(cfg: EnvironmentConfig) -> list[str]:
+    """Every backup role of the environment: one per system plan and the database's."""
+    return [
+        *(role_arn(cfg, backup_role_name(f"{s.key}-{cfg.name}")) for s in SYSTEMS),
+        role_arn(cfg, backup_role_name(stack_name(cfg, DATABASE))),
+    ]
 
 
 def app_principal(cfg: EnvironmentConfig) -> iam.IPrincipal:

@@ -7,18 +7,18 @@ from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from config.retention import archived
 from constructs_lib.alerts import AlarmActions, AlertTopic
-from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule, delivery_role_name
-from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault, backup_role_name
+from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule, ReplicationTarget, delivery_role_name
+from constructs_lib.arns import partition
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.trail import AuditTrail
 from stacks import naming
-from stacks.database import DATABASE
+from stacks.offsite import replication_role_name
 from stacks.policies import removal_policy
 
 
@@ -75,10 +75,7 @@ class PlatformStack(Stack):
                 backup_key,
                 self,
                 sid="BackupRolesWriteRecoveryPoints",
-                principal_arns=[
-                    *(naming.role_arn(config, backup_role_name(f"{s.key}-{config.name}")) for s in SYSTEMS),
-                    naming.role_arn(config, backup_role_name(naming.stack_name(config, DATABASE))),
-                ],
+                principal_arns=naming.backup_role_arns(config),
                 actions=BACKUP_KEY_ACTIONS,
                 via_services=("backup", "dynamodb"),
             )
@@ -180,6 +177,15 @@ class PlatformStack(Stack):
                 rules=rules,
                 removal_policy=policy,
                 object_lock_mode=config.archive.audit_object_lock if audit else None,
+                # Off-site: the audit archive replicates to the second region (stacks/offsite.py).
+                replicate_to=ReplicationTarget(
+                    bucket_name=naming.offsite_bucket_name(config),
+                    region=config.offsite.region,
+                    key_alias_arn=f"arn:{partition(config.offsite.region)}:kms:{config.offsite.region}:{config.account}:{naming.offsite_key_alias(config)}",
+                    role_name=replication_role_name(config),
+                )
+                if audit and config.offsite.region
+                else None,
                 unlocked_because=(
                     "archive.audit_object_lock is None in this environment: its audit archive holds test data and is "
                     "deleted with the environment."
@@ -191,6 +197,15 @@ class PlatformStack(Stack):
                 ),
             )
             targets[audit] = ArchiveTarget(bucket_name=naming.archive_bucket_name(config, audit=audit), key=key)
+        if config.offsite.region:
+            allow_use(
+                key,
+                self,
+                sid="ReplicationReadsAuditArchive",
+                principal_arns=[naming.role_arn(config, replication_role_name(config))],
+                actions=("kms:Decrypt",),
+                via_services=("s3",),
+            )
         return targets
 
     def _audit_trail(self, config: EnvironmentConfig, policy, actions: AlarmActions) -> None:

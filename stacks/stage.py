@@ -11,6 +11,7 @@ from config.model import EnvironmentConfig
 from stacks import naming
 from stacks.ci import CiDeployStack
 from stacks.database import DATABASE, DatabaseStack
+from stacks.offsite import OFFSITE, OffsiteStack
 from stacks.platform import PlatformStack
 from stacks.system import SystemStack
 
@@ -18,9 +19,18 @@ PLATFORM = "data-platform"
 CI_DEPLOY = "ci-deploy"
 
 
+def stack_regions(config: EnvironmentConfig) -> dict[str, str]:
+    """The stacks an environment synthesizes, by CloudFormation stack name, with their region."""
+    keys = (*([OFFSITE] if config.offsite.region else []), PLATFORM, *(s.key for s in SYSTEMS), DATABASE, CI_DEPLOY)
+    return {
+        naming.stack_name(config, key): (config.offsite.region if key == OFFSITE and config.offsite.region else config.region)
+        for key in keys
+    }
+
+
 def stack_names(config: EnvironmentConfig) -> list[str]:
     """The stacks an environment synthesizes, by CloudFormation stack name."""
-    return [naming.stack_name(config, key) for key in (PLATFORM, *(s.key for s in SYSTEMS), DATABASE, CI_DEPLOY)]
+    return list(stack_regions(config))
 
 
 class DataStage(Stage):
@@ -29,6 +39,19 @@ class DataStage(Stage):
         for key, value in {"Environment": config.name, "ManagedBy": "cdk", **config.tags}.items():
             Tags.of(self).add(key, value)
         common = dict(termination_protection=config.termination_protection)
+        self.offsite = None
+        if config.offsite.region:
+            # In the second region: the platform's audit archive replicates into it, and every
+            # backup rule copies into its vault, so it is deployed first.
+            self.offsite = OffsiteStack(
+                self,
+                OFFSITE,
+                stack_name=naming.stack_name(config, OFFSITE),
+                description=f"Off-site copies for {config.name} in {config.offsite.region}: locked backup vault, audit archive replica",
+                config=config,
+                env=Environment(account=config.account, region=config.offsite.region),
+                **common,
+            )
         self.platform = PlatformStack(
             self,
             "platform",
@@ -38,6 +61,8 @@ class DataStage(Stage):
             any_provisioned=any(b.mode == "PROVISIONED" for b in (config.billing, *config.billing_overrides.values())),
             **common,
         )
+        if self.offsite is not None:
+            self.platform.add_stack_dependency(self.offsite)
         self.systems = {}
         for system in SYSTEMS:
             stack = SystemStack(
@@ -74,7 +99,7 @@ class DataStage(Stage):
             stack_name=naming.stack_name(config, CI_DEPLOY),
             description=f"GitHub Actions OIDC deploy role cdk-deploy-{config.name}: may only assume the CDK bootstrap roles",
             config=config,
-            stack_names=stack_names(config),
+            stack_regions=stack_regions(config),
             **common,
         )
-        self.stacks = [self.platform, *self.systems.values(), self.database, self.ci_deploy]
+        self.stacks = [*([self.offsite] if self.offsite else []), self.platform, *self.systems.values(), self.database, self.ci_deploy]

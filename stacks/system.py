@@ -128,6 +128,7 @@ class SystemStack(Stack):
                 vault_name=naming.backup_vault_name(config),
                 rules=config.backup.rules,
                 tables=list(self.tables.values()),
+                copy_to=naming.backup_copy_vaults(config),
             )
             # AWS Backup reads the tables as the plan's role (the vault's key is the platform's).
             allow_use(

@@ -479,8 +479,11 @@ def test_deploy_order_of_the_real_assembly(synthesized):
     assert (root / "manifest.json").is_file()
     order = [s.name for s, _ in changeset.deploy_order(root, load_stacks(root, ["prod"]))]
     assert sorted(order) == sorted(n for n in synthesized if n.endswith("-prod"))
-    assert order[0] in ("ci-deploy-prod", "data-platform-prod")
-    assert order.index("data-platform-prod") < min(order.index(n) for n in order if n not in ("data-platform-prod", "ci-deploy-prod"))
+    first = ("ci-deploy-prod", "data-offsite-prod", "data-platform-prod")
+    assert order[0] in first
+    # The off-site copies first (the platform's audit archive replicates into them), then the platform.
+    assert order.index("data-offsite-prod") < order.index("data-platform-prod")
+    assert order.index("data-platform-prod") < min(order.index(n) for n in order if n not in first)
     assert order.index("personalpod-prod") < order.index("personalpod-database-prod")
 
 

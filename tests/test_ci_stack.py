@@ -12,7 +12,7 @@ import pytest
 
 import config
 from config.environments import DEV
-from stacks.stage import DataStage, stack_names
+from stacks.stage import DataStage, stack_regions
 from tests.support import new_app, resources
 
 ENVS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
@@ -28,9 +28,10 @@ def only(template: dict, type_: str) -> dict:
     return resource
 
 
-def bootstrap_role_arns(account: str, qualifier: str = "hnb659fds") -> list[str]:
+def bootstrap_role_arns(account: str, qualifier: str = "hnb659fds", regions: tuple[str, ...] = ("us-east-1",)) -> list[str]:
     return [
-        f"arn:aws:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-us-east-1"
+        f"arn:aws:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
+        for region in regions
         for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
     ]
 
@@ -84,14 +85,17 @@ def test_the_only_permissions_are_the_bootstrap_roles_and_its_own_stack_policies
     policy = only(template, "AWS::IAM::ManagedPolicy")["Properties"]
     assert policy["ManagedPolicyName"] == f"cdk-deploy-{env}"
     assert policy["Roles"] == [{"Ref": "DeployRole"}]
-    stacks = sorted(stack_names(config.ENVIRONMENTS[env]))
-    assert len(stacks) == 8
+    stacks = stack_regions(config.ENVIRONMENTS[env])
+    assert len(stacks) == (9 if env == "prod" else 8)
+    # Prod deploys to two regions (its off-site copies in us-west-2): both regions' bootstrap roles.
+    regions = ("us-east-1", "us-west-2") if env == "prod" else ("us-east-1",)
+    # (CDK writes a statement's resources sorted.)
     assert policy["PolicyDocument"]["Statement"] == [
-        {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": bootstrap_role_arns(account)},
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": sorted(bootstrap_role_arns(account, regions=regions))},
         {
             "Action": ["cloudformation:GetStackPolicy", "cloudformation:SetStackPolicy"],
             "Effect": "Allow",
-            "Resource": [f"arn:aws:cloudformation:us-east-1:{account}:stack/{name}/*" for name in stacks],
+            "Resource": sorted(f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*" for name, region in stacks.items()),
         },
     ]
 
@@ -111,7 +115,7 @@ def test_it_may_assume_every_role_cdk_deploy_of_the_environment_uses(stages, syn
     allowed = set(
         only(ci_template(synthesized, env), "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]
     )
-    assert len(used) == 3 and used <= allowed, sorted(used - allowed)
+    assert len(used) == (6 if env == "prod" else 3) and used <= allowed, sorted(used - allowed)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from config.model import (
     CiConfig,
     ConfigError,
     KeyConfig,
+    OffsiteConfig,
     PitrConfig,
     ReplicaConfig,
     SlackConfig,
@@ -708,3 +709,38 @@ def test_database_backups_have_no_cold_storage_and_are_required_with_backup():
         ["staging.database.backup_rules = () is not allowed: at least one rule when backup is enabled"],
         staging=replace(STAGING, database=replace(STAGING.database, backup_rules=())),
     )
+
+
+# --- off-site copies
+
+
+@pytest.mark.parametrize(
+    "env, offsite, backup, expected",
+    [
+        ("prod", OffsiteConfig(), None, "prod.offsite.region = None is not allowed: a second region in prod"),
+        (
+            "prod",
+            OffsiteConfig(region="us-east-1"),
+            None,
+            "prod.offsite.region = 'us-east-1' is not allowed: an AWS region other than the environment's (us-east-1)",
+        ),
+        ("prod", OffsiteConfig(region="us-west-9"), None, "prod.offsite.region = 'us-west-9' is not allowed: an AWS region other than"),
+        ("dev", OffsiteConfig(region="us-west-2"), None, "dev.offsite.region = 'us-west-2' is not allowed: None unless backup.enabled"),
+        (
+            "prod",
+            OffsiteConfig(region="us-west-2", account_vault_arn="arn:aws:backup:us-west-2:999999999999:vault"),
+            None,
+            "prod.offsite.account_vault_arn = 'arn:aws:backup:us-west-2:999999999999:vault' is not allowed: a backup vault ARN",
+        ),
+        (
+            "prod",
+            OffsiteConfig(region="us-west-2", account_vault_arn="arn:aws:backup:us-west-2:999999999999:backup-vault:central"),
+            None,
+            "prod.offsite.account_vault_arn = 'arn:aws:backup:us-west-2:999999999999:backup-vault:central' is not allowed: an ARN in "
+            "this environment's (333333333333) account; list 999999999999 in trusted_accounts",
+        ),
+    ],
+    ids=["prod without", "same region", "unknown region", "nothing to copy", "not a vault", "foreign vault"],
+)
+def test_offsite_mistakes_are_named(env, offsite, backup, expected):
+    assert_rejected([expected], **{env: replace(ENVS[env], offsite=offsite)})

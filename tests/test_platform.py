@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ENVIRONMENTS
-from stacks.stage import stack_names
+from stacks.stage import stack_names, stack_regions
 from tests.support import resources
 
 ENVS = ["dev", "staging", "prod"]
@@ -69,7 +69,7 @@ def test_access_log_bucket(synthesized, env, retention, policy):
 @pytest.mark.parametrize("env, protected", [("dev", False), ("staging", True), ("prod", True)])
 def test_termination_protection_follows_config(synthesized, env, protected):
     stacks = {name: stack for name, stack in synthesized.items() if stack.environment == env}
-    assert len(stacks) == 8
+    assert len(stacks) == (9 if env == "prod" else 8)  # prod: its off-site stack too
     for name, stack in stacks.items():
         assert stack.termination_protection is protected, name
 
@@ -78,4 +78,8 @@ def test_termination_protection_follows_config(synthesized, env, protected):
 def test_every_stack_is_region_specific(synthesized, env, account):
     stacks = [s for s in synthesized.values() if s.environment == env]
     assert sorted(s.name for s in stacks) == sorted(stack_names(ENVIRONMENTS[env]))
-    assert {(s.account, s.region) for s in stacks} == {(account, "us-east-1")}
+    # Every stack in its environment's region; prod's off-site copies in the second region.
+    assert {s.name: (s.account, s.region) for s in stacks} == {
+        name: (account, region) for name, region in stack_regions(ENVIRONMENTS[env]).items()
+    }
+    assert {s.region for s in stacks} == ({"us-east-1", "us-west-2"} if env == "prod" else {"us-east-1"})

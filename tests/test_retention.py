@@ -292,3 +292,69 @@ def test_the_database_cluster_is_backed_up_into_the_locked_vault(synthesized, en
 
 def test_dev_backs_up_no_database(synthesized):
     assert not resources(template(synthesized, "personalpod-database-dev"), "AWS::Backup::BackupPlan")
+
+
+# --- off-site copies (prod: us-west-2)
+
+OFFSITE_VAULT = "arn:aws:backup:us-west-2:333333333333:backup-vault:data-tables-prod-offsite"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_prod_backup_rules_copy_to_the_offsite_vault_and_only_prod_has_one(synthesized, env):
+    plans = [
+        (name, plan)
+        for name, stack in synthesized.items()
+        if stack.environment == env
+        for plan in resources(stack.template, "AWS::Backup::BackupPlan").values()
+    ]
+    assert len(plans) == (0 if env == "dev" else 6)  # five systems and the database
+    for name, plan in plans:
+        for rule in plan["Properties"]["BackupPlan"]["BackupPlanRule"]:
+            copies = rule.get("CopyActions", [])
+            if env != "prod":
+                assert copies == [], (name, rule["RuleName"])
+                continue
+            # Kept as long as the original, cold storage included.
+            assert copies == [{"DestinationBackupVaultArn": OFFSITE_VAULT, "Lifecycle": rule["Lifecycle"]}], (name, rule["RuleName"])
+
+
+def test_the_offsite_stack_holds_a_locked_vault_and_the_audit_archive_replica(synthesized):
+    stack = synthesized["data-offsite-prod"]
+    assert (stack.account, stack.region, stack.termination_protection) == ("333333333333", "us-west-2", True)
+    res = stack.template["Resources"]
+    (vault,) = resources(stack.template, "AWS::Backup::BackupVault").values()
+    assert vault["Properties"]["BackupVaultName"] == "data-tables-prod-offsite"
+    assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeyOffsite", "Arn"]}
+    # Locked like the primary vault: nobody deletes a copy before 35 days.
+    assert vault["Properties"]["LockConfiguration"]["MinRetentionDays"] == 35
+    replica = res["AuditArchiveReplicaBucket"]["Properties"]
+    assert replica["BucketName"] == "data-audit-archive-prod-offsite-333333333333-us-west-2"
+    assert replica["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": 2190}
+    assert replica["VersioningConfiguration"] == {"Status": "Enabled"}
+    primary = lifecycle(synthesized, "prod")["daylight/AuditLogs/"]
+    (rule,) = replica["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == primary["ExpirationInDays"] and rule["Prefix"] == "daylight/AuditLogs/"
+    assert res["KeyOffsite"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_the_prod_audit_archive_replicates_to_the_offsite_bucket_first_deployed(synthesized, stages):
+    platform = template(synthesized, "data-platform-prod")
+    replication = resources(platform, "AWS::S3::Bucket")["AuditArchiveBucket"]["Properties"]["ReplicationConfiguration"]
+    (rule,) = replication["Rules"]
+    assert rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": "daylight/AuditLogs/"}
+    assert rule["Destination"] == {
+        "Bucket": "arn:aws:s3:::data-audit-archive-prod-offsite-333333333333-us-west-2",
+        "EncryptionConfiguration": {"ReplicaKmsKeyID": "arn:aws:kms:us-west-2:333333333333:alias/data-offsite-prod"},
+    }
+    assert rule["SourceSelectionCriteria"] == {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+    role = resources(platform, "AWS::IAM::Role")[replication["Role"]["Fn::GetAtt"][0]]["Properties"]
+    assert role["RoleName"] == "data-audit-archive-prod-replication"
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
+    # The replica exists before the archive that replicates into it.
+    (prod,) = [stage for stage in stages if stage.stage_name == "prod"]
+    assert [d.stack_name for d in prod.platform.dependencies] == ["data-offsite-prod"]
+    for env in ("dev", "staging"):
+        assert (
+            "ReplicationConfiguration"
+            not in resources(template(synthesized, f"data-platform-{env}"), "AWS::S3::Bucket")["AuditArchiveBucket"]["Properties"]
+        )

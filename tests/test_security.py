@@ -108,8 +108,10 @@ def test_only_the_break_glass_role_holds_every_key_permission(synthesized, env):
 @pytest.mark.parametrize("env", ENVS)
 def test_every_key_denies_destruction_policy_changes_and_foreign_grants(synthesized, env):
     cfg = config.ENVIRONMENTS[env]
-    admins, glass, deployer = list(cfg.keys.administrator_arns), cfg.keys.break_glass_arn, naming.deployer_arn(cfg)
+    admins, glass = list(cfg.keys.administrator_arns), cfg.keys.break_glass_arn
+    regions = {s.name: s.region for s in stacks_of(synthesized, env)}
     for key, statements in keys_of(stacks_of(synthesized, env)).items():
+        deployer = naming.deployer_arn(cfg, regions[key[0]])  # the CloudFormation role of the key's own region
         deny = {st["Sid"]: st for st in statements if st["Effect"] == "Deny"}
         assert set(deny) == {
             "DenyKeyDestructionExceptAdministrators",
@@ -132,14 +134,18 @@ def test_every_key_denies_destruction_policy_changes_and_foreign_grants(synthesi
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_deployer_never_uses_a_key_directly(synthesized, env):
-    deployer = naming.deployer_arn(config.ENVIRONMENTS[env])
+    regions = {s.name: s.region for s in stacks_of(synthesized, env)}
     seen = 0
     for key, statements in keys_of(stacks_of(synthesized, env)).items():
+        deployer = naming.deployer_arn(config.ENVIRONMENTS[env], regions[key[0]])
         for st in statements:
             if st["Effect"] == "Allow" and deployer in as_list(st["Principal"].get("AWS", [])) and st["Sid"] != "KeyAdministration":
                 seen += 1
                 vias = as_list(st["Condition"]["StringEquals"]["kms:ViaService"])
-                assert vias and not {"s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"} & set(vias), (key, st["Sid"])
+                assert vias and not {f"s3.{regions[key[0]]}.amazonaws.com", f"sqs.{regions[key[0]]}.amazonaws.com"} & set(vias), (
+                    key,
+                    st["Sid"],
+                )
     assert seen >= 6  # tables' keys, the backup key (staging, prod) and the database key
 
 

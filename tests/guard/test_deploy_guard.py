@@ -952,14 +952,14 @@ def real_stacks(directory: Path, names, mutate=None) -> Path:
 
 def test_one_environment_against_all_snapshots_needs_env(tmp_path, capsys):
     prod = [p.name[len("test_template_snapshot[") : -len("].json")] for p in SNAPSHOTS.glob("*-prod].json")]
-    assert len(prod) == 8
+    assert len(prod) == 9  # prod's eight and its off-site stack
     cand = real_stacks(tmp_path / "cand", prod)
     assert deploy_guard.main([str(SNAPSHOTS), str(cand)]) == 1  # dev and staging look removed
     out = capsys.readouterr().out
     assert "daylight-dev" in out and "The candidate has no dev/staging stacks" in out and "--env NAME" in out
     assert deploy_guard.main(["--env", "prod", str(SNAPSHOTS), str(cand)]) == 0
     out = capsys.readouterr().out
-    assert "deploy-guard: OK - no hazards (8 baseline / 8 candidate stacks, 8 matched)." in out
+    assert "deploy-guard: OK - no hazards (9 baseline / 9 candidate stacks, 9 matched)." in out
     assert "-dev" not in out and "-staging" not in out
 
 

@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import Stubber
 
 from config.environments import DEV, PROD, STAGING
-from config.model import AccessConfig, AlertConfig, BackupConfig, CiConfig, KeyConfig, ReplicaConfig, SlackConfig
+from config.model import AccessConfig, AlertConfig, BackupConfig, CiConfig, KeyConfig, OffsiteConfig, ReplicaConfig, SlackConfig
 from tests.local.helpers import CREDENTIALS, ROOT, cli_env, tool, write_assembly
 from tools.assembly import Stack
 from tools.preflight import checks, placeholders, resources, run, synthesized
@@ -64,6 +64,8 @@ def ready(region: str, **changes: object):
             break_glass_arn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/BreakGlass",
         ),
         "ci": CiConfig(github_owner="acme"),
+        # Off-site copies get a test of their own (test_bootstrap_covers_the_offsite_region).
+        "offsite": OffsiteConfig(),
     }
     return dataclasses.replace(PROD, **{**values, **changes})
 
@@ -205,6 +207,18 @@ def test_refused_credentials_fail_identity_and_skip_the_other_aws_checks():
 
 
 # --- 3. bootstrap
+
+
+def test_bootstrap_covers_the_offsite_region(aws_at, tmp_path):
+    aws = aws_at("sa-east-1")
+    create_toolkit(aws, "sa-east-1", "21")
+    assembly = assembly_with(tmp_path, "prod", refused=[1, 2, 3, 4, 5])
+    lines = list(checks.bootstrap(context(aws, ready("sa-east-1", offsite=OffsiteConfig(region="eu-north-1")), assembly)))
+    assert [(line.check, line.status) for line in lines] == [
+        (f"bootstrap aws://{MOTO_ACCOUNT}/sa-east-1", "PASS"),
+        (f"bootstrap aws://{MOTO_ACCOUNT}/eu-north-1", "FAIL"),
+    ]
+    assert lines[1].todo == f"run `cdk bootstrap aws://{MOTO_ACCOUNT}/eu-north-1` once (npx cdk from this repository)"
 
 
 def test_bootstrap_passes_when_the_toolkit_is_new_enough(aws_at, tmp_path):

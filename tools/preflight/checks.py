@@ -72,8 +72,10 @@ def identity(cfg: EnvironmentConfig, aws: Aws) -> tuple[list[Line], str]:
 
 
 def deploy_regions(cfg: EnvironmentConfig) -> list[str]:
-    """The environment's region, then each replica's."""
-    return list(dict.fromkeys([cfg.region, *(replica.region for replica in cfg.replicas)]))
+    """The environment's region, then each replica's and the off-site region."""
+    return list(
+        dict.fromkeys([cfg.region, *(replica.region for replica in cfg.replicas), *([cfg.offsite.region] if cfg.offsite.region else [])])
+    )
 
 
 def bootstrap(ctx: Context) -> Iterator[Line]:

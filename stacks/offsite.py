@@ -1,0 +1,109 @@
+"""Stack data-offsite-{env}, in config.offsite.region: the copies that survive the primary region.
+
+A locked backup vault that every backup rule copies to, and the audit archive's replica bucket
+with the same Object Lock mode and retention, both under this region's own governed key, and
+an access-log bucket of this region for the replica (S3 logs only within a region).
+docs/restore.md says how to restore from them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from config.model import EnvironmentConfig
+from config.retention import archived
+from constructs_lib.archive import ArchiveBucket, PrefixRule
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
+from constructs_lib.buckets import AccessLogBucket
+from constructs_lib.identity import pin
+from constructs_lib.kms import DataKey, allow_use
+from stacks import naming
+from stacks.policies import removal_policy
+
+OFFSITE = "data-offsite"
+
+
+def replication_role_name(config: EnvironmentConfig) -> str:
+    """The role S3 replicates the audit archive as (in the platform stack)."""
+    return f"data-audit-archive-{config.name}-replication"
+
+
+def audit_rules(config: EnvironmentConfig) -> list[PrefixRule]:
+    """The audit archive's lifecycle, the same at both ends."""
+    return [
+        PrefixRule(
+            prefix=rule.archive_prefix(system, table_id),
+            glacier_after_days=config.archive.glacier_after_days,
+            deep_archive_after_days=config.archive.deep_archive_after_days,
+            expire_after_days=rule.archive_days,
+        )
+        for system, table_id, rule in archived()
+        if rule.audit
+    ]
+
+
+class OffsiteStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        policy = removal_policy(config.removal_policy)
+        region = self.region
+        self.key = DataKey(
+            self,
+            "Key",
+            alias=naming.offsite_key_alias(config),
+            description=f"Encrypts {config.name}'s off-site backup copies and audit archive replica",
+            removal_policy=policy,
+            logical_id="KeyOffsite",
+            governance=naming.governance(config, region),
+            # AWS Backup takes a grant and a data key as the deployer creates the vault.
+            deployer_services=("backup",),
+        ).key
+        # Copy jobs run as the source plans' roles; S3 replicates as the platform's replication role.
+        allow_use(
+            self.key,
+            self,
+            sid="BackupCopiesIn",
+            principal_arns=naming.backup_role_arns(config),
+            actions=BACKUP_KEY_ACTIONS,
+            via_services=("backup",),
+        )
+        allow_use(
+            self.key,
+            self,
+            sid="ReplicationWritesReplicas",
+            principal_arns=[naming.role_arn(config, replication_role_name(config))],
+            actions=("kms:Encrypt", "kms:GenerateDataKey"),
+            via_services=("s3",),
+        )
+        TableBackupVault(
+            self,
+            "Backup",
+            vault_name=naming.offsite_vault_name(config),
+            key=self.key,
+            topic=None,
+            lock_min_retention_days=config.backup.vault_lock_min_retention_days,
+            removal_policy=policy,
+        )
+        logs = AccessLogBucket(
+            self,
+            "AccessLogs",
+            retention_days=config.access_log_retention_days,
+            removal_policy=policy,
+            bucket_name=naming.offsite_access_log_bucket_name(config),
+        ).bucket
+        pin(logs, "AccessLogsBucket")
+        replica = ArchiveBucket(
+            self,
+            "AuditArchive",
+            bucket_name=naming.offsite_bucket_name(config),
+            logical_id="AuditArchiveReplicaBucket",
+            key=self.key,
+            access_logs=logs,
+            rules=audit_rules(config),
+            removal_policy=policy,
+            object_lock_mode=config.archive.audit_object_lock,
+            unlocked_because="archive.audit_object_lock is None in this environment: its audit archive holds test data.",
+            replica=True,
+        ).bucket
+        self.replica = replica
