@@ -10,7 +10,7 @@ replaces the table (the deploy guard and the pin tests stop both).
 
 from __future__ import annotations
 
-from constructs_lib.specs import IndexSpec, Key, KeyType, LeadingKeys, SystemSpec, TableSpec
+from constructs_lib.specs import IndexSpec, Key, KeyType, LeadingKeys, SystemSpec, TableClass, TableSpec
 
 S: KeyType = "S"
 N: KeyType = "N"
@@ -50,6 +50,7 @@ THERAPEUTIC_WAVE = SystemSpec(
         ),
         TableSpec(
             id="Sessions",
+            hot=True,
             name="therapeutic-wave-sessions-{env}",
             partition_key=Key("sessionId"),
             indexes=(_gsi("userId", "startTime", "a user's sessions, newest first or in a time range"),),
@@ -88,9 +89,13 @@ def _daylight(
     indexes: tuple[IndexSpec, ...] = (),
     ttl: bool,
     description: str,
+    hot: bool = False,
+    table_class: TableClass = "STANDARD",
 ) -> TableSpec:
     # Daylight keeps the seed's table names verbatim after a per-environment prefix.
     return TableSpec(
+        hot=hot,
+        table_class=table_class,
         id=table_id,
         name=f"daylight-{{env}}-{seed_name}",
         partition_key=pk,
@@ -134,6 +139,7 @@ DAYLIGHT = SystemSpec(
             indexes=(_gsi("userId", "createdAt", "a user's active sessions (sign out everywhere)"),),
             ttl=True,
             description="Active user sessions (hot, 30 days).",
+            hot=True,
         ),
         _daylight(
             "Plans",
@@ -226,6 +232,7 @@ DAYLIGHT = SystemSpec(
             indexes=(_gsi("userId", "createdAt", "a user's authentication sessions (revoke all)"),),
             ttl=True,
             description="Authentication sessions; not in the seed's retention table: hot, 30 days (decision).",
+            hot=True,
         ),
         _daylight(
             "AuditLogs",
@@ -236,6 +243,8 @@ DAYLIGHT = SystemSpec(
             indexes=(_gsi("resourceId", "occurredAt", "who touched a resource, over a time range"),),
             ttl=True,
             description="Security audit trail (cold, 2555 days): items leave the table after 365 days into the archive.",
+            # Seven years of evidence, read only in audits: storage is its cost (decisions/daylight.md).
+            table_class="STANDARD_INFREQUENT_ACCESS",
         ),
         _daylight(
             "Roles", "roles", Key("roleId"), "get a role and its permission ids", ttl=False, description="User roles; kept until deleted."
@@ -274,6 +283,7 @@ DAYLIGHT = SystemSpec(
             "read/increment one rate-limit window (bucketKey = key#window)",
             ttl=True,
             description="Rate-limit counters; not in the seed's retention table: hot, 1 day (decision).",
+            hot=True,
         ),
     ),
 )
@@ -289,6 +299,7 @@ MADMALL = SystemSpec(
     tables=(
         TableSpec(
             id="Main",
+            hot=True,
             name="madmall-{env}-main",
             partition_key=Key("PK"),
             sort_key=Key("SK"),
@@ -317,6 +328,7 @@ FUSION_HEALTH = SystemSpec(
     tables=(
         TableSpec(
             id="Entries",
+            hot=True,
             name="fusion-health-entries-{env}",
             partition_key=Key("date"),
             sort_key=Key("timestamp"),
@@ -351,6 +363,7 @@ PERSONALPOD = SystemSpec(
     tables=(
         TableSpec(
             id="Cache",
+            hot=True,
             name="personalpod-{env}-cache",
             partition_key=Key("userId"),
             sort_key=Key("cacheKey"),
@@ -360,6 +373,7 @@ PERSONALPOD = SystemSpec(
         ),
         TableSpec(
             id="Sessions",
+            hot=True,
             name="personalpod-{env}-sessions",
             partition_key=Key("userId"),
             sort_key=Key("sessionId"),

@@ -36,6 +36,8 @@ DEV = EnvironmentConfig(
     account="111111111111",
     region=REGION,
     # Lower cost and easy teardown, as the fusion-health seed's development example does.
+    # A hard ceiling on each table's on-demand requests: a runaway test loop is throttled, not billed.
+    billing=BillingConfig(max_read_request_units=200, max_write_request_units=100),
     pitr=PitrConfig(enabled=False, recovery_period_days=35),
     deletion_protection=False,
     removal_policy="destroy",
@@ -75,6 +77,8 @@ STAGING = EnvironmentConfig(
     name="staging",
     account="222222222222",
     region=REGION,
+    billing=BillingConfig(max_read_request_units=2000, max_write_request_units=1000),
+    contributor_insights="THROTTLED_KEYS",
     pitr=PitrConfig(enabled=True, recovery_period_days=35),
     deletion_protection=True,
     removal_policy="retain",
@@ -117,6 +121,8 @@ PROD = EnvironmentConfig(
     name="prod",
     account="333333333333",
     region=REGION,
+    # Which keys are hot, not only which are throttled: prod's load is the one worth reading.
+    contributor_insights="ACCESSED_AND_THROTTLED_KEYS",
     # The fusion-health seed: provisioned capacity for production's steady load, autoscaled.
     billing_overrides={
         "fusion-health": BillingConfig(

@@ -224,6 +224,9 @@ class EnvironmentConfig:
     backup: BackupConfig = BackupConfig()
     audit_trail: AuditTrailConfig = AuditTrailConfig()
     offsite: OffsiteConfig = OffsiteConfig()
+    # Contributor Insights on the catalogue's hot tables (TableSpec.hot): "off", or the mode:
+    # THROTTLED_KEYS (only throttled requests, cheap) or ACCESSED_AND_THROTTLED_KEYS (every key).
+    contributor_insights: Literal["off", "THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS"] = "off"
     tags: Mapping[str, str] = field(default_factory=dict)
     # Other accounts this environment may trust: principals, an external alert topic or replica
     # keys in any other account are refused (a typo must not open the data to a stranger).

@@ -54,9 +54,15 @@ def _billing(p: _Problems, key: str, billing: BillingConfig) -> None:
             billing.target_utilization_percent,
             "20-90 (DynamoDB autoscaling's range)",
         )
+        for name in ("max_read_request_units", "max_write_request_units"):
+            p.check(
+                getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PROVISIONED (on-demand only)"
+            )
     else:
         for name in capacities:
             p.check(getattr(billing, name) is None, f"{key}.{name}", getattr(billing, name), "unset when mode is PAY_PER_REQUEST")
+        for name in ("max_read_request_units", "max_write_request_units"):
+            _positive(p, f"{key}.{name}", getattr(billing, name), required=False)
 
 
 def _archive(p: _Problems, archive: ArchiveConfig) -> None:

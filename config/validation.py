@@ -176,6 +176,12 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
             p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
 
     _keys(p, cfg, system_keys)
+    p.check(
+        cfg.contributor_insights in ("off", "THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS"),
+        "contributor_insights",
+        cfg.contributor_insights,
+        "off, THROTTLED_KEYS or ACCESSED_AND_THROTTLED_KEYS",
+    )
 
     _positive(p, "monthly_budget_usd", cfg.monthly_budget_usd)
     _positive(p, "access_log_retention_days", cfg.access_log_retention_days)
@@ -367,8 +373,9 @@ def select(configs: Mapping[str, EnvironmentConfig], selector: str | None) -> tu
     return (configs[selector],)
 
 
-# DynamoDB's default quota of global secondary indexes per table.
+# DynamoDB's default quota of global secondary indexes per table, and its fixed limit of local ones.
 MAX_GSIS = 20
+MAX_LSIS = 5
 
 
 def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
@@ -385,6 +392,30 @@ def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
             names = [index.name for index in table.indexes]
             for name in sorted({n for n in names if names.count(n) > 1}):
                 lines.append(f"catalogue {where}: index name {name!r} is used {names.count(name)} times; index names are unique per table")
+            locals_ = [local.name for local in table.local_indexes]
+            for name in sorted({n for n in locals_ if (names + locals_).count(n) > 1}):
+                lines.append(
+                    f"catalogue {where}: index name {name!r} is used {(names + locals_).count(name)} times; index names are unique per table"
+                )
+            if table.local_indexes and table.sort_key is None:
+                lines.append(
+                    f"catalogue {where}: local indexes {', '.join(locals_)} need the table to have a sort key (DynamoDB requires one)"
+                )
+            if len(table.local_indexes) > MAX_LSIS:
+                lines.append(f"catalogue {where}: {len(table.local_indexes)} local secondary indexes; DynamoDB allows {MAX_LSIS} per table")
+            for local in table.local_indexes:
+                if table.sort_key and local.sort_key == table.sort_key:
+                    lines.append(
+                        f"catalogue {where}: local index {local.name!r} sorts on the table's own sort key; query the table instead"
+                    )
+            warm = table.warm_throughput
+            if warm is not None:
+                for unit in ("read_units_per_second", "write_units_per_second"):
+                    value = getattr(warm, unit)
+                    if value is not None and not (isinstance(value, int) and value > 0):
+                        lines.append(f"catalogue {where}: warm_throughput.{unit} = {value!r}; a whole number > 0, or None")
+            if table.table_class not in ("STANDARD", "STANDARD_INFREQUENT_ACCESS"):
+                lines.append(f"catalogue {where}: table_class = {table.table_class!r}; STANDARD or STANDARD_INFREQUENT_ACCESS")
             if len(table.indexes) > MAX_GSIS:
                 lines.append(f"catalogue {where}: {len(table.indexes)} global secondary indexes; DynamoDB allows {MAX_GSIS} per table")
             types: dict[str, set[str]] = {}
@@ -402,6 +433,8 @@ def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
                 for key in (index.partition_key, index.sort_key):
                     if key:
                         types.setdefault(key.name, set()).add(key.type)
+            for local in table.local_indexes:
+                types.setdefault(local.sort_key.name, set()).add(local.sort_key.type)
             for name, kinds in sorted(types.items()):
                 if len(kinds) > 1:
                     lines.append(

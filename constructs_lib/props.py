@@ -22,6 +22,10 @@ class TableBilling:
     max_read_capacity: int | None = None
     max_write_capacity: int | None = None
     target_utilization_percent: int = 70
+    # On-demand only: a hard ceiling on request units per second, per table and per GSI (a
+    # runaway loop is throttled instead of billed).
+    max_read_request_units: int | None = None
+    max_write_request_units: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from typing import Literal
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
+TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
 
 # DynamoDB's own rule for table and index names.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -35,6 +36,26 @@ class IndexSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LocalIndexSpec:
+    """A local secondary index: the table's partition key, another sort key. Only at creation:
+    the deploy guard refuses adding or removing one later (it replaces the table)."""
+
+    name: str
+    sort_key: Key
+    projection: Projection = "ALL"
+    include: tuple[str, ...] = ()
+    serves: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WarmThroughput:
+    """Capacity DynamoDB pre-warms for an expected spike (billed once, on change)."""
+
+    read_units_per_second: int | None = None
+    write_units_per_second: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TableSpec:
     # Stable short id. It becomes the construct id and the pinned logical id
     # (`Table<Id>`), so renaming it would replace the table: never change it.
@@ -48,6 +69,12 @@ class TableSpec:
     # What the base table's key serves; it goes into the data-model docs.
     serves: str
     description: str = ""
+    local_indexes: tuple[LocalIndexSpec, ...] = ()
+    # Standard-IA for storage-heavy, rarely read tables: storage 60% cheaper, requests dearer.
+    table_class: TableClass = "STANDARD"
+    # A hot table (the busiest keys matter): Contributor Insights where config turns it on.
+    hot: bool = False
+    warm_throughput: WarmThroughput | None = None
 
     @property
     def logical_id(self) -> str:
@@ -63,6 +90,8 @@ class TableSpec:
             for key in (index.partition_key, index.sort_key):
                 if key:
                     keys[key.name] = key.type
+        for local in self.local_indexes:
+            keys[local.sort_key.name] = local.sort_key.type
         return keys
 
 

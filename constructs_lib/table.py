@@ -75,6 +75,8 @@ class TableSettings:
     alarms: TableAlarmThresholds
     governance: Governance
     replicas: Sequence[Replica] = ()
+    # Contributor Insights on the catalogue's hot tables: None (off) or its mode.
+    contributor_insights: str | None = None
 
 
 @functools.cache
@@ -153,9 +155,34 @@ class DataTable(Construct):
                     non_key_attributes=list(index.include) or None,
                     read_capacity=read_capacity,
                     write_capacity=write_capacity,
+                    # The same on-demand ceiling as the table's (none when provisioned).
+                    max_read_request_units=settings.billing.max_read_request_units,
+                    max_write_request_units=settings.billing.max_write_request_units,
                 )
                 for index in spec.indexes
             ],
+            local_secondary_indexes=[
+                dynamodb.LocalSecondaryIndexProps(
+                    index_name=local.name,
+                    sort_key=_attr(local.sort_key),
+                    projection_type=_PROJECTIONS[local.projection],
+                    non_key_attributes=list(local.include) or None,
+                )
+                for local in spec.local_indexes
+            ]
+            or None,
+            table_class=dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS if spec.table_class == "STANDARD_INFREQUENT_ACCESS" else None,
+            contributor_insights_specification=dynamodb.ContributorInsightsSpecification(
+                enabled=True, mode=dynamodb.ContributorInsightsMode[settings.contributor_insights]
+            )
+            if spec.hot and settings.contributor_insights
+            else None,
+            warm_throughput=dynamodb.WarmThroughput(
+                read_units_per_second=spec.warm_throughput.read_units_per_second,
+                write_units_per_second=spec.warm_throughput.write_units_per_second,
+            )
+            if spec.warm_throughput
+            else None,
             time_to_live_attribute=spec.ttl_attribute,
             # Archived tables stream old images: a TTL deletion carries the item being expired.
             dynamo_stream=dynamodb.StreamViewType.OLD_IMAGE if stream else None,
@@ -268,7 +295,13 @@ def statements(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
 
 def _billing(billing: TableBilling) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:
     if billing.mode == "PAY_PER_REQUEST":
-        return dynamodb.Billing.on_demand(), None, None
+        return (
+            dynamodb.Billing.on_demand(
+                max_read_request_units=billing.max_read_request_units, max_write_request_units=billing.max_write_request_units
+            ),
+            None,
+            None,
+        )
     if billing.max_read_capacity is None or billing.max_write_capacity is None:
         # config validation refuses provisioned billing without both ceilings.
         raise ValueError("provisioned billing needs max_read_capacity and max_write_capacity")

@@ -78,6 +78,7 @@ class SystemStack(Stack):
             alarms=table_alarm_thresholds(config),
             governance=governance,
             replicas=config.replicas,
+            contributor_insights=None if config.contributor_insights == "off" else config.contributor_insights,
         )
         # Tables get a scope of their own so a table id can never collide with another construct.
         tables_scope = Construct(self, "Tables")

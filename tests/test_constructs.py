@@ -40,7 +40,7 @@ DEPLOYER = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789
 GOVERNANCE = Governance(account="123456789012", administrator_arns=(ADMIN,), break_glass_arn=BREAK_GLASS, deployer_arn=DEPLOYER)
 
 
-def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN):
+def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN, spec=None):
     stack = region_stack()
     key = DataKey(
         stack, "Key", alias="alias/test", description="test", removal_policy=removal, logical_id="KeyData", governance=GOVERNANCE
@@ -58,7 +58,7 @@ def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=Remo
     table = DataTable(
         stack,
         "Orders",
-        spec=SPEC,
+        spec=spec or SPEC,
         table_name="orders-test",
         key=key,
         settings=settings,

@@ -80,6 +80,9 @@ class TableFacts:
     pitr: str
     deletion_protection: str
     removal: str
+    table_class: str = "STANDARD"
+    contributor_insights: str = "off"
+    on_demand_ceiling: str = "—"
 
 
 def key_text(schema: tuple[tuple[str, str], ...], types: Mapping[str, str], role: str) -> str:
@@ -130,7 +133,27 @@ def table_facts(table: TableDef, resource: dict) -> TableFacts:
         pitr=f"{table.pitr_days or DEFAULT_PITR_DAYS} days" if table.pitr_enabled else "off",
         deletion_protection="on" if table.deletion_protection else "off",
         removal=resource.get("DeletionPolicy", "Delete"),
+        table_class=table.table_class,
+        contributor_insights=insights_text(table, resource),
+        on_demand_ceiling=ceiling_text(resource),
     )
+
+
+def _home(table: TableDef, resource: dict) -> dict:
+    return next((r for r in resource["Properties"].get("Replicas", []) if r.get("Region") == table.region), {})
+
+
+def insights_text(table: TableDef, resource: dict) -> str:
+    spec = _home(table, resource).get("ContributorInsightsSpecification") or resource["Properties"].get("ContributorInsightsSpecification")
+    return f"on, {spec.get('Mode', 'ACCESSED_AND_THROTTLED_KEYS')}" if spec and spec.get("Enabled") else "off"
+
+
+def ceiling_text(resource: dict) -> str:
+    """The on-demand ceiling (request units per second), read and write."""
+    props = resource["Properties"]
+    read = next((r.get("ReadOnDemandThroughputSettings", {}).get("MaxReadRequestUnits") for r in props.get("Replicas", [])), None)
+    write = (props.get("WriteOnDemandThroughputSettings") or {}).get("MaxWriteRequestUnits")
+    return f"{read or 'none'} read / {write or 'none'} write per second" if read or write else "—"
 
 
 def system_tables(stacks: Stacks, system: SystemSpec) -> dict[str, dict[str, TableFacts]]:
