@@ -148,6 +148,8 @@ PROD = EnvironmentConfig(
         administrator_arns=("arn:aws:iam::333333333333:role/KeyAdministrator",), break_glass_arn="arn:aws:iam::333333333333:role/BreakGlass"
     ),
     monthly_budget_usd=5000,
+    # Each system's own share, so one system's runaway cost is named, not just the total's.
+    system_budgets_usd={"daylight": 1500, "personalpod": 1500, "madmall": 800, "fusion-health": 500, "therapeutic-wave": 500},
     access_log_retention_days=730,
     # Compliance mode: no one, root included, can delete an audit archive before its 7 years.
     archive=ArchiveConfig(audit_object_lock="COMPLIANCE"),

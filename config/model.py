@@ -216,6 +216,9 @@ class EnvironmentConfig:
     access: AccessConfig = AccessConfig()
     keys: KeyConfig
     monthly_budget_usd: int
+    # Monthly budgets per system (system key -> USD), each filtered on the System tag; they
+    # add up to at most monthly_budget_usd. Empty: the environment's budget only.
+    system_budgets_usd: Mapping[str, int] = field(default_factory=dict)
     replicas: tuple[ReplicaConfig, ...] = ()
     # "system.TableId" -> physical name, to adopt an existing table under its old name.
     table_name_overrides: Mapping[str, str] = field(default_factory=dict)
@@ -235,7 +238,7 @@ class EnvironmentConfig:
     database: DatabaseConfig = DatabaseConfig()
 
     def __post_init__(self) -> None:
-        for name in ("billing_overrides", "table_name_overrides", "tags"):
+        for name in ("billing_overrides", "table_name_overrides", "tags", "system_budgets_usd"):
             object.__setattr__(self, name, _frozen_mapping(getattr(self, name)))
 
     def billing_for(self, system_key: str) -> BillingConfig:

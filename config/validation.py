@@ -30,6 +30,9 @@ from config.sections import (  # noqa: F401  (the minimums are part of this modu
 )
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
+# The cost-allocation tags: every resource carries both (stacks/stage.py), and the budgets filter on them.
+COST_TAG = "CostCenter"
+SYSTEM_TAG = "System"
 
 
 class ConfigError(ValueError):
@@ -184,6 +187,18 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     )
 
     _positive(p, "monthly_budget_usd", cfg.monthly_budget_usd)
+    # The budgets filter on these tags (stacks/stage.py): CostCenter must be set per environment.
+    p.check(bool(cfg.tags.get(COST_TAG)), f"tags[{COST_TAG!r}]", cfg.tags.get(COST_TAG), "set: the environment's budget filters on it")
+    for system, amount in cfg.system_budgets_usd.items():
+        p.check(system in system_keys, f"system_budgets_usd[{system!r}]", system, "a system key: " + ", ".join(system_keys))
+        _positive(p, f"system_budgets_usd[{system!r}]", amount)
+    shares = sum(a for a in cfg.system_budgets_usd.values() if isinstance(a, int))
+    p.check(
+        shares <= cfg.monthly_budget_usd if isinstance(cfg.monthly_budget_usd, int) else True,
+        "system_budgets_usd",
+        dict(cfg.system_budgets_usd),
+        f"shares adding up to at most monthly_budget_usd ({cfg.monthly_budget_usd}), not {shares}",
+    )
     _positive(p, "access_log_retention_days", cfg.access_log_retention_days)
 
     seen_regions = {cfg.region}

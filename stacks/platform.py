@@ -9,6 +9,7 @@ from constructs import Construct
 
 from config.model import EnvironmentConfig
 from config.retention import archived
+from config.validation import COST_TAG, SYSTEM_TAG
 from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule, ReplicationTarget, delivery_role_name
 from constructs_lib.arns import partition
@@ -249,17 +250,26 @@ class PlatformStack(Stack):
         )
 
     def _budget(self, config: EnvironmentConfig) -> None:
-        """The fusion-health seed's cost budget: 80% of actual spend, 100% of forecast."""
+        """The fusion-health seed's cost budget (80% of actual spend, 100% of forecast), on the
+        environment's CostCenter tag, and one per system on its System tag where config sets one."""
+        self._one_budget(config, "Budget", f"data-platform-{config.name}", config.monthly_budget_usd, COST_TAG, config.tags[COST_TAG])
+        for system, amount in sorted(config.system_budgets_usd.items()):
+            self._one_budget(config, f"Budget{system.title().replace('-', '')}", f"data-{system}-{config.name}", amount, SYSTEM_TAG, system)
+
+    def _one_budget(self, config: EnvironmentConfig, id: str, name: str, amount: int, tag: str, value: str) -> None:
         subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=self.alert_topic.topic_arn)]
         subscribers += [budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=e) for e in config.alerts.emails[:10]]
         budget = budgets.CfnBudget(
             self,
-            "Budget",
+            id,
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=f"data-platform-{config.name}",
+                budget_name=name,
                 budget_type="COST",
                 time_unit="MONTHLY",
-                budget_limit=budgets.CfnBudget.SpendProperty(amount=config.monthly_budget_usd, unit="USD"),
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=amount, unit="USD"),
+                # Only what carries the tag, not the whole account's spend (the tag must be an
+                # active cost-allocation tag: make preflight checks it).
+                cost_filters={"TagKeyValue": [f"user:{tag}${value}"]},
             ),
             notifications_with_subscribers=[
                 budgets.CfnBudget.NotificationWithSubscribersProperty(

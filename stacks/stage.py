@@ -8,6 +8,7 @@ from constructs import Construct
 
 from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
+from config.validation import SYSTEM_TAG
 from stacks import naming
 from stacks.ci import CiDeployStack
 from stacks.database import DATABASE, DatabaseStack
@@ -77,6 +78,8 @@ class DataStage(Stage):
             )
             # Alarms address the platform's alert topic by name, so it must exist first.
             stack.add_stack_dependency(self.platform)
+            # The cost-allocation tag the system budgets filter on (config.system_budgets_usd).
+            Tags.of(stack).add(SYSTEM_TAG, system.key)
             self.systems[system.key] = stack
         # PersonalPod's PostgreSQL store. It grants the personalpod stack's app role (by name) and
         # notifies the platform's alert topic (by name), so both must exist first.
@@ -91,6 +94,7 @@ class DataStage(Stage):
             **common,
         )
         self.database.add_stack_dependency(personalpod)
+        Tags.of(self.database).add(SYSTEM_TAG, personalpod.system.key)
         self.database.add_stack_dependency(self.platform)
         # Deployed once by hand with admin credentials; after that CI deploys everything, itself too.
         self.ci_deploy = CiDeployStack(

@@ -744,3 +744,17 @@ def test_database_backups_have_no_cold_storage_and_are_required_with_backup():
 )
 def test_offsite_mistakes_are_named(env, offsite, backup, expected):
     assert_rejected([expected], **{env: replace(ENVS[env], offsite=offsite)})
+
+
+def test_system_budgets_name_a_system_and_fit_the_environments_budget():
+    assert_rejected(
+        ["prod.system_budgets_usd['payments'] = 'payments' is not allowed: a system key: "],
+        prod=replace(PROD, system_budgets_usd={"payments": 10}),
+    )
+    assert_rejected(
+        ["prod.system_budgets_usd = {'daylight': 6000} is not allowed: shares adding up to at most monthly_budget_usd (5000), not 6000"],
+        prod=replace(PROD, system_budgets_usd={"daylight": 6000}),
+    )
+    assert_rejected(
+        ["dev.tags['CostCenter'] = None is not allowed: set: the environment's budget filters on it"], dev=replace(DEV, tags={})
+    )

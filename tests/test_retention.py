@@ -248,9 +248,11 @@ def test_backup_plan_rules_and_a_selection_naming_every_table(synthesized, syste
     [("dev", 200, ["dev-alerts@example.com"]), ("staging", 1000, ["data-alerts@example.com"]), ("prod", 5000, ["data-oncall@example.com"])],
 )
 def test_cost_budget_notifies_at_80_actual_and_100_forecast(synthesized, env, amount, emails):
-    (budget,) = resources(template(synthesized, f"data-platform-{env}"), "AWS::Budgets::Budget").values()
+    budget = resources(template(synthesized, f"data-platform-{env}"), "AWS::Budgets::Budget")["Budget"]
     props = budget["Properties"]
     assert props["Budget"]["BudgetLimit"] == {"Amount": amount, "Unit": "USD"}
+    # Only what carries the environment's cost-allocation tag, not the whole account.
+    assert props["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:CostCenter$data-platform-{env}"]}
     assert props["Budget"]["TimeUnit"] == "MONTHLY" and props["Budget"]["BudgetType"] == "COST"
     notes = {
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]): n["Subscribers"]
@@ -358,3 +360,23 @@ def test_the_prod_audit_archive_replicates_to_the_offsite_bucket_first_deployed(
             "ReplicationConfiguration"
             not in resources(template(synthesized, f"data-platform-{env}"), "AWS::S3::Bucket")["AuditArchiveBucket"]["Properties"]
         )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_system_budgets_filter_on_the_system_tag_every_system_resource_carries(synthesized, env):
+    budgets = resources(template(synthesized, f"data-platform-{env}"), "AWS::Budgets::Budget")
+    systems = {b["Properties"]["Budget"]["BudgetName"]: b["Properties"]["Budget"] for lid, b in budgets.items() if lid != "Budget"}
+    expected = (
+        {"daylight": 1500, "personalpod": 1500, "madmall": 800, "fusion-health": 500, "therapeutic-wave": 500} if env == "prod" else {}
+    )
+    assert {name: b["BudgetLimit"]["Amount"] for name, b in systems.items()} == {f"data-{k}-{env}": v for k, v in expected.items()}
+    for name, budget in systems.items():
+        system = name.removeprefix("data-").removesuffix(f"-{env}")
+        assert budget["CostFilters"] == {"TagKeyValue": [f"user:System${system}"]}
+    # The tag is on every table (and so on what the system stacks bill), the database's too.
+    for stack_name, system in [*((f"{k}-{env}", k) for k in expected or ("daylight",)), (f"personalpod-database-{env}", "personalpod")]:
+        tables = resources(template(synthesized, stack_name), "AWS::DynamoDB::GlobalTable").values()
+        clusters = resources(template(synthesized, stack_name), "AWS::RDS::DBCluster").values()
+        for res in [*tables, *clusters]:
+            tags = res["Properties"].get("Tags") or res["Properties"]["Replicas"][0]["Tags"]
+            assert {"Key": "System", "Value": system} in tags, stack_name

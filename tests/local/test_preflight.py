@@ -201,12 +201,36 @@ def test_refused_credentials_fail_identity_and_skip_the_other_aws_checks():
         ("PASS", "placeholders"),
         ("FAIL", "identity"),
         ("SKIP", "aws checks"),
-        ("SKIP", "cost allocation tags"),
     ]
     assert "ExpiredToken" in lines[1].seen and "aws sso login" in lines[1].todo
 
 
 # --- 3. bootstrap
+
+
+ACTIVE_TAGS = {
+    "CostAllocationTags": [
+        {"TagKey": "CostCenter", "Type": "UserDefined", "Status": "Active"},
+        {"TagKey": "System", "Type": "UserDefined", "Status": "Active"},
+    ]
+}
+
+
+def test_inactive_cost_allocation_tags_fail_with_the_command_to_activate_them():
+    aws = Aws(session(region_name="us-east-1", **CREDENTIALS))
+    ctx = context(aws, ready("us-east-1"))
+    with Stubber(aws.client("ce", resources.COST_EXPLORER_REGION)) as ce:
+        ce.add_response(
+            "list_cost_allocation_tags", {"CostAllocationTags": [{"TagKey": "CostCenter", "Type": "UserDefined", "Status": "Inactive"}]}
+        )
+        (line,) = resources.cost_tags(ctx, ("CostCenter", "System"))
+    assert line.status == "FAIL"
+    assert line.seen == "CostCenter (Inactive), System (never seen on a resource): the budgets filter on them and would count nothing"
+    assert "TagKey=CostCenter,Status=Active TagKey=System,Status=Active" in line.todo
+    with Stubber(aws.client("ce", resources.COST_EXPLORER_REGION)) as ce:
+        ce.add_response("list_cost_allocation_tags", ACTIVE_TAGS)
+        (line,) = resources.cost_tags(ctx, ("CostCenter", "System"))
+    assert line.status == "PASS"
 
 
 def test_bootstrap_covers_the_offsite_region(aws_at, tmp_path):
@@ -477,10 +501,12 @@ def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
         Stubber(aws.client("chatbot", checks.CHATBOT_REGION)),
         Stubber(aws.client("rds", region)),
         Stubber(aws.client("backup", region)),
+        Stubber(aws.client("ce", resources.COST_EXPLORER_REGION)),
     ]
     stubs[0].add_response("describe_slack_workspaces", {"SlackWorkspaces": [{"SlackTeamId": "T0123ABCD", "SlackTeamName": "acme"}]}, {})
     stubs[1].add_response("describe_db_engine_versions", {"DBEngineVersions": [{"EngineVersion": "16.42", "Status": "available"}]})
     stubs[2].add_response("describe_region_settings", {"ResourceTypeManagementPreference": {"DynamoDB": True}}, {})
+    stubs[3].add_response("list_cost_allocation_tags", ACTIVE_TAGS, {"TagKeys": ["CostCenter", "System"], "Type": "UserDefined"})
     for stub in stubs:
         stub.activate()
     lines = list(run(cfg, aws=aws, assembly=assembly))
@@ -488,9 +514,7 @@ def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
         "placeholders", "identity", "identity", "bootstrap", "principal", "principal", "principal", "alert", "slack", "engine",
         "backup", "key", "cost",
     ]  # fmt: skip
-    assert [str(line) for line in lines if line.status != "PASS"] == [
-        "SKIP cost allocation tags: budgets do not filter by a tag yet (issue 16)"
-    ]
+    assert [str(line) for line in lines if line.status != "PASS"] == []
 
 
 def clean_env(tmp_path: Path, **variables: str) -> dict[str, str]:
@@ -526,7 +550,7 @@ def test_without_credentials_prod_lists_every_placeholder_and_exits_1_at_once(tm
         and "AWS_PROFILE=" in lines[len(PROD_PLACEHOLDERS)]
     )
     assert lines[len(PROD_PLACEHOLDERS) + 1].startswith("SKIP aws checks: identity, bootstrap, principals")
-    assert lines[-1] == "SKIP cost allocation tags: budgets do not filter by a tag yet (issue 16)"
+    assert lines[-1].startswith("SKIP aws checks: identity, bootstrap, principals")
 
 
 def test_offline_runs_only_the_placeholder_check(tmp_path):
@@ -548,7 +572,8 @@ def test_against_moto_prod_also_fails_on_the_account(moto_endpoint, tmp_path):
     assert f"FAIL identity: signed in to account {MOTO_ACCOUNT} (" in result.stdout
     assert "but prod.account = '333333333333' -> sign in to account 333333333333" in result.stdout
     assert "PASS identity: session region us-east-1" in result.stdout
-    assert lines[-1].startswith("SKIP cost allocation tags: ")
+    # moto has no Cost Explorer tags API: the check says so as its line, it does not vanish.
+    assert lines[-1].startswith("FAIL cost allocation tags: ce:ListCostAllocationTags failed")
 
 
 def test_usage_errors_exit_2(tmp_path):

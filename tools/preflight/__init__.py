@@ -10,7 +10,7 @@ read-only checks before a first deploy, one checklist line each, in this order:
     engine         the Aurora PostgreSQL engine version is offered in the region
     backup         AWS Backup's advanced DynamoDB features, where a rule uses cold storage
     keys           every KMS key ARN in config (replica regions) exists and is Enabled
-    cost tags      SKIP until budgets filter by a tag (issue 16)
+    cost tags      the cost-allocation tags the budgets filter on are active
 
 Lines read `PASS <check>: <what was seen>`, `FAIL <check>: <what is wrong> -> <what to do>` or
 `SKIP <check>: <why not>`. Exit 1 on any FAIL, 0 otherwise, 2 on a usage error. AWS settings
@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from config.validation import COST_TAG, SYSTEM_TAG
 from tools.preflight.lines import Line, failed, passed, skipped
 from tools.preflight.offline import count, placeholders
 
@@ -38,8 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Line", "main", "placeholders", "run"]
 
 ROOT = Path(__file__).resolve().parents[2]
-AWS_CHECKS = ("identity", "bootstrap", "principals", "alert topic", "slack", "engine", "backup", "keys")
-COST_TAGS = skipped("cost allocation tags", "budgets do not filter by a tag yet (issue 16)")
+AWS_CHECKS = ("identity", "bootstrap", "principals", "alert topic", "slack", "engine", "backup", "keys", "cost allocation tags")
 
 
 def placeholder_lines(cfg: EnvironmentConfig) -> list[Line]:
@@ -64,14 +64,12 @@ def run(
         if aws is None:
             yield failed("credentials", problem, aws_module.sign_in(cfg.name))
             yield skipped("aws checks", f"{', '.join(AWS_CHECKS)} not run without credentials")
-            yield COST_TAGS
             return
     try:
         lines, account = checks.identity(cfg, aws)
     except aws_module.AWS_ERRORS as error:
         yield aws_module.identity_failure(cfg.name, error)
         yield skipped("aws checks", f"{', '.join(AWS_CHECKS[1:])} not run: STS did not accept the credentials")
-        yield COST_TAGS
         return
     yield from lines
     context = checks.Context(cfg, aws, account, assembly)
@@ -85,7 +83,7 @@ def run(
         resources.keys,
     ):
         yield from check(context)
-    yield COST_TAGS
+    yield from resources.cost_tags(context, (COST_TAG, SYSTEM_TAG) if cfg.system_budgets_usd else (COST_TAG,))
 
 
 def main(argv: list[str] | None = None) -> int:

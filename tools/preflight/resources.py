@@ -1,5 +1,6 @@
 """The read-only AWS checks of what the app's resources need: the Aurora engine version, AWS
-Backup's advanced DynamoDB features, and the KMS keys of replica (and copy) regions. Each
+Backup's advanced DynamoDB features, the KMS keys of replica (and copy) regions, and the
+cost-allocation tags the budgets filter on. Each
 yields one line per thing it looked at; an AWS error becomes that thing's FAIL line.
 """
 
@@ -93,3 +94,28 @@ def _key(ctx: Context, check: str, arn: str, region: str) -> Line:
         )
         return failed(check, f"{arn} is {state}", f"{fix}, or use another key in {WHERE}")
     return passed(check, f"{arn} is Enabled")
+
+
+# Cost Explorer's API lives in us-east-1 whatever the environment's region.
+COST_EXPLORER_REGION = "us-east-1"
+
+
+def cost_tags(ctx: Context, tags: tuple[str, ...]) -> Iterator[Line]:
+    """The budgets count only what carries these tags, once each is an active cost-allocation tag."""
+    yield attempt("cost allocation tags", "ce:ListCostAllocationTags", partial(_cost_tags, ctx, tags))
+
+
+def _cost_tags(ctx: Context, tags: tuple[str, ...]) -> Line:
+    found = ctx.aws.client("ce", COST_EXPLORER_REGION).list_cost_allocation_tags(TagKeys=list(tags), Type="UserDefined")
+    status = {t["TagKey"]: t.get("Status") for t in found.get("CostAllocationTags", [])}
+    inactive = [tag for tag in tags if status.get(tag) != "Active"]
+    if not inactive:
+        return passed("cost allocation tags", f"{', '.join(tags)} active: the budgets count what carries them")
+    shown = ", ".join(f"{tag} ({status.get(tag) or 'never seen on a resource'})" for tag in inactive)
+    return failed(
+        "cost allocation tags",
+        f"{shown}: the budgets filter on them and would count nothing",
+        "activate them once in the payer account: Billing console > Cost allocation tags > User-defined "
+        f"(`aws ce update-cost-allocation-tags-status --cost-allocation-tags-status {' '.join(f'TagKey={t},Status=Active' for t in inactive)}`); "
+        "a tag appears there a day after a deployed resource first carries it",
+    )
