@@ -52,6 +52,8 @@ class AlarmConfig:
     datapoints_to_alarm: int = 3
     # Account provisioned-capacity utilization (Maximum over 300 s), percent.
     account_capacity_utilization_percent: int = 80
+    # A provisioned table's or GSI's consumed capacity as a percentage of provisioned (5-minute average).
+    capacity_utilization_percent: int = 90
     # Average ReplicationLatency per receiving region, in milliseconds.
     replication_latency_ms: int = 180_000
 

@@ -79,6 +79,7 @@ class TableAlarms(Construct):
         replica_regions: Sequence[str],
         thresholds: TableAlarmThresholds,
         actions: AlarmActions,
+        provisioned: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self._table_name = table_name
@@ -120,6 +121,20 @@ class TableAlarms(Construct):
                 thresholds.replication_latency_ms,
                 f"Replication of {table_name} to {region} is lagging.",
             )
+        if provisioned:
+            for kind in ("Read", "Write"):
+                for dims, what, id_suffix in [
+                    (table.dims, table_name, ""),
+                    *((i.dims, f"index {i.index_name} of {table_name}", i.index_name) for i in indexes),
+                ]:
+                    self._alarm(
+                        f"{kind}CapacityUse{id_suffix}",
+                        f"{table_name}{'-' + id_suffix if id_suffix else ''}-{kind.lower()}-capacity",
+                        _utilization(kind, dims),
+                        thresholds.capacity_utilization_percent,
+                        f"{what} uses over {thresholds.capacity_utilization_percent}% of its provisioned {kind.lower()} capacity: "
+                        "autoscaling is at its ceiling (max capacity in config), throttling comes next.",
+                    )
 
     def _index_throttles(self, index: IndexMetrics, kind: str) -> None:
         name = index.index_name
@@ -176,6 +191,27 @@ def _math(expression: str, name: str, dims: dict[str, str], operations: Sequence
                 }
                 for op in operations
             ),
+        ]
+    )
+
+
+def _utilization(kind: str, dims: dict[str, str]) -> dict:
+    """CfnAlarm properties: consumed capacity per second, over 5 minutes, as a percentage of provisioned."""
+
+    def stat(id: str, name: str, statistic: str) -> dict:
+        metric = {"namespace": "AWS/DynamoDB", "metricName": name, "dimensions": _dimensions(dims)}
+        return {"id": id, "metricStat": {"metric": metric, "period": 300, "stat": statistic}, "returnData": False}
+
+    return dict(
+        metrics=[
+            {
+                "id": "utilization",
+                "expression": "100 * (consumed / 300) / provisioned",
+                "label": f"{kind} capacity used (%)",
+                "returnData": True,
+            },
+            stat("consumed", f"Consumed{kind}CapacityUnits", "Sum"),
+            stat("provisioned", f"Provisioned{kind}CapacityUnits", "Average"),
         ]
     )
 

@@ -47,6 +47,9 @@ class TableAlarmThresholds:
     replication_latency_ms: int
     evaluation_periods: int
     datapoints_to_alarm: int
+    # Provisioned tables: consumed capacity as a percentage of provisioned, per table and GSI
+    # (autoscaling aims at its target; sustained use above this means it is at its ceiling).
+    capacity_utilization_percent: int = 90
 
 
 @dataclass(frozen=True, kw_only=True)

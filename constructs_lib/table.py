@@ -220,6 +220,7 @@ class DataTable(Construct):
             table_name=table_name,
             index_names=[index.name for index in spec.indexes],
             replica_regions=[r.region for r in settings.replicas],
+            provisioned=settings.billing.mode == "PROVISIONED",
             thresholds=settings.alarms,
             actions=alarm_actions,
         ).alarms

@@ -33,6 +33,7 @@ def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
         replication_latency_ms=a.replication_latency_ms,
         evaluation_periods=a.evaluation_periods,
         datapoints_to_alarm=a.datapoints_to_alarm,
+        capacity_utilization_percent=a.capacity_utilization_percent,
     )
 
 

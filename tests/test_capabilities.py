@@ -151,3 +151,30 @@ def test_config_capability_mistakes_are_named():
         ],
         prod=replace(prod, billing_overrides={"fusion-health": replace(provisioned, max_write_request_units=5)}),
     )
+
+
+def test_provisioned_tables_and_indexes_alarm_near_their_provisioned_capacity(synthesized):
+    """Only prod's fusion-health is provisioned (config billing_overrides): each table and GSI,
+    reads and writes, consumed per second as a percentage of provisioned."""
+    for env in ("dev", "staging", "prod"):
+        found = {}
+        for stack in (s for s in synthesized.values() if s.environment == env):
+            for res in stack.template["Resources"].values():
+                if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["AlarmName"].endswith("-capacity"):
+                    found[res["Properties"]["AlarmName"]] = res["Properties"]
+        if env != "prod":
+            assert found == {}, env
+            continue
+        assert sorted(found) == sorted(
+            f"{table}-{kind}-capacity"
+            for table in ("fusion-health-entries-prod", "fusion-health-entries-prod-medication-index",
+                          "fusion-health-entries-prod-pain-level-index", "fusion-daily-summaries-prod")
+            for kind in ("read", "write")
+        )  # fmt: skip
+        alarm = found["fusion-health-entries-prod-medication-index-write-capacity"]
+        assert alarm["Threshold"] == 90 and alarm["AlarmActions"]
+        expression, consumed, provisioned = alarm["Metrics"]
+        assert expression["Expression"] == "100 * (consumed / 300) / provisioned"
+        assert consumed["MetricStat"]["Metric"]["MetricName"] == "ConsumedWriteCapacityUnits" and consumed["MetricStat"]["Stat"] == "Sum"
+        assert provisioned["MetricStat"]["Metric"]["MetricName"] == "ProvisionedWriteCapacityUnits"
+        assert {"Name": "GlobalSecondaryIndexName", "Value": "medication-index"} in consumed["MetricStat"]["Metric"]["Dimensions"]
