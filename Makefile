@@ -25,7 +25,7 @@ CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
 BASE ?=
 CHANGE_SET ?= cdk-gate
 
-.PHONY: help setup synth test guard diff deploy clean
+.PHONY: help setup synth test guard diff deploy clean app-env scan
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -120,6 +120,10 @@ db-bootstrap: $(STAMP) ## Create the PostgreSQL user the app signs in as through
 .PHONY: validate
 validate: ## cfn-lint every template in cdk.out (make deploy runs it; make synth first)
 	$(BIN)/python -m tools validate cdk.out
+
+app-env: $(STAMP) ## Each system's app variables (table names, indexes, TTL days) for ENV from cdk.out, into app-env/ (make synth first)
+	@test -n "$(ENV)" || { echo "make app-env needs ENV=dev|staging|prod"; exit 2; }
+	$(BIN)/python -m tools app-env --env $(ENV)
 
 scan: $(STAMP) ## checkov and the AWS Control Tower controls over cdk.out (make test runs them too; make synth first)
 	$(BIN)/python -m tools scan cdk.out

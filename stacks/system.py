@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config.model import EnvironmentConfig
+from config.retention import RETENTION
 from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import ArchiveTarget, TableArchiver
+from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, backup_role_name, table_backup_plan
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.props import TableAlarmThresholds
@@ -21,6 +26,11 @@ from stacks import naming
 from stacks.policies import removal_policy
 
 FIELD_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def table_parameter_name(config: EnvironmentConfig, system_key: str, table_id: str) -> str:
+    """Where the app reads a table's name, indexes and retention (docs/retention.md)."""
+    return f"/data/{config.name}/{system_key}/tables/{table_id}"
 
 
 def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
@@ -38,6 +48,34 @@ def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
 
 
 class SystemStack(Stack):
+    def _publish_tables(self, config: EnvironmentConfig, system: SystemSpec, rules: dict) -> None:
+        """One SSM parameter per table: what the app needs to use it (its name, its indexes, the
+        TTL attribute and the days to write into it), so nobody keeps a second list. The app
+        role may read exactly these."""
+        arns = []
+        for spec in system.tables:
+            rule = rules.get(spec.id)
+            name = table_parameter_name(config, system.key, spec.id)
+            value = {
+                "table": self.tables[spec.id].table_name,
+                "indexes": [index.name for index in spec.indexes] + [local.name for local in spec.local_indexes],
+                "ttlAttribute": spec.ttl_attribute,
+                # Days the app writes into the TTL attribute (creation + days); None: its own choice.
+                "expireAfterDays": (rule.table_days if rule.archive else rule.days) if rule else None,
+                "tier": rule.tier if rule else None,
+                "archivedForDays": rule.archive_days if rule and rule.archive else None,
+            }
+            ssm.CfnParameter(
+                self,
+                f"Parameter{spec.id}",
+                name=name,
+                type="String",
+                value=json.dumps(value, sort_keys=True),
+                description=f"{system.title} {spec.id} in {config.name}: table name, indexes, TTL and retention for the app",
+            )
+            arns.append(f"arn:{partition(config.region)}:ssm:{config.region}:{config.account}:parameter{name}")
+        self._parameter_arns = arns
+
     def __init__(
         self,
         scope: Construct,
@@ -150,6 +188,10 @@ class SystemStack(Stack):
             readonly_principal_arns=config.access.readonly_principal_arns,
             migration_principal_arns=config.access.migration_principal_arns if system.migration_role else None,
             tenant_isolation=system.tenant_isolation,
+        )
+        self._publish_tables(config, system, {table_id: rule for (key, table_id), rule in RETENTION.items() if key == system.key})
+        self.roles.policies["App"].add_statements(
+            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:GetParameters"], resources=self._parameter_arns)
         )
         arns = {role: naming.role_arn(config, name) for role, name in self.roles.names.items()}
         # The key's side of the roles' grants: each only through DynamoDB.
