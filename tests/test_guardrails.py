@@ -434,3 +434,12 @@ def test_stateful_logical_ids_are_pinned(synthesized, stack_key, env):
     pinned = PINNED[stack_key] | PINNED_OUTSIDE_DEV.get(stack_key, set()) if env != "dev" else PINNED[stack_key]
     missing, unexpected = pinned - stateful, stateful - pinned
     assert not missing and not unexpected, f"{stack_key}-{env}: missing {sorted(missing)}, new {sorted(unexpected)}\n{PIN_HELP}"
+
+
+def test_the_offsite_stacks_stateful_resources_are_pinned(synthesized):
+    """data-offsite exists in prod only (config offsite.region), so it is not in PINNED."""
+    template = synthesized["data-offsite-prod"].template
+    stateful = {lid for lid, r in template["Resources"].items() if r["Type"] in STATEFUL}
+    assert stateful == {"KeyOffsite", "BackupVault", "AccessLogsBucket", "AuditArchiveReplicaBucket"}, f"{sorted(stateful)}\n{PIN_HELP}"
+    for lid in stateful:
+        assert template["Resources"][lid]["DeletionPolicy"] == "Retain", lid
