@@ -90,6 +90,8 @@ class AlarmActions:
 
     def __init__(self, scope: Construct, *, topic_arns: Sequence[str]) -> None:
         self._topic_arns = list(topic_arns)
+        # Every alarm made through these actions, by name: the overview dashboard shows them all.
+        self.names: list[str] = []
         self._actions = [cw_actions.SnsAction(sns.Topic.from_topic_arn(scope, f"AlarmTopic{i}", arn)) for i, arn in enumerate(topic_arns)]
 
     def alarm(
@@ -105,6 +107,7 @@ class AlarmActions:
         datapoints_to_alarm: int,
     ) -> cloudwatch.Alarm:
         """A >= threshold alarm with this project's defaults, notifying on ALARM and on OK."""
+        self.names.append(name)
         alarm = cloudwatch.Alarm(
             scope,
             id,
@@ -136,6 +139,7 @@ class AlarmActions:
         """The same alarm written as CfnAlarm properties (`metric`: the metric or metric-math
         properties), for callers with many alarms: each L2 Alarm/Metric object is a jsii round
         trip. The construct path matches an L2 Alarm's (<id>/Resource), so logical ids agree."""
+        self.names.append(name)
         return cloudwatch.CfnAlarm(
             Construct(scope, id),
             "Resource",

@@ -10,6 +10,7 @@ from constructs import Construct
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, ResourceBackupPlan, backup_role_name
+from constructs_lib.dashboards import Dashboard, database_widgets
 from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
@@ -113,7 +114,15 @@ class DatabaseStack(Stack):
                 alarms=settings.alarms,
             ),
             app_role=app_role,
-            alarm_actions=AlarmActions(self, topic_arns=topic_arns),
+            alarm_actions=(alarm_actions := AlarmActions(self, topic_arns=topic_arns)),
+        )
+
+        self.alarm_actions = alarm_actions
+        Dashboard(
+            self,
+            "Dashboard",
+            name=f"data-{name}-database",
+            widgets=database_widgets(name, list(self.database.instance_identifiers.values()), name, self.region),
         )
 
         if config.backup.enabled:

@@ -93,6 +93,7 @@ class PlatformStack(Stack):
 
         topic_arns = [self.alert_topic.topic_arn, *([alerts.external_topic_arn] if alerts.external_topic_arn else [])]
         actions = AlarmActions(self, topic_arns=topic_arns)
+        self.alarm_actions = actions
         if config.audit_trail.mode == "create":
             self._audit_trail(config, policy, actions)
         a = config.alarms

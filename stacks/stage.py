@@ -9,6 +9,8 @@ from constructs import Construct
 from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from config.validation import SYSTEM_TAG
+from constructs_lib.arns import partition
+from constructs_lib.dashboards import Dashboard, alarm_widgets
 from stacks import naming
 from stacks.ci import CiDeployStack
 from stacks.database import DATABASE, DatabaseStack
@@ -107,3 +109,19 @@ class DataStage(Stage):
             **common,
         )
         self.stacks = [*([self.offsite] if self.offsite else []), self.platform, *self.systems.values(), self.database, self.ci_deploy]
+        # The environment's overview: every alarm's state, in the platform stack (alarms are
+        # addressed by name, like the alert topic, so no stack depends on another for it).
+        names = [
+            *self.platform.alarm_actions.names,
+            *(n for s in self.systems.values() for n in s.alarm_actions.names),
+            *self.database.alarm_actions.names,
+        ]
+        Dashboard(
+            self.platform,
+            "Overview",
+            name=f"data-overview-{config.name}",
+            widgets=alarm_widgets(
+                f"Every data alarm of {config.name}",
+                [f"arn:{partition(config.region)}:cloudwatch:{config.region}:{config.account}:alarm:{n}" for n in names],
+            ),
+        )

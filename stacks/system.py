@@ -17,6 +17,7 @@ from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import ArchiveTarget, TableArchiver
 from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, backup_role_name, table_backup_plan
+from constructs_lib.dashboards import Dashboard, archive_widgets, table_widgets
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.props import TableAlarmThresholds
 from constructs_lib.roles import DataAccessRoles
@@ -107,6 +108,7 @@ class SystemStack(Stack):
 
         topic_arns = naming.alert_topic_arns(self, config)
         actions = AlarmActions(self, topic_arns=topic_arns)
+        self.alarm_actions = actions
 
         settings = TableSettings(
             billing=config.billing_for(system.key),
@@ -190,6 +192,21 @@ class SystemStack(Stack):
             tenant_isolation=system.tenant_isolation,
         )
         self._publish_tables(config, system, {table_id: rule for (key, table_id), rule in RETENTION.items() if key == system.key})
+        # On-call's first page for the system: every table, and its archive where it has one.
+        billing = config.billing_for(system.key)
+        widgets = []
+        for spec in system.tables:
+            table = self.tables[spec.id]
+            widgets += table_widgets(
+                table.table_name,
+                [i.name for i in spec.indexes],
+                self.region,
+                ceilings=(billing.max_read_request_units, billing.max_write_request_units),
+                replica_regions=[r.region for r in config.replicas],
+            )
+            if spec.id in archived:
+                widgets += archive_widgets(f"{table.table_name}-archive"[:64], self.region)
+        Dashboard(self, "Dashboard", name=f"data-{prefix}", widgets=widgets)
         self.roles.policies["App"].add_statements(
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:GetParameters"], resources=self._parameter_arns)
         )
