@@ -42,11 +42,15 @@ def stages(tmp_path_factory) -> list:
     _SCANNERS["checkov"] = (scanners.checkov_start(outdir, scans / "checkov.json"), scans / "checkov.json")
     _SCANNERS["outdir"] = outdir
     yield built
-    # A run that never asked for the findings (-k, -x) leaves no scanner behind.
-    for process in [*_CFN_LINT, *(entry[0] for key, entry in _SCANNERS.items() if key != "outdir")]:
+    # A run that never asked for the findings (-k, -x) leaves no scanner behind, nor a
+    # process a scanner started (checkov's workers, the plugin's node and cfn-guard).
+    for process in _CFN_LINT:
         if process.poll() is None:
             process.kill()
             process.wait()
+    for key, entry in _SCANNERS.items():
+        if key != "outdir":
+            scanners.stop(entry[0])
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -67,6 +68,8 @@ def checkov_start(directory: Path, output: Path) -> subprocess.Popen:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **CHECKOV_ENV},
+            # A group of its own: checkov forks workers, and `stop` ends them all with it.
+            start_new_session=True,
         )
 
 
@@ -192,6 +195,7 @@ def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subproces
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        start_new_session=True,  # the synth runs node and cfn-guard: `stop` ends them all
     )
 
 
@@ -201,6 +205,16 @@ def control_tower_results(process: subprocess.Popen, report: Path) -> list[Findi
         raise ScanError(f"the Control Tower plugin's synth exited {process.returncode}: {err.strip()[-2000:]}")
     data = json.loads(report.read_text())
     return [Finding("control-tower", v["rule"], v["template"], v["resource"], v["text"]) for v in data["violations"]]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """End a scanner started here and every process it started (its own process group), even
+    when the scanner itself has finished and a worker of its has not."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the whole group is gone already
+    process.wait()
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -224,9 +238,15 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
             tower = control_tower_start(args.assembly, out / "cdk.out", out / "control-tower.json")
-            checkov = checkov_start(args.assembly, out / "checkov.json")
-            failed, checked = checkov_results(checkov, out / "checkov.json")
-            findings = [*failed, *control_tower_results(tower, out / "control-tower.json")]
+            try:
+                checkov = checkov_start(args.assembly, out / "checkov.json")
+                try:
+                    failed, checked = checkov_results(checkov, out / "checkov.json")
+                finally:
+                    stop(checkov)
+                findings = [*failed, *control_tower_results(tower, out / "control-tower.json")]
+            finally:
+                stop(tower)
     except ScanError as error:
         print(f"scan: {error}", file=sys.stderr)
         return 2
