@@ -355,6 +355,25 @@ class TableArchiver(Construct):
             acknowledge(queue, {"AwsSolutions-SQS3": _queue_reason(), control_tower("sqs_dlq_check"): _queue_reason()})
         return queue
 
+    def _pipe_failures(self, scope: Construct, id: str, pipe: str, alarm_name: str, description: str) -> None:
+        """An alarm on the first failed execution of `pipe` in 5 minutes."""
+        self._actions.alarm(
+            scope,
+            id,
+            name=alarm_name,
+            description=description,
+            metric=cloudwatch.Metric(
+                namespace="AWS/EventBridge/Pipes",
+                metric_name="ExecutionFailed",
+                dimensions_map={"PipeName": pipe},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+
     def add(self, table: DataTable, *, target: ArchiveTarget, prefix: str) -> None:
         """Archive `table`'s TTL deletions under `prefix` of the target bucket."""
         name = f"{table.table_name}-archive"[:64]
@@ -499,37 +518,19 @@ class TableArchiver(Construct):
             target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(input_template="<$.body>"),
         )
         drain.node.add_dependency(self.pipe_policy)
-        self._actions.alarm(
+        self._pipe_failures(
             scope,
             "PipeFailures",
-            name=f"{name}-pipe-failures",
-            description=f"The archive pipe of {table.table_name} failed to move TTL deletions to {name}-buffer; the stream keeps them only 24 hours.",
-            metric=cloudwatch.Metric(
-                namespace="AWS/EventBridge/Pipes",
-                metric_name="ExecutionFailed",
-                dimensions_map={"PipeName": name},
-                statistic="Sum",
-                period=Duration.minutes(5),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
+            name,
+            f"{name}-pipe-failures",
+            f"The archive pipe of {table.table_name} failed to move TTL deletions to {name}-buffer; the stream keeps them only 24 hours.",
         )
-        self._actions.alarm(
+        self._pipe_failures(
             scope,
             "DrainFailures",
-            name=f"{name}-drain-failures",
-            description=f"Buffered TTL deletions of {table.table_name} failed to reach Firehose; they stay in {name}-buffer (14 days).",
-            metric=cloudwatch.Metric(
-                namespace="AWS/EventBridge/Pipes",
-                metric_name="ExecutionFailed",
-                dimensions_map={"PipeName": f"{name}-drain"[:64]},
-                statistic="Sum",
-                period=Duration.minutes(5),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
+            f"{name}-drain"[:64],
+            f"{name}-drain-failures",
+            f"Buffered TTL deletions of {table.table_name} failed to reach Firehose; they stay in {name}-buffer (14 days).",
         )
         self._actions.alarm(
             scope,

@@ -29,17 +29,19 @@ def replication_role_name(config: EnvironmentConfig) -> str:
     return f"data-audit-archive-{config.name}-replication"
 
 
-def audit_rules(config: EnvironmentConfig) -> list[PrefixRule]:
-    """The audit archive's lifecycle, the same at both ends."""
+def archive_rules(config: EnvironmentConfig, *, audit: bool) -> list[PrefixRule]:
+    """The lifecycle of the audit archive (audit=True) or the general one: one rule per archived
+    table, the same in the primary region and in the off-site replica."""
     return [
         PrefixRule(
             prefix=rule.archive_prefix(system, table_id),
             glacier_after_days=config.archive.glacier_after_days,
             deep_archive_after_days=config.archive.deep_archive_after_days,
+            # Retention counts from the item's creation: the table held it table_days already.
             expire_after_days=rule.archive_days,
         )
         for system, table_id, rule in archived()
-        if rule.audit
+        if rule.audit is audit
     ]
 
 
@@ -100,7 +102,7 @@ class OffsiteStack(Stack):
             logical_id="AuditArchiveReplicaBucket",
             key=self.key,
             access_logs=logs,
-            rules=audit_rules(config),
+            rules=archive_rules(config, audit=True),
             removal_policy=policy,
             object_lock_mode=config.archive.audit_object_lock,
             unlocked_because="archive.audit_object_lock is None in this environment: its audit archive holds test data.",

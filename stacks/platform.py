@@ -11,7 +11,7 @@ from config.model import EnvironmentConfig
 from config.retention import archived
 from config.validation import COST_TAG, SYSTEM_TAG
 from constructs_lib.alerts import AlarmActions, AlertTopic
-from constructs_lib.archive import ArchiveBucket, ArchiveTarget, PrefixRule, ReplicationTarget, delivery_role_name
+from constructs_lib.archive import ArchiveBucket, ArchiveTarget, ReplicationTarget, delivery_role_name
 from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
@@ -19,7 +19,7 @@ from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.trail import AuditTrail
 from stacks import naming
-from stacks.offsite import replication_role_name
+from stacks.offsite import archive_rules, replication_role_name
 from stacks.policies import removal_policy
 
 
@@ -156,17 +156,7 @@ class PlatformStack(Stack):
         )
         targets = {}
         for audit in (False, True):
-            rules = [
-                PrefixRule(
-                    prefix=rule.archive_prefix(system, table_id),
-                    glacier_after_days=config.archive.glacier_after_days,
-                    deep_archive_after_days=config.archive.deep_archive_after_days,
-                    # Retention counts from the item's creation: the table held it table_days already.
-                    expire_after_days=rule.archive_days,
-                )
-                for system, table_id, rule in archived()
-                if rule.audit is audit
-            ]
+            rules = archive_rules(config, audit=audit)
             if not rules:
                 continue
             ArchiveBucket(

@@ -22,5 +22,11 @@ def region_stack(app: cdk.App | None = None, id: str = "Test") -> cdk.Stack:
     return cdk.Stack(app or new_app(), id, env=cdk.Environment(account="123456789012", region="us-east-1"))
 
 
+def assembly_dir(synthesized) -> Path:
+    """The session's cloud assembly directory (the `synthesized` fixture's), which the tools
+    read as they read cdk.out."""
+    return Path(next(iter(synthesized.values())).source).parent.parent
+
+
 def resources(template: dict, type_: str) -> dict[str, dict]:
     return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_}

@@ -4,17 +4,13 @@ stacks, and `make app-env` writing each system's variables from the synthesized 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from config.catalogue import SYSTEMS
+from tests.support import assembly_dir
 from tools import app_env
 from tools.tables import tables as read_tables
-
-
-def assembly_of(synthesized) -> Path:
-    return Path(synthesized["daylight-dev"].source).parent.parent
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -47,7 +43,7 @@ def test_every_table_publishes_its_name_indexes_and_retention_and_the_app_may_re
 
 
 def test_retention_days_are_the_ones_the_app_must_write(synthesized):
-    found = app_env.variables(assembly_of(synthesized), "prod")
+    found = app_env.variables(assembly_dir(synthesized), "prod")
     daylight = found["daylight"]
     # A cold table: its days in the table, then the archive; a hot one: its whole life.
     assert daylight["DYNAMODB_AUDIT_LOGS_EXPIRE_AFTER_DAYS"] == "365"
@@ -57,7 +53,7 @@ def test_retention_days_are_the_ones_the_app_must_write(synthesized):
 
 
 def test_app_env_writes_the_seeds_variables(synthesized, tmp_path, capsys):
-    assert app_env.main(["--env", "prod", "--assembly", str(assembly_of(synthesized)), "--out", str(tmp_path)]) == 0
+    assert app_env.main(["--env", "prod", "--assembly", str(assembly_dir(synthesized)), "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in (tmp_path / "prod").iterdir()) == sorted(f"{s.key}.env" for s in SYSTEMS)
     lines = (tmp_path / "prod" / "therapeutic-wave.env").read_text().splitlines()
     # therapeutic-wave.md's own example, for prod.
@@ -70,5 +66,5 @@ def test_app_env_writes_the_seeds_variables(synthesized, tmp_path, capsys):
     ):
         assert line in lines
     assert "wrote" in capsys.readouterr().out
-    assert app_env.main(["--env", "qa", "--assembly", str(assembly_of(synthesized)), "--out", str(tmp_path)]) == 2
+    assert app_env.main(["--env", "qa", "--assembly", str(assembly_dir(synthesized)), "--out", str(tmp_path)]) == 2
     assert "no stacks of environment 'qa'" in capsys.readouterr().err

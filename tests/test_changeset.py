@@ -17,6 +17,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from tests.support import assembly_dir
 from tools import changeset
 from tools.assembly import load_stacks
 from tools.guard.cli import read_acceptances
@@ -475,7 +476,7 @@ def test_deploy_order_follows_the_manifest_dependencies(assembly):
 
 
 def test_deploy_order_of_the_real_assembly(synthesized):
-    root = Path(synthesized["data-platform-prod"].source).parent.parent
+    root = assembly_dir(synthesized)
     assert (root / "manifest.json").is_file()
     order = [s.name for s, _ in changeset.deploy_order(root, load_stacks(root, ["prod"]))]
     assert sorted(order) == sorted(n for n in synthesized if n.endswith("-prod"))

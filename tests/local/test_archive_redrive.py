@@ -7,21 +7,16 @@ in moto by name.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.local.helpers import aws_session
+from tests.support import assembly_dir
 from tools import archive_redrive
 
 
-def assembly_of(synthesized) -> Path:
-    """The session's cloud assembly directory, which the tool reads as it reads cdk.out."""
-    return Path(synthesized["daylight-dev"].source).parent.parent
-
-
 def pairs(synthesized) -> list[archive_redrive.Redrive]:
-    return archive_redrive.redrives(assembly_of(synthesized), "dev")
+    return archive_redrive.redrives(assembly_dir(synthesized), "dev")
 
 
 @pytest.fixture
@@ -87,7 +82,7 @@ def test_the_command_redrives_one_table_and_names_an_unknown_one(sqs, synthesize
         monkeypatch.setenv(key, value)
     users = next(p for p in pairs(synthesized) if p.buffer == "daylight-dev-users-archive-buffer")
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=users.held)["QueueUrl"], MessageBody="{}")
-    args = ["--env", "dev", "--assembly", str(assembly_of(synthesized)), "--endpoint-url", moto_endpoint]
+    args = ["--env", "dev", "--assembly", str(assembly_dir(synthesized)), "--endpoint-url", moto_endpoint]
     assert archive_redrive.main([*args, "--table", "daylight-dev-users"]) == 0
     assert capsys.readouterr().out == "daylight-dev-users-archive-held: 1 record moved to daylight-dev-users-archive-buffer\n"
     assert archive_redrive.main([*args, "--table", "daylight-dev-nope"]) == 2
