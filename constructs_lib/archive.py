@@ -235,6 +235,16 @@ class ArchiveTarget:
     key: kms.IKey
 
 
+def archive_name(table_name: str) -> str:
+    """A table's archive path: its pipe, Firehose stream and queues are named after it."""
+    return f"{table_name}-archive"[:64]
+
+
+def drain_name(archive: str) -> str:
+    """The pipe that moves an archive's buffered records into Firehose."""
+    return f"{archive}-drain"[:64]
+
+
 def pipe_role_name(name_prefix: str) -> str:
     return f"{name_prefix}-archive-pipe"
 
@@ -376,7 +386,7 @@ class TableArchiver(Construct):
 
     def add(self, table: DataTable, *, target: ArchiveTarget, prefix: str) -> None:
         """Archive `table`'s TTL deletions under `prefix` of the target bucket."""
-        name = f"{table.table_name}-archive"[:64]
+        name = archive_name(table.table_name)
         stream_arn = table.table.table_stream_arn
         if stream_arn is None:
             raise ValueError(f"{table.table_name} has no stream to archive from: build its DataTable with stream=True")
@@ -504,7 +514,7 @@ class TableArchiver(Construct):
         drain = pipes.CfnPipe(
             scope,
             "Drain",
-            name=f"{name}-drain"[:64],
+            name=drain_name(name),
             description=f"Buffered TTL deletions of {table.table_name} into Firehose",
             role_arn=self.pipe_role.role_arn,
             source=buffer.queue_arn,
@@ -528,7 +538,7 @@ class TableArchiver(Construct):
         self._pipe_failures(
             scope,
             "DrainFailures",
-            f"{name}-drain"[:64],
+            drain_name(name),
             f"{name}-drain-failures",
             f"Buffered TTL deletions of {table.table_name} failed to reach Firehose; they stay in {name}-buffer (14 days).",
         )

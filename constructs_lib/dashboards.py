@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from constructs_lib.archive import drain_name
+
 WIDTH, HEIGHT = 8, 6  # three widgets a row
 ALARMS_PER_WIDGET = 100  # CloudWatch's limit for an alarm status widget
 
@@ -88,38 +90,38 @@ def table_widgets(
     return widgets
 
 
-def archive_widgets(archive_name: str, region: str) -> list[dict]:
+def archive_widgets(archive: str, region: str) -> list[dict]:
     """A TTL archive's flow: what the pipes moved and failed, the buffer's depth and age, the
     held records, and what Firehose wrote to S3."""
     pipes = "AWS/EventBridge/Pipes"
     return [
         metric_widget(
-            f"{archive_name}: pipes",
+            f"{archive}: pipes",
             region,
             [
                 [pipes, metric, "PipeName", pipe]
-                for pipe in (archive_name, f"{archive_name}-drain"[:64])
+                for pipe in (archive, drain_name(archive))
                 for metric in ("ExecutionSucceeded", "ExecutionFailed")
             ],
             period=300,
         ),
         metric_widget(
-            f"{archive_name}: buffer and held records",
+            f"{archive}: buffer and held records",
             region,
             [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{archive_name}-buffer"],
-                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"{archive_name}-buffer", {"yAxis": "right"}],
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{archive_name}-held"],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{archive}-buffer"],
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"{archive}-buffer", {"yAxis": "right"}],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{archive}-held"],
             ],
             stat="Maximum",
             period=300,
         ),
         metric_widget(
-            f"{archive_name}: delivered to S3",
+            f"{archive}: delivered to S3",
             region,
             [
-                ["AWS/Firehose", "DeliveryToS3.Records", "DeliveryStreamName", archive_name],
-                ["AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", archive_name, {"stat": "Maximum", "yAxis": "right"}],
+                ["AWS/Firehose", "DeliveryToS3.Records", "DeliveryStreamName", archive],
+                ["AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", archive, {"stat": "Maximum", "yAxis": "right"}],
             ],
             period=300,
         ),

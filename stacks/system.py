@@ -14,7 +14,7 @@ from config.model import EnvironmentConfig
 from config.retention import RETENTION
 from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.archive import ArchiveTarget, TableArchiver
+from constructs_lib.archive import ArchiveTarget, TableArchiver, archive_name
 from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, backup_role_name, table_backup_plan
 from constructs_lib.dashboards import Dashboard, archive_widgets, table_widgets
@@ -205,7 +205,7 @@ class SystemStack(Stack):
                 replica_regions=[r.region for r in config.replicas],
             )
             if spec.id in archived:
-                widgets += archive_widgets(f"{table.table_name}-archive"[:64], self.region)
+                widgets += archive_widgets(archive_name(table.table_name), self.region)
         Dashboard(self, "Dashboard", name=f"data-{prefix}", widgets=widgets)
         self.roles.policies["App"].add_statements(
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:GetParameters"], resources=self._parameter_arns)
