@@ -25,7 +25,7 @@ CDK_ENV_ARG := $(if $(ENV),-c env=$(ENV),)
 BASE ?=
 CHANGE_SET ?= cdk-gate
 
-.PHONY: help setup synth test guard diff deploy clean app-env scan
+.PHONY: help setup synth test guard diff deploy clean app-env scan cost
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy over the app, constructs, 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+cost: synth ## Monthly cost estimate beside each budget, from cdk.out and the workload in config (ENV=dev for one)
+	@$(BIN)/python -m tools cost $(if $(ENV),--env $(ENV),) cdk.out
 
 guard: synth ## Deploy guard: cdk.out against the committed snapshots (ENV=prod: that environment only; BASE=git-ref: that ref's snapshots)
 	@set -e; baseline=tests/__snapshots__; \

@@ -175,6 +175,29 @@ class AuditTrailConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WorkloadConfig:
+    """What the environment is assumed to do in a month: the variable half of `make cost`
+    (docs/cost.md). Replace the defaults with measured figures once the environment runs
+    (docs/cost.md says which CloudWatch metric gives each)."""
+
+    # Request units a month over every on-demand table and index, in millions. Provisioned
+    # tables pay for their capacity floor instead (priced from the templates).
+    read_million: float = 0
+    write_million: float = 0
+    # Data held over all tables, in GB (priced by each table's class; spread evenly).
+    table_gb: float = 0
+    # Items TTL expires a month over the archived tables, in millions, and their size in KB.
+    expired_million: float = 0
+    item_kb: float = 1
+    # PersonalPod's PostgreSQL store: GB stored, and the average ACUs an instance runs at
+    # (None: the minimum capacity all month).
+    database_gb: float = 0
+    database_average_acu: float | None = None
+    # Size of one CloudTrail data event in the trail's CloudWatch Logs copy, in KB.
+    trail_event_kb: float = 1.5
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """PersonalPod's Aurora PostgreSQL Serverless v2 cluster (stack personalpod-database-{env})."""
 
@@ -238,6 +261,7 @@ class EnvironmentConfig:
     trusted_accounts: tuple[str, ...] = ()
     ci: CiConfig = CiConfig()
     database: DatabaseConfig = DatabaseConfig()
+    workload: WorkloadConfig = WorkloadConfig()
 
     def __post_init__(self) -> None:
         for name in ("billing_overrides", "table_name_overrides", "tags", "system_budgets_usd"):

@@ -314,3 +314,26 @@ def _offsite(p: _Problems, cfg: EnvironmentConfig, region_ok) -> None:
             offsite.account_vault_arn,
             "a backup vault ARN, arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME",
         )
+
+
+def _workload(p: _Problems, cfg: EnvironmentConfig) -> None:
+    w = cfg.workload
+    for name in ("read_million", "write_million", "table_gb", "expired_million", "database_gb"):
+        value = getattr(w, name)
+        p.check(_number(value) and value >= 0, f"workload.{name}", value, "a number >= 0")
+    for name in ("item_kb", "trail_event_kb"):
+        value = getattr(w, name)
+        p.check(_number(value) and 0 < value <= 400, f"workload.{name}", value, "a number of KB > 0 and <= 400 (DynamoDB's item limit)")
+    acu = w.database_average_acu
+    db = cfg.database
+    if acu is not None:
+        p.check(
+            _number(acu) and db.min_capacity_acu <= acu <= db.max_capacity_acu,
+            "workload.database_average_acu",
+            acu,
+            f"None (the minimum) or a number within database.min_capacity_acu..max_capacity_acu ({db.min_capacity_acu}..{db.max_capacity_acu})",
+        )
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

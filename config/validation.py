@@ -27,6 +27,7 @@ from config.sections import (  # noqa: F401  (the minimums are part of this modu
     _offsite,
     _positive,
     _Problems,
+    _workload,
 )
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
@@ -254,6 +255,7 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
     _audit_trail(p, cfg)
     _offsite(p, cfg, _region_ok)
     _database(p, cfg)
+    _workload(p, cfg)
 
     for key, value in cfg.tags.items():
         p.check(

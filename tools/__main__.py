@@ -23,6 +23,7 @@ COMMANDS = {
     "preflight": ("tools.preflight", "read-only checks before a first deploy (make preflight)"),
     "changeset": ("tools.changeset", "create, judge and execute one change set per stack (make deploy)"),
     "stack-policy": ("tools.stack_policy", "the stack policy protecting each stack's stateful resources"),
+    "cost": ("tools.cost", "a monthly cost estimate of each environment, beside its budget (make cost)"),
     "app-env": ("tools.app_env", "each system's environment variables for its app, from cdk.out (make app-env)"),
     "archive-redrive": ("tools.archive_redrive", "move held TTL deletions back into their archive buffers (docs/retention.md)"),
     "db-bootstrap": ("tools.db_bootstrap", "create the database user the app signs in as with IAM (make db-bootstrap)"),

@@ -6,17 +6,19 @@ BASELINE and CANDIDATE take the same forms as the deploy guard's (a cloud assemb
 cdk.out, or a directory of snapshot/template JSON files); both tools read them with
 `tools.assembly.load_stacks`, so they always agree on what a stack is. For every stack
 it prints the resources added, removed and modified (logical id, type, changed properties),
-then the deploy guard's verdict on the same two inputs. The pull-request workflow appends
+then the deploy guard's verdict on the same two inputs, then the change in each environment's
+estimated monthly cost (tools/cost.py). The pull-request workflow appends
 this to $GITHUB_STEP_SUMMARY.
 
 It always exits 0 on readable input (2 on a usage error): blocking is the guard's job.
-Standard library only, like the guard.
+Standard library only, like the guard, plus config (plain Python) for the cost estimate's workload.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,11 +83,21 @@ def guard_verdict(baseline: dict, candidate: dict) -> tuple[str, list]:
     return summary(findings, baseline, candidate), findings
 
 
+def cost_delta(baseline: dict, candidate: dict) -> list[str]:
+    """The estimate's change (tools/cost.py), both sides priced with today's workload and prices,
+    so the delta is the change's own."""
+    from config.environments import ENVIRONMENTS
+    from tools import cost
+
+    workloads = {name: cfg.workload for name, cfg in ENVIRONMENTS.items()}
+    return cost.delta_markdown(cost.estimates(baseline, workloads), cost.estimates(candidate, workloads))
+
+
 def cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render(changes: list[StackChanges], verdict: str, findings: list, base_label: str) -> str:
+def render(changes: list[StackChanges], verdict: str, findings: list, base_label: str, cost: Sequence[str] = ()) -> str:
     lines = [f"## Infrastructure changes against {base_label}", ""]
     changed = [c for c in changes if not c.empty or c.status != "changed"]
     unchanged = [c.name for c in changes if c.empty and c.status == "changed"]
@@ -122,7 +134,11 @@ def render(changes: list[StackChanges], verdict: str, findings: list, base_label
                 f"| {ACTION[f.action]} | {cell(accepted)} |"
             )
         lines += ["", "Safe routes: run `make guard` locally, or see the job log of the deploy-guard step."]
-    return "\n".join(lines) + "\n"
+    if cost:
+        while lines and not lines[-1]:
+            lines.pop()
+        lines += ["", *cost]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AssemblyError, guard.UsageError) as error:
         print(f"change-summary: error: {error}", file=sys.stderr)
         return 2
-    print(render(diff_stacks(baseline, candidate), verdict, findings, args.base_label), end="")
+    print(render(diff_stacks(baseline, candidate), verdict, findings, args.base_label, cost_delta(baseline, candidate)), end="")
     return 0
 
 

@@ -1,0 +1,332 @@
+"""`make cost` (tools/cost.py): a small fixture priced by hand, the real templates counted, the
+workload validated, and the change summary's cost delta."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from config import ConfigError
+from config.environments import ENVIRONMENTS
+from config.model import WorkloadConfig
+from config.validation import validate
+from tests.support import assembly_dir
+from tools import cost, summary
+from tools.assembly import Stack, load_stacks
+
+
+def _metric(name: str, period: int = 60) -> dict:
+    return {"Metric": {"MetricName": name, "Namespace": "AWS/DynamoDB"}, "Period": period, "Stat": "Sum"}
+
+
+KEYS = [{"AttributeName": "pk", "KeyType": "HASH"}]
+KEYS_WITH_SORT = [*KEYS, {"AttributeName": "sk", "KeyType": "RANGE"}]
+INSIGHTS = {"Enabled": True, "Mode": "ACCESSED_AND_THROTTLED_KEYS"}
+
+
+def fixture_stacks() -> dict[str, Stack]:
+    data = {
+        "KeyA": {"Type": "AWS::KMS::Key"},
+        "KeyB": {"Type": "AWS::KMS::Key"},
+        "OneMetric": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "ThrottledRequests", "Period": 60}},
+        "MathAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Metrics": [
+                    {"Id": "e", "Expression": "SUM(METRICS())"},
+                    {"Id": "a", "MetricStat": _metric("SystemErrors")},
+                    {"Id": "b", "MetricStat": _metric("SystemErrors")},
+                    {"Id": "c", "MetricStat": _metric("SystemErrors")},
+                ]
+            },
+        },
+        "FastAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "X", "Period": 10}},
+        "Board": {"Type": "AWS::CloudWatch::Dashboard"},
+        # On-demand Standard, PITR, Contributor Insights on the table (partition key only: 2
+        # rules) and on its index (with a sort key: 4 rules).
+        "Hot": {
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": KEYS,
+                "GlobalSecondaryIndexes": [{"IndexName": "byTime", "KeySchema": KEYS_WITH_SORT}],
+                "Replicas": [
+                    {
+                        "Region": "us-east-1",
+                        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                        "ContributorInsightsSpecification": INSIGHTS,
+                        "GlobalSecondaryIndexes": [{"IndexName": "byTime", "ContributorInsightsSpecification": INSIGHTS}],
+                    }
+                ],
+            },
+        },
+        # On-demand Standard-IA, no PITR.
+        "Cold": {
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": KEYS,
+                "Replicas": [{"Region": "us-east-1", "TableClass": "STANDARD_INFREQUENT_ACCESS"}],
+            },
+        },
+        # Provisioned, autoscaled: floors of 10 RCU and 5 WCU on the table and on its index.
+        "Steady": {
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "Properties": {
+                "BillingMode": "PROVISIONED",
+                "KeySchema": KEYS,
+                "WriteProvisionedThroughputSettings": {"WriteCapacityAutoScalingSettings": {"MinCapacity": 5, "MaxCapacity": 50}},
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "g",
+                        "KeySchema": KEYS,
+                        "WriteProvisionedThroughputSettings": {"WriteCapacityAutoScalingSettings": {"MinCapacity": 5, "MaxCapacity": 50}},
+                    }
+                ],
+                "Replicas": [
+                    {
+                        "Region": "us-east-1",
+                        "ReadProvisionedThroughputSettings": {"ReadCapacityAutoScalingSettings": {"MinCapacity": 10, "MaxCapacity": 100}},
+                        "GlobalSecondaryIndexes": [
+                            {
+                                "IndexName": "g",
+                                "ReadProvisionedThroughputSettings": {
+                                    "ReadCapacityAutoScalingSettings": {"MinCapacity": 10, "MaxCapacity": 100}
+                                },
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+        "Plan": {
+            "Type": "AWS::Backup::BackupPlan",
+            "Properties": {
+                "BackupPlan": {
+                    "BackupPlanRule": [
+                        {"RuleName": "daily", "ScheduleExpression": "cron(0 5 * * ? *)", "Lifecycle": {"DeleteAfterDays": 35}},
+                        {
+                            "RuleName": "monthly",
+                            "ScheduleExpression": "cron(0 6 1 * ? *)",
+                            "Lifecycle": {"MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 365},
+                        },
+                    ]
+                }
+            },
+        },
+        "Selection": {
+            "Type": "AWS::Backup::BackupSelection",
+            "Properties": {"BackupSelection": {"Resources": [{"Fn::GetAtt": ["Hot", "Arn"]}, {"Fn::GetAtt": ["Cold", "Arn"]}]}},
+        },
+        "Delivery": {
+            "Type": "AWS::KinesisFirehose::DeliveryStream",
+            "Properties": {
+                "ExtendedS3DestinationConfiguration": {"BucketARN": "arn:aws:s3:::archive", "Prefix": "sys/Hot/data/!{timestamp:yyyy}/"}
+            },
+        },
+        "Archive": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": "archive",
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Status": "Enabled",
+                            "Prefix": "sys/Hot/",
+                            "ExpirationInDays": 400,
+                            "Transitions": [
+                                {"StorageClass": "GLACIER", "TransitionInDays": 30},
+                                {"StorageClass": "DEEP_ARCHIVE", "TransitionInDays": 120},
+                            ],
+                        }
+                    ]
+                },
+            },
+        },
+        "Trail": {
+            "Type": "AWS::CloudTrail::Trail",
+            "Properties": {
+                "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111111111111:log-group:trail",
+                "AdvancedEventSelectors": [
+                    {
+                        "FieldSelectors": [
+                            {"Field": "eventCategory", "Equals": ["Data"]},
+                            {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+                            {"Field": "readOnly", "Equals": ["false"]},
+                        ]
+                    }
+                ],
+            },
+        },
+        "Budget": {"Type": "AWS::Budgets::Budget", "Properties": {"Budget": {"BudgetName": "fx", "BudgetLimit": {"Amount": 200}}}},
+        "SystemBudget": {
+            "Type": "AWS::Budgets::Budget",
+            "Properties": {
+                "Budget": {"BudgetName": "fx-sys", "BudgetLimit": {"Amount": 50}, "CostFilters": {"TagKeyValue": ["user:System$sys"]}}
+            },
+        },
+    }
+    database = {
+        "Cluster": {
+            "Type": "AWS::RDS::DBCluster",
+            "Properties": {"ManageMasterUserPassword": True, "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 4}},
+        },
+        "Writer": {
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"}, "DBInstanceClass": "db.serverless"},
+        },
+        "Reader": {
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"}, "DBInstanceClass": "db.serverless"},
+        },
+        "Proxy": {"Type": "AWS::RDS::DBProxy"},
+        "Secrets": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcEndpointType": "Interface", "SubnetIds": ["a", "b"]}},
+        "Dynamo": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcEndpointType": "Gateway"}},
+    }
+    return {
+        "fx-data-dev": Stack("fx-data-dev", "dev", {"Resources": data}, region="us-east-1"),
+        "fx-database-dev": Stack("fx-database-dev", "dev", {"Resources": database}, region="us-east-1"),
+    }
+
+
+WORKLOAD = WorkloadConfig(read_million=30, write_million=6, table_gb=30, expired_million=1, item_kb=1, database_gb=10)
+
+# Every figure worked out by hand from tools/prices.py (730 hours and 30.4 days a month).
+EXPECTED = {
+    ("fixed", "KMS customer-managed keys"): 2.00,  # 2 keys x 1.00
+    ("fixed", "CloudWatch alarm metrics"): 0.40,  # 1 + 3 metrics (the expression is free) x 0.10
+    ("fixed", "CloudWatch alarm metrics, high resolution"): 0.30,  # 1 x 0.30
+    ("fixed", "CloudWatch dashboards"): 3.00,
+    ("fixed", "Contributor Insights rules"): 0.12,  # (2 table + 4 index) x 0.02
+    ("fixed", "DynamoDB provisioned reads (floor)"): 1.898,  # 20 RCU x 730 h x 0.00013
+    ("fixed", "DynamoDB provisioned writes (floor)"): 4.745,  # 10 WCU x 730 h x 0.00065
+    ("fixed", "Aurora Serverless v2 minimum capacity"): 87.60,  # 0.5 ACU x 2 instances x 730 h x 0.12
+    ("fixed", "RDS Proxy (at least 8 ACUs)"): 87.60,  # max(8, 1) ACU x 730 h x 0.015
+    ("fixed", "VPC interface endpoints (per zone)"): 14.60,  # 1 endpoint x 2 zones x 730 h x 0.01
+    ("fixed", "Secrets Manager secrets"): 0.40,  # the cluster's managed master secret
+    # 30 M reads and 6 M writes over the 2 on-demand tables; 30 GB over all 3 tables.
+    ("variable", "DynamoDB on-demand reads, Standard"): 1.875,  # 15 x 0.125
+    ("variable", "DynamoDB on-demand reads, Standard-IA"): 2.34375,  # 15 x 0.15625
+    ("variable", "DynamoDB on-demand writes, Standard"): 1.875,  # 3 x 0.625
+    ("variable", "DynamoDB on-demand writes, Standard-IA"): 2.34375,  # 3 x 0.78125
+    ("variable", "DynamoDB storage, Standard"): 5.00,  # 20 GB (Hot, Steady) x 0.25
+    ("variable", "DynamoDB storage, Standard-IA"): 1.00,  # 10 GB x 0.10
+    ("variable", "DynamoDB point-in-time recovery"): 2.00,  # 10 GB (Hot) x 0.20
+    ("variable", "Contributor Insights events"): 3.24,  # 18 M requests of Hot x 6 rules x 0.03
+    ("variable", "Aurora storage"): 1.00,  # 10 GB x 0.10
+    ("variable", "CloudTrail data events (writes)"): 6.00,  # 6 M writes = 60 x 100,000 x 0.10
+    ("variable", "CloudTrail events into CloudWatch Logs"): 4.2915,  # 6e6 x 1.5 KB / 1024^2 = 8.583 GB x 0.50
+    ("variable", "Archive pipes (stream to buffer, buffer to Firehose)"): 0.44,  # 1 M x 1.1 x 0.40
+    ("variable", "Archive buffer queue (send; receive and delete in batches)"): 0.48,  # 1 M x 1.2 x 0.40
+    ("variable", "Firehose ingestion of expired items"): 0.1383,  # 1e6 x 5 KB / 1024^2 = 4.768 GB x 0.029
+    # 1e6 x 1 KB / 1024^2 = 0.9537 GB a month, kept 30 days Standard, 90 Glacier, 280 Deep Archive.
+    ("variable", "Archive storage at full retention, Standard"): 0.02165,  # 0.9537 x 30/30.4 x 0.023
+    ("variable", "Archive storage at full retention, Glacier Flexible Retrieval"): 0.01017,  # 0.9537 x 90/30.4 x 0.0036
+    ("variable", "Archive storage at full retention, Glacier Deep Archive"): 0.00870,  # 0.9537 x 280/30.4 x 0.00099
+    # Hot and Cold (10 GB each) backed up: 35 daily + 30/30.4 of a monthly warm, 11.02 monthly cold.
+    ("variable", "Table backups, warm"): 71.974,  # (35 + 0.9868) x 20 GB x 0.10
+    ("variable", "Table backups, cold"): 6.612,  # (365 - 30) / 30.4 x 20 GB x 0.03
+}
+
+
+def test_fixture_is_priced_as_worked_out_by_hand():
+    result = cost.estimate("dev", fixture_stacks().values(), WORKLOAD)
+    got = {(line.group, line.item): line.usd for line in result.lines}
+    assert got.keys() == EXPECTED.keys()
+    for key, usd in EXPECTED.items():
+        assert got[key] == pytest.approx(usd, abs=0.001), key
+    assert result.total("fixed") == pytest.approx(202.663, abs=0.001)
+    assert (result.budget_name, result.budget_usd) == ("fx", 200)  # the system budget is not the environment's
+    assert result.fixed_over_half
+
+
+def test_render_prints_every_line_the_total_the_budget_and_the_warning():
+    text = cost.render(cost.estimate("dev", fixture_stacks().values(), WORKLOAD))
+    for _, item in EXPECTED:
+        assert item in text
+    assert "  total " in text and "budget fx" in text
+    assert "warning: dev: fixed cost alone (202.66 USD) is more than half of the budget (200.00 USD)" in text
+
+
+def test_no_warning_when_fixed_cost_is_under_half_the_budget():
+    stacks = fixture_stacks()
+    data = stacks["fx-data-dev"]
+    resources = dict(data.resources)
+    resources["Budget"] = {"Type": "AWS::Budgets::Budget", "Properties": {"Budget": {"BudgetName": "fx", "BudgetLimit": {"Amount": 1000}}}}
+    stacks["fx-data-dev"] = dataclasses.replace(data, template={"Resources": resources})
+    result = cost.estimate("dev", stacks.values(), WORKLOAD)
+    assert not result.fixed_over_half
+    assert "warning" not in cost.render(result)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "days"),
+    [("cron(0 5 * * ? *)", 1), ("cron(0 6 1 * ? *)", 30.4), ("cron(0 6 ? * SUN *)", 7), ("rate(1 day)", 1)],
+)
+def test_backup_rule_intervals(schedule, days):
+    assert cost.interval_days(schedule) == days
+
+
+def test_every_environment_counts_what_its_templates_declare(synthesized):
+    results = cost.estimates(synthesized, {name: cfg.workload for name, cfg in ENVIRONMENTS.items()})
+    assert set(results) == set(ENVIRONMENTS)
+    for env, result in results.items():
+        stacks = [s for s in synthesized.values() if s.environment == env]
+        quantity = {line.item: line.quantity for line in result.lines}
+        kinds = [r["Type"] for s in stacks for r in s.resources.values()]
+        assert quantity["KMS customer-managed keys"] == kinds.count("AWS::KMS::Key") > 0, env
+        assert quantity["CloudWatch dashboards"] == kinds.count("AWS::CloudWatch::Dashboard") > 0, env
+        assert quantity["CloudWatch alarm metrics"] >= kinds.count("AWS::CloudWatch::Alarm") > 0, env
+        assert quantity["Aurora Serverless v2 minimum capacity"] > 0 and quantity["RDS Proxy (at least 8 ACUs)"] == 8 * 730, env
+        assert quantity["VPC interface endpoints (per zone)"] == ENVIRONMENTS[env].database.zone_count * 730, env
+        assert result.budget_usd == ENVIRONMENTS[env].monthly_budget_usd, env
+        assert result.total("variable") > 0, env
+    prod = {line.item for line in results["prod"].lines}
+    # What only prod declares: the read-and-write trail, off-site copies, insights on every hot key.
+    assert {"CloudTrail data events (reads and writes)", "Backup copies to the off-site region", "Contributor Insights events"} <= prod
+    assert "CloudTrail data events (writes)" in {line.item for line in results["staging"].lines}
+    assert not any(line.item.startswith("CloudTrail") for line in results["dev"].lines)
+
+
+def test_the_cli_prints_one_environment_and_refuses_bad_input(synthesized, capsys):
+    root = assembly_dir(synthesized)
+    assert cost.main(["--env", "dev", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Monthly estimate for dev, USD") and "Monthly estimate for prod" not in out
+    assert cost.main(["--env", "qa", str(root)]) == 2
+    assert "--env 'qa' is not an environment: one of dev, staging, prod" in capsys.readouterr().err
+    assert cost.main([str(root / "nowhere")]) == 2
+    assert "no synthesized cloud assembly here (run make synth first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("read_million", -1, "a number >= 0"),
+        ("table_gb", "lots", "a number >= 0"),
+        ("item_kb", 0, "a number of KB > 0 and <= 400"),
+        ("database_average_acu", 100, "None (the minimum) or a number within database.min_capacity_acu..max_capacity_acu (0.5..4)"),
+    ],
+)
+def test_workload_values_are_validated(field, value, allowed):
+    dev = ENVIRONMENTS["dev"]
+    bad = dataclasses.replace(dev, workload=dataclasses.replace(dev.workload, **{field: value}))
+    with pytest.raises(ConfigError) as error:
+        validate({**ENVIRONMENTS, "dev": bad}, {})
+    assert f"dev.workload.{field} = {value!r} is not allowed: {allowed}" in str(error.value)
+
+
+def test_the_change_summary_shows_the_cost_delta(synthesized):
+    baseline = load_stacks(assembly_dir(synthesized))
+    platform = baseline["data-platform-dev"]
+    resources = {**platform.resources, "ExtraKey": {"Type": "AWS::KMS::Key", "Properties": {}}}
+    candidate = {**baseline, platform.name: dataclasses.replace(platform, template={**platform.template, "Resources": resources})}
+    lines = summary.cost_delta(baseline, candidate)
+    assert lines[0].startswith("### Estimated monthly cost")
+    dev_row = next(line for line in lines if line.startswith("| dev | ") and line.count("|") == 6 and "+1.00" in line)
+    assert dev_row.split("|")[4].strip() == "+1.00"
+    assert "| dev | KMS customer-managed keys (fixed) |" in "\n".join(lines)
+    assert "| prod | " in "\n".join(lines) and "+0.00" in "\n".join(lines)
+    unchanged = summary.cost_delta(baseline, baseline)
+    assert "No change to the estimate." in unchanged
