@@ -7,6 +7,8 @@ Usage: python -m tools bench [--runs N] [--tests] [--setup] [--scale 10,50,100,2
              median of N; target ratio <= 2.5x
   --tests    the test suite's wall time (pytest -q -p no:cacheprovider, once); target <= 40 s
   --setup    `make setup` in a fresh clone of this repository; target <= 2 min
+  cost       `python -m tools cost` over cdk.out, every environment, in a fresh interpreter;
+             target <= 15 s after a synth
   stacks     resources and template bytes per stack, read from cdk.out (run `make synth`
              first; `make bench` does); CloudFormation allows 500 resources and 1 MB, this
              project keeps every stack <= 250 resources
@@ -49,6 +51,7 @@ from tools.bench.targets import (
     IAM_MAX_MANAGED_POLICY_CHARS,
     LINEAR_TOLERANCE,
     ROOT,
+    TARGET_COST_SECONDS,
     TARGET_MAX_RESOURCES,
     TARGET_SETUP_SECONDS,
     TARGET_SYNTH_RATIO,
@@ -69,12 +72,14 @@ __all__ = [
     "NO_NAG_APP",
     "ROOT",
     "ScalePoint",
+    "TARGET_COST_SECONDS",
     "TARGET_MAX_RESOURCES",
     "TARGET_SETUP_SECONDS",
     "TARGET_SYNTH_RATIO",
     "TARGET_TEST_SECONDS",
     "app_command",
     "bench_scale",
+    "bench_cost",
     "bench_setup",
     "bench_stacks",
     "bench_synth",
@@ -202,6 +207,21 @@ def bench_setup() -> float:
     return seconds
 
 
+# ---------------------------------------------------------------- make cost after a synth
+
+
+def bench_cost(cdk_out: Path) -> float:
+    print(f"== Cost estimate of {cdk_out} (python -m tools cost, every environment, fresh interpreter)")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "tools", "cost", str(cdk_out)], cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    totals = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("  total ")]
+    print(f"  exit {done.returncode}, {len(totals)} environments priced (totals {', '.join(totals)} USD a month)")
+    print(f"  wall time: {seconds:.2f} s   target <= {TARGET_COST_SECONDS} s   {verdict(seconds, TARGET_COST_SECONDS)}")
+    print()
+    return seconds
+
+
 # ---------------------------------------------------------------- stacks in cdk.out
 
 
@@ -259,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_tests()
     if args.setup:
         bench_setup()
+    bench_cost(args.cdk_out)
     bench_stacks(args.cdk_out)
     bench_scale(args.scale)
     return 0
