@@ -15,7 +15,7 @@ from tools.assembly import Stack
 
 # Background scanners over the session's templates, started right after its synth (see
 # `stages`): cfn-lint, checkov, and the Control Tower plugin's own synth of the same code.
-_CFN_LINT: list = []
+_CFN_LINT: list = []  # the one tools.validate.Lint of the session
 _SCANNERS: dict = {}
 CANARY = Path(__file__).parent / "scanner_canary"
 
@@ -33,7 +33,7 @@ def stages(tmp_path_factory) -> list:
     app = new_app(outdir=str(outdir))
     built = cdk_app.build(app)
     app.synth()
-    _CFN_LINT.extend(validate_templates.start(validate_templates.templates(outdir)))
+    _CFN_LINT.append(validate_templates.start(validate_templates.templates(outdir)))
     report = scans / "control-tower.json"
     _SCANNERS["control-tower"] = (scanners.control_tower_start(outdir, scans / "cdk.out", report), report)
     # With a canary template checkov must fail on (a run that finds nothing proves nothing),
@@ -44,7 +44,7 @@ def stages(tmp_path_factory) -> list:
     yield built
     # A run that never asked for the findings (-k, -x) leaves no scanner behind, nor a
     # process a scanner started (checkov's workers, the plugin's node and cfn-guard).
-    for process in _CFN_LINT:
+    for process in (p for lint in _CFN_LINT for p in lint.processes):
         if process.poll() is None:
             process.kill()
             process.wait()
@@ -73,7 +73,7 @@ def control_tower_report(stages) -> tuple[list, dict]:
 def cfn_lint_findings(stages) -> dict[str, list[str]]:
     """template path -> cfn-lint errors and warnings, for every template of the session's synth."""
     assert _CFN_LINT, "cfn-lint was not started"
-    return validate_templates.results(_CFN_LINT)
+    return validate_templates.results(_CFN_LINT[0])
 
 
 @pytest.fixture(scope="session")

@@ -68,11 +68,12 @@ def test_the_control_tower_plugin_reports_a_key_without_the_grant_deny(tmp_path)
     assert "kms_create_grant_aws_service_check" in rules or any("CT.KMS.PR.3" in r for r in rules), rules
 
 
-def test_stopping_a_scanner_ends_every_process_it_started(tmp_path):
+def test_stopping_a_scanner_ends_every_process_it_started(tmp_path, monkeypatch):
     """checkov forks workers: a session that never reads its findings (-k, -x) must not leave
     them behind. The scanner runs in a process group of its own, and stop() ends the group."""
     import os
 
+    monkeypatch.setenv("SCAN_CACHE", "off")  # a real checkov process, never a cached answer
     process = scanners.checkov_start(CANARY, tmp_path / "out.json")
     scanners.stop(process)
     assert process.returncode is not None

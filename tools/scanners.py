@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import scan_cache
 from tools.assembly import read_assembly
 from tools.synth import ROOT
 
@@ -56,14 +57,50 @@ class Finding:
 # --- checkov ------------------------------------------------------------------------------
 
 
-def checkov_start(directory: Path, output: Path) -> subprocess.Popen:
+class Cached:
+    """A scanner run answered from tools/scan_cache.py: finished, successful, nothing to stop."""
+
+    pid = None
+    returncode = 0
+
+    def __init__(self, key: str) -> None:
+        self.cache_key = key
+        self.from_cache = True
+
+    def communicate(self) -> tuple[str, str]:
+        return "", ""
+
+    def poll(self) -> int:
+        return 0
+
+    def wait(self) -> int:
+        return 0
+
+
+CHECKOV_ARGS = ("--framework", "cloudformation", "--output", "json", "--compact", "--skip-download")
+
+
+def checkov_start(directory: Path, output: Path) -> subprocess.Popen | Cached:
     """checkov over every template under `directory`, in the background, JSON into `output`
-    (a file: the report, passed checks included, is larger than a pipe holds)."""
+    (a file: the report, passed checks included, is larger than a pipe holds). A run of the
+    same checkov on the same files is answered from the cache."""
     if not CHECKOV.exists():
         raise ScanError(f"checkov is not installed at {CHECKOV}: run make setup")
+    digest = scan_cache.key(
+        "checkov",
+        (ROOT / "requirements-scanners.txt").read_bytes(),
+        *CHECKOV_ARGS,
+        scan_cache.source("tools/scanners.py"),
+        files=scan_cache.tree(directory),
+        root=directory,
+    )
+    cached = scan_cache.get("checkov", digest)
+    if isinstance(cached, str):
+        output.write_text(cached)
+        return Cached(digest)
     with output.open("w") as out:
-        return subprocess.Popen(
-            [str(CHECKOV), "-d", str(directory), "--framework", "cloudformation", "--output", "json", "--compact", "--skip-download"],
+        process = subprocess.Popen(
+            [str(CHECKOV), "-d", str(directory), *CHECKOV_ARGS],
             stdout=out,
             stderr=subprocess.PIPE,
             text=True,
@@ -71,9 +108,11 @@ def checkov_start(directory: Path, output: Path) -> subprocess.Popen:
             # A group of its own: checkov forks workers, and `stop` ends them all with it.
             start_new_session=True,
         )
+    process.cache_key = digest  # type: ignore[attr-defined]
+    return process
 
 
-def checkov_results(process: subprocess.Popen, output: Path) -> tuple[list[Finding], dict[str, int]]:
+def checkov_results(process: subprocess.Popen | Cached, output: Path) -> tuple[list[Finding], dict[str, int]]:
     """(failed checks, template path -> checks run on it), paths relative to the scanned
     directory ("/assembly-dev/x.template.json"). checkov exits 1 on failed checks, 2 when it crashed."""
     _, err = process.communicate()
@@ -81,6 +120,8 @@ def checkov_results(process: subprocess.Popen, output: Path) -> tuple[list[Findi
         raise ScanError(f"checkov exited {process.returncode}: {err.strip()[-2000:]}")
     text = output.read_text()
     reports = json.loads(text) if text.strip() else []
+    if not isinstance(process, Cached):
+        scan_cache.put("checkov", process.cache_key, text)  # type: ignore[attr-defined]
     reports = reports if isinstance(reports, list) else [reports]
     failed: list[Finding] = []
     checked: dict[str, int] = {}
@@ -186,10 +227,27 @@ def control_tower_synth(outdir: Path, types: set[str]) -> dict:
     return {"violations": violations, "suppressed": suppressed, "rules": len(applicable_controls(types))}
 
 
-def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subprocess.Popen:
+def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subprocess.Popen | Cached:
     """The plugin's synth in a background process, with the controls for the resource types of
-    `assembly` (a synth of the same code)."""
-    return subprocess.Popen(
+    `assembly` (a synth of the same code). The same assembly, plugin version and rules are
+    answered from the cache: the synth would write the same templates and metadata."""
+    from importlib.metadata import version
+
+    # The plugin synthesizes the code again: the code is an input too (cdk.out may be stale).
+    code = [ROOT / "app.py", ROOT / "cdk.json", *(p for d in ("config", "constructs_lib", "stacks") for p in (ROOT / d).rglob("*.py"))]
+    digest = scan_cache.key(
+        "control-tower",
+        version(PLUGIN.replace("cdk-", "cdklabs.cdk-", 1)),
+        scan_cache.source("tools/scanners.py"),
+        scan_cache.key(files=code, root=ROOT),
+        files=scan_cache.tree(assembly),
+        root=assembly,
+    )
+    cached = scan_cache.get("control-tower", digest)
+    if isinstance(cached, dict):
+        report.write_text(json.dumps(cached, indent=1))
+        return Cached(digest)
+    process = subprocess.Popen(
         [sys.executable, "-m", "tools", "scan", str(assembly), "--control-tower-only", "--outdir", str(outdir), "--report", str(report)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -197,19 +255,25 @@ def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subproces
         cwd=ROOT,
         start_new_session=True,  # the synth runs node and cfn-guard: `stop` ends them all
     )
+    process.cache_key = digest  # type: ignore[attr-defined]
+    return process
 
 
-def control_tower_results(process: subprocess.Popen, report: Path) -> list[Finding]:
+def control_tower_results(process: subprocess.Popen | Cached, report: Path) -> list[Finding]:
     _, err = process.communicate()
     if process.returncode not in (0, 1) or not report.exists():
         raise ScanError(f"the Control Tower plugin's synth exited {process.returncode}: {err.strip()[-2000:]}")
     data = json.loads(report.read_text())
+    if not isinstance(process, Cached):
+        scan_cache.put("control-tower", process.cache_key, data)  # type: ignore[attr-defined]
     return [Finding("control-tower", v["rule"], v["template"], v["resource"], v["text"]) for v in data["violations"]]
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen | Cached) -> None:
     """End a scanner started here and every process it started (its own process group), even
     when the scanner itself has finished and a worker of its has not."""
+    if isinstance(process, Cached):
+        return
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -11,6 +11,8 @@ background right after the session's synth, on the second core).
 
 Errors and warnings fail (exit 1); informational findings are not reported. Exit 2: no
 assembly. Standard library plus cfn-lint's own command line, so it can run anywhere the venv is.
+A template cfn-lint has already judged, byte for byte, with the same version, is answered
+from tools/scan_cache.py (a fresh clone, as in CI, has no cache).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
+from tools import scan_cache
 from tools.assembly import read_assembly
 
 
@@ -33,33 +38,64 @@ def templates(assembly: Path) -> dict[str, list[str]]:
     return dict(found)
 
 
-def start(paths_by_region: dict[str, list[str]]) -> list[subprocess.Popen]:
-    """One cfn-lint process per region, started in the background; read them with `results`."""
-    return [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys, cfnlint.runner; sys.exit(cfnlint.runner.main())",
-                "--format",
-                "json",
-                "--regions",
-                region,
-                "--",
-                *sorted(paths),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for region, paths in sorted(paths_by_region.items())
-    ]
+@dataclass
+class Lint:
+    """cfn-lint runs in the background, and the templates answered from tools/scan_cache.py."""
+
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    cached: dict[str, list[str]] = field(default_factory=dict)  # template path -> findings
+    keys: dict[str, str] = field(default_factory=dict)  # template path -> cache key, for those that run
 
 
-def results(processes: list[subprocess.Popen]) -> dict[str, list[str]]:
+def _key(path: str, region: str) -> str:
+    # cfn-lint lints each template on its own: its findings depend on the template's bytes,
+    # the region, cfn-lint's version and how this module runs and reads it.
+    template = Path(path)
+    return scan_cache.key(
+        "cfn-lint", version("cfn-lint"), region, scan_cache.source("tools/validate.py"), files=[template], root=template.parent
+    )
+
+
+def start(paths_by_region: dict[str, list[str]]) -> Lint:
+    """One cfn-lint process per region for the templates not in the cache, started in the
+    background; read them with `results`."""
+    lint = Lint()
+    for region, paths in sorted(paths_by_region.items()):
+        pending = []
+        for path in sorted(paths):
+            digest = _key(path, region)
+            found = scan_cache.get("cfn-lint", digest)
+            if isinstance(found, list):
+                lint.cached[path] = found
+            else:
+                lint.keys[path] = digest
+                pending.append(path)
+        if pending:
+            lint.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import sys, cfnlint.runner; sys.exit(cfnlint.runner.main())",
+                        "--format",
+                        "json",
+                        "--regions",
+                        region,
+                        "--",
+                        *pending,
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+    return lint
+
+
+def results(lint: Lint) -> dict[str, list[str]]:
     """template path -> its findings ("E3003 message (path)"), for templates with findings."""
     findings: dict[str, list[str]] = defaultdict(list)
-    for process in processes:
+    for process in lint.processes:
         out, err = process.communicate()
         try:
             matches = json.loads(out)  # cfn-lint prints "[]" when it finds nothing
@@ -71,6 +107,11 @@ def results(processes: list[subprocess.Popen]) -> dict[str, list[str]]:
                 continue
             path = "/".join(map(str, match.get("Location", {}).get("Path") or []))
             findings[match["Filename"]].append(f"{match['Rule']['Id']} {match['Message']} ({path})")
+    for path, digest in lint.keys.items():
+        scan_cache.put("cfn-lint", digest, findings.get(path, []))
+    for path, found in lint.cached.items():
+        if found:
+            findings[path] = list(found)
     return dict(findings)
 
 
