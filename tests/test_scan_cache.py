@@ -55,11 +55,10 @@ def test_cfn_lint_runs_once_per_template_content(cache, tmp_path):
     assert not again.processes and again.cached == {str(broken): findings}
     assert validate_templates.results(again) == {str(broken): findings}
     # Another region is another input, and so is one changed byte.
-    assert len(validate_templates.start({"us-west-2": [str(broken)]}).processes) == 1
+    key = validate_templates.lint_key(str(broken), "us-east-1")
+    assert validate_templates.lint_key(str(broken), "us-west-2") != key
     broken.write_text(broken.read_text().replace("nope", "nopf"))
-    changed = validate_templates.start({"us-east-1": [str(broken)]})
-    assert len(changed.processes) == 1
-    assert any("'nopf'" in f for f in validate_templates.results(changed)[str(broken)])
+    assert validate_templates.lint_key(str(broken), "us-east-1") != key
 
 
 def test_a_cached_checkov_report_is_written_where_the_run_would_write_it(cache, tmp_path):
@@ -67,20 +66,17 @@ def test_a_cached_checkov_report_is_written_where_the_run_would_write_it(cache, 
     scanned.mkdir()
     (scanned / "x.template.json").write_text("{}")
     output = tmp_path / "checkov.json"
-    real = scanners.checkov_start(scanned, output)  # nothing cached yet: a real run
-    assert not isinstance(real, scanners.Cached)
-    scanners.checkov_results(real, output)
-    scanners.stop(real)
-    report = output.read_text()
-    output.unlink()
+    report = json.dumps([{"results": {"failed_checks": [{"check_id": "CKV_AWS_1", "file_path": "/x.template.json", "resource": "R"}]}}])
+    scan_cache.put("checkov", scanners.checkov_key(scanned), report)
 
     answered = scanners.checkov_start(scanned, output)
     assert isinstance(answered, scanners.Cached) and output.read_text() == report
+    failed, checked = scanners.checkov_results(answered, output)
+    assert [(f.rule, f.resource) for f in failed] == [("CKV_AWS_1", "R")] and checked == {"/x.template.json": 1}
     scanners.stop(answered)  # nothing to stop, and no error
+    key = scanners.checkov_key(scanned)
     (scanned / "x.template.json").write_text('{"Resources": {}}')
-    rerun = scanners.checkov_start(scanned, output)
-    assert not isinstance(rerun, scanners.Cached)
-    scanners.stop(rerun)
+    assert scanners.checkov_key(scanned) != key  # a changed file runs checkov again
 
 
 def test_only_the_run_specific_stack_traces_of_metadata_are_left_out_of_the_key(tmp_path):

@@ -77,7 +77,30 @@ class Cached:
         return 0
 
 
-CHECKOV_ARGS = ("--framework", "cloudformation", "--output", "json", "--compact", "--skip-download")
+# The assembly's other files are not templates: checkov would parse each (tree.json alone is
+# megabytes) only to find that out, about a fifth of its time. Templates are *.template.json.
+NOT_TEMPLATES = (r"tree\.json$", r"manifest\.json$", r"\.metadata\.json$", r"validation-report\.json$", r"cdk\.out$", r"asset\.")
+CHECKOV_ARGS = (
+    "--framework",
+    "cloudformation",
+    "--output",
+    "json",
+    "--compact",
+    "--skip-download",
+    *(arg for pattern in NOT_TEMPLATES for arg in ("--skip-path", pattern)),
+)
+
+
+def checkov_key(directory: Path) -> str:
+    """The cache key of checkov's report on `directory`: its files, checkov's pin, the options."""
+    return scan_cache.key(
+        "checkov",
+        (ROOT / "requirements-scanners.txt").read_bytes(),
+        *CHECKOV_ARGS,
+        scan_cache.source("tools/scanners.py"),
+        files=scan_cache.tree(directory),
+        root=directory,
+    )
 
 
 def checkov_start(directory: Path, output: Path) -> subprocess.Popen | Cached:
@@ -86,14 +109,7 @@ def checkov_start(directory: Path, output: Path) -> subprocess.Popen | Cached:
     same checkov on the same files is answered from the cache."""
     if not CHECKOV.exists():
         raise ScanError(f"checkov is not installed at {CHECKOV}: run make setup")
-    digest = scan_cache.key(
-        "checkov",
-        (ROOT / "requirements-scanners.txt").read_bytes(),
-        *CHECKOV_ARGS,
-        scan_cache.source("tools/scanners.py"),
-        files=scan_cache.tree(directory),
-        root=directory,
-    )
+    digest = checkov_key(directory)
     cached = scan_cache.get("checkov", digest)
     if isinstance(cached, str):
         output.write_text(cached)
@@ -227,15 +243,13 @@ def control_tower_synth(outdir: Path, types: set[str]) -> dict:
     return {"violations": violations, "suppressed": suppressed, "rules": len(applicable_controls(types))}
 
 
-def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subprocess.Popen | Cached:
-    """The plugin's synth in a background process, with the controls for the resource types of
-    `assembly` (a synth of the same code). The same assembly, plugin version and rules are
-    answered from the cache: the synth would write the same templates and metadata."""
+def control_tower_key(assembly: Path) -> str:
+    """The cache key of the plugin's report: the assembly, the app's code (the plugin
+    synthesizes it again, and cdk.out may be stale), the plugin's version."""
     from importlib.metadata import version
 
-    # The plugin synthesizes the code again: the code is an input too (cdk.out may be stale).
     code = [ROOT / "app.py", ROOT / "cdk.json", *(p for d in ("config", "constructs_lib", "stacks") for p in (ROOT / d).rglob("*.py"))]
-    digest = scan_cache.key(
+    return scan_cache.key(
         "control-tower",
         version(PLUGIN.replace("cdk-", "cdklabs.cdk-", 1)),
         scan_cache.source("tools/scanners.py"),
@@ -243,6 +257,13 @@ def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subproces
         files=scan_cache.tree(assembly),
         root=assembly,
     )
+
+
+def control_tower_start(assembly: Path, outdir: Path, report: Path) -> subprocess.Popen | Cached:
+    """The plugin's synth in a background process, with the controls for the resource types of
+    `assembly` (a synth of the same code). The same assembly, plugin version and rules are
+    answered from the cache: the synth would write the same templates and metadata."""
+    digest = control_tower_key(assembly)
     cached = scan_cache.get("control-tower", digest)
     if isinstance(cached, dict):
         report.write_text(json.dumps(cached, indent=1))

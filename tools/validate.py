@@ -47,7 +47,7 @@ class Lint:
     keys: dict[str, str] = field(default_factory=dict)  # template path -> cache key, for those that run
 
 
-def _key(path: str, region: str) -> str:
+def lint_key(path: str, region: str) -> str:
     # cfn-lint lints each template on its own: its findings depend on the template's bytes,
     # the region, cfn-lint's version and how this module runs and reads it.
     template = Path(path)
@@ -63,7 +63,7 @@ def start(paths_by_region: dict[str, list[str]]) -> Lint:
     for region, paths in sorted(paths_by_region.items()):
         pending = []
         for path in sorted(paths):
-            digest = _key(path, region)
+            digest = lint_key(path, region)
             found = scan_cache.get("cfn-lint", digest)
             if isinstance(found, list):
                 lint.cached[path] = found
