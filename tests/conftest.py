@@ -32,7 +32,8 @@ class Scanners:
     scanner ends, whichever worker's tests read it. The other workers wait for those cached
     results, keyed by their own templates' content; a worker whose templates differ from the
     first's, or that finds the first done without a result, runs its own scanners. Without
-    xdist, or with SCAN_CACHE=off, each process runs its own."""
+    xdist each process runs its own. SCAN_CACHE=off gives the run a cache of its own (in its
+    temporary directory): nothing from an earlier run is used, and gw0 still serves all."""
 
     def __init__(self, outdir: Path, scans: Path, shared: Path) -> None:
         self.outdir, self.scans, self.shared = outdir, scans, shared
@@ -91,7 +92,7 @@ class Scanners:
 
     def result(self, name: str):
         if self.thread is None:
-            if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" and scan_cache.enabled():
+            if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
                 self.wait_for_first_worker()
             self.start()
         assert self.thread is not None
@@ -140,6 +141,11 @@ def stages(request, tmp_path_factory) -> list:
     shutil.copytree(CANARY, outdir / CANARY.name)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     shared = tmp_path_factory.getbasetemp().parent if worker else scans
+    if not scan_cache.enabled():
+        # SCAN_CACHE=off: no result of an earlier run is used, but the workers of this run
+        # still share theirs, through a cache of this run's own.
+        os.environ["SCAN_CACHE"] = "on"
+        scan_cache.DIRECTORY = shared / "scan-cache"
     session = Scanners(outdir, scans, shared)
     _SCANNERS.append(session)
     if _scanners_wanted(request.session) and worker in (None, "gw0"):

@@ -7,8 +7,9 @@ misses the cache, including a template byte, a pinned version, an option, or thi
 code that reads the result. Only successful scanner runs are stored.
 
 The cache lives in .cache/scanners (git ignores it). A fresh clone, which is what CI runs, has
-none, so CI always runs every scanner. SCAN_CACHE=off turns the cache off for one run, and
-`rm -rf .cache` empties it. Standard library only.
+none, so CI always runs every scanner. SCAN_CACHE=off turns the cache off for one run (the
+test suite then gives the run a cache of its own, which its workers share), and `rm -rf
+.cache` empties it. Standard library only.
 """
 
 from __future__ import annotations

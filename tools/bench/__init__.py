@@ -194,8 +194,9 @@ def _time_pytest(env: dict[str, str]) -> tuple[float, str, int]:
 
 
 def bench_tests() -> float:
-    """The suite twice: with every scanner running (SCAN_CACHE=off: what a fresh clone, and so
-    CI, pays), and with the scanners' results cached (a run after one on the same templates)."""
+    """The suite twice: with every scanner running (SCAN_CACHE=off: no earlier result used,
+    what a fresh clone, and so CI, pays), and with the scanners' results cached (a run after
+    one on the same templates)."""
     print("== Test suite wall time (pytest -q -p no:cacheprovider, pytest.ini's workers)")
     cold, last, code = _time_pytest({"SCAN_CACHE": "off"})
     print(
