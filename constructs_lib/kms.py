@@ -101,13 +101,16 @@ class DataKey(Construct):
             enable_key_rotation=True,
             pending_window=Duration.days(30),
             removal_policy=removal_policy,
-            policy=iam.PolicyDocument(
-                statements=governance_statements(
-                    governance,
-                    deployer_services=[via(s, region) for s in deployer_services],
-                    # Where CloudFormation deletes the key with its stack (dev), it must be allowed to.
-                    deployer_may_delete=removal_policy == RemovalPolicy.DESTROY,
-                )
+            policy=iam.PolicyDocument.from_json(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": governance_statements(
+                        governance,
+                        deployer_services=[via(s, region) for s in deployer_services],
+                        # Where CloudFormation deletes the key with its stack (dev), it must be allowed to.
+                        deployer_may_delete=removal_policy == RemovalPolicy.DESTROY,
+                    ),
+                }
             ),
         )
         pin(self.key, logical_id)
@@ -118,62 +121,68 @@ def via(service: str, region: str) -> str:
     return f"{service}.{region}.amazonaws.com"
 
 
-def governance_statements(g: Governance, *, deployer_services: Sequence[str], deployer_may_delete: bool) -> list[iam.PolicyStatement]:
-    """The statements every key starts with (module docstring)."""
+def governance_statements(g: Governance, *, deployer_services: Sequence[str], deployer_may_delete: bool) -> list[dict]:
+    """The statements every key starts with (module docstring), as policy JSON: the key takes
+    them in one call (PolicyDocument.from_json), not an object per statement and principal."""
     admins = sorted(g.administrator_arns)
     may_destroy = sorted({*admins, g.break_glass_arn, *([g.deployer_arn] if deployer_may_delete else [])})
     may_rewrite = sorted({*admins, g.break_glass_arn, g.deployer_arn})
-    statements = [
-        iam.PolicyStatement(
-            sid="KeyAdministration",
-            principals=[iam.ArnPrincipal(a) for a in sorted({*admins, g.deployer_arn})],
-            actions=list(ADMIN_ACTIONS),
-            resources=["*"],  # in a key policy, "*" means this key
-        ),
-        iam.PolicyStatement(sid="BreakGlass", principals=[iam.ArnPrincipal(g.break_glass_arn)], actions=["kms:*"], resources=["*"]),
-        iam.PolicyStatement(
-            sid="DenyKeyDestructionExceptAdministrators",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=list(DESTRUCTIVE_ACTIONS),
-            resources=["*"],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": may_destroy}},
-        ),
-        iam.PolicyStatement(
-            sid="DenyKeyPolicyChangesExceptAdministrators",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["kms:PutKeyPolicy"],
-            resources=["*"],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": may_rewrite}},
-        ),
-        iam.PolicyStatement(
-            sid="DenyGrantsExceptForAwsResources",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["kms:CreateGrant"],
-            resources=["*"],
+    anyone = {"AWS": "*"}
+    statements: list[dict] = [
+        # In a key policy, "Resource": "*" means this key.
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted({*admins, g.deployer_arn})},
+            "Action": list(ADMIN_ACTIONS),
+            "Resource": "*",
+        },
+        {"Sid": "BreakGlass", "Effect": "Allow", "Principal": {"AWS": g.break_glass_arn}, "Action": "kms:*", "Resource": "*"},
+        {
+            "Sid": "DenyKeyDestructionExceptAdministrators",
+            "Effect": "Deny",
+            "Principal": anyone,
+            "Action": list(DESTRUCTIVE_ACTIONS),
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": may_destroy}},
+        },
+        {
+            "Sid": "DenyKeyPolicyChangesExceptAdministrators",
+            "Effect": "Deny",
+            "Principal": anyone,
+            "Action": "kms:PutKeyPolicy",
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": may_rewrite}},
+        },
+        {
+            "Sid": "DenyGrantsExceptForAwsResources",
+            "Effect": "Deny",
+            "Principal": anyone,
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
             # The Control Tower form (CT.KMS.PR.3): an AWS service acting for itself may still.
-            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
-        ),
+            "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        },
     ]
     if deployer_services:
         services = sorted(deployer_services)
         statements += [
-            iam.PolicyStatement(
-                sid="DeployerAttachesKeyToResources",
-                principals=[iam.ArnPrincipal(g.deployer_arn)],
-                actions=["kms:CreateGrant"],
-                resources=["*"],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": {"kms:ViaService": services}},
-            ),
-            iam.PolicyStatement(
-                sid="DeployerCreatesEncryptedResources",
-                principals=[iam.ArnPrincipal(g.deployer_arn)],
-                actions=[a for a in USE_ACTIONS if a != "kms:DescribeKey"],  # DescribeKey is an administration action
-                resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": services}},
-            ),
+            {
+                "Sid": "DeployerAttachesKeyToResources",
+                "Effect": "Allow",
+                "Principal": {"AWS": g.deployer_arn},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": {"kms:ViaService": services}},
+            },
+            {
+                "Sid": "DeployerCreatesEncryptedResources",
+                "Effect": "Allow",
+                "Principal": {"AWS": g.deployer_arn},
+                "Action": [a for a in USE_ACTIONS if a != "kms:DescribeKey"],  # DescribeKey is an administration action
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": services}},
+            },
         ]
     return statements
 

@@ -241,15 +241,15 @@ class DataTable(Construct):
     # NIST checks forbid inline policies, and a managed policy can be reviewed on its own).
 
     def grant_read(self, policy: iam.ManagedPolicy, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> None:
-        policy.add_statements(*statements(self.read_grants(indexes=indexes, leading_keys=leading_keys)))
+        policy.add_statements(*_objects(self.read_grants(indexes=indexes, leading_keys=leading_keys)))
 
     def grant_write(self, policy: iam.ManagedPolicy, *, leading_keys: Sequence[str] = ()) -> None:
-        policy.add_statements(*statements(self.write_grants(leading_keys=leading_keys)))
+        policy.add_statements(*_objects(self.write_grants(leading_keys=leading_keys)))
 
     def grant_read_write(
         self, policy: iam.ManagedPolicy, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()
     ) -> None:
-        policy.add_statements(*statements(self.read_write_grants(indexes=indexes, leading_keys=leading_keys)))
+        policy.add_statements(*_objects(self.read_write_grants(indexes=indexes, leading_keys=leading_keys)))
 
     # The same grants as plain data, for callers that grant many tables to one policy: they
     # collect the grants and add them in one call (see `statements`).
@@ -285,13 +285,26 @@ class Grant:
     conditions: dict | None = None
 
 
-def statements(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
-    """PolicyStatements for `grants`, in order, each distinct one once: the key statement of
-    every table of a system is the same, and minimizePolicies would merge the copies anyway."""
+def statements(grants: Sequence[Grant]) -> list[dict]:
+    """Policy statements (JSON) for `grants`, in order, each distinct one once: the key statement
+    of every table of a system is the same, and minimizePolicies would merge the copies anyway.
+    JSON, for PolicyDocument.from_json: one jsii call per policy, not one per statement."""
     seen: dict[str, Grant] = {}
     for grant in grants:
         seen.setdefault(json.dumps([grant.actions, grant.resources, grant.conditions], sort_keys=True), grant)
-    return [iam.PolicyStatement(actions=list(g.actions), resources=list(g.resources), conditions=g.conditions) for g in seen.values()]
+    return [
+        {
+            "Effect": "Allow",
+            "Action": list(g.actions),
+            "Resource": list(g.resources),
+            **({"Condition": g.conditions} if g.conditions else {}),
+        }
+        for g in seen.values()
+    ]
+
+
+def _objects(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
+    return [iam.PolicyStatement.from_json(statement) for statement in statements(grants)]
 
 
 def _billing(billing: TableBilling) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:
