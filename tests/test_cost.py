@@ -330,3 +330,22 @@ def test_the_change_summary_shows_the_cost_delta(synthesized):
     assert "| prod | " in "\n".join(lines) and "+0.00" in "\n".join(lines)
     unchanged = summary.cost_delta(baseline, baseline)
     assert "No change to the estimate." in unchanged
+
+
+def test_a_plain_table_is_priced_like_a_global_table_of_one_replica():
+    plain = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PROVISIONED",
+            "KeySchema": KEYS_WITH_SORT,
+            "TableClass": "STANDARD_INFREQUENT_ACCESS",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 4, "WriteCapacityUnits": 2},
+            "ContributorInsightsSpecification": {"Enabled": True, "Mode": "THROTTLED_KEYS"},
+            "GlobalSecondaryIndexes": [
+                {"IndexName": "g", "KeySchema": KEYS, "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}
+            ],
+        },
+    }
+    (table,) = cost.tables([Stack("fx-dev", "dev", {"Resources": {"Plain": plain}})])
+    assert table == cost.Table("fx-dev", "Plain", False, True, True, 1, 5, 3, (("THROTTLED_KEYS", 2),))

@@ -113,55 +113,47 @@ def _insights(spec: object, keys: object) -> list[tuple[str, int]]:
     return [(mode, (2 if mode == ACCESSED else 1) * (2 if sort_key else 1))]
 
 
+def _table(stack: Stack, lid: str, kind: str, p: dict) -> Table:
+    """A GlobalTable keeps class, PITR, read capacity and insights per replica (the first is
+    this region's); a plain Table keeps them on itself."""
+    global_table = kind == "AWS::DynamoDB::GlobalTable"
+    replicas = [r for r in p.get("Replicas", []) if isinstance(r, dict)] if global_table else [p]
+    here = replicas[0] if replicas else {}
+    gsis = [g for g in p.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)]
+    here_gsis = [g for g in here.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)] if global_table else gsis
+    key_schemas = {g.get("IndexName"): g.get("KeySchema") for g in gsis}
+    if global_table:
+        rcu = _capacity(here.get("ReadProvisionedThroughputSettings"), "Read") + sum(
+            _capacity(g.get("ReadProvisionedThroughputSettings"), "Read") for g in here_gsis
+        )
+        wcu = _capacity(p.get("WriteProvisionedThroughputSettings"), "Write") + sum(
+            _capacity(g.get("WriteProvisionedThroughputSettings"), "Write") for g in gsis
+        )
+    else:
+        throughput = [t for t in [p.get("ProvisionedThroughput")] + [g.get("ProvisionedThroughput") for g in gsis] if isinstance(t, dict)]
+        rcu = sum(int(t.get("ReadCapacityUnits", 0)) for t in throughput)
+        wcu = sum(int(t.get("WriteCapacityUnits", 0)) for t in throughput)
+    return Table(
+        stack.name,
+        lid,
+        p.get("BillingMode", "PROVISIONED") == "PAY_PER_REQUEST",
+        here.get("TableClass") == "STANDARD_INFREQUENT_ACCESS",
+        bool((here.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")),
+        max(1, len(replicas)),
+        rcu,
+        wcu,
+        tuple(_insights(here.get("ContributorInsightsSpecification"), p.get("KeySchema")))
+        + tuple(m for g in here_gsis for m in _insights(g.get("ContributorInsightsSpecification"), key_schemas.get(g.get("IndexName")))),
+    )
+
+
 def tables(stacks: Iterable[Stack]) -> list[Table]:
-    found = []
-    for stack in stacks:
-        for lid, resource in stack.resources.items():
-            p = props(resource)
-            if resource.get("Type") == "AWS::DynamoDB::GlobalTable":
-                replicas = [r for r in p.get("Replicas", []) if isinstance(r, dict)]
-                first = replicas[0] if replicas else {}
-                gsis = [g for g in p.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)]
-                replica_gsis = [g for g in first.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)]
-                key_schemas = {g.get("IndexName"): g.get("KeySchema") for g in gsis}
-                found.append(
-                    Table(
-                        stack.name,
-                        lid,
-                        p.get("BillingMode", "PROVISIONED") == "PAY_PER_REQUEST",
-                        first.get("TableClass") == "STANDARD_INFREQUENT_ACCESS",
-                        bool((first.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")),
-                        max(1, len(replicas)),
-                        _capacity(first.get("ReadProvisionedThroughputSettings"), "Read")
-                        + sum(_capacity(g.get("ReadProvisionedThroughputSettings"), "Read") for g in replica_gsis),
-                        _capacity(p.get("WriteProvisionedThroughputSettings"), "Write")
-                        + sum(_capacity(g.get("WriteProvisionedThroughputSettings"), "Write") for g in gsis),
-                        tuple(_insights(first.get("ContributorInsightsSpecification"), p.get("KeySchema")))
-                        + tuple(
-                            m
-                            for g in replica_gsis
-                            for m in _insights(g.get("ContributorInsightsSpecification"), key_schemas.get(g.get("IndexName")))
-                        ),
-                    )
-                )
-            elif resource.get("Type") == "AWS::DynamoDB::Table":
-                gsis = [g for g in p.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)]
-                throughput = [p.get("ProvisionedThroughput")] + [g.get("ProvisionedThroughput") for g in gsis]
-                found.append(
-                    Table(
-                        stack.name,
-                        lid,
-                        p.get("BillingMode", "PROVISIONED") == "PAY_PER_REQUEST",
-                        p.get("TableClass") == "STANDARD_INFREQUENT_ACCESS",
-                        bool((p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")),
-                        1,
-                        sum(int((t or {}).get("ReadCapacityUnits", 0)) for t in throughput),
-                        sum(int((t or {}).get("WriteCapacityUnits", 0)) for t in throughput),
-                        tuple(_insights(p.get("ContributorInsightsSpecification"), p.get("KeySchema")))
-                        + tuple(m for g in gsis for m in _insights(g.get("ContributorInsightsSpecification"), g.get("KeySchema"))),
-                    )
-                )
-    return found
+    return [
+        _table(stack, lid, resource["Type"], props(resource))
+        for stack in stacks
+        for lid, resource in stack.resources.items()
+        if resource.get("Type") in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
+    ]
 
 
 def alarm_metrics(resource: dict) -> tuple[int, int]:
