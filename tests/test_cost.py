@@ -349,3 +349,28 @@ def test_a_plain_table_is_priced_like_a_global_table_of_one_replica():
     }
     (table,) = cost.tables([Stack("fx-dev", "dev", {"Resources": {"Plain": plain}})])
     assert table == cost.Table("fx-dev", "Plain", False, True, True, 1, 5, 3, (("THROTTLED_KEYS", 2),))
+
+
+def test_each_system_is_priced_beside_its_own_budget_and_the_parts_add_up():
+    stacks = fixture_stacks()
+    database = stacks.pop("fx-database-dev")
+    stacks["sys-database-dev"] = dataclasses.replace(database, name="sys-database-dev")
+    result = cost.estimate("dev", stacks.values(), WORKLOAD)
+    # The database stack is system "sys" (its name starts with the key its budget filters on):
+    # Aurora floor 87.60 + RDS Proxy 87.60 + endpoint 14.60 + secret 0.40 + storage 1.00.
+    assert set(result.systems) == {"sys", ""}
+    assert result.systems["sys"][0] == pytest.approx(191.20, abs=0.001) and result.systems["sys"][1] == 50
+    assert result.systems[""][1] is None
+    assert sum(usd for usd, _ in result.systems.values()) == pytest.approx(result.total())
+    text = cost.render(result)
+    assert "system sys" in text and "budget 50.00, the estimate is 382% of it" in text
+    assert "shared: platform, CI, off-site" in text
+
+
+def test_only_an_environment_with_system_budgets_is_split_by_system(synthesized):
+    results = cost.estimates(synthesized, {name: cfg.workload for name, cfg in ENVIRONMENTS.items()})
+    prod = results["prod"]
+    assert {k: v[1] for k, v in prod.systems.items()} == {**ENVIRONMENTS["prod"].system_budgets_usd, "": None}
+    assert sum(usd for usd, _ in prod.systems.values()) == pytest.approx(prod.total())
+    assert all(usd > 0 for usd, _ in prod.systems.values()), prod.systems
+    assert not results["dev"].systems and not results["staging"].systems

@@ -62,7 +62,9 @@ class Estimate:
     lines: list[Line] = field(default_factory=list)
     budget_usd: float | None = None
     budget_name: str = ""
-    notes: list[str] = field(default_factory=list)
+    # system key ("" for the shared stacks) -> (its estimate, its budget or None), where the
+    # environment declares per-system budgets.
+    systems: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
     def add(self, group: str, item: str, quantity: float, price_key: str) -> None:
         if quantity > 0:
@@ -251,16 +253,19 @@ def _database(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig)
 # --- what the workload adds ----------------------------------------------------------------
 
 
-def _tables(estimate: Estimate, found: list[Table], workload: WorkloadConfig) -> None:
+def _tables(estimate: Estimate, found: list[Table], every: list[Table], workload: WorkloadConfig) -> None:
+    """`found`: the tables priced; `every`: all of the environment's, over which the workload
+    is spread."""
     on_demand = [t for t in found if t.on_demand]
+    every_on_demand = sum(1 for t in every if t.on_demand)
     if not found:
         return
-    share = workload.table_gb / len(found)
+    share = workload.table_gb / len(every)
     for cls, label in (("standard", "Standard"), ("standard_ia", "Standard-IA")):
         in_class = [t for t in on_demand if t.infrequent_access == (cls == "standard_ia")]
         if on_demand:
-            reads = workload.read_million * len(in_class) / len(on_demand)
-            writes = workload.write_million * sum(t.replicas for t in in_class) / len(on_demand)
+            reads = workload.read_million * len(in_class) / every_on_demand
+            writes = workload.write_million * sum(t.replicas for t in in_class) / every_on_demand
             estimate.add("variable", f"DynamoDB on-demand reads, {label}", reads, f"dynamodb.read.{cls}")
             estimate.add("variable", f"DynamoDB on-demand writes, {label}", writes, f"dynamodb.write.{cls}")
         stored = share * sum(t.replicas for t in found if t.infrequent_access == (cls == "standard_ia"))
@@ -269,7 +274,7 @@ def _tables(estimate: Estimate, found: list[Table], workload: WorkloadConfig) ->
     if on_demand:
         # An ACCESSED_AND_THROTTLED_KEYS rule counts every request of its table; a THROTTLED_KEYS
         # rule only throttled ones (none, in a healthy month). An index is priced at its table's requests.
-        per_table = (workload.read_million + workload.write_million) / len(on_demand)
+        per_table = (workload.read_million + workload.write_million) / every_on_demand
         events = sum(per_table * count for t in on_demand for mode, count in t.insights if mode == ACCESSED)
         estimate.add("variable", "Contributor Insights events", events, "dynamodb.contributor_insights.events")
 
@@ -329,15 +334,19 @@ def _storage_days(rule: Mapping | None) -> dict[str, float]:
     return dict(days)
 
 
-def _archive(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) -> None:
+def _destinations(stacks: Iterable[Stack]) -> list[dict]:
     streams = [props(r) for _, _, r in _of_type(stacks, "AWS::KinesisFirehose::DeliveryStream")]
-    archives = [s["ExtendedS3DestinationConfiguration"] for s in streams if isinstance(s.get("ExtendedS3DestinationConfiguration"), dict)]
+    return [s["ExtendedS3DestinationConfiguration"] for s in streams if isinstance(s.get("ExtendedS3DestinationConfiguration"), dict)]
+
+
+def _archive(estimate: Estimate, stacks: list[Stack], every: list[Stack], workload: WorkloadConfig) -> None:
+    archives = _destinations(stacks)
     if not archives or not workload.expired_million:
         return
-    expired = workload.expired_million / len(archives)  # millions per stream
+    expired = workload.expired_million / len(_destinations(every))  # millions per stream
     gb = expired * 1e6 * workload.item_kb / KB_PER_GB
     record_kb = math.ceil(workload.item_kb / FIREHOSE_ROUNDING_KB) * FIREHOSE_ROUNDING_KB
-    buckets = _buckets(stacks)
+    buckets = _buckets(every)
     storage: dict[str, float] = defaultdict(float)
     transfer = 0.0
     for destination in archives:
@@ -382,10 +391,10 @@ def interval_days(schedule: str) -> float:
     return 1.0
 
 
-def _backups(estimate: Estimate, stacks: list[Stack], found: list[Table], workload: WorkloadConfig) -> None:
-    if not found:
+def _backups(estimate: Estimate, stacks: list[Stack], every: list[Table], workload: WorkloadConfig) -> None:
+    if not every:
         return
-    table_gb = workload.table_gb / len(found)
+    table_gb = workload.table_gb / len(every)
     region = REGION
     for stack in stacks:
         region = stack.region or region
@@ -430,31 +439,56 @@ def _merge(lines: list[Line]) -> list[Line]:
     return [Line(group, item, quantity, key) for (group, item, key), quantity in merged.items()]
 
 
+SYSTEM_FILTER = re.compile(r"user:System\$([\w-]+)")
+
+
 def budget(stacks: Iterable[Stack]) -> tuple[str, float] | None:
     """The environment's own budget: the one not filtered to a single system."""
     for _, _, resource in _of_type(stacks, "AWS::Budgets::Budget"):
         spec = props(resource).get("Budget") or {}
-        if "user:System$" in str(spec.get("CostFilters")):
+        if SYSTEM_FILTER.search(str(spec.get("CostFilters"))):
             continue
         limit = spec.get("BudgetLimit") or {}
         return str(spec.get("BudgetName", "budget")), float(limit.get("Amount", 0))
     return None
 
 
-def estimate(environment: str, stacks: Iterable[Stack], workload: WorkloadConfig) -> Estimate:
+def system_budgets(stacks: Iterable[Stack]) -> dict[str, float]:
+    """system key -> the amount of its budget (filtered on the System tag)."""
+    found = {}
+    for _, _, resource in _of_type(stacks, "AWS::Budgets::Budget"):
+        spec = props(resource).get("Budget") or {}
+        match = SYSTEM_FILTER.search(str(spec.get("CostFilters")))
+        if match:
+            found[match.group(1)] = float((spec.get("BudgetLimit") or {}).get("Amount", 0))
+    return found
+
+
+def estimate(environment: str, stacks: Iterable[Stack], workload: WorkloadConfig, every: Iterable[Stack] | None = None) -> Estimate:
+    """The estimate of `stacks`, with the workload spread over the tables of `every` (default:
+    the same stacks), so the estimates of a partition of an environment's stacks add up to it."""
     chosen = list(stacks)
+    context = chosen if every is None else list(every)
     result = Estimate(environment)
-    found = tables(chosen)
+    found, all_tables = tables(chosen), tables(context)
     _fixed(result, chosen, found)
     _database(result, chosen, workload)
-    _tables(result, found, workload)
+    _tables(result, found, all_tables, workload)
     _trail(result, chosen, workload)
-    _archive(result, chosen, workload)
-    _backups(result, chosen, found, workload)
+    _archive(result, chosen, context, workload)
+    _backups(result, chosen, all_tables, workload)
     result.lines = _merge(result.lines)
-    declared = budget(chosen)
+    declared = budget(context)
     if declared:
         result.budget_name, result.budget_usd = declared
+    systems = system_budgets(context)
+    if systems and every is None:
+        # A stack belongs to the system its name starts with ("personalpod-database-prod");
+        # the rest (platform, CI, off-site) is shared, in the environment's budget only.
+        owner = {s.name: next((k for k in sorted(systems, key=len, reverse=True) if s.name.startswith(f"{k}-")), "") for s in chosen}
+        for system in [*sorted(systems), ""]:
+            members = [s for s in chosen if owner[s.name] == system]
+            result.systems[system] = (estimate(environment, members, workload, chosen).total(), systems.get(system))
     return result
 
 
@@ -493,6 +527,10 @@ def render(result: Estimate) -> str:
     else:
         share = result.total() / result.budget_usd * 100 if result.budget_usd else float("inf")
         out.append(row(f"budget {result.budget_name}", "", result.budget_usd, f"the estimate is {share:.0f}% of it"))
+    for system, (usd, limit) in result.systems.items():
+        label = f"  system {system}" if system else "  shared: platform, CI, off-site"
+        note = f"budget {limit:,.2f}, the estimate is {usd / limit * 100:.0f}% of it" if limit else "in the environment's budget only"
+        out.append(row(label, "", usd, note))
     if result.fixed_over_half:
         out.append(
             f"warning: {result.environment}: fixed cost alone ({result.total('fixed'):,.2f} USD) is more than half of the budget "
