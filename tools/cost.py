@@ -391,10 +391,10 @@ def interval_days(schedule: str) -> float:
     return 1.0
 
 
-def _backups(estimate: Estimate, stacks: list[Stack], every: list[Table], workload: WorkloadConfig) -> None:
-    if not every:
+def _backups(estimate: Estimate, stacks: list[Stack], all_tables: list[Table], workload: WorkloadConfig) -> None:
+    if not all_tables:
         return
-    table_gb = workload.table_gb / len(every)
+    table_gb = workload.table_gb / len(all_tables)
     region = REGION
     for stack in stacks:
         region = stack.region or region
