@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from aws_cdk import RemovalPolicy, Stack, Tags
+from aws_cdk import CfnTag, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -197,6 +197,8 @@ class DataTable(Construct):
             removal_policy=settings.removal_policy,
             resource_policy=table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY),
             replicas=[dynamodb.ReplicaTableProps(region=r.region) for r in settings.replicas] or None,
+            # The catalogue id as a tag, as a prop: Tags.of(...).add is two jsii round trips.
+            tags=[CfnTag(key="Table", value=spec.id)],
         )
         if not settings.pitr_enabled:
             acknowledge(
@@ -213,7 +215,6 @@ class DataTable(Construct):
         self._arn = self.table.table_arn
         self._key_arn = key.key_arn
         self._kms_via = f"dynamodb.{Stack.of(self).region}.amazonaws.com"
-        Tags.of(self.table).add("Table", spec.id)
         self.alarms = TableAlarms(
             self,
             "Alarms",
