@@ -124,10 +124,8 @@ class AlarmActions:
         alarm.add_ok_action(*self._actions)
         return alarm
 
-    def cfn_alarm(
+    def alarm_kwargs(
         self,
-        scope: Construct,
-        id: str,
         *,
         name: str,
         description: str,
@@ -135,14 +133,11 @@ class AlarmActions:
         evaluation_periods: int,
         datapoints_to_alarm: int,
         **metric,
-    ) -> cloudwatch.CfnAlarm:
-        """The same alarm written as CfnAlarm properties (`metric`: the metric or metric-math
-        properties), for callers with many alarms: each L2 Alarm/Metric object is a jsii round
-        trip. The construct path matches an L2 Alarm's (<id>/Resource), so logical ids agree."""
+    ) -> dict:
+        """A >= threshold alarm with this project's defaults as CfnAlarm's keyword arguments
+        (`metric`: the metric or metric-math properties), notifying on ALARM and on OK."""
         self.names.append(name)
-        return cloudwatch.CfnAlarm(
-            Construct(scope, id),
-            "Resource",
+        return dict(
             alarm_name=name,
             alarm_description=description,
             threshold=threshold,
@@ -154,3 +149,104 @@ class AlarmActions:
             ok_actions=self._topic_arns,
             **metric,
         )
+
+    def cfn_alarm(self, scope: Construct, id: str, **alarm) -> cloudwatch.CfnAlarm:
+        """`alarm_kwargs`'s alarm as a CfnAlarm, for callers with many alarms: each L2 Alarm/Metric
+        object is a jsii round trip. The construct path matches an L2 Alarm's (<id>/Resource),
+        so logical ids agree."""
+        return cloudwatch.CfnAlarm(Construct(scope, id), "Resource", **self.alarm_kwargs(**alarm))
+
+
+def _pascal(key: str) -> str:
+    """metric_name / metricName -> MetricName: CloudFormation's spelling of a jsii property."""
+    if key == "ok_actions":
+        return "OKActions"
+    head, *rest = key.split("_")
+    return head[:1].upper() + head[1:] + "".join(part.title() for part in rest)
+
+
+def _cloudformation(value: object) -> object:
+    if isinstance(value, dict):
+        return {_pascal(k): _cloudformation(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cloudformation(v) for v in value]
+    return value
+
+
+def include_alarms(scope: Construct, alarms: Sequence[tuple[str, dict]]) -> None:
+    """Alarms (construct id, `AlarmActions.alarm_kwargs`) under `scope`, created in one jsii call.
+
+    A table has six or more alarms, and each CfnAlarm under its own `<id>` scope costs two round
+    trips to the jsii runtime: about 1,000 per synth. Instead they are written as a template
+    fragment and included (aws_cdk.cloudformation_include), each at the logical id and
+    aws:cdk:path that it would have had as `<scope>/<id>/Resource`, so the template is the same
+    byte for byte. Properties holding a token cannot be written to a file: they fall back to
+    one CfnAlarm each.
+    """
+    import json
+    import os
+    import tempfile
+
+    from aws_cdk import cloudformation_include as cfn_inc
+
+    if "${Token[" in json.dumps([kwargs for _, kwargs in alarms]):
+        for id, kwargs in alarms:
+            cloudwatch.CfnAlarm(Construct(scope, id), "Resource", **kwargs)
+        return
+    path = scope.node.path
+    stack = Stack.of(scope)
+    relative = path.removeprefix(stack_path(stack) + "/").split("/")
+    with_paths = stack_path_metadata(stack)
+    resources = {}
+    for id, kwargs in alarms:
+        resource: dict = {"Type": "AWS::CloudWatch::Alarm", "Properties": _cloudformation(kwargs)}
+        if with_paths:
+            resource["Metadata"] = {"aws:cdk:path": f"{path}/{id}/Resource"}
+        resources[logical_id([*relative, id, "Resource"])] = resource
+    handle, fragment = tempfile.mkstemp(suffix=".template.json")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump({"Resources": resources}, out)
+        cfn_inc.CfnInclude(scope, "Alarms", template_file=fragment)
+    finally:
+        os.unlink(fragment)
+
+
+_STACKS: dict[int, tuple[object, str, bool]] = {}
+
+
+def stack_path(stack: Stack) -> str:
+    return _stack_facts(stack)[1]
+
+
+def stack_path_metadata(stack: Stack) -> bool:
+    return _stack_facts(stack)[2]
+
+
+def _stack_facts(stack: Stack) -> tuple[object, str, bool]:
+    """A stack's construct path, and whether resources record theirs: read once per stack."""
+    found = _STACKS.get(id(stack))
+    if found is None or found[0] is not stack:
+        node = stack.node
+        found = (stack, node.path, bool(node.try_get_context("aws:cdk:enable-path-metadata")))
+        _STACKS[id(stack)] = found
+    return found
+
+
+def logical_id(components: Sequence[str]) -> str:
+    """CDK's logical id of the resource at `components` below its stack (core's makeUniqueId):
+    the path's alphanumeric parts, minus "Default", "Resource" and repeats, then the first 8
+    hex digits of the MD5 of the path, upper-cased."""
+    import hashlib
+    import re
+
+    parts = [c for c in components if c != "Default"]
+    alphanumeric = re.compile(r"[^A-Za-z0-9]")
+    if len(parts) == 1 and len(alphanumeric.sub("", parts[0])) <= 255:
+        return alphanumeric.sub("", parts[0])
+    digest = hashlib.md5("/".join(parts).encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    human: list[str] = []
+    for part in parts:
+        if not human or not human[-1].endswith(part):
+            human.append(part)
+    return "".join(alphanumeric.sub("", part) for part in human if part != "Resource")[:240] + digest

@@ -11,7 +11,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from constructs_lib.alerts import AlarmActions
+from constructs_lib.alerts import AlarmActions, include_alarms
 from constructs_lib.identity import cfn_resource
 from constructs_lib.props import DatabaseAlarmThresholds, TableAlarmThresholds
 
@@ -85,7 +85,8 @@ class TableAlarms(Construct):
         self._table_name = table_name
         self._thresholds = thresholds
         self._actions = actions
-        self.alarms: list[cloudwatch.CfnAlarm] = []
+        # (construct id, CloudFormation properties): created together at the end (include_alarms).
+        self.alarms: list[tuple[str, dict]] = []
         table = TableMetrics(table_name)
         indexes = [IndexMetrics(table_name, name) for name in index_names]
         for kind in ("Read", "Write"):
@@ -135,6 +136,7 @@ class TableAlarms(Construct):
                         f"{what} uses over {thresholds.capacity_utilization_percent}% of its provisioned {kind.lower()} capacity: "
                         "autoscaling is at its ceiling (max capacity in config), throttling comes next.",
                     )
+        include_alarms(self, self.alarms)
 
     def _index_throttles(self, index: IndexMetrics, kind: str) -> None:
         name = index.index_name
@@ -148,15 +150,16 @@ class TableAlarms(Construct):
 
     def _alarm(self, id: str, name: str, metric: dict, threshold: int, description: str) -> None:
         self.alarms.append(
-            self._actions.cfn_alarm(
-                self,
+            (
                 id,
-                name=name,
-                description=description,
-                threshold=threshold,
-                evaluation_periods=self._thresholds.evaluation_periods,
-                datapoints_to_alarm=self._thresholds.datapoints_to_alarm,
-                **metric,
+                self._actions.alarm_kwargs(
+                    name=name,
+                    description=description,
+                    threshold=threshold,
+                    evaluation_periods=self._thresholds.evaluation_periods,
+                    datapoints_to_alarm=self._thresholds.datapoints_to_alarm,
+                    **metric,
+                ),
             )
         )
 
