@@ -24,7 +24,7 @@ from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.arns import partition, role_arn
-from constructs_lib.buckets import SecureBucket
+from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import allow_use, log_service_may_use
 from constructs_lib.nag import acknowledge, control_tower
@@ -52,17 +52,14 @@ class PrefixRule:
     expire_after_days: int
 
     def lifecycle_rule(self) -> s3.LifecycleRule:
-        return s3.LifecycleRule(
-            id=self.prefix.strip("/").replace("/", "-"),
+        return expiring_rule(
+            self.prefix.strip("/").replace("/", "-"),
+            self.expire_after_days,
             prefix=self.prefix,
             transitions=[
                 s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(self.glacier_after_days)),
                 s3.Transition(storage_class=s3.StorageClass.DEEP_ARCHIVE, transition_after=Duration.days(self.deep_archive_after_days)),
             ],
-            expiration=Duration.days(self.expire_after_days),
-            # Expiry leaves a delete marker in a versioned bucket; the old version goes a day later.
-            noncurrent_version_expiration=Duration.days(1),
-            abort_incomplete_multipart_upload_after=Duration.days(1),
         )
 
 
@@ -101,12 +98,9 @@ class ArchiveBucket(Construct):
         super().__init__(scope, id)
         if not object_lock_mode and not unlocked_because:
             raise ValueError(f"{bucket_name}: an archive without Object Lock needs the reason (unlocked_because)")
-        lock = None
-        if object_lock_mode:
-            # The lock lasts as long as the shortest retention stored here; lifecycle expires
-            # each prefix at its own end.
-            days = Duration.days(min(r.expire_after_days for r in rules))
-            lock = s3.ObjectLockRetention.compliance(days) if object_lock_mode == "COMPLIANCE" else s3.ObjectLockRetention.governance(days)
+        # The lock lasts as long as the shortest retention stored here; lifecycle expires each
+        # prefix at its own end.
+        lock = object_lock(object_lock_mode, min(r.expire_after_days for r in rules))
         self.bucket = SecureBucket(
             self,
             "Secure",

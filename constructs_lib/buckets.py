@@ -22,6 +22,28 @@ _PRIVATE: dict[str, Any] = dict(
 )
 
 
+def expiring_rule(id: str, days: int, *, prefix: str | None = None, transitions: Sequence[s3.Transition] | None = None) -> s3.LifecycleRule:
+    """Objects expire after `days` (moving through `transitions` first). Expiry leaves a
+    delete marker in a versioned bucket; the old version goes a day later, and so do
+    incomplete multipart uploads."""
+    return s3.LifecycleRule(
+        id=id,
+        prefix=prefix,
+        transitions=list(transitions) if transitions else None,
+        expiration=Duration.days(days),
+        noncurrent_version_expiration=Duration.days(1),
+        abort_incomplete_multipart_upload_after=Duration.days(1),
+    )
+
+
+def object_lock(mode: str | None, days: int) -> s3.ObjectLockRetention | None:
+    """The default Object Lock retention of `mode` (COMPLIANCE or GOVERNANCE) for `days`; None: no lock."""
+    if not mode:
+        return None
+    retention = Duration.days(days)
+    return s3.ObjectLockRetention.compliance(retention) if mode == "COMPLIANCE" else s3.ObjectLockRetention.governance(retention)
+
+
 def send_events_to_eventbridge(bucket: s3.Bucket) -> None:
     """Object events (creations, deletions, restores) to EventBridge, where rules and the audit
     can see them. On the L1: the L2's event_bridge_enabled deploys a custom-resource Lambda."""
@@ -49,14 +71,7 @@ class AccessLogBucket(Construct):
             bucket_name=bucket_name,
             encryption=s3.BucketEncryption.S3_MANAGED,
             removal_policy=removal_policy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs",
-                    expiration=Duration.days(retention_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+            lifecycle_rules=[expiring_rule("expire-access-logs", retention_days)],
             **_PRIVATE,
         )
         # Acknowledged on this bucket only, each for a reason S3 itself imposes.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,7 +22,7 @@ from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.arns import partition
-from constructs_lib.buckets import SecureBucket
+from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.logs import acknowledge_short_retention, retention
@@ -56,10 +56,6 @@ class AuditTrail(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         trail_arn = f"arn:{partition(stack.region)}:cloudtrail:{stack.region}:{stack.account}:trail/{trail_name}"
-        lock = None
-        if object_lock_mode:
-            days = Duration.days(retention_days)
-            lock = s3.ObjectLockRetention.compliance(days) if object_lock_mode == "COMPLIANCE" else s3.ObjectLockRetention.governance(days)
         self.bucket = SecureBucket(
             self,
             "Logs",
@@ -67,15 +63,8 @@ class AuditTrail(Construct):
             access_logs=access_logs,
             access_log_prefix=f"{bucket_name}/",
             removal_policy=removal_policy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-audit-trail",
-                    expiration=Duration.days(retention_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            object_lock_default_retention=lock,
+            lifecycle_rules=[expiring_rule("expire-audit-trail", retention_days)],
+            object_lock_default_retention=object_lock(object_lock_mode, retention_days),
             bucket_name=bucket_name,
         ).bucket
         pin(self.bucket, "AuditTrailBucket")
