@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+import tempfile
+import weakref
 from collections.abc import Sequence
 
 from aws_cdk import Stack
@@ -12,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import cloudformation_include as cfn_inc
 from constructs import Construct
 
 # Services that notify the alert topic: alarms, AWS Budgets and AWS Backup.
@@ -183,20 +190,13 @@ def include_alarms(scope: Construct, alarms: Sequence[tuple[str, dict]]) -> None
     byte for byte. Properties holding a token cannot be written to a file: they fall back to
     one CfnAlarm each.
     """
-    import json
-    import os
-    import tempfile
-
-    from aws_cdk import cloudformation_include as cfn_inc
-
     if "${Token[" in json.dumps([kwargs for _, kwargs in alarms]):
         for id, kwargs in alarms:
             cloudwatch.CfnAlarm(Construct(scope, id), "Resource", **kwargs)
         return
     path = scope.node.path
-    stack = Stack.of(scope)
-    relative = path.removeprefix(stack_path(stack) + "/").split("/")
-    with_paths = stack_path_metadata(stack)
+    stack_path, with_paths = _stack_facts(Stack.of(scope))
+    relative = path.removeprefix(stack_path + "/").split("/")
     resources = {}
     for id, kwargs in alarms:
         resource: dict = {"Type": "AWS::CloudWatch::Alarm", "Properties": _cloudformation(kwargs)}
@@ -212,41 +212,32 @@ def include_alarms(scope: Construct, alarms: Sequence[tuple[str, dict]]) -> None
         os.unlink(fragment)
 
 
-_STACKS: dict[int, tuple[object, str, bool]] = {}
+# Stack -> (its construct path, whether its resources record theirs): two round trips, read once
+# per stack. Weak keys: a stack's facts go with the stack (tests build hundreds of apps).
+_STACK_FACTS: weakref.WeakKeyDictionary[Stack, tuple[str, bool]] = weakref.WeakKeyDictionary()
 
 
-def stack_path(stack: Stack) -> str:
-    return _stack_facts(stack)[1]
-
-
-def stack_path_metadata(stack: Stack) -> bool:
-    return _stack_facts(stack)[2]
-
-
-def _stack_facts(stack: Stack) -> tuple[object, str, bool]:
-    """A stack's construct path, and whether resources record theirs: read once per stack."""
-    found = _STACKS.get(id(stack))
-    if found is None or found[0] is not stack:
+def _stack_facts(stack: Stack) -> tuple[str, bool]:
+    found = _STACK_FACTS.get(stack)
+    if found is None:
         node = stack.node
-        found = (stack, node.path, bool(node.try_get_context("aws:cdk:enable-path-metadata")))
-        _STACKS[id(stack)] = found
+        found = _STACK_FACTS[stack] = (node.path, bool(node.try_get_context("aws:cdk:enable-path-metadata")))
     return found
+
+
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 
 def logical_id(components: Sequence[str]) -> str:
     """CDK's logical id of the resource at `components` below its stack (core's makeUniqueId):
     the path's alphanumeric parts, minus "Default", "Resource" and repeats, then the first 8
     hex digits of the MD5 of the path, upper-cased."""
-    import hashlib
-    import re
-
     parts = [c for c in components if c != "Default"]
-    alphanumeric = re.compile(r"[^A-Za-z0-9]")
-    if len(parts) == 1 and len(alphanumeric.sub("", parts[0])) <= 255:
-        return alphanumeric.sub("", parts[0])
+    if len(parts) == 1 and len(_NOT_ALPHANUMERIC.sub("", parts[0])) <= 255:
+        return _NOT_ALPHANUMERIC.sub("", parts[0])
     digest = hashlib.md5("/".join(parts).encode(), usedforsecurity=False).hexdigest()[:8].upper()
     human: list[str] = []
     for part in parts:
         if not human or not human[-1].endswith(part):
             human.append(part)
-    return "".join(alphanumeric.sub("", part) for part in human if part != "Resource")[:240] + digest
+    return "".join(_NOT_ALPHANUMERIC.sub("", part) for part in human if part != "Resource")[:240] + digest

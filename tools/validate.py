@@ -17,6 +17,7 @@ from tools/scan_cache.py (a fresh clone, as in CI, has no cache).
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -47,13 +48,17 @@ class Lint:
     keys: dict[str, str] = field(default_factory=dict)  # template path -> cache key, for those that run
 
 
+@functools.cache
+def _lint_inputs() -> tuple[str, bytes]:
+    """What every template's key shares: cfn-lint's version and this module's code, read once."""
+    return version("cfn-lint"), scan_cache.source("tools/validate.py")
+
+
 def lint_key(path: str, region: str) -> str:
     # cfn-lint lints each template on its own: its findings depend on the template's bytes,
     # the region, cfn-lint's version and how this module runs and reads it.
     template = Path(path)
-    return scan_cache.key(
-        "cfn-lint", version("cfn-lint"), region, scan_cache.source("tools/validate.py"), files=[template], root=template.parent
-    )
+    return scan_cache.key("cfn-lint", *_lint_inputs(), region, files=[template], root=template.parent)
 
 
 def start(paths_by_region: dict[str, list[str]]) -> Lint:
