@@ -208,21 +208,18 @@ class Cluster:
 
 def clusters(stacks: Iterable[Stack]) -> list[Cluster]:
     found = []
-    for stack in stacks:
-        for lid, resource in stack.resources.items():
-            p = props(resource)
-            scaling = p.get("ServerlessV2ScalingConfiguration")
-            if resource.get("Type") != "AWS::RDS::DBCluster" or not isinstance(scaling, dict):
-                continue
-            members = [
-                props(r)
-                for r in stack.resources.values()
-                if r.get("Type") == "AWS::RDS::DBInstance"
-                and props(r).get("DBClusterIdentifier") == {"Ref": lid}
-                and props(r).get("DBInstanceClass") == "db.serverless"
-            ]
-            insights = int(p.get("PerformanceInsightsRetentionPeriod", 0) or 0) > PI_FREE_DAYS
-            found.append(Cluster(float(scaling.get("MinCapacity", 0.5)), len(members), insights))
+    for stack, lid, resource in _of_type(stacks, "AWS::RDS::DBCluster"):
+        p = props(resource)
+        scaling = p.get("ServerlessV2ScalingConfiguration")
+        if not isinstance(scaling, dict):
+            continue
+        members = sum(
+            1
+            for _, _, instance in _of_type([stack], "AWS::RDS::DBInstance")
+            if props(instance).get("DBClusterIdentifier") == {"Ref": lid} and props(instance).get("DBInstanceClass") == "db.serverless"
+        )
+        insights = int(p.get("PerformanceInsightsRetentionPeriod", 0) or 0) > PI_FREE_DAYS
+        found.append(Cluster(float(scaling.get("MinCapacity", 0.5)), members, insights))
     return found
 
 
