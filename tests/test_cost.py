@@ -269,7 +269,7 @@ def test_backup_rule_intervals(schedule, days):
 
 
 def test_every_environment_counts_what_its_templates_declare(synthesized):
-    results = cost.estimates(synthesized, {name: cfg.workload for name, cfg in ENVIRONMENTS.items()})
+    results = cost.estimates(synthesized)
     assert set(results) == set(ENVIRONMENTS)
     for env, result in results.items():
         stacks = [s for s in synthesized.values() if s.environment == env]
@@ -368,7 +368,7 @@ def test_each_system_is_priced_beside_its_own_budget_and_the_parts_add_up():
 
 
 def test_only_an_environment_with_system_budgets_is_split_by_system(synthesized):
-    results = cost.estimates(synthesized, {name: cfg.workload for name, cfg in ENVIRONMENTS.items()})
+    results = cost.estimates(synthesized)
     prod = results["prod"]
     assert {k: v[1] for k, v in prod.systems.items()} == {**ENVIRONMENTS["prod"].system_budgets_usd, "": None}
     assert sum(usd for usd, _ in prod.systems.values()) == pytest.approx(prod.total())

@@ -489,7 +489,13 @@ def estimate(environment: str, stacks: Iterable[Stack], workload: WorkloadConfig
     return result
 
 
-def estimates(stacks: Mapping[str, Stack], workloads: Mapping[str, WorkloadConfig]) -> dict[str, Estimate]:
+def estimates(stacks: Mapping[str, Stack], workloads: Mapping[str, WorkloadConfig] | None = None) -> dict[str, Estimate]:
+    """One estimate per environment of `stacks`, with each environment's workload (default:
+    the one config/environments.py assumes)."""
+    if workloads is None:
+        from config.environments import ENVIRONMENTS
+
+        workloads = {name: cfg.workload for name, cfg in ENVIRONMENTS.items()}
     by_env: dict[str, list[Stack]] = defaultdict(list)
     for stack in stacks.values():
         by_env[stack.environment].append(stack)
@@ -591,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     except AssemblyError as error:
         print(f"cost: error: {error}", file=sys.stderr)
         return 2
-    results = estimates(stacks, {name: cfg.workload for name, cfg in ENVIRONMENTS.items()})
+    results = estimates(stacks)
     print("\n".join(render(result) for result in results.values()), end="")
     return 0
 

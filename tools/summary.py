@@ -86,11 +86,9 @@ def guard_verdict(baseline: dict, candidate: dict) -> tuple[str, list]:
 def cost_delta(baseline: dict, candidate: dict) -> list[str]:
     """The estimate's change (tools/cost.py), both sides priced with today's workload and prices,
     so the delta is the change's own."""
-    from config.environments import ENVIRONMENTS
     from tools import cost
 
-    workloads = {name: cfg.workload for name, cfg in ENVIRONMENTS.items()}
-    return cost.delta_markdown(cost.estimates(baseline, workloads), cost.estimates(candidate, workloads))
+    return cost.delta_markdown(cost.estimates(baseline), cost.estimates(candidate))
 
 
 def cell(text) -> str:
