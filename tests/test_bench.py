@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import runpy
 import sys
 from pathlib import Path
@@ -96,3 +97,107 @@ def test_bench_runs_as_a_module(monkeypatch, capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "--skip-synth" in out and "--scale" in out
+
+
+# --- the floor: the app's jsii traffic replayed into Node (tools/bench/floor.py) ------------------
+
+TINY_APP = """\
+import aws_cdk as cdk
+from aws_cdk import aws_sqs as sqs
+app = cdk.App()
+stack = cdk.Stack(app, "Tiny")
+queue = sqs.Queue(stack, "Queue", retention_period=cdk.Duration.days(4))
+# A token read back in Python and handed to Node again: the replay must map it if it moves.
+cdk.CfnOutput(stack, "Arn", value=queue.queue_arn)
+cdk.CfnOutput(stack, "Both", value=cdk.Fn.join(",", [queue.queue_arn, queue.queue_url]))
+app.synth()
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_floor(tmp_path_factory):
+    from tools.bench import floor
+
+    work = tmp_path_factory.mktemp("tiny")
+    app = work / "tiny.py"
+    app.write_text(TINY_APP)
+    return floor.measure(app, [], {}, runs=1, work=work / "floor")
+
+
+def test_the_replay_writes_the_recorded_assembly(tiny_floor):
+    recording, times = tiny_floor
+    kinds = recording.kinds()
+    # The queue, its two outputs and the Duration: what the app asked Node for.
+    assert kinds["create"] >= 3 and kinds["get"] >= 2 and kinds["load"] >= 1
+    assert len(recording.answers) == len(recording.requests) + 1  # the hello first
+    template = json.loads(next(recording.assembly.glob("Tiny.template.json")).read_text())
+    assert [r["Type"] for r in template["Resources"].values()] == ["AWS::SQS::Queue"]
+    # `measure` compared every replayed assembly with the recorded one; one replay ran.
+    ((total, node),) = times
+    assert 0 < node <= total
+
+
+def test_assemblies_that_differ_are_named(tmp_path):
+    from tools.bench import floor
+
+    left, right = tmp_path / "left", tmp_path / "right"
+    for side, body in ((left, "{}"), (right, '{"x": 1}')):
+        (side / "a").mkdir(parents=True)
+        (side / "a" / "S.template.json").write_text(body)
+        (side / "tree.json").write_text(body)  # CDK's tree differs by run: not compared
+        (side / "a" / "S.metadata.json").write_text(body)
+    (right / "extra.json").write_text("{}")
+    assert floor.different_files(left, right) == ["a/S.template.json", "extra.json"]
+    assert floor.different_files(left, left) == []
+
+
+def test_a_replay_that_diverges_is_an_error(tiny_floor, tmp_path):
+    from tools.bench import floor
+
+    recording, _ = tiny_floor
+    broken = [line.replace('"aws-cdk-lib.aws_sqs.Queue"', '"aws-cdk-lib.aws_sqs.NoSuchQueue"') for line in recording.requests]
+    assert broken != recording.requests
+    with pytest.raises(floor.FloorError, match="the replay diverged at request"):
+        floor.replay(
+            floor.Recording(broken, recording.answers, recording.assembly, 0.0), {}, tmp_path / "out", floor._runtime(tmp_path / "rt")
+        )
+
+
+def test_an_app_that_fails_is_reported_not_replayed(tmp_path):
+    from tools.bench import floor
+
+    app = tmp_path / "bad.py"
+    app.write_text("import aws_cdk as cdk\nraise SystemExit('no such stack')\n")
+    with pytest.raises(floor.FloorError, match=r"the recorded synth of bad.py failed \(exit 1\): no such stack"):
+        floor.record(app, [], {}, tmp_path / "work")
+
+
+def test_ids_that_move_between_runs_are_mapped(tiny_floor, tmp_path):
+    # Node numbers tokens and objects as it goes, and the numbers can differ from run to run:
+    # a recording whose tokens all read TOKEN.9999x still replays to the same assembly.
+    import re
+
+    from tools.bench import floor
+
+    recording, _ = tiny_floor
+    tokens = sorted({m for line in recording.answers for m in re.findall(r"\$\{Token\[TOKEN\.\d+\]\}", line)})
+    assert tokens, "the tiny app reads at least one token back"
+    moved = {token: f"${{Token[TOKEN.{99990 + n}]}}" for n, token in enumerate(tokens)}
+
+    def move(line: str) -> str:
+        return re.sub(r"\$\{Token\[TOKEN\.\d+\]\}", lambda m: moved.get(m.group(0), m.group(0)), line)
+
+    shifted = floor.Recording([move(x) for x in recording.requests], [move(x) for x in recording.answers], recording.assembly, 0.0)
+    out = tmp_path / "out"
+    floor.replay(shifted, {}, out, floor._runtime(tmp_path / "rt"))
+    assert floor.different_files(recording.assembly, out) == []
+
+
+def test_a_runtime_that_dies_is_an_error(tiny_floor, tmp_path):
+    from tools.bench import floor
+
+    recording, _ = tiny_floor
+    dead = tmp_path / "dead.js"
+    dead.write_text("process.exit(3)\n")  # a "runtime" that says nothing and exits
+    with pytest.raises(floor.FloorError, match="the jsii runtime stopped answering"):
+        floor.replay(recording, {}, tmp_path / "out", dead)

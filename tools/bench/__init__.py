@@ -4,7 +4,8 @@ Usage: python -m tools bench [--runs N] [--tests] [--setup] [--scale 10,50,100,2
 
   synth      whole-app synth wall time against an empty app (one stack, one resource, same
              cdk.json context, CDK's defaults), each run in a fresh Python subprocess, alternated,
-             median of N; target ratio <= 2.5x
+             median of N; target ratio <= 2.5x. Then the floor: the app's own jsii traffic
+             replayed into Node with no app Python (tools.bench.floor), median of N
   --tests    the test suite's wall time (pytest -q -p no:cacheprovider): with every scanner
              running (SCAN_CACHE=off) and with their results cached; target <= 40 s
   --setup    `make setup` in a fresh clone of this repository; target <= 2 min
@@ -35,6 +36,7 @@ import time
 from pathlib import Path
 
 from tools.assembly import AssemblyError, load_stacks
+from tools.bench.floor import bench_floor
 from tools.bench.scale import (
     DEFAULT_SCALE,
     LIFTED_LIMITS,
@@ -81,6 +83,7 @@ __all__ = [
     "app_command",
     "bench_scale",
     "bench_cost",
+    "bench_floor",
     "bench_setup",
     "bench_stacks",
     "bench_synth",
@@ -152,7 +155,8 @@ def app_command() -> list[str]:
     return command[1:]  # the interpreter is sys.executable, the venv's python
 
 
-def bench_synth(runs: int) -> float:
+def bench_synth(runs: int) -> tuple[float, float]:
+    """Print the synth figure; return the medians (whole app, empty app) in seconds."""
     print(f"== Synth wall time: whole app vs empty app ({runs} runs each, fresh subprocess, median)")
     empty, whole, no_nag = [], [], []
     for _ in range(runs):  # interleaved, so machine load drifts into all of them alike
@@ -173,7 +177,7 @@ def bench_synth(runs: int) -> float:
         f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
     print()
-    return ratio
+    return statistics.median(whole), statistics.median(empty)
 
 
 # ---------------------------------------------------------------- test suite
@@ -298,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     if not args.skip_synth:
-        bench_synth(args.runs)
+        whole, empty = bench_synth(args.runs)
+        bench_floor(args.runs, whole, empty, TARGET_SYNTH_RATIO)
     if args.tests:
         bench_tests()
     if args.setup:
