@@ -201,3 +201,25 @@ def test_a_runtime_that_dies_is_an_error(tiny_floor, tmp_path):
     dead.write_text("process.exit(3)\n")  # a "runtime" that says nothing and exits
     with pytest.raises(floor.FloorError, match="the jsii runtime stopped answering"):
         floor.replay(recording, {}, tmp_path / "out", dead)
+
+
+def test_the_assembly_loads_come_first_and_replay_alone(tiny_floor, tmp_path):
+    from tools.bench import floor
+
+    recording, _ = tiny_floor
+    loads = recording.loads
+    assert loads >= 2  # constructs and aws-cdk-lib at least
+    assert all('"api": "load"' in line for line in recording.requests[:loads])
+    assert '"api": "load"' not in recording.requests[loads]
+    total, node = floor.replay(recording, {}, tmp_path / "out", floor._runtime(tmp_path / "rt"), upto=loads)
+    assert 0 < node <= total
+    assert not (tmp_path / "out").exists()  # only the loads: nothing synthesized
+
+
+def test_an_app_that_cannot_be_imported_is_reported(tmp_path):
+    from tools.bench import floor
+
+    app = tmp_path / "broken_import.py"
+    app.write_text("import no_such_module\n")
+    with pytest.raises(floor.FloorError, match="importing broken_import failed .exit 1.: .*No module named 'no_such_module'"):
+        floor.import_seconds(app, [], runs=1)

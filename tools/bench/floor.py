@@ -84,6 +84,12 @@ class Recording:
     assembly: Path  # what the recorded run wrote
     seconds: float  # the recorded run's wall time, for comparison
 
+    @property
+    def loads(self) -> int:
+        """How many requests, from the first, load jsii assemblies (what `import aws_cdk` and
+        `import cdk_nag` send)."""
+        return next((n for n, line in enumerate(self.requests) if json.loads(line).get("api") != "load"), len(self.requests))
+
     def kinds(self) -> Counter:
         """Requests by kind (create, get, invoke, ...)."""
         return Counter(json.loads(line).get("api") or next(iter(json.loads(line)), "?") for line in self.requests)
@@ -130,10 +136,11 @@ def record(app: Path, args: list[str], context: dict, work: Path) -> Recording:
     return Recording(requests.read_text().splitlines(), answers.read_text().splitlines(), outdir, seconds)
 
 
-def replay(recording: Recording, context: dict, outdir: Path, runtime: Path) -> tuple[float, float]:
+def replay(recording: Recording, context: dict, outdir: Path, runtime: Path, upto: int | None = None) -> tuple[float, float]:
     """Send the recorded requests to a fresh jsii runtime, one at a time: (the wall seconds from
     starting Node to the last answer, the seconds of those spent waiting for Node). Raises
-    FloorError if an answer is an error the recording did not have."""
+    FloorError if an answer is an error the recording did not have. `upto`: only the first
+    requests (e.g. the assembly loads)."""
     node = shutil.which("node")
     if node is None:
         raise FloorError("no node on PATH (make setup installs Node 24 in .venv/bin)")
@@ -151,7 +158,7 @@ def replay(recording: Recording, context: dict, outdir: Path, runtime: Path) -> 
     try:
         process.stdout.readline()  # the runtime's hello
         waited = time.perf_counter() - start
-        for number, request in enumerate(recording.requests):
+        for number, request in enumerate(recording.requests[:upto]):
             if ids:
                 request = _IDS.sub(lambda match: ids.get(match.group(0), match.group(0)), request)
             process.stdin.write(request.encode() + b"\n")
@@ -181,6 +188,20 @@ def replay(recording: Recording, context: dict, outdir: Path, runtime: Path) -> 
             process.kill()
             process.wait()
     return seconds, waited
+
+
+def import_seconds(app: Path, args: list[str], runs: int) -> float:
+    """Median wall seconds of importing the app's module in a fresh interpreter (its imports,
+    the aws_cdk service modules it uses, and Node's start and assembly loads)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, *args, "-c", f"import {app.stem}"], cwd=app.parent, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            last = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+            raise FloorError(f"importing {app.stem} failed (exit {done.returncode}): {last[0]}")
+    return statistics.median(times)
 
 
 def different_files(left: Path, right: Path) -> list[str]:
@@ -220,9 +241,16 @@ def bench_floor(runs: int, whole: float | None, empty: float | None, target: flo
     from tools.synth import CDK_CONTEXT
 
     command = app_command()
+    app = ROOT / command[-1]
     print("== Where the synth time goes: the app's jsii traffic replayed into Node, with no app Python (tools/bench/floor.py)")
     try:
-        recording, times = measure(ROOT / command[-1], command[:-1], CDK_CONTEXT, runs)
+        with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
+            recording, times = measure(app, command[:-1], CDK_CONTEXT, runs, Path(tmp))
+            runtime = _runtime(Path(tmp) / "loads-runtime")
+            loads = statistics.median(
+                replay(recording, CDK_CONTEXT, Path(tmp) / f"loads-{n}", runtime, upto=recording.loads)[0] for n in range(runs)
+            )
+        imports = import_seconds(app, command[:-1], runs)
     except FloorError as error:
         print(f"  floor: {error}")
         print()
@@ -230,18 +258,22 @@ def bench_floor(runs: int, whole: float | None, empty: float | None, target: flo
     kinds = ", ".join(f"{count:,} {kind}" for kind, count in recording.kinds().most_common())
     floor = statistics.median(node for _, node in times)
     loop = statistics.median(total - node for total, node in times)
+    python_imports = max(imports - loads, 0.0)
     print(f"  recorded: {len(recording.requests):,} jsii requests ({kinds}) in a {recording.seconds:.2f} s synth")
     print(
         f"  replayed, the same assembly written: Node and CDK alone runs {' '.join(f'{node:.2f}' for _, node in times)} s   "
         f"median {floor:.2f} s (the replay loop's own {loop:.2f} s left out)"
     )
+    print(
+        f"  importing {app.name}: {imports:.2f} s, of which Node's start and the {recording.loads} assembly loads {loads:.2f} s: "
+        f"Python's own imports {python_imports:.2f} s, while Node waits"
+    )
     if whole and empty:
+        print(f"  the app's Python (imports, its code, jsii's Python side): {whole - floor:.2f} s of the whole app's {whole:.2f} s")
+        least = floor + python_imports
         print(
-            f"  the app's Python (its imports, its code, jsii's Python side): about {whole - floor:.2f} s of the whole app's {whole:.2f} s"
-        )
-        print(
-            f"  Node alone against the empty app: {floor / empty:.2f}x (target {target}x for the whole app; "
-            f"{target * empty:.2f} s): below {floor / empty:.2f}x only with fewer or cheaper constructs"
+            f"  Node alone: {floor / empty:.2f}x the empty app; with this app's Python imports added, the least "
+            f"it can take while Python builds these constructs: {least:.2f} s, {least / empty:.2f}x (target {target}x, {target * empty:.2f} s)"
         )
     print()
     return floor
