@@ -7,7 +7,6 @@ import json
 import os
 import re
 import tempfile
-import weakref
 from collections.abc import Sequence
 
 from aws_cdk import Stack
@@ -20,6 +19,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import cloudformation_include as cfn_inc
 from constructs import Construct
+
+from constructs_lib.facts import facts, node_path
 
 # Services that notify the alert topic: alarms, AWS Budgets and AWS Backup.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com")
@@ -82,8 +83,7 @@ class AlertTopic(Construct):
 
 
 def topic_arn_for(scope: Construct, topic_name: str) -> str:
-    stack = Stack.of(scope)
-    return stack.format_arn(service="sns", resource=topic_name)
+    return facts(scope).arn("sns", topic_name)
 
 
 # Every alarm fires at or above its threshold; no requests means no data points, which is not a
@@ -194,13 +194,13 @@ def include_alarms(scope: Construct, alarms: Sequence[tuple[str, dict]]) -> None
         for id, kwargs in alarms:
             cloudwatch.CfnAlarm(Construct(scope, id), "Resource", **kwargs)
         return
-    path = scope.node.path
-    stack_path, with_paths = _stack_facts(Stack.of(scope))
-    relative = path.removeprefix(stack_path + "/").split("/")
+    path = node_path(scope)
+    stack = facts(scope)
+    relative = path.removeprefix(stack.path + "/").split("/")
     resources = {}
     for id, kwargs in alarms:
         resource: dict = {"Type": "AWS::CloudWatch::Alarm", "Properties": _cloudformation(kwargs)}
-        if with_paths:
+        if stack.path_metadata:
             resource["Metadata"] = {"aws:cdk:path": f"{path}/{id}/Resource"}
         resources[logical_id([*relative, id, "Resource"])] = resource
     handle, fragment = tempfile.mkstemp(suffix=".template.json")
@@ -210,19 +210,6 @@ def include_alarms(scope: Construct, alarms: Sequence[tuple[str, dict]]) -> None
         cfn_inc.CfnInclude(scope, "Alarms", template_file=fragment)
     finally:
         os.unlink(fragment)
-
-
-# Stack -> (its construct path, whether its resources record theirs): two round trips, read once
-# per stack. Weak keys: a stack's facts go with the stack (tests build hundreds of apps).
-_STACK_FACTS: weakref.WeakKeyDictionary[Stack, tuple[str, bool]] = weakref.WeakKeyDictionary()
-
-
-def _stack_facts(stack: Stack) -> tuple[str, bool]:
-    found = _STACK_FACTS.get(stack)
-    if found is None:
-        node = stack.node
-        found = _STACK_FACTS[stack] = (node.path, bool(node.try_get_context("aws:cdk:enable-path-metadata")))
-    return found
 
 
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -23,8 +23,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.arns import partition, role_arn
+from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
+from constructs_lib.facts import facts
 from constructs_lib.identity import pin
 from constructs_lib.kms import allow_use, log_service_may_use
 from constructs_lib.nag import acknowledge, control_tower
@@ -134,7 +135,7 @@ class ArchiveBucket(Construct):
         """Every new object under `prefixes`, with its Object Lock retention, to the target
         bucket, as a role of its own (S3's documented replication permissions, those prefixes of
         this bucket and that one only)."""
-        stack = Stack.of(self)
+        stack = facts(self)
         destination = f"arn:{partition(target.region)}:s3:::{target.bucket_name}"
         role = iam.Role(
             self,
@@ -315,11 +316,11 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{facts(self).region}.amazonaws.com"}},
             ),
         )
         # The key's side of the pipe's grants: dead letters through SQS, stream records through DynamoDB.
-        pipe_arn = role_arn(self, pipe_role_name(name_prefix))
+        pipe_arn = facts(self).role_arn(pipe_role_name(name_prefix))
         allow_use(
             key,
             self,
@@ -387,7 +388,7 @@ class TableArchiver(Construct):
         scope = Construct(self, table.spec.id)
         bucket, key = s3.Bucket.from_bucket_name(scope, "Target", target.bucket_name), target.key
         # A literal ARN (no partition token) so the policy and its cdk-nag finding id read the same everywhere.
-        objects = f"arn:{partition(Stack.of(self).region)}:s3:::{target.bucket_name}/{prefix}*"
+        objects = f"arn:{partition(facts(self).region)}:s3:::{target.bucket_name}/{prefix}*"
         self.delivery_policy.add_statements(
             iam.PolicyStatement(
                 actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[bucket.bucket_arn]
@@ -396,7 +397,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{facts(self).region}.amazonaws.com"}},
             ),
         )
         # One log group per stream (Firehose's L2 adds its own log stream to the group), encrypted
@@ -414,14 +415,7 @@ class TableArchiver(Construct):
         self.delivery_policy.add_statements(
             iam.PolicyStatement(
                 actions=["logs:PutLogEvents"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name=f"{LOG_PREFIX}{name}:log-stream:S3Destination",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                resources=[facts(self).arn("logs", "log-group", f"{LOG_PREFIX}{name}:log-stream:S3Destination", colon=True)],
             )
         )
         delivery = firehose.DeliveryStream(
@@ -472,7 +466,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
                 resources=[table.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{facts(self).region}.amazonaws.com"}},
             ),
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[buffer.queue_arn]),
             iam.PolicyStatement(
@@ -578,4 +572,4 @@ def _queue_reason() -> str:
 
 def _service(scope: Construct, name: str) -> iam.IPrincipal:
     # Confused-deputy guard: only this account's pipes and delivery streams may assume the role.
-    return iam.ServicePrincipal(name).with_conditions({"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}})
+    return iam.ServicePrincipal(name).with_conditions({"StringEquals": {"aws:SourceAccount": facts(scope).account}})

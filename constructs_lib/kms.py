@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from constructs_lib.facts import facts
 from constructs_lib.identity import pin
 from constructs_lib.props import Governance
 
@@ -92,7 +93,7 @@ class DataKey(Construct):
         deployer_services: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
-        region = Stack.of(self).region
+        stack = facts(self)
         self.key = kms.Key(
             self,
             "Key",
@@ -106,7 +107,7 @@ class DataKey(Construct):
                     "Version": "2012-10-17",
                     "Statement": governance_statements(
                         governance,
-                        deployer_services=[via(s, region) for s in deployer_services],
+                        deployer_services=[stack.via(s) for s in deployer_services],
                         # Where CloudFormation deletes the key with its stack (dev), it must be allowed to.
                         deployer_may_delete=removal_policy == RemovalPolicy.DESTROY,
                     ),
@@ -114,11 +115,6 @@ class DataKey(Construct):
             ),
         )
         pin(self.key, logical_id)
-
-
-def via(service: str, region: str) -> str:
-    """The kms:ViaService value of `service` ("dynamodb") in `region`."""
-    return f"{service}.{region}.amazonaws.com"
 
 
 def governance_statements(g: Governance, *, deployer_services: Sequence[str], deployer_may_delete: bool) -> list[dict]:
@@ -203,27 +199,31 @@ def allow_use(
     grant the same, and a role in another stack, deployed later, needs no CloudFormation
     dependency (a key policy naming a role that does not exist yet fails to deploy).
     """
-    stack = Stack.of(scope)
+    stack = facts(scope)
     conditions: dict[str, dict[str, object]] = {
         "ArnEquals": {"aws:PrincipalArn": sorted(principal_arns)},
         "StringEquals": {"kms:CallerAccount": stack.account},
     }
     if via_services:
-        conditions["StringEquals"]["kms:ViaService"] = sorted(via(s, stack.region) for s in via_services)
+        conditions["StringEquals"]["kms:ViaService"] = sorted(stack.via(s) for s in via_services)
+    # As JSON, one call: an AccountRootPrincipal and a PolicyStatement object are a round trip each.
     key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid=sid,
-            principals=[iam.AccountRootPrincipal()],
-            actions=sorted(actions),
-            resources=["*"],
-            conditions=conditions,
+        iam.PolicyStatement.from_json(
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{stack.partition}:iam::{stack.account}:root"},
+                "Action": sorted(actions),
+                "Resource": "*",
+                "Condition": conditions,
+            }
         )
     )
 
 
 def log_group_arn(scope: Construct, name: str) -> str:
     # The log group's GetAtt Arn ends in ":*"; policies name the group itself.
-    return Stack.of(scope).format_arn(service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    return facts(scope).arn("logs", "log-group", name, colon=True)
 
 
 def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_names: Sequence[str]) -> None:
@@ -231,21 +231,24 @@ def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_
 
     The encryption-context condition names this account's own log groups: that is CloudWatch
     Logs' documented confused-deputy guard for key policies."""
-    stack = Stack.of(scope)
+    stack = facts(scope)
     key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid=sid,
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=[
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncryptFrom",
-                "kms:ReEncryptTo",
-                "kms:GenerateDataKey",
-                "kms:GenerateDataKeyWithoutPlaintext",
-                "kms:DescribeKey",
-            ],
-            resources=["*"],  # in a key policy, "*" means this key
-            conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn(scope, n) for n in log_group_names]}},
+        iam.PolicyStatement.from_json(
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",  # in a key policy, "*" means this key
+                "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn(scope, n) for n in log_group_names]}},
+            }
         )
     )

@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions, include_alarms
+from constructs_lib.facts import remember_path
 from constructs_lib.identity import cfn_resource
 from constructs_lib.props import DatabaseAlarmThresholds, TableAlarmThresholds
 
@@ -82,6 +83,7 @@ class TableAlarms(Construct):
         provisioned: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        remember_path(self, scope, id)  # include_alarms writes each alarm's path from it
         self._table_name = table_name
         self._thresholds = thresholds
         self._actions = actions

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from aws_cdk import CfnTag, RemovalPolicy, Stack
+from aws_cdk import CfnTag, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.facts import facts, remember_path
 from constructs_lib.identity import pin
 from constructs_lib.monitoring import TableAlarms
 from constructs_lib.nag import acknowledge
@@ -135,6 +136,7 @@ class DataTable(Construct):
         stream: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        remember_path(self, scope, id)
         self.spec = spec
         self.table_name = table_name
         self.key = key
@@ -214,7 +216,7 @@ class DataTable(Construct):
         # Read once: each is a round trip to the jsii runtime, and grants use them per role.
         self._arn = self.table.table_arn
         self._key_arn = key.key_arn
-        self._kms_via = f"dynamodb.{Stack.of(self).region}.amazonaws.com"
+        self._kms_via = facts(scope).via("dynamodb")
         self.alarms = TableAlarms(
             self,
             "Alarms",
