@@ -221,6 +221,18 @@ def allow_use(
     )
 
 
+# What CloudWatch Logs needs of a key to encrypt a log group, in the order its documentation lists.
+LOG_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)
+
+
 def log_group_arn(scope: Construct, name: str) -> str:
     # The log group's GetAtt Arn ends in ":*"; policies name the group itself.
     return facts(scope).arn("logs", "log-group", name, colon=True)
@@ -238,15 +250,7 @@ def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_
                 "Sid": sid,
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
-                "Action": [
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:DescribeKey",
-                ],
+                "Action": list(LOG_ACTIONS),
                 "Resource": "*",  # in a key policy, "*" means this key
                 "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn(scope, n) for n in log_group_names]}},
             }

@@ -69,7 +69,7 @@ def test_key_statements_as_json_render_as_the_objects_did(partition_literals):
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_kms as kms
 
-    from constructs_lib.kms import allow_use, log_service_may_use
+    from constructs_lib.kms import LOG_ACTIONS, allow_use, log_service_may_use
 
     stack = _stack(cdk.Environment(account="333333333333", region="us-east-1"), partition_literals=partition_literals)
     ours, theirs = kms.Key(stack, "Ours"), kms.Key(stack, "Theirs")
@@ -102,15 +102,7 @@ def test_key_statements_as_json_render_as_the_objects_did(partition_literals):
         iam.PolicyStatement(
             sid="Logs",
             principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=[
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncryptFrom",
-                "kms:ReEncryptTo",
-                "kms:GenerateDataKey",
-                "kms:GenerateDataKeyWithoutPlaintext",
-                "kms:DescribeKey",
-            ],
+            actions=list(LOG_ACTIONS),
             resources=["*"],
             conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group]}},
         )
