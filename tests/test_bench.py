@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import runpy
 import sys
@@ -132,6 +133,10 @@ def test_the_replay_writes_the_recorded_assembly(tiny_floor):
     assert len(recording.answers) == len(recording.requests) + 1  # the hello first
     template = json.loads(next(recording.assembly.glob("Tiny.template.json")).read_text())
     assert [r["Type"] for r in template["Resources"].values()] == ["AWS::SQS::Queue"]
+    # Each request is traced to the app's own line that sent it: the queue is line 5.
+    assert len(recording.sites) == len(recording.requests)
+    assert "tiny.py:5 <module>" in dict(recording.senders(20))
+    assert all(site.startswith("tiny.py:") or site == "(outside the app)" for site in recording.sites)
     # `measure` compared every replayed assembly with the recorded one; one replay ran.
     ((total, node),) = times
     assert 0 < node <= total
@@ -158,9 +163,7 @@ def test_a_replay_that_diverges_is_an_error(tiny_floor, tmp_path):
     broken = [line.replace('"aws-cdk-lib.aws_sqs.Queue"', '"aws-cdk-lib.aws_sqs.NoSuchQueue"') for line in recording.requests]
     assert broken != recording.requests
     with pytest.raises(floor.FloorError, match="the replay diverged at request"):
-        floor.replay(
-            floor.Recording(broken, recording.answers, recording.assembly, 0.0), {}, tmp_path / "out", floor._runtime(tmp_path / "rt")
-        )
+        floor.replay(dataclasses.replace(recording, requests=broken), {}, tmp_path / "out", floor._runtime(tmp_path / "rt"))
 
 
 def test_an_app_that_fails_is_reported_not_replayed(tmp_path):
@@ -187,7 +190,7 @@ def test_ids_that_move_between_runs_are_mapped(tiny_floor, tmp_path):
     def move(line: str) -> str:
         return re.sub(r"\$\{Token\[TOKEN\.\d+\]\}", lambda m: moved.get(m.group(0), m.group(0)), line)
 
-    shifted = floor.Recording([move(x) for x in recording.requests], [move(x) for x in recording.answers], recording.assembly, 0.0)
+    shifted = dataclasses.replace(recording, requests=[move(x) for x in recording.requests], answers=[move(x) for x in recording.answers])
     out = tmp_path / "out"
     floor.replay(shifted, {}, out, floor._runtime(tmp_path / "rt"))
     assert floor.different_files(recording.assembly, out) == []

@@ -42,17 +42,28 @@ from tools.bench.targets import ROOT
 # fragments the app writes to temporary files (the replay reads them again), run the app.
 _RECORDER = """\
 import json, os, runpy, sys, tempfile
-requests_path, answers_path, keep, app = sys.argv[1:5]
+requests_path, answers_path, sites_path, keep, app = sys.argv[1:6]
 sys.argv = [app]
-sys.path.insert(0, os.path.dirname(os.path.abspath(app)))
+root = os.path.dirname(os.path.abspath(app))
+sys.path.insert(0, root)
 import jsii._kernel.providers.process as process
 provider = process._NodeProcess
 if not (hasattr(provider, "send") and hasattr(provider, "_next_message") and hasattr(process, "jdefault")):
     sys.exit("floor: this jsii release has no _NodeProcess.send/_next_message to record from")
-requests, answers = open(requests_path, "w"), open(answers_path, "w")
+requests, answers, sites = open(requests_path, "w"), open(answers_path, "w"), open(sites_path, "w")
 send, next_message = provider.send, provider._next_message
+def site():
+    # The app's own line that led to this request: the innermost frame in the app's tree.
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(root + os.sep) and os.sep + "site-packages" + os.sep not in name:
+            return f"{os.path.relpath(name, root)}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "(outside the app)"
 def recording_send(self, request, response_type):
     requests.write(json.dumps(self._serializer.unstructure(request), default=process.jdefault) + "\\n")
+    sites.write(site() + "\\n")
     return send(self, request, response_type)
 def recording_next(self):
     line = self._process.stdout.readline()
@@ -65,7 +76,7 @@ os.unlink = lambda path, *a, **k: None if str(path).startswith(keep) else unlink
 try:
     runpy.run_path(app, run_name="__main__")
 finally:
-    requests.flush(); answers.flush()
+    requests.flush(); answers.flush(); sites.flush()
 """
 
 # The ids the runtime hands out: object references, string and list tokens, number tokens
@@ -81,6 +92,7 @@ class FloorError(Exception):
 class Recording:
     requests: list[str]
     answers: list[str]  # the runtime's hello, then one answer per request
+    sites: list[str]  # per request, the app's line that sent it ("constructs_lib/x.py:12 f")
     assembly: Path  # what the recorded run wrote
     seconds: float  # the recorded run's wall time, for comparison
 
@@ -89,6 +101,10 @@ class Recording:
         """How many requests, from the first, load jsii assemblies (what `import aws_cdk` and
         `import cdk_nag` send)."""
         return next((n for n, line in enumerate(self.requests) if json.loads(line).get("api") != "load"), len(self.requests))
+
+    def senders(self, top: int) -> list[tuple[str, int]]:
+        """The app's lines that send the most requests, with their counts."""
+        return Counter(self.sites).most_common(top)
 
     def kinds(self) -> Counter:
         """Requests by kind (create, get, invoke, ...)."""
@@ -121,10 +137,10 @@ def record(app: Path, args: list[str], context: dict, work: Path) -> Recording:
     """Run `app` (with interpreter flags `args`, e.g. ["-O"]) once, writing its jsii traffic."""
     keep = work / "fragments"
     keep.mkdir(parents=True)
-    requests, answers, outdir = work / "requests.jsonl", work / "answers.jsonl", work / "recorded.out"
+    requests, answers, sites, outdir = work / "requests.jsonl", work / "answers.jsonl", work / "sites.txt", work / "recorded.out"
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, *args, "-c", _RECORDER, str(requests), str(answers), str(keep) + os.sep, str(app)],
+        [sys.executable, *args, "-c", _RECORDER, str(requests), str(answers), str(sites), str(keep) + os.sep, str(app)],
         cwd=app.parent,
         env=_env(outdir, context),
         capture_output=True,
@@ -133,7 +149,7 @@ def record(app: Path, args: list[str], context: dict, work: Path) -> Recording:
     seconds = time.perf_counter() - start
     if done.returncode != 0 or not (outdir / "manifest.json").is_file():
         raise FloorError(f"the recorded synth of {app.name} failed (exit {done.returncode}): {done.stderr.strip()[-1500:]}")
-    return Recording(requests.read_text().splitlines(), answers.read_text().splitlines(), outdir, seconds)
+    return Recording(requests.read_text().splitlines(), answers.read_text().splitlines(), sites.read_text().splitlines(), outdir, seconds)
 
 
 def replay(recording: Recording, context: dict, outdir: Path, runtime: Path, upto: int | None = None) -> tuple[float, float]:
@@ -268,6 +284,9 @@ def bench_floor(runs: int, whole: float | None, empty: float | None, target: flo
         f"  importing {app.name}: {imports:.2f} s, of which Node's start and the {recording.loads} assembly loads {loads:.2f} s: "
         f"Python's own imports {python_imports:.2f} s, while Node waits"
     )
+    print("  the app's lines that send the most requests (where tuning would start):")
+    for where, count in recording.senders(8):
+        print(f"    {count:5,d}  {where}")
     if whole and empty:
         print(f"  the app's Python (imports, its code, jsii's Python side): {whole - floor:.2f} s of the whole app's {whole:.2f} s")
         least = floor + python_imports
