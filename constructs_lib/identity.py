@@ -7,6 +7,7 @@ never moves one; tests/test_guardrails.py lists the pins and `make guard` checks
 
 from __future__ import annotations
 
+import weakref
 from typing import TypeVar
 
 from aws_cdk import CfnResource
@@ -15,9 +16,25 @@ from constructs import IConstruct
 _Resource = TypeVar("_Resource", bound=CfnResource)
 
 
+# construct -> its default child: two round trips to the jsii runtime to read, and a resource
+# is often pinned and acknowledged both. Weak keys: an entry goes with its construct.
+_DEFAULT_CHILD: weakref.WeakKeyDictionary[IConstruct, IConstruct | None] = weakref.WeakKeyDictionary()
+
+
+def default_child(construct: IConstruct) -> IConstruct | None:
+    """`construct.node.default_child`, read once per construct."""
+    try:
+        return _DEFAULT_CHILD[construct]
+    except KeyError:
+        found = _DEFAULT_CHILD[construct] = construct.node.default_child
+        return found
+    except TypeError:  # not weakly referenceable: read it each time
+        return construct.node.default_child
+
+
 def pin(construct: IConstruct, logical_id: str) -> None:
     """Give `construct`'s CloudFormation resource the fixed logical id `logical_id`."""
-    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    resource = construct if isinstance(construct, CfnResource) else default_child(construct)
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource to pin as {logical_id}")
     resource.override_logical_id(logical_id)
@@ -26,7 +43,7 @@ def pin(construct: IConstruct, logical_id: str) -> None:
 def cfn_resource(construct: IConstruct, kind: type[_Resource]) -> _Resource:
     """`construct` itself if it is a `kind` CloudFormation resource, else its default child,
     which must be one. The construct tree types children as IConstruct; this names the L1."""
-    resource = construct if isinstance(construct, kind) else construct.node.default_child
+    resource = construct if isinstance(construct, kind) else default_child(construct)
     if not isinstance(resource, kind):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource of type {kind.__name__}")
     return resource

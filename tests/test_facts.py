@@ -1,5 +1,6 @@
-"""constructs_lib/facts.py: stack facts read once, and the literal ARNs written from them,
-must say exactly what CDK itself would."""
+"""What the constructs read once instead of asking the jsii runtime each time (stack facts,
+construct paths, default children), and the literal ARNs written from them, must say
+exactly what CDK itself would."""
 
 from __future__ import annotations
 
@@ -111,3 +112,16 @@ def test_key_statements_as_json_render_as_the_objects_did(partition_literals):
     statements_ours, statements_theirs = (r["Properties"]["KeyPolicy"]["Statement"] for r in template.values())
     assert statements_ours == statements_theirs
     assert [s.get("Sid") for s in statements_ours][-2:] == ["Use", "Logs"]
+
+
+def test_default_children_are_read_once_and_are_cdks_own():
+    from aws_cdk import aws_sqs as sqs
+
+    from constructs_lib.identity import default_child
+
+    stack = _stack(None)
+    queue = sqs.Queue(stack, "Queue")
+    child = default_child(queue)
+    assert isinstance(child, sqs.CfnQueue) and child.node.path == queue.node.default_child.node.path == "Facts/Queue/Resource"
+    assert default_child(queue) is child  # remembered, not read again
+    assert default_child(child) is None  # an L1 has no default child
