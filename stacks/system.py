@@ -195,17 +195,18 @@ class SystemStack(Stack):
         # On-call's first page for the system: every table, and its archive where it has one.
         billing = config.billing_for(system.key)
         widgets = []
+        region = self.region  # a round trip each time it is read
         for spec in system.tables:
             table = self.tables[spec.id]
             widgets += table_widgets(
                 table.table_name,
                 [i.name for i in spec.indexes],
-                self.region,
+                region,
                 ceilings=(billing.max_read_request_units, billing.max_write_request_units),
                 replica_regions=[r.region for r in config.replicas],
             )
             if spec.id in archived:
-                widgets += archive_widgets(archive_name(table.table_name), self.region)
+                widgets += archive_widgets(archive_name(table.table_name), region)
         Dashboard(self, "Dashboard", name=f"data-{prefix}", widgets=widgets)
         self.roles.policies["App"].add_statements(
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:GetParameters"], resources=self._parameter_arns)
