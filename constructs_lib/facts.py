@@ -20,7 +20,9 @@ from constructs_lib.arns import partition
 
 @dataclass(frozen=True)
 class StackFacts:
-    stack: Stack
+    # The stack, held weakly: the facts are the value of a weak-keyed cache entry, and a strong
+    # reference back to the key would keep the entry, and the stack, alive for ever.
+    stack_ref: weakref.ref[Stack]
     region: str  # a token in an environment-agnostic stack
     account: str  # likewise
     partition: str  # CDK's: a literal with @aws-cdk/core:enablePartitionLiterals and a known region, else a token
@@ -41,7 +43,9 @@ class StackFacts:
         """The ARN `Stack.format_arn` gives: written out in Python when the region and account
         are literal (no round trip; a partition token is kept as CDK renders it), else CDK's own."""
         if not self.literal:
-            return self.stack.format_arn(
+            stack = self.stack_ref()
+            assert stack is not None, "facts of a stack that no longer exists"
+            return stack.format_arn(
                 service=service,
                 resource=resource,
                 resource_name=resource_name,
@@ -73,7 +77,12 @@ def facts(scope: Construct) -> StackFacts:
     if found is None:
         node = stack.node
         found = _BY_STACK[stack] = StackFacts(
-            stack, stack.region, stack.account, stack.partition, node.path, bool(node.try_get_context("aws:cdk:enable-path-metadata"))
+            weakref.ref(stack),
+            stack.region,
+            stack.account,
+            stack.partition,
+            node.path,
+            bool(node.try_get_context("aws:cdk:enable-path-metadata")),
         )
     try:
         _BY_SCOPE[scope] = found

@@ -125,3 +125,14 @@ def test_default_children_are_read_once_and_are_cdks_own():
     assert isinstance(child, sqs.CfnQueue) and child.node.path == queue.node.default_child.node.path == "Facts/Queue/Resource"
     assert default_child(queue) is child  # remembered, not read again
     assert default_child(child) is None  # an L1 has no default child
+
+
+def test_cached_facts_hold_their_stack_only_weakly():
+    # The facts are the value of a weak-keyed entry: a strong reference from them back to the
+    # stack (the key) would keep entry and stack alive for as long as the process runs.
+    stack = _stack(None)
+    found = facts(Construct(stack, "Scope"))
+    assert found.stack_ref() is stack
+    assert not any(value is stack for value in vars(found).values())
+    # And the token fallback still reaches the stack through it.
+    assert "${Token[" in found.arn("sns", "topic")
