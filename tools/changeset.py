@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.arns import partition  # no CDK import: plain ARN arithmetic
 from tools import stack_policy
 from tools.assembly import AssemblyError, Stack, load_stacks
 from tools.guard.cli import accept, read_acceptances, render
@@ -223,10 +224,6 @@ def restore(own: Any, stack: Stack) -> bool:
         return False
     print(f"{stack.name}: stack policy restored")
     return True
-
-
-def partition(region: str) -> str:
-    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def boto_clients(stacks: dict[str, Stack], deploy_role: bool) -> Callable[[Artifact], tuple[Any, Any]]:
