@@ -121,7 +121,7 @@ def governance_statements(g: Governance, *, deployer_services: Sequence[str], de
     """The statements every key starts with (module docstring), as policy JSON: the key takes
     them in one call (PolicyDocument.from_json), not an object per statement and principal."""
     admins = sorted(g.administrator_arns)
-    may_destroy = sorted({*admins, g.break_glass_arn, *([g.deployer_arn] if deployer_may_delete else [])})
+    may_destroy = g.may_destroy(deletable=deployer_may_delete, administrators=True)
     may_rewrite = sorted({*admins, g.break_glass_arn, g.deployer_arn})
     anyone = {"AWS": "*"}
     statements: list[dict] = [

@@ -93,3 +93,11 @@ class Governance:
     administrator_arns: tuple[str, ...]
     break_glass_arn: str
     deployer_arn: str
+
+    def may_destroy(self, *, deletable: bool, administrators: bool) -> list[str]:
+        """Who may destroy a governed resource (sorted ARNs): break-glass; the key
+        administrators where `administrators`; the deployer only where the resource is deleted
+        with its stack (`deletable`: dev), since CloudFormation must then be able to."""
+        return sorted(
+            {self.break_glass_arn, *(self.administrator_arns if administrators else ()), *((self.deployer_arn,) if deletable else ())}
+        )

@@ -85,7 +85,7 @@ def table_policy(g: Governance, *, deletable: bool) -> iam.PolicyDocument:
     """Every table's resource policy: denies only, so the roles' IAM grants stay the one source
     of access. In a table's own policy "*" means the table and its indexes (a stream has a
     policy of its own). One document serves every table alike: it holds no token."""
-    may_delete = sorted({g.break_glass_arn, *([g.deployer_arn] if deletable else [])})
+    may_delete = g.may_destroy(deletable=deletable, administrators=False)
     return iam.PolicyDocument(
         statements=[
             iam.PolicyStatement(
