@@ -32,6 +32,11 @@ def _frozen_mapping(value: Mapping) -> Mapping:
     return MappingProxyType(dict(value))
 
 
+# The SSM parameter each table is published under; `make app-env` (tools/app_env.py) reads
+# the parameters back by the same pattern.
+TABLE_PARAMETER = "/data/{env}/{system}/tables/{table}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class PitrConfig:
     enabled: bool
@@ -272,6 +277,10 @@ class EnvironmentConfig:
 
     def table_name(self, system_key: str, table_id: str, template: str) -> str:
         return self.table_name_overrides.get(f"{system_key}.{table_id}", template.format(env=self.name))
+
+    def table_parameter_name(self, system_key: str, table_id: str) -> str:
+        """Where the app reads a table's name, indexes and retention (docs/retention.md)."""
+        return TABLE_PARAMETER.format(env=self.name, system=system_key, table=table_id)
 
     @property
     def is_production(self) -> bool:

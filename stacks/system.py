@@ -29,11 +29,6 @@ from stacks.policies import removal_policy
 FIELD_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
-def table_parameter_name(config: EnvironmentConfig, system_key: str, table_id: str) -> str:
-    """Where the app reads a table's name, indexes and retention (docs/retention.md)."""
-    return f"/data/{config.name}/{system_key}/tables/{table_id}"
-
-
 def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
     """The table alarms' share of config.alarms (the rest are the platform's account alarms)."""
     a = config.alarms
@@ -56,7 +51,7 @@ class SystemStack(Stack):
         arns = []
         for spec in system.tables:
             rule = rules.get(spec.id)
-            name = table_parameter_name(config, system.key, spec.id)
+            name = config.table_parameter_name(system.key, spec.id)
             value = {
                 "table": self.tables[spec.id].table_name,
                 "indexes": [index.name for index in spec.indexes] + [local.name for local in spec.local_indexes],

@@ -25,10 +25,12 @@ import re
 import sys
 from pathlib import Path
 
+from config.model import TABLE_PARAMETER
 from tools.assembly import AssemblyError, read_assembly
 
 ROOT = Path(__file__).resolve().parent.parent
-PARAMETER = re.compile(r"^/data/(?P<env>[^/]+)/(?P<system>[^/]+)/tables/(?P<table>[^/]+)$")
+# config's pattern with each field a named group (config imports no CDK).
+PARAMETER = re.compile("^" + TABLE_PARAMETER.format(**{f: f"(?P<{f}>[^/]+)" for f in ("env", "system", "table")}) + "$")
 
 
 def snake(name: str) -> str:
