@@ -232,13 +232,9 @@ def different_files(left: Path, right: Path) -> list[str]:
     )
 
 
-def measure(app: Path, args: list[str], context: dict, runs: int, work: Path | None = None) -> tuple[Recording, list[tuple[float, float]]]:
-    """Record `app` once and replay it `runs` times, in `work` (default: a temporary directory,
-    removed after); each replay must write the same assembly as the recorded run."""
-    if work is None:
-        with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-            return measure(app, args, context, runs, Path(tmp))
-    recording = record(app, args, context, work)
+def measure(recording: Recording, context: dict, runs: int, work: Path) -> list[tuple[float, float]]:
+    """Replay `recording` `runs` times in `work`; each replay must write the same assembly as
+    the recorded run."""
     runtime = _runtime(work / "runtime")
     times = []
     for run in range(runs):
@@ -247,7 +243,7 @@ def measure(app: Path, args: list[str], context: dict, runs: int, work: Path | N
         differ = different_files(recording.assembly, outdir)
         if differ:
             raise FloorError(f"the replay wrote a different assembly: {', '.join(differ[:5])}")
-    return recording, times
+    return times
 
 
 def bench_floor(runs: int, whole: float | None, empty: float | None, target: float) -> float:
@@ -261,8 +257,9 @@ def bench_floor(runs: int, whole: float | None, empty: float | None, target: flo
     print("== Where the synth time goes: the app's jsii traffic replayed into Node, with no app Python (tools/bench/floor.py)")
     try:
         with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-            recording, times = measure(app, command[:-1], CDK_CONTEXT, runs, Path(tmp))
-            runtime = _runtime(Path(tmp) / "loads-runtime")
+            recording = record(app, command[:-1], CDK_CONTEXT, Path(tmp) / "recording")
+            times = measure(recording, CDK_CONTEXT, runs, Path(tmp))
+            runtime = Path(tmp) / "runtime" / "bin" / "jsii-runtime.js"  # measure wrote it
             loads = statistics.median(
                 replay(recording, CDK_CONTEXT, Path(tmp) / f"loads-{n}", runtime, upto=recording.loads)[0] for n in range(runs)
             )
