@@ -137,7 +137,7 @@ def tiny_floor(tmp_path_factory):
     app.write_text(TINY_APP)
     recording = floor.record(app, [], {}, work / "recording")
     moved = _moved(recording, 99_000)
-    return recording, moved, floor.measure(moved, {}, runs=1, work=work)
+    return recording, moved, floor.measure(moved, {}, runs=1, work=work, runtime=floor.write_runtime(work / "runtime"))
 
 
 def test_the_replay_writes_the_recorded_assembly(tiny_floor):
@@ -186,7 +186,7 @@ def test_a_replay_that_diverges_is_an_error(tiny_floor, tmp_path):
     broken = [line.replace('"aws-cdk-lib.aws_sqs.Queue"', '"aws-cdk-lib.aws_sqs.NoSuchQueue"') for line in recording.requests]
     assert broken != recording.requests
     with pytest.raises(floor.FloorError, match="the replay diverged at request"):
-        floor.replay(dataclasses.replace(recording, requests=broken), {}, tmp_path / "out", floor._runtime(tmp_path / "rt"))
+        floor.replay(dataclasses.replace(recording, requests=broken), {}, tmp_path / "out", floor.write_runtime(tmp_path / "rt"))
 
 
 def test_an_app_that_fails_is_reported_not_replayed(tmp_path):
@@ -216,7 +216,7 @@ def test_the_assembly_loads_come_first_and_replay_alone(tiny_floor, tmp_path):
     assert loads >= 2  # constructs and aws-cdk-lib at least
     assert all('"api": "load"' in line for line in recording.requests[:loads])
     assert '"api": "load"' not in recording.requests[loads]
-    total, node = floor.replay(recording, {}, tmp_path / "out", floor._runtime(tmp_path / "rt"), upto=loads)
+    total, node = floor.replay(recording, {}, tmp_path / "out", floor.write_runtime(tmp_path / "rt"), upto=loads)
     assert 0 < node <= total
     assert not (tmp_path / "out").exists()  # only the loads: nothing synthesized
 

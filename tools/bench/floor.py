@@ -111,7 +111,7 @@ class Recording:
         return Counter(json.loads(line).get("api") or next(iter(json.loads(line)), "?") for line in self.requests)
 
 
-def _runtime(directory: Path) -> Path:
+def write_runtime(directory: Path) -> Path:
     """jsii's own runtime script, written out the way jsii itself starts it."""
     import importlib.resources
 
@@ -232,10 +232,9 @@ def different_files(left: Path, right: Path) -> list[str]:
     )
 
 
-def measure(recording: Recording, context: dict, runs: int, work: Path) -> list[tuple[float, float]]:
-    """Replay `recording` `runs` times in `work`; each replay must write the same assembly as
-    the recorded run."""
-    runtime = _runtime(work / "runtime")
+def measure(recording: Recording, context: dict, runs: int, work: Path, runtime: Path) -> list[tuple[float, float]]:
+    """Replay `recording` `runs` times in `work` with `runtime` (`write_runtime`); each replay must
+    write the same assembly as the recorded run."""
     times = []
     for run in range(runs):
         outdir = work / f"replayed-{run}"
@@ -258,8 +257,8 @@ def bench_floor(runs: int, whole: float | None, empty: float | None, target: flo
     try:
         with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
             recording = record(app, command[:-1], CDK_CONTEXT, Path(tmp) / "recording")
-            times = measure(recording, CDK_CONTEXT, runs, Path(tmp))
-            runtime = Path(tmp) / "runtime" / "bin" / "jsii-runtime.js"  # measure wrote it
+            runtime = write_runtime(Path(tmp) / "runtime")
+            times = measure(recording, CDK_CONTEXT, runs, Path(tmp), runtime)
             loads = statistics.median(
                 replay(recording, CDK_CONTEXT, Path(tmp) / f"loads-{n}", runtime, upto=recording.loads)[0] for n in range(runs)
             )
