@@ -171,7 +171,7 @@ class ArchiveBucket(Construct):
                 iam.PolicyStatement(
                     actions=["kms:Decrypt"],
                     resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                    conditions={"StringEquals": {"kms:ViaService": stack.via("s3")}},
                 ),
                 # The replica key by its alias: its id exists only once that region's stack is deployed.
                 iam.PolicyStatement(
@@ -316,7 +316,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{facts(self).region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": facts(self).via("sqs")}},
             ),
         )
         # The key's side of the pipe's grants: dead letters through SQS, stream records through DynamoDB.
@@ -397,7 +397,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{facts(self).region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": facts(self).via("s3")}},
             ),
         )
         # One log group per stream (Firehose's L2 adds its own log stream to the group), encrypted
@@ -466,7 +466,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
                 resources=[table.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{facts(self).region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": facts(self).via("dynamodb")}},
             ),
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[buffer.queue_arn]),
             iam.PolicyStatement(

@@ -10,7 +10,9 @@ same for a scope's construct path.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aws_cdk import ArnFormat, Stack
 from constructs import Construct
@@ -64,48 +66,48 @@ class StackFacts:
 # hundreds of apps). Scopes are the app's own Python objects, so the same scope is the same key.
 _BY_STACK: weakref.WeakKeyDictionary[Stack, StackFacts] = weakref.WeakKeyDictionary()
 _BY_SCOPE: weakref.WeakKeyDictionary[Construct, StackFacts] = weakref.WeakKeyDictionary()
+_PATHS: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
+
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def remembered(cache: weakref.WeakKeyDictionary[_Key, _Value], key: _Key, read: Callable[[], _Value]) -> _Value:
+    """`cache[key]`, or `read()` remembered there; `read()` each time for a key that cannot be
+    weakly referenced."""
+    try:
+        return cache[key]
+    except KeyError:
+        found = cache[key] = read()
+        return found
+    except TypeError:
+        return read()
+
+
+def _stack_facts(stack: Stack) -> StackFacts:
+    return remembered(_BY_STACK, stack, lambda: _read(stack))
+
+
+def _read(stack: Stack) -> StackFacts:
+    node = stack.node
+    return StackFacts(
+        weakref.ref(stack),
+        stack.region,
+        stack.account,
+        stack.partition,
+        node.path,
+        bool(node.try_get_context("aws:cdk:enable-path-metadata")),
+    )
 
 
 def facts(scope: Construct) -> StackFacts:
     """The facts of `scope`'s stack (module docstring)."""
-    try:
-        return _BY_SCOPE[scope]
-    except (KeyError, TypeError):  # TypeError: a scope that cannot be weakly referenced
-        pass
-    stack = Stack.of(scope)
-    found = _BY_STACK.get(stack)
-    if found is None:
-        node = stack.node
-        found = _BY_STACK[stack] = StackFacts(
-            weakref.ref(stack),
-            stack.region,
-            stack.account,
-            stack.partition,
-            node.path,
-            bool(node.try_get_context("aws:cdk:enable-path-metadata")),
-        )
-    try:
-        _BY_SCOPE[scope] = found
-    except TypeError:
-        pass
-    return found
-
-
-_PATHS: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
+    return remembered(_BY_SCOPE, scope, lambda: _stack_facts(Stack.of(scope)))
 
 
 def node_path(scope: Construct) -> str:
     """`scope.node.path`, read once per scope (two round trips each time otherwise)."""
-    try:
-        return _PATHS[scope]
-    except (KeyError, TypeError):
-        pass
-    found = scope.node.path
-    try:
-        _PATHS[scope] = found
-    except TypeError:
-        pass
-    return found
+    return remembered(_PATHS, scope, lambda: scope.node.path)
 
 
 def remember_path(child: Construct, parent: Construct, id: str) -> None:

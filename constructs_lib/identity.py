@@ -13,6 +13,8 @@ from typing import TypeVar
 from aws_cdk import CfnResource
 from constructs import IConstruct
 
+from constructs_lib.facts import remembered
+
 _Resource = TypeVar("_Resource", bound=CfnResource)
 
 
@@ -23,13 +25,7 @@ _DEFAULT_CHILD: weakref.WeakKeyDictionary[IConstruct, IConstruct | None] = weakr
 
 def default_child(construct: IConstruct) -> IConstruct | None:
     """`construct.node.default_child`, read once per construct."""
-    try:
-        return _DEFAULT_CHILD[construct]
-    except KeyError:
-        found = _DEFAULT_CHILD[construct] = construct.node.default_child
-        return found
-    except TypeError:  # not weakly referenceable: read it each time
-        return construct.node.default_child
+    return remembered(_DEFAULT_CHILD, construct, lambda: construct.node.default_child)
 
 
 def pin(construct: IConstruct, logical_id: str) -> None:
