@@ -108,7 +108,8 @@ class Recording:
 
     def kinds(self) -> Counter:
         """Requests by kind (create, get, invoke, ...)."""
-        return Counter(json.loads(line).get("api") or next(iter(json.loads(line)), "?") for line in self.requests)
+        requests = (json.loads(line) for line in self.requests)
+        return Counter(request.get("api") or next(iter(request), "?") for request in requests)
 
 
 def write_runtime(directory: Path) -> Path:
