@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from config.alarms import catalogue_problems as alarm_catalogue_problems
 from config.catalogue import SYSTEMS, name_templates
 from config.environments import ENVIRONMENTS
 from config.model import EnvironmentConfig
@@ -17,6 +18,9 @@ __all__ = ["ConfigError", "EnvironmentConfig", "RETENTION", "RetentionRule", "SY
 
 
 def validate_all(environments: Mapping[str, EnvironmentConfig] = ENVIRONMENTS) -> None:
+    mistakes = alarm_catalogue_problems()
+    if mistakes:
+        raise ConfigError("invalid alarm catalogue (config/alarms.py):\n  " + "\n  ".join(mistakes))
     mistakes = catalogue_problems(SYSTEMS)
     if mistakes:
         raise ConfigError("invalid table catalogue (config/catalogue.py):\n  " + "\n  ".join(mistakes))

@@ -4,6 +4,7 @@ The account ids are placeholders that let `cdk synth` run offline; replace them 
 ones (see README, "Environments and config"). Everything else is a real default.
 """
 
+from config.alarms import alarm_thresholds
 from config.model import (
     AccessConfig,
     AlarmConfig,
@@ -13,7 +14,6 @@ from config.model import (
     BackupConfig,
     BackupRuleConfig,
     BillingConfig,
-    DatabaseAlarmConfig,
     DatabaseConfig,
     EnvironmentConfig,
     KeyConfig,
@@ -43,7 +43,18 @@ DEV = EnvironmentConfig(
     deletion_protection=False,
     removal_policy="destroy",
     termination_protection=False,
-    alarms=AlarmConfig(throttle_events=10, system_errors=5, user_errors=50, latency_ms=250),
+    alarms=AlarmConfig(
+        thresholds=alarm_thresholds(
+            throttle_events=10,
+            system_errors=5,
+            user_errors=50,
+            latency_ms=250,
+            database_cpu_percent=90,
+            database_freeable_memory_mib=256,
+            database_connections=300,
+            database_acu_percent=95,
+        )
+    ),
     alerts=AlertConfig(emails=("dev-alerts@example.com",)),
     access=AccessConfig(
         readonly_principal_arns=("arn:aws:iam::111111111111:role/DataAnalyst",),
@@ -72,7 +83,6 @@ DEV = EnvironmentConfig(
         performance_insights_retention_days=7,
         log_retention_days=30,
         monitoring_interval_seconds=60,
-        alarms=DatabaseAlarmConfig(cpu_percent=90, freeable_memory_mib=256, connections=300, acu_percent=95),
     ),
     # Assumed, not measured (docs/cost.md): a handful of developers and test runs.
     workload=WorkloadConfig(read_million=10, write_million=3, table_gb=2, expired_million=0.1, database_gb=2),
@@ -89,7 +99,9 @@ STAGING = EnvironmentConfig(
     deletion_protection=True,
     removal_policy="retain",
     termination_protection=True,
-    alarms=AlarmConfig(throttle_events=5, system_errors=1, user_errors=25, latency_ms=100),
+    alarms=AlarmConfig(
+        thresholds=alarm_thresholds(throttle_events=5, system_errors=1, user_errors=25, latency_ms=100, database_connections=1000)
+    ),
     alerts=AlertConfig(emails=("data-alerts@example.com",)),
     access=AccessConfig(
         readonly_principal_arns=("arn:aws:iam::222222222222:role/DataAnalyst",),
@@ -117,7 +129,6 @@ STAGING = EnvironmentConfig(
         performance_insights_retention_days=7,
         log_retention_days=90,
         monitoring_interval_seconds=60,
-        alarms=DatabaseAlarmConfig(connections=1000),
         backup_rules=(DAILY, DATABASE_MONTHLY),
     ),
     # Assumed, not measured (docs/cost.md): integration and load tests at a tenth of prod.
@@ -141,7 +152,21 @@ PROD = EnvironmentConfig(
     deletion_protection=True,
     removal_policy="retain",
     termination_protection=True,
-    alarms=AlarmConfig(throttle_events=1, system_errors=1, user_errors=10, latency_ms=50, evaluation_periods=3, datapoints_to_alarm=2),
+    alarms=AlarmConfig(
+        thresholds=alarm_thresholds(
+            throttle_events=1,
+            system_errors=1,
+            user_errors=10,
+            latency_ms=50,
+            database_cpu_percent=75,
+            database_freeable_memory_mib=1024,
+            database_connections=2000,
+            database_acu_percent=85,
+            database_replica_lag_ms=1000,
+        ),
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+    ),
     # The daylight seed's three channels: email, Slack (through AWS Chatbot) and an external SNS topic.
     alerts=AlertConfig(
         emails=("data-oncall@example.com",),
@@ -180,15 +205,6 @@ PROD = EnvironmentConfig(
         performance_insights_retention_days=93,
         log_retention_days=365,
         monitoring_interval_seconds=15,
-        alarms=DatabaseAlarmConfig(
-            cpu_percent=75,
-            freeable_memory_mib=1024,
-            connections=2000,
-            acu_percent=85,
-            replica_lag_ms=1000,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-        ),
         backup_rules=(DAILY, DATABASE_MONTHLY),
     ),
     # Assumed, not measured (docs/cost.md): replace with a month of ConsumedRead/WriteCapacityUnits

@@ -15,11 +15,11 @@ from typing import Literal
 # Validation lives in config/validation.py; its names stay importable from here, where callers
 # have always found them.
 from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, GLACIER_MINIMUM_DAYS, ConfigError, select, validate  # noqa: F401
+from constructs_lib.props import AlarmSettings as AlarmConfig
 
 # Values the constructs take as they are: config uses the constructs' own props types, under
 # config's names.
 from constructs_lib.props import BackupRule as BackupRuleConfig
-from constructs_lib.props import DatabaseAlarmThresholds as DatabaseAlarmConfig
 from constructs_lib.props import Replica as ReplicaConfig
 from constructs_lib.props import TableBilling as BillingConfig
 
@@ -41,26 +41,6 @@ TABLE_PARAMETER = "/data/{env}/{system}/tables/{table}"
 class PitrConfig:
     enabled: bool
     recovery_period_days: int = 35
-
-
-@dataclass(frozen=True, kw_only=True)
-class AlarmConfig:
-    # Sum of throttle events in one 60 s period (table and each GSI).
-    throttle_events: int
-    # Sum of SystemErrors over all operations in one 60 s period.
-    system_errors: int
-    # Account-level UserErrors (no TableName dimension exists) in one 60 s period.
-    user_errors: int
-    # Average SuccessfulRequestLatency of the busiest operation, in milliseconds.
-    latency_ms: int
-    evaluation_periods: int = 5
-    datapoints_to_alarm: int = 3
-    # Account provisioned-capacity utilization (Maximum over 300 s), percent.
-    account_capacity_utilization_percent: int = 80
-    # A provisioned table's or GSI's consumed capacity as a percentage of provisioned (5-minute average).
-    capacity_utilization_percent: int = 90
-    # Average ReplicationLatency per receiving region, in milliseconds.
-    replication_latency_ms: int = 180_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,7 +203,6 @@ class DatabaseConfig:
     log_retention_days: int = 30
     # Enhanced Monitoring's OS-metrics granularity.
     monitoring_interval_seconds: int = 60
-    alarms: DatabaseAlarmConfig = DatabaseAlarmConfig()
     # AWS Backup plan of the cluster, into the environment's vault, where backup.enabled.
     # Aurora backups have no cold storage (validation refuses it).
     backup_rules: tuple[BackupRuleConfig, ...] = ()
@@ -241,6 +220,7 @@ class EnvironmentConfig:
     deletion_protection: bool
     removal_policy: RemovalPolicyName
     termination_protection: bool
+    # Thresholds of the alarm catalogue's kinds (config/alarms.py), tables' and database's alike.
     alarms: AlarmConfig
     alerts: AlertConfig
     access: AccessConfig = AccessConfig()

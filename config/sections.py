@@ -212,19 +212,6 @@ def _database(p: _Problems, cfg: EnvironmentConfig) -> None:
         db.monitoring_interval_seconds,
         "one of 1, 5, 10, 15, 30, 60",
     )
-    a = db.alarms
-    for name in ("cpu_percent", "acu_percent"):
-        value = getattr(a, name)
-        p.check(isinstance(value, int) and 1 <= value <= 100, f"database.alarms.{name}", value, "1-100")
-    for name in ("freeable_memory_mib", "connections", "replica_lag_ms", "evaluation_periods", "datapoints_to_alarm"):
-        _positive(p, f"database.alarms.{name}", getattr(a, name))
-    if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
-        p.check(
-            a.datapoints_to_alarm <= a.evaluation_periods,
-            "database.alarms.datapoints_to_alarm",
-            a.datapoints_to_alarm,
-            f"<= evaluation_periods ({a.evaluation_periods})",
-        )
     if cfg.is_production:
         # The primary store of users' data: a config slip must never be able to delete it.
         p.check(db.deletion_protection is True, "database.deletion_protection", db.deletion_protection, "True in prod")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from config.model import EnvironmentConfig
     from constructs_lib.specs import SystemSpec
 
+from config.alarms import threshold_problems
 from config.sections import (  # noqa: F401  (the minimums are part of this module's interface)
     DEEP_ARCHIVE_MINIMUM_DAYS,
     GLACIER_MINIMUM_DAYS,
@@ -97,15 +98,9 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
         p.check(cfg.termination_protection is True, "termination_protection", cfg.termination_protection, "True in prod")
 
     a = cfg.alarms
-    for name in (
-        "throttle_events",
-        "system_errors",
-        "user_errors",
-        "latency_ms",
-        "evaluation_periods",
-        "datapoints_to_alarm",
-        "replication_latency_ms",
-    ):
+    for name, value, allowed in threshold_problems(a.thresholds, complete=True):
+        p.add(f"alarms.thresholds[{name!r}]", value, allowed)
+    for name in ("evaluation_periods", "datapoints_to_alarm"):
         _positive(p, f"alarms.{name}", getattr(a, name))
     if isinstance(a.datapoints_to_alarm, int) and isinstance(a.evaluation_periods, int):
         p.check(
@@ -114,12 +109,6 @@ def _validate_one(cfg: EnvironmentConfig, system_keys: tuple[str, ...]) -> list[
             a.datapoints_to_alarm,
             f"<= evaluation_periods ({a.evaluation_periods})",
         )
-    p.check(
-        1 <= a.account_capacity_utilization_percent <= 100,
-        "alarms.account_capacity_utilization_percent",
-        a.account_capacity_utilization_percent,
-        "1-100",
-    )
 
     alerts = cfg.alerts
     for i, email in enumerate(alerts.emails):
@@ -433,6 +422,8 @@ def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
                         lines.append(f"catalogue {where}: warm_throughput.{unit} = {value!r}; a whole number > 0, or None")
             if table.table_class not in ("STANDARD", "STANDARD_INFREQUENT_ACCESS"):
                 lines.append(f"catalogue {where}: table_class = {table.table_class!r}; STANDARD or STANDARD_INFREQUENT_ACCESS")
+            for name, value, allowed in threshold_problems(table.alarm_thresholds, complete=False):
+                lines.append(f"catalogue {where}: alarm_thresholds[{name!r}] = {value!r} is not allowed: {allowed}")
             if len(table.indexes) > MAX_GSIS:
                 lines.append(f"catalogue {where}: {len(table.indexes)} global secondary indexes; DynamoDB allows {MAX_GSIS} per table")
             types: dict[str, set[str]] = {}

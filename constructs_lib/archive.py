@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -25,9 +25,8 @@ from constructs import Construct
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
-from constructs_lib.facts import facts
 from constructs_lib.identity import pin
-from constructs_lib.kms import allow_use, log_service_may_use
+from constructs_lib.kms import allow_use, log_group_arn, log_service_may_use, via
 from constructs_lib.nag import acknowledge, control_tower
 from constructs_lib.table import DataTable
 
@@ -135,7 +134,7 @@ class ArchiveBucket(Construct):
         """Every new object under `prefixes`, with its Object Lock retention, to the target
         bucket, as a role of its own (S3's documented replication permissions, those prefixes of
         this bucket and that one only)."""
-        stack = facts(self)
+        stack = Stack.of(self)
         destination = f"arn:{partition(target.region)}:s3:::{target.bucket_name}"
         role = iam.Role(
             self,
@@ -171,7 +170,7 @@ class ArchiveBucket(Construct):
                 iam.PolicyStatement(
                     actions=["kms:Decrypt"],
                     resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": stack.via("s3")}},
+                    conditions={"StringEquals": {"kms:ViaService": via(self, "s3")}},
                 ),
                 # The replica key by its alias: its id exists only once that region's stack is deployed.
                 iam.PolicyStatement(
@@ -316,11 +315,11 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": facts(self).via("sqs")}},
+                conditions={"StringEquals": {"kms:ViaService": via(self, "sqs")}},
             ),
         )
         # The key's side of the pipe's grants: dead letters through SQS, stream records through DynamoDB.
-        pipe_arn = facts(self).role_arn(pipe_role_name(name_prefix))
+        pipe_arn = Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name=pipe_role_name(name_prefix))
         allow_use(
             key,
             self,
@@ -388,7 +387,7 @@ class TableArchiver(Construct):
         scope = Construct(self, table.spec.id)
         bucket, key = s3.Bucket.from_bucket_name(scope, "Target", target.bucket_name), target.key
         # A literal ARN (no partition token) so the policy and its cdk-nag finding id read the same everywhere.
-        objects = f"arn:{partition(facts(self).region)}:s3:::{target.bucket_name}/{prefix}*"
+        objects = f"arn:{partition(Stack.of(self).region)}:s3:::{target.bucket_name}/{prefix}*"
         self.delivery_policy.add_statements(
             iam.PolicyStatement(
                 actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources=[bucket.bucket_arn]
@@ -397,7 +396,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": facts(self).via("s3")}},
+                conditions={"StringEquals": {"kms:ViaService": via(self, "s3")}},
             ),
         )
         # One log group per stream (Firehose's L2 adds its own log stream to the group), encrypted
@@ -415,7 +414,7 @@ class TableArchiver(Construct):
         self.delivery_policy.add_statements(
             iam.PolicyStatement(
                 actions=["logs:PutLogEvents"],
-                resources=[facts(self).arn("logs", "log-group", f"{LOG_PREFIX}{name}:log-stream:S3Destination", colon=True)],
+                resources=[log_group_arn(self, f"{LOG_PREFIX}{name}:log-stream:S3Destination")],
             )
         )
         delivery = firehose.DeliveryStream(
@@ -466,7 +465,7 @@ class TableArchiver(Construct):
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
                 resources=[table.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": facts(self).via("dynamodb")}},
+                conditions={"StringEquals": {"kms:ViaService": via(self, "dynamodb")}},
             ),
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[buffer.queue_arn]),
             iam.PolicyStatement(
@@ -572,4 +571,4 @@ def _queue_reason() -> str:
 
 def _service(scope: Construct, name: str) -> iam.IPrincipal:
     # Confused-deputy guard: only this account's pipes and delivery streams may assume the role.
-    return iam.ServicePrincipal(name).with_conditions({"StringEquals": {"aws:SourceAccount": facts(scope).account}})
+    return iam.ServicePrincipal(name).with_conditions({"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}})

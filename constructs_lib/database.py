@@ -5,6 +5,7 @@ The caller names the cluster, its database and its users.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,10 @@ from constructs_lib.arns import partition
 from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.logs import acknowledge_short_retention, retention
-from constructs_lib.monitoring import DatabaseAlarms
+from constructs_lib.monitoring import Alarms, AlarmTarget
 from constructs_lib.nag import acknowledge
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.props import DatabaseAlarmThresholds
+from constructs_lib.props import AlarmKind, AlarmSettings
 
 # A reviewed change bumps the major version; minor versions apply in the maintenance window.
 # Read when a cluster is built (not bound at import), so tests can try another version.
@@ -56,7 +57,9 @@ class ClusterSettings:
     log_retention_days: int
     # Enhanced Monitoring's OS-metrics granularity.
     monitoring_interval_seconds: int
-    alarms: DatabaseAlarmThresholds
+    # The catalogue's kinds for database instances and readers, and the environment's thresholds.
+    alarm_kinds: Sequence[AlarmKind]
+    alarms: AlarmSettings
 
 
 def _pi_retention(days: int) -> rds.PerformanceInsightRetention:
@@ -327,13 +330,22 @@ class PostgresDatabase(Construct):
             )
         )
 
-        self.alarms = DatabaseAlarms(
+        self.alarms = Alarms(
             self,
             "Alarms",
-            instances=self.instance_identifiers,
-            thresholds=settings.alarms,
-            max_capacity_acu=settings.max_capacity_acu,
+            kinds=settings.alarm_kinds,
+            targets=[
+                AlarmTarget(
+                    ("database_instance",) if construct_id == "Writer" else ("database_instance", "database_reader"),
+                    {"DBInstanceIdentifier": instance},
+                    f"{construct_id}{{kind}}",
+                    {"instance": instance, "max_capacity_acu": settings.max_capacity_acu},
+                )
+                for construct_id, instance in self.instance_identifiers.items()
+            ],
+            settings=settings.alarms,
             actions=alarm_actions,
+            by_kind=False,
         ).alarms
 
     def _monitoring_role(self) -> iam.Role:

@@ -7,30 +7,17 @@ never moves one; tests/test_guardrails.py lists the pins and `make guard` checks
 
 from __future__ import annotations
 
-import weakref
 from typing import TypeVar
 
 from aws_cdk import CfnResource
 from constructs import IConstruct
 
-from constructs_lib.facts import remembered
-
 _Resource = TypeVar("_Resource", bound=CfnResource)
-
-
-# construct -> its default child: two round trips to the jsii runtime to read, and a resource
-# is often pinned and acknowledged both. Weak keys: an entry goes with its construct.
-_DEFAULT_CHILD: weakref.WeakKeyDictionary[IConstruct, IConstruct | None] = weakref.WeakKeyDictionary()
-
-
-def default_child(construct: IConstruct) -> IConstruct | None:
-    """`construct.node.default_child`, read once per construct."""
-    return remembered(_DEFAULT_CHILD, construct, lambda: construct.node.default_child)
 
 
 def pin(construct: IConstruct, logical_id: str) -> None:
     """Give `construct`'s CloudFormation resource the fixed logical id `logical_id`."""
-    resource = construct if isinstance(construct, CfnResource) else default_child(construct)
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource to pin as {logical_id}")
     resource.override_logical_id(logical_id)
@@ -39,7 +26,7 @@ def pin(construct: IConstruct, logical_id: str) -> None:
 def cfn_resource(construct: IConstruct, kind: type[_Resource]) -> _Resource:
     """`construct` itself if it is a `kind` CloudFormation resource, else its default child,
     which must be one. The construct tree types children as IConstruct; this names the L1."""
-    resource = construct if isinstance(construct, kind) else default_child(construct)
+    resource = construct if isinstance(construct, kind) else construct.node.default_child
     if not isinstance(resource, kind):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource of type {kind.__name__}")
     return resource

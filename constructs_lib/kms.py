@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_lib.facts import facts
 from constructs_lib.identity import pin
 from constructs_lib.props import Governance
 
@@ -93,7 +92,6 @@ class DataKey(Construct):
         deployer_services: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
-        stack = facts(self)
         self.key = kms.Key(
             self,
             "Key",
@@ -107,7 +105,7 @@ class DataKey(Construct):
                     "Version": "2012-10-17",
                     "Statement": governance_statements(
                         governance,
-                        deployer_services=[stack.via(s) for s in deployer_services],
+                        deployer_services=[via(self, s) for s in deployer_services],
                         # Where CloudFormation deletes the key with its stack (dev), it must be allowed to.
                         deployer_may_delete=removal_policy == RemovalPolicy.DESTROY,
                     ),
@@ -199,14 +197,13 @@ def allow_use(
     grant the same, and a role in another stack, deployed later, needs no CloudFormation
     dependency (a key policy naming a role that does not exist yet fails to deploy).
     """
-    stack = facts(scope)
+    stack = Stack.of(scope)
     conditions: dict[str, dict[str, object]] = {
         "ArnEquals": {"aws:PrincipalArn": sorted(principal_arns)},
         "StringEquals": {"kms:CallerAccount": stack.account},
     }
     if via_services:
-        conditions["StringEquals"]["kms:ViaService"] = sorted(stack.via(s) for s in via_services)
-    # As JSON, one call: an AccountRootPrincipal and a PolicyStatement object are a round trip each.
+        conditions["StringEquals"]["kms:ViaService"] = sorted(via(scope, s) for s in via_services)
     key.add_to_resource_policy(
         iam.PolicyStatement.from_json(
             {
@@ -235,7 +232,7 @@ LOG_ACTIONS = (
 
 def log_group_arn(scope: Construct, name: str) -> str:
     # The log group's GetAtt Arn ends in ":*"; policies name the group itself.
-    return facts(scope).arn("logs", "log-group", name, colon=True)
+    return Stack.of(scope).format_arn(service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
 
 
 def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_names: Sequence[str]) -> None:
@@ -243,16 +240,20 @@ def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_
 
     The encryption-context condition names this account's own log groups: that is CloudWatch
     Logs' documented confused-deputy guard for key policies."""
-    stack = facts(scope)
     key.add_to_resource_policy(
         iam.PolicyStatement.from_json(
             {
                 "Sid": sid,
                 "Effect": "Allow",
-                "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
+                "Principal": {"Service": f"logs.{Stack.of(scope).region}.amazonaws.com"},
                 "Action": list(LOG_ACTIONS),
                 "Resource": "*",  # in a key policy, "*" means this key
                 "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn(scope, n) for n in log_group_names]}},
             }
         )
     )
+
+
+def via(scope: Construct, service: str) -> str:
+    """The kms:ViaService value of `service` ("dynamodb") in `scope`'s region."""
+    return f"{service}.{Stack.of(scope).region}.amazonaws.com"

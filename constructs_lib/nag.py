@@ -15,14 +15,12 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
-from constructs_lib.identity import default_child
-
 CONTROL_TOWER = "cdk-validator-cfnguard"
 
 
 def acknowledge(construct: IConstruct, reasons: dict[str, str]) -> None:
     """Acknowledge findings on one construct's own resource, each with its reason."""
-    target = default_child(construct) or construct
+    target = construct.node.default_child or construct
     checkov = {rule: reason for rule, reason in reasons.items() if rule.startswith("CKV")}
     others = {rule: reason for rule, reason in reasons.items() if rule not in checkov}
     if others:

@@ -1,4 +1,5 @@
-"""Props of the constructs that are plain values: billing, replicas, alarm thresholds, backup rules.
+"""Props of the constructs that are plain values: billing, replicas, alarm kinds and thresholds,
+backup rules.
 
 They import nothing from CDK, so config can reuse them as its own types (and stay importable by
 docs and local tools without starting the jsii runtime). Props that carry CDK types, such as a
@@ -7,7 +8,9 @@ docs and local tools without starting the jsii runtime). Props that carry CDK ty
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Literal
 
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
@@ -35,37 +38,92 @@ class Replica:
     kms_key_arn: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class TableAlarmThresholds:
-    # Sum of throttle events in one 60 s period (table and each GSI).
-    throttle_events: int
-    # Sum of SystemErrors over all operations in one 60 s period.
-    system_errors: int
-    # Average SuccessfulRequestLatency of the busiest operation, in milliseconds.
-    latency_ms: int
-    # Average ReplicationLatency per receiving region, in milliseconds.
-    replication_latency_ms: int
-    evaluation_periods: int
-    datapoints_to_alarm: int
-    # Provisioned tables: consumed capacity as a percentage of provisioned, per table and GSI
-    # (autoscaling aims at its target; sustained use above this means it is at its ceiling).
-    capacity_utilization_percent: int = 90
+# What an alarm kind can apply to. A resource may be of several scopes: a reader instance is
+# a database instance too.
+AlarmScope = Literal["table", "index", "replica", "account", "database_instance", "database_reader"]
+# The values each scope's resources give their alarms' names and descriptions (besides {threshold}).
+SCOPE_VALUES: dict[str, frozenset[str]] = {
+    "table": frozenset({"table", "resource", "subject"}),
+    "index": frozenset({"table", "index", "resource", "subject"}),
+    "replica": frozenset({"table", "resource", "subject", "region"}),
+    "account": frozenset({"env"}),
+    "database_instance": frozenset({"instance", "max_capacity_acu"}),
+    "database_reader": frozenset({"instance", "max_capacity_acu"}),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
-class DatabaseAlarmThresholds:
-    """Thresholds of the Aurora alarms (per instance unless named otherwise)."""
+class MetricSpec:
+    """One CloudWatch metric of an alarm kind: its name, its statistic, and any dimensions it
+    adds to those of the resource it watches (DynamoDB publishes some metrics per Operation)."""
 
-    cpu_percent: int = 80
-    # FreeableMemory at or below this many MiB: the instance is short of memory for its load.
-    freeable_memory_mib: int = 512
-    connections: int = 400
-    # ACUUtilization: capacity in use as a percentage of the configured maximum ACU.
-    acu_percent: int = 90
-    # AuroraReplicaLag of each reader, in milliseconds.
-    replica_lag_ms: int = 2000
+    name: str
+    statistic: str
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MathSpec:
+    """Metric math over several metrics, each named by its id in the expression."""
+
+    expression: str
+    label: str
+    metrics: tuple[tuple[str, MetricSpec], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdSpec:
+    """A threshold the alarm kinds read by name: what it measures, its default (None: every
+    environment sets its own) and its range."""
+
+    description: str
+    default: int | None
+    minimum: int = 1
+    maximum: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmKind:
+    """One kind of alarm, applied to every resource of its scopes (config/alarms.py is the
+    catalogue). `id` is each alarm's construct id (the resource's own part appended, or its
+    instance's prepended); with `name` it is the alarm's identity to CloudFormation, so neither
+    may change once deployed. `name` and `description` are format strings over the resource's
+    values ({table}, {index}, {subject}, {region}, {instance}, {env}, ...) and {threshold}."""
+
+    id: str
+    name: str
+    description: str
+    applies_to: tuple[AlarmScope, ...]
+    metric: MetricSpec | MathSpec
+    threshold: str
+    namespace: str = "AWS/DynamoDB"
+    period_seconds: int = 60
+    # The alarm's threshold is the configured value times this (MiB in config, bytes in CloudWatch).
+    threshold_scale: int = 1
+    # At or above the threshold; "<=" for a value that is a problem when low (free memory).
+    comparison: Literal[">=", "<="] = ">="
+    # None: the environment's (AlarmSettings).
+    evaluation_periods: int | None = None
+    datapoints_to_alarm: int | None = None
+    # Only where capacity is provisioned: the table or index itself, or (account scope) any table.
+    provisioned_only: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSettings:
+    """An environment's alarm values: one threshold per name the catalogue declares, and how
+    many of the last `evaluation_periods` periods must breach (`datapoints_to_alarm`)."""
+
+    thresholds: Mapping[str, int]
     evaluation_periods: int = 5
     datapoints_to_alarm: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "thresholds", MappingProxyType(dict(self.thresholds)))
+
+    def overridden(self, overrides: Mapping[str, int]) -> AlarmSettings:
+        """These settings with some thresholds replaced (a table's own, from the catalogue)."""
+        return replace(self, thresholds={**self.thresholds, **overrides}) if overrides else self
 
 
 @dataclass(frozen=True, kw_only=True)

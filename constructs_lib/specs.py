@@ -7,7 +7,8 @@ table catalogue without building a construct tree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 KeyType = Literal["S", "N", "B"]
@@ -75,6 +76,9 @@ class TableSpec:
     # A hot table (the busiest keys matter): Contributor Insights where config turns it on.
     hot: bool = False
     warm_throughput: WarmThroughput | None = None
+    # This table's own alarm thresholds over the environment's, by the catalogue's threshold
+    # names (config/alarms.py), e.g. {"latency_ms": 500} for a table whose queries are slow by design.
+    alarm_thresholds: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def logical_id(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,11 +14,11 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.facts import facts, remember_path
 from constructs_lib.identity import pin
-from constructs_lib.monitoring import TableAlarms
+from constructs_lib.kms import via
+from constructs_lib.monitoring import Alarms, table_targets
 from constructs_lib.nag import acknowledge
-from constructs_lib.props import Governance, Replica, TableAlarmThresholds, TableBilling
+from constructs_lib.props import AlarmKind, AlarmSettings, Governance, Replica, TableBilling
 from constructs_lib.specs import Key, TableSpec
 
 # Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
@@ -73,18 +72,20 @@ class TableSettings:
     pitr_days: int
     deletion_protection: bool
     removal_policy: RemovalPolicy
-    alarms: TableAlarmThresholds
+    # The catalogue's kinds for tables, GSIs and replicas, and the environment's thresholds
+    # (a table's own overrides, from its spec, go over them).
+    alarm_kinds: Sequence[AlarmKind]
+    alarms: AlarmSettings
     governance: Governance
     replicas: Sequence[Replica] = ()
     # Contributor Insights on the catalogue's hot tables: None (off) or its mode.
     contributor_insights: str | None = None
 
 
-@functools.cache
 def table_policy(g: Governance, *, deletable: bool) -> iam.PolicyDocument:
     """Every table's resource policy: denies only, so the roles' IAM grants stay the one source
     of access. In a table's own policy "*" means the table and its indexes (a stream has a
-    policy of its own). One document serves every table alike: it holds no token."""
+    policy of its own)."""
     may_delete = g.may_destroy(deletable=deletable, administrators=False)
     return iam.PolicyDocument(
         statements=[
@@ -136,7 +137,6 @@ class DataTable(Construct):
         stream: bool = False,
     ) -> None:
         super().__init__(scope, id)
-        remember_path(self, scope, id)
         self.spec = spec
         self.table_name = table_name
         self.key = key
@@ -199,7 +199,7 @@ class DataTable(Construct):
             removal_policy=settings.removal_policy,
             resource_policy=table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY),
             replicas=[dynamodb.ReplicaTableProps(region=r.region) for r in settings.replicas] or None,
-            # The catalogue id as a tag, as a prop: Tags.of(...).add is two jsii round trips.
+            # The catalogue id, so costs and findings name the table.
             tags=[CfnTag(key="Table", value=spec.id)],
         )
         if not settings.pitr_enabled:
@@ -213,18 +213,20 @@ class DataTable(Construct):
         # The logical id is the table's identity to CloudFormation: pin it to the catalogue id
         # so refactoring the construct tree can never replace (and empty) a table.
         pin(self.table, spec.logical_id)
-        # Read once: each is a round trip to the jsii runtime, and grants use them per role.
         self._arn = self.table.table_arn
         self._key_arn = key.key_arn
-        self._kms_via = facts(scope).via("dynamodb")
-        self.alarms = TableAlarms(
+        self._kms_via = via(self, "dynamodb")
+        self.alarms = Alarms(
             self,
             "Alarms",
-            table_name=table_name,
-            index_names=[index.name for index in spec.indexes],
-            replica_regions=[r.region for r in settings.replicas],
-            provisioned=settings.billing.mode == "PROVISIONED",
-            thresholds=settings.alarms,
+            kinds=settings.alarm_kinds,
+            targets=table_targets(
+                table_name,
+                [index.name for index in spec.indexes],
+                [r.region for r in settings.replicas],
+                provisioned=settings.billing.mode == "PROVISIONED",
+            ),
+            settings=settings.alarms.overridden(spec.alarm_thresholds),
             actions=alarm_actions,
         ).alarms
 

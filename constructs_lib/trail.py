@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -233,16 +234,13 @@ class AuditTrail(Construct):
             metric_name=name,
             metric_value="1",
         )
-        actions.cfn_alarm(
+        actions.alarm(
             self,
             f"{id}Alarm",
             name=name,
             description=description,
+            metric=cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name=name, statistic="Sum", period=Duration.minutes(5)),
             threshold=1,
             evaluation_periods=1,
             datapoints_to_alarm=1,
-            namespace=METRIC_NAMESPACE,
-            metric_name=name,
-            statistic="Sum",
-            period=300,
         )

@@ -7,6 +7,7 @@ from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from config.alarms import kinds_for
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, ResourceBackupPlan, backup_role_name
@@ -111,7 +112,8 @@ class DatabaseStack(Stack):
                 performance_insights_retention_days=settings.performance_insights_retention_days,
                 log_retention_days=settings.log_retention_days,
                 monitoring_interval_seconds=settings.monitoring_interval_seconds,
-                alarms=settings.alarms,
+                alarm_kinds=kinds_for("database_instance", "database_reader"),
+                alarms=config.alarms,
             ),
             app_role=app_role,
             alarm_actions=(alarm_actions := AlarmActions(self, topic_arns=topic_arns)),

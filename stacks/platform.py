@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_budgets as budgets
-from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from config.alarms import kinds_for
 from config.model import EnvironmentConfig
 from config.retention import archived
 from config.validation import COST_TAG, SYSTEM_TAG
@@ -17,6 +17,7 @@ from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
+from constructs_lib.monitoring import AlarmTarget, alarm
 from constructs_lib.trail import AuditTrail
 from stacks import naming
 from stacks.offsite import archive_rules, replication_role_name
@@ -96,36 +97,11 @@ class PlatformStack(Stack):
         self.alarm_actions = actions
         if config.audit_trail.mode == "create":
             self._audit_trail(config, policy, actions)
-        a = config.alarms
-        # UserErrors has no TableName dimension: it exists once per account and region.
-        actions.alarm(
-            self,
-            "UserErrors",
-            name=f"dynamodb-user-errors-{config.name}",
-            description="HTTP 400s from DynamoDB across the account and region: malformed requests, missing permissions or conditional-write misuse.",
-            metric=cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="UserErrors", statistic="Sum", period=Duration.minutes(1)),
-            threshold=a.user_errors,
-            evaluation_periods=a.evaluation_periods,
-            datapoints_to_alarm=a.datapoints_to_alarm,
-        )
-        if any_provisioned:
-            # AWS's recommendation: Maximum over 5 minutes, one breaching period.
-            for kind in ("Read", "Write"):
-                actions.alarm(
-                    self,
-                    f"AccountProvisioned{kind}",
-                    name=f"dynamodb-account-provisioned-{kind.lower()}-utilization-{config.name}",
-                    description=f"Provisioned {kind.lower()} capacity is near the account quota: request an increase before tables cannot scale.",
-                    metric=cloudwatch.Metric(
-                        namespace="AWS/DynamoDB",
-                        metric_name=f"AccountProvisioned{kind}CapacityUtilization",
-                        statistic="Maximum",
-                        period=Duration.minutes(5),
-                    ),
-                    threshold=a.account_capacity_utilization_percent,
-                    evaluation_periods=1,
-                    datapoints_to_alarm=1,
-                )
+        # Directly under the stack, where their logical ids have always been.
+        account = AlarmTarget(("account",), {}, "{kind}", {"env": config.name}, provisioned=any_provisioned)
+        for kind in kinds_for("account"):
+            if account.takes(kind):
+                alarm(self, kind, account, config.alarms, actions)
 
     def _archive(self, config: EnvironmentConfig, policy) -> dict[bool, ArchiveTarget]:
         """The archive buckets (general and audit) with one lifecycle rule per archived table.

@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from config.alarms import kinds_for
 from config.model import EnvironmentConfig
 from config.retention import RETENTION
 from config.retention import archived as archived_tables
@@ -19,7 +20,6 @@ from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, backup_role_name, table_backup_plan
 from constructs_lib.dashboards import Dashboard, archive_widgets, table_widgets
 from constructs_lib.kms import DataKey, allow_use
-from constructs_lib.props import TableAlarmThresholds
 from constructs_lib.roles import DataAccessRoles
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import KMS_READ_ACTIONS, KMS_WRITE_ACTIONS, DataTable, TableSettings
@@ -27,20 +27,6 @@ from stacks import naming
 from stacks.policies import removal_policy
 
 FIELD_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
-
-
-def table_alarm_thresholds(config: EnvironmentConfig) -> TableAlarmThresholds:
-    """The table alarms' share of config.alarms (the rest are the platform's account alarms)."""
-    a = config.alarms
-    return TableAlarmThresholds(
-        throttle_events=a.throttle_events,
-        system_errors=a.system_errors,
-        latency_ms=a.latency_ms,
-        replication_latency_ms=a.replication_latency_ms,
-        evaluation_periods=a.evaluation_periods,
-        datapoints_to_alarm=a.datapoints_to_alarm,
-        capacity_utilization_percent=a.capacity_utilization_percent,
-    )
 
 
 class SystemStack(Stack):
@@ -111,7 +97,8 @@ class SystemStack(Stack):
             pitr_days=config.pitr.recovery_period_days,
             deletion_protection=config.deletion_protection,
             removal_policy=removal,
-            alarms=table_alarm_thresholds(config),
+            alarm_kinds=kinds_for("table", "index", "replica"),
+            alarms=config.alarms,
             governance=governance,
             replicas=config.replicas,
             contributor_insights=None if config.contributor_insights == "off" else config.contributor_insights,
@@ -190,18 +177,17 @@ class SystemStack(Stack):
         # On-call's first page for the system: every table, and its archive where it has one.
         billing = config.billing_for(system.key)
         widgets = []
-        region = self.region  # a round trip each time it is read
         for spec in system.tables:
             table = self.tables[spec.id]
             widgets += table_widgets(
                 table.table_name,
                 [i.name for i in spec.indexes],
-                region,
+                self.region,
                 ceilings=(billing.max_read_request_units, billing.max_write_request_units),
                 replica_regions=[r.region for r in config.replicas],
             )
             if spec.id in archived:
-                widgets += archive_widgets(archive_name(table.table_name), region)
+                widgets += archive_widgets(archive_name(table.table_name), self.region)
         Dashboard(self, "Dashboard", name=f"data-{prefix}", widgets=widgets)
         self.roles.policies["App"].add_statements(
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:GetParameters"], resources=self._parameter_arns)

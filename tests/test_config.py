@@ -39,8 +39,9 @@ def db(env: str, **changed):
     return {"database": replace(ENVS[env].database, **changed)}
 
 
-def db_alarms(env: str, **changed):
-    return db(env, alarms=replace(ENVS[env].database.alarms, **changed))
+def alarms(env: str, **thresholds):
+    """The environment with some alarm thresholds changed (or added: an unknown name)."""
+    return {"alarms": replace(ENVS[env].alarms, thresholds={**ENVS[env].alarms.thresholds, **thresholds})}
 
 
 ENVS = {"dev": DEV, "staging": STAGING, "prod": PROD}
@@ -126,18 +127,23 @@ def test_unknown_environment_names_the_allowed_ones():
         ("prod", {"removal_policy": "destroy"}, ["prod.removal_policy = 'destroy'", "'retain' in prod"]),
         ("prod", {"termination_protection": False}, ["prod.termination_protection = False", "True in prod"]),
         ("dev", {"removal_policy": "snapshot"}, ["dev.removal_policy = 'snapshot'", "retain or destroy"]),
+        ("dev", alarms("dev", throttle_events=0), ["dev.alarms.thresholds['throttle_events'] = 0", "a whole number >= 1"]),
+        ("dev", alarms("dev", database_cpu_percent=0), ["dev.alarms.thresholds['database_cpu_percent'] = 0", "a whole number 1-100"]),
+        ("dev", alarms("dev", database_acu_percent=101), ["dev.alarms.thresholds['database_acu_percent'] = 101", "1-100"]),
+        ("dev", alarms("dev", latency_ms=2.5), ["dev.alarms.thresholds['latency_ms'] = 2.5", "a whole number >= 1"]),
         (
             "dev",
-            {"alarms": AlarmConfig(throttle_events=0, system_errors=1, user_errors=1, latency_ms=10)},
-            ["dev.alarms.throttle_events = 0", "> 0"],
+            alarms("dev", latency=50),
+            ["dev.alarms.thresholds['latency'] = 50", "a threshold of the alarm catalogue (config/alarms.py): throttle_events,"],
         ),
         (
             "dev",
-            {
-                "alarms": AlarmConfig(
-                    throttle_events=1, system_errors=1, user_errors=1, latency_ms=10, evaluation_periods=2, datapoints_to_alarm=3
-                )
-            },
+            {"alarms": AlarmConfig(thresholds={k: v for k, v in DEV.alarms.thresholds.items() if k != "user_errors"})},
+            ["dev.alarms.thresholds['user_errors'] = None", "a value: Account-level UserErrors", "kinds user_errors read it"],
+        ),
+        (
+            "dev",
+            {"alarms": replace(DEV.alarms, evaluation_periods=2, datapoints_to_alarm=3)},
             ["dev.alarms.datapoints_to_alarm = 3", "<= evaluation_periods (2)"],
         ),
         (
@@ -297,14 +303,6 @@ def test_unknown_environment_names_the_allowed_ones():
             ["dev.database.log_retention_days = 45", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30"],
         ),
         ("dev", db("dev", monitoring_interval_seconds=0), ["dev.database.monitoring_interval_seconds = 0", "one of 1, 5, 10, 15, 30, 60"]),
-        ("dev", db_alarms("dev", cpu_percent=0), ["dev.database.alarms.cpu_percent = 0", "1-100"]),
-        ("dev", db_alarms("dev", acu_percent=101), ["dev.database.alarms.acu_percent = 101", "1-100"]),
-        ("dev", db_alarms("dev", freeable_memory_mib=0), ["dev.database.alarms.freeable_memory_mib = 0", "> 0"]),
-        (
-            "dev",
-            db_alarms("dev", evaluation_periods=2, datapoints_to_alarm=3),
-            ["dev.database.alarms.datapoints_to_alarm = 3", "<= evaluation_periods (2)"],
-        ),
         ("prod", db("prod", deletion_protection=False), ["prod.database.deletion_protection = False", "True in prod"]),
         ("prod", db("prod", removal_policy="destroy"), ["prod.database.removal_policy = 'destroy'", "'snapshot' or 'retain' in prod"]),
         ("prod", db("prod", backup_retention_days=3), ["prod.database.backup_retention_days = 3", ">= 7 in prod"]),

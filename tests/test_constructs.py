@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import replace
 
 import pytest
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
+from config.alarms import alarm_thresholds, kinds_for
 from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.buckets import AccessLogBucket, SecureBucket
 from constructs_lib.kms import DataKey, allow_use
-from constructs_lib.props import Governance, Replica, TableAlarmThresholds, TableBilling
+from constructs_lib.props import AlarmSettings, Governance, Replica, TableBilling
 from constructs_lib.specs import IndexSpec, Key, TableSpec
 from constructs_lib.table import DataTable, TableSettings
 from tests.support import ROOT, region_stack, resources
@@ -30,8 +32,10 @@ SPEC = TableSpec(
     ttl_attribute="expiresAt",
     serves="a customer's orders",
 )
-ALARMS = TableAlarmThresholds(
-    throttle_events=3, system_errors=2, latency_ms=40, replication_latency_ms=90_000, evaluation_periods=4, datapoints_to_alarm=2
+ALARMS = AlarmSettings(
+    thresholds=alarm_thresholds(throttle_events=3, system_errors=2, latency_ms=40, user_errors=1, replication_latency_ms=90_000),
+    evaluation_periods=4,
+    datapoints_to_alarm=2,
 )
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 ADMIN = "arn:aws:iam::123456789012:role/KeyAdministrator"
@@ -51,6 +55,7 @@ def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=Remo
         pitr_days=35,
         deletion_protection=protect,
         removal_policy=removal,
+        alarm_kinds=kinds_for("table", "index", "replica"),
         alarms=ALARMS,
         governance=GOVERNANCE,
         replicas=replicas,
@@ -457,3 +462,14 @@ def test_constructs_import_neither_config_nor_stacks():
         imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         imported += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
         assert not [m for m in imported if m.split(".")[0] in ("config", "stacks")], f"{path.name} imports {imported}"
+
+
+def test_a_table_may_override_one_threshold_of_the_environment():
+    stack, _ = build_table(spec=replace(SPEC, alarm_thresholds={"latency_ms": 500}))
+    template = Template.from_stack(stack)
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
+    assert alarms, "no alarms"
+    assert alarms["orders-test-latency"]["Threshold"] == 500
+    assert "above 500 ms" in alarms["orders-test-latency"]["AlarmDescription"]
+    # Only that one: the environment's other thresholds still hold for this table.
+    assert alarms["orders-test-read-throttles"]["Threshold"] == ALARMS.thresholds["throttle_events"] == 3

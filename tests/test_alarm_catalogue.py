@@ -1,0 +1,113 @@
+"""The alarm catalogue (config/alarms.py): one declaration per alarm kind reaches every resource
+it applies to, in every environment; thresholds are validated against it; a table may override
+one; a malformed kind is a config error, not a traceback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+import pytest
+
+import config
+from config import alarms as catalogue
+from config.environments import ENVIRONMENTS
+from constructs_lib.monitoring import table_targets
+from constructs_lib.props import SCOPE_VALUES, AlarmKind, MetricSpec, ThresholdSpec
+from stacks.stage import DataStage
+from tests.support import new_app, resources
+
+NEW_KIND = AlarmKind(
+    id="ConditionalCheckFailures",
+    name="{resource}-conditional-check-failures",
+    description="Conditional writes to {subject} fail at or above {threshold} a minute.",
+    applies_to=("table", "index"),
+    metric=MetricSpec(name="ConditionalCheckFailedRequests", statistic="Sum"),
+    threshold="conditional_check_failures",
+)
+
+
+def _with_new_kind(monkeypatch) -> dict:
+    """The catalogue with NEW_KIND and its threshold (default 25) added, and the environments as
+    config/environments.py would build them with it: the catalogue's defaults under their own."""
+    monkeypatch.setattr(catalogue, "ALARM_KINDS", MappingProxyType({**catalogue.ALARM_KINDS, "conditional_checks": NEW_KIND}))
+    threshold = ThresholdSpec(description="ConditionalCheckFailedRequests in one 60 s period", default=25)
+    monkeypatch.setattr(catalogue, "THRESHOLDS", MappingProxyType({**catalogue.THRESHOLDS, "conditional_check_failures": threshold}))
+    return {
+        name: replace(cfg, alarms=replace(cfg.alarms, thresholds=catalogue.alarm_thresholds(**cfg.alarms.thresholds)))
+        for name, cfg in ENVIRONMENTS.items()
+    }
+
+
+def _expected_names(environments: dict) -> set[str]:
+    """Every table and GSI of the catalogue, in every environment: computed from config."""
+    return {
+        f"{cfg.table_name(system.key, spec.id, spec.name)}{suffix}-conditional-check-failures"
+        for cfg in environments.values()
+        for system in config.SYSTEMS
+        for spec in system.tables
+        for suffix in ["", *(f"-{index.name}" for index in spec.indexes)]
+    }
+
+
+def test_an_alarm_kind_added_to_the_catalogue_alone_reaches_every_table_gsi_and_environment(monkeypatch):
+    environments = _with_new_kind(monkeypatch)
+    config.validate_all(environments)
+    app = new_app()
+    stages = [DataStage(app, config=cfg) for cfg in config.load(None, environments)]
+    found: dict[str, dict] = {}
+    for stage in stages:
+        for stack in stage.synth().stacks:
+            for alarm in resources(stack.template, "AWS::CloudWatch::Alarm").values():
+                if alarm["Properties"].get("MetricName") == "ConditionalCheckFailedRequests":
+                    found[alarm["Properties"]["AlarmName"]] = alarm["Properties"]
+    expected = _expected_names(environments)
+    assert len(expected) > len(ENVIRONMENTS), "the catalogue has no tables?"
+    assert set(found) == expected
+    assert {props["Threshold"] for props in found.values()} == {25}
+    index_alarm = found[next(name for name in sorted(expected) if "-index-" in name)]
+    assert {d["Name"] for d in index_alarm["Dimensions"]} == {"TableName", "GlobalSecondaryIndexName"}
+
+
+def test_a_threshold_the_catalogue_does_not_declare_is_a_config_error():
+    env = next(iter(ENVIRONMENTS.values()))
+    changed = replace(env, alarms=replace(env.alarms, thresholds={**env.alarms.thresholds, "throtle_events": 3}))
+    with pytest.raises(config.ConfigError, match=r"alarms.thresholds\['throtle_events'\] = 3 is not allowed: a threshold of the alarm"):
+        config.validate_all({**ENVIRONMENTS, env.name: changed})
+
+
+def test_a_tables_override_of_an_unknown_threshold_is_a_catalogue_error(monkeypatch):
+    system = config.SYSTEMS[0]
+    table = replace(system.tables[0], alarm_thresholds={"latency": 500})
+    monkeypatch.setattr(config, "SYSTEMS", (replace(system, tables=(table, *system.tables[1:])), *config.SYSTEMS[1:]))
+    with pytest.raises(config.ConfigError, match=rf"catalogue {system.key}.{table.id}: alarm_thresholds\['latency'\] = 500"):
+        config.validate_all()
+
+
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        (replace(NEW_KIND, threshold="nope"), "threshold 'nope' is not declared in THRESHOLDS"),
+        (replace(NEW_KIND, threshold="throttle_events", name="{table}-{region}-x"), "name uses region, which a table's alarms do not have"),
+        (replace(NEW_KIND, threshold="throttle_events", id="ReadThrottles"), "id 'ReadThrottles' is also read_throttles's on a table"),
+        (replace(NEW_KIND, threshold="throttle_events", applies_to=("tables",)), "applies_to 'tables' is not a scope"),
+    ],
+)
+def test_a_malformed_alarm_kind_is_a_config_error_naming_it(monkeypatch, broken, message):
+    monkeypatch.setattr(catalogue, "ALARM_KINDS", MappingProxyType({**catalogue.ALARM_KINDS, "broken": broken}))
+    with pytest.raises(config.ConfigError, match=r"invalid alarm catalogue \(config/alarms.py\):\n  alarm catalogue broken: " + message):
+        config.validate_all()
+
+
+def test_the_real_catalogue_is_consistent_and_every_threshold_is_read():
+    assert catalogue.catalogue_problems() == []
+    read = {kind.threshold for kind in catalogue.ALARM_KINDS.values()}
+    assert read == set(catalogue.THRESHOLDS), "a threshold no alarm kind reads is dead config"
+
+
+def test_the_values_each_scope_declares_are_the_ones_its_targets_give():
+    targets = table_targets("t", ["i"], ["eu-west-1"], provisioned=False)
+    assert targets, "no targets"
+    for target in targets:
+        (scope,) = target.scopes
+        assert set(target.values) == SCOPE_VALUES[scope], scope
