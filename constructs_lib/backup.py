@@ -18,13 +18,6 @@ from constructs_lib.nag import acknowledge
 from constructs_lib.props import BackupRule
 from constructs_lib.table import DataTable
 
-# Failures the on-call must hear about; successes are routine and stay out of the channel.
-FAILURE_EVENTS = [
-    backup.BackupVaultEvents.BACKUP_JOB_FAILED,
-    backup.BackupVaultEvents.BACKUP_JOB_EXPIRED,
-    backup.BackupVaultEvents.RESTORE_JOB_FAILED,
-    backup.BackupVaultEvents.COPY_JOB_FAILED,
-]
 # What AWS Backup's role does with a key it backs up from or into (AWS's restore policy's list).
 BACKUP_KEY_ACTIONS = (*USE_ACTIONS, "kms:CreateGrant")
 FAILURE_EVENT_NAMES = ("BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED", "RESTORE_JOB_FAILED", "COPY_JOB_FAILED")

@@ -6,7 +6,6 @@ table catalogue without building a construct tree.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -14,9 +13,6 @@ from typing import Literal
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
 TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
-
-# DynamoDB's own rule for table and index names.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 
 @dataclass(frozen=True)
@@ -83,20 +79,6 @@ class TableSpec:
     @property
     def logical_id(self) -> str:
         return f"Table{self.id}"
-
-    def key_attributes(self) -> dict[str, str]:
-        """Every attribute used in a key of the table or an index, with its type."""
-        keys: dict[str, str] = {}
-        for key in (self.partition_key, self.sort_key):
-            if key:
-                keys[key.name] = key.type
-        for index in self.indexes:
-            for key in (index.partition_key, index.sort_key):
-                if key:
-                    keys[key.name] = key.type
-        for local in self.local_indexes:
-            keys[local.sort_key.name] = local.sort_key.type
-        return keys
 
 
 @dataclass(frozen=True, kw_only=True)

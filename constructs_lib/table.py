@@ -241,23 +241,10 @@ class DataTable(Construct):
             raise ValueError(f"{self.table_name} has no index {sorted(unknown)}; it has {[i.name for i in self.spec.indexes]}")
         return [f"{self._arn}/index/{name}" for name in chosen]
 
-    # --- narrow grants: explicit actions, the table and its named indexes, the key via DynamoDB only.
-    # They add statements to a customer-managed policy (not a role's inline policy: HIPAA and
-    # NIST checks forbid inline policies, and a managed policy can be reviewed on its own).
-
-    def grant_read(self, policy: iam.ManagedPolicy, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> None:
-        policy.add_statements(*_objects(self.read_grants(indexes=indexes, leading_keys=leading_keys)))
-
-    def grant_write(self, policy: iam.ManagedPolicy, *, leading_keys: Sequence[str] = ()) -> None:
-        policy.add_statements(*_objects(self.write_grants(leading_keys=leading_keys)))
-
-    def grant_read_write(
-        self, policy: iam.ManagedPolicy, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()
-    ) -> None:
-        policy.add_statements(*_objects(self.read_write_grants(indexes=indexes, leading_keys=leading_keys)))
-
-    # The same grants as plain data, for callers that grant many tables to one policy: they
-    # collect the grants and add them in one call (see `statements`).
+    # --- narrow grants, as data: explicit actions, the table and its named indexes, the key via
+    # DynamoDB only. Callers (constructs_lib/roles.py) collect them across tables and write one
+    # customer-managed policy from them (`statements`): not a role's inline policy, which HIPAA
+    # and NIST checks forbid, and one a reviewer can read on its own.
 
     def read_grants(self, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> list[Grant]:
         return self._grants(READ_ACTIONS, KMS_READ_ACTIONS, indexes, leading_keys)
@@ -306,10 +293,6 @@ def statements(grants: Sequence[Grant]) -> list[dict]:
         }
         for g in seen.values()
     ]
-
-
-def _objects(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
-    return [iam.PolicyStatement.from_json(statement) for statement in statements(grants)]
 
 
 def _billing(billing: TableBilling) -> tuple[dynamodb.Billing, dynamodb.Capacity | None, dynamodb.Capacity | None]:

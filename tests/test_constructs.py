@@ -17,7 +17,7 @@ from constructs_lib.buckets import AccessLogBucket, SecureBucket
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.props import AlarmSettings, Governance, Replica, TableBilling
 from constructs_lib.specs import IndexSpec, Key, TableSpec
-from constructs_lib.table import DataTable, TableSettings
+from constructs_lib.table import DataTable, TableSettings, statements
 from tests.support import ROOT, region_stack, resources
 
 SPEC = TableSpec(
@@ -215,14 +215,15 @@ def _policy_statements(stack) -> list[dict]:
     return [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
-def _policy(stack, id: str) -> iam.ManagedPolicy:
+def _policy(stack, id: str, grants) -> iam.ManagedPolicy:
+    """A role's managed policy written from `grants`, as constructs_lib/roles.py writes them."""
     role = iam.Role(stack, f"{id}Role", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
-    return iam.ManagedPolicy(stack, id, roles=[role])
+    return iam.ManagedPolicy(stack, id, roles=[role], document=iam.PolicyDocument.from_json({"Statement": statements(grants)}))
 
 
 def test_grants_are_narrow_explicit_and_scan_free():
     stack, table = build_table()
-    table.grant_read(_policy(stack, "Reader"), indexes=["status-index"])
+    _policy(stack, "Reader", table.read_grants(indexes=["status-index"]))
     statements = _policy_statements(stack)
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
     assert len(dynamo) == 1
@@ -242,7 +243,7 @@ def test_grants_are_narrow_explicit_and_scan_free():
 
 def test_write_grant_covers_the_table_only_and_read_write_merges():
     stack, table = build_table()
-    table.grant_read_write(_policy(stack, "Writer"), leading_keys=["${aws:PrincipalTag/userId}"])
+    _policy(stack, "Writer", table.read_write_grants(leading_keys=["${aws:PrincipalTag/userId}"]))
     statements = _policy_statements(stack)
     write = [s for s in statements if "dynamodb:PutItem" in s["Action"]]
     assert write and write[0]["Resource"] == {"Fn::GetAtt": ["TableOrders", "Arn"]}
@@ -255,7 +256,7 @@ def test_write_grant_covers_the_table_only_and_read_write_merges():
 def test_granting_an_unknown_index_fails_loudly():
     stack, table = build_table()
     with pytest.raises(ValueError, match="orders-test has no index \\['nope'\\]"):
-        table.grant_read(_policy(stack, "R"), indexes=["nope"])
+        table.read_grants(indexes=["nope"])
 
 
 def test_data_key_rotates_has_alias_and_pinned_id():

@@ -27,7 +27,7 @@ def test_every_catalogue_table_is_read_with_its_keys_indexes_and_settings(env_ta
             table = by_name.pop(cfg.table_name(system.key, spec.id, spec.name))
             assert (table.system, table.id, table.environment) == (system.key, spec.id, env)
             assert table.key_schema == _schema(spec.partition_key, spec.sort_key)
-            assert table.attribute_types == spec.key_attributes()
+            assert table.attribute_types == _key_attributes(spec)
             assert [(i.name, i.key_schema, i.projection, i.non_key_attributes) for i in table.indexes] == [
                 (i.name, _schema(i.partition_key, i.sort_key), i.projection, i.include) for i in spec.indexes
             ]
@@ -111,3 +111,9 @@ def test_a_table_whose_name_is_not_a_literal_is_refused(synthesized):
     odd = Stack(name="madmall-dev", environment="dev", region=stack.region, template=template)
     with pytest.raises(AssemblyError, match=r"madmall-dev/TableMain: TableName is \{'Ref': 'SomeParameter'\}, not a literal value"):
         tables.tables([odd])
+
+
+def _key_attributes(spec) -> dict[str, str]:
+    """Every attribute used in a key of the table or an index, with its type."""
+    keys = [spec.partition_key, spec.sort_key, *(k for i in spec.indexes for k in (i.partition_key, i.sort_key))]
+    return {key.name: key.type for key in [*keys, *(local.sort_key for local in spec.local_indexes)] if key}
