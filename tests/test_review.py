@@ -55,9 +55,16 @@ def test_a_change_to_every_table_is_one_line_per_table(synthesized):
         lid: ({**r, "Properties": {**r["Properties"], "BillingMode": "PROVISIONED"}} if lid in tables else r)
         for lid, r in stack.resources.items()
     }
-    after = review.summary_lines(type(stack)(**{**stack.__dict__, "template": {**stack.template, "Resources": resources}}))
-    changed = [b for a, b in zip(review.summary_lines(stack), after, strict=True) if a != b]
-    assert len(changed) == len(tables) and all(line.startswith("table ") for line in changed)
+    before = review.summary_lines(stack)
+    after = review.summary_lines(with_resources(stack, resources))
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    # Each changed line is a table's settings, the line under its header.
+    assert len(changed) == len(tables)
+    assert all(before[i - 1].startswith("table ") and after[i].startswith("  PROVISIONED, ") for i in changed)
+
+
+def with_resources(stack, resources: dict):
+    return type(stack)(**{**stack.__dict__, "template": {**stack.template, "Resources": resources}})
 
 
 def test_the_command_prints_the_stacks_asked_for(synthesized, tmp_path, capsys):

@@ -3,11 +3,16 @@
     python -m tools review [cdk.out | snapshot dir] [--env NAME] [STACK ...]
 
 The raw template snapshots are the deploy guard's exact baseline, but a change to a shared
-construct rewrites thousands of their lines. This summary keeps what a reviewer judges, one
-line per thing: tables (keys, GSIs, TTL, stream, billing, protections, key), keys, buckets,
-alarms (metric, threshold, periods), roles (trust; actions on resources), the database, the
-archive and backup plumbing, and a count of everything else. So a threshold change is one
-line per environment, and a change to every table is one line per table.
+construct rewrites thousands of their lines. This summary keeps what a reviewer judges:
+tables (keys, GSIs, TTL, stream, billing, protections, key), keys, buckets, alarms (metric,
+threshold, periods), roles (trust; actions on resources), the database, the archive and
+backup plumbing, and a count of everything else. Each line holds one thing, so that a change
+adds, removes or rewrites only the lines of what changed: a table's settings, an alarm, one
+policy statement's effect, one principal, action or resource of a statement, one condition
+value. A threshold change is one line per environment, a change to every table one line per
+table, and a new table adds lines (its own, and one resource line in each statement that
+names it) instead of rewriting a policy that lists every table on one line. No line is over
+WIDTH (200) characters: tests/test_review.py checks every snapshot.
 tests/test_review.py snapshots it per stack beside the raw templates.
 Standard library only, like the other readers.
 """
@@ -21,10 +26,14 @@ from collections import Counter
 from typing import Any
 
 from tools.assembly import AssemblyError, Stack, canon, load_stacks, props
-from tools.guard.model import policy
+from tools.guard.model import TABLE_TYPES, policy
 from tools.tables import attribute_types
 
-TABLES = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
+# GlobalTable before Table, the order the summaries have always listed them in.
+TABLES = sorted(TABLE_TYPES)
+# The longest line a review snapshot may hold: longer ones list many things on one line, and
+# a reviewer cannot see which of them a change added.
+WIDTH = 200
 
 
 def ref(value: Any) -> str:
@@ -44,11 +53,16 @@ def ref(value: Any) -> str:
     return value if isinstance(value, str) else canon(value)
 
 
-def principal(value: Any) -> str:
-    """{"Service": "ecs-tasks.amazonaws.com"} -> service ecs-tasks.amazonaws.com."""
-    if isinstance(value, dict) and all(k in ("AWS", "Service", "Federated") for k in value):
-        return ", ".join(f"{k.lower()} {ref(v)}" for k, v in sorted(value.items()))
-    return ref(value)
+def listed(value: Any) -> list:
+    """A policy field that is one value or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def principals(value: Any) -> list[str]:
+    """{"Service": ["a.amazonaws.com", "b.amazonaws.com"]} -> service a.amazonaws.com, service b.amazonaws.com."""
+    if isinstance(value, dict) and all(k in ("AWS", "Service", "Federated", "CanonicalUser") for k in value):
+        return [f"{kind.lower()} {who}" for kind, v in sorted(value.items()) for who in sorted(ref(p) for p in listed(v))]
+    return [ref(value)]
 
 
 def policies(resource: dict) -> str:
@@ -65,16 +79,22 @@ def keys(schema: list | None, types: dict) -> str:
     )
 
 
+def replicas_and_home(p: dict, region: str) -> tuple[list[dict], dict]:
+    """A table's replicas and the one in the stack's region, whose settings the summary shows.
+    A Table holds its per-region settings itself: it is its own one replica."""
+    replicas = p.get("Replicas") or [p]
+    return replicas, next((r for r in replicas if r.get("Region") in (region, None)), replicas[0])
+
+
 def table_lines(lid: str, res: dict, region: str) -> list[str]:
     p = props(res)
     types = attribute_types(p)
-    replicas = p.get("Replicas") or [p]  # a Table holds its per-region settings itself
-    home = next((r for r in replicas if r.get("Region") in (region, None)), replicas[0])
+    replicas, home = replicas_and_home(p, region)
     pitr = home.get("PointInTimeRecoverySpecification") or {}
     ttl = p.get("TimeToLiveSpecification") or {}
     sse = home.get("SSESpecification") or p.get("SSESpecification") or {}
-    parts = [
-        f"table {lid} {ref(p.get('TableName'))}: {keys(p.get('KeySchema'), types)}",
+    # The keys head the block; the settings are the next line, so a change to them is one line.
+    settings = [
         p.get("BillingMode", "PROVISIONED"),
         f"ttl {ttl.get('AttributeName')}" if ttl.get("Enabled") else "no ttl",
         f"stream {p['StreamSpecification'].get('StreamViewType')}" if p.get("StreamSpecification") else "no stream",
@@ -86,10 +106,10 @@ def table_lines(lid: str, res: dict, region: str) -> list[str]:
         else f"sse {p.get('SSESpecification', {}).get('SSEType', 'default')}",
     ]
     if home.get("TableClass", "STANDARD") != "STANDARD":
-        parts.append(home["TableClass"])
+        settings.append(home["TableClass"])
+    lines = [f"table {lid} {ref(p.get('TableName'))}: {keys(p.get('KeySchema'), types)}", "  " + ", ".join(settings)]
     if len(replicas) > 1:
-        parts.append("replicas " + ",".join(sorted(str(ref(r.get("Region"))) for r in replicas)))
-    lines = [", ".join(parts)]
+        lines += [f"  replica {name}" for name in sorted(str(ref(r.get("Region"))) for r in replicas)]
     for index in sorted(p.get("GlobalSecondaryIndexes", []), key=lambda i: i["IndexName"]):
         projection = index.get("Projection", {})
         shown = projection.get("ProjectionType", "ALL")
@@ -103,9 +123,7 @@ def table_lines(lid: str, res: dict, region: str) -> list[str]:
 
 def table_policy(res: dict, region: str) -> dict:
     """A table's resource policy document: a GlobalTable holds it per replica, a Table itself."""
-    p = props(res)
-    replicas = p.get("Replicas") or [p]
-    home = next((r for r in replicas if r.get("Region") in (region, None)), replicas[0])
+    _, home = replicas_and_home(props(res), region)
     return (home.get("ResourcePolicy") or {}).get("PolicyDocument") or {}
 
 
@@ -135,26 +153,47 @@ def alarm_line(res: dict) -> str:
     )
 
 
-def statement_lines(document: dict, indent: str = "  ") -> list[str]:
+def condition_lines(condition: dict) -> list[str]:
+    """`if KEY OPERATOR VALUE`, or `if KEY OPERATOR:` over one value a line when the template
+    lists the values (any one of them matches; for a negated operator, none may)."""
+    tests = [
+        (key, operator, value)
+        for operator, by_key in condition.items()
+        for key, value in (by_key.items() if isinstance(by_key, dict) else [("?", by_key)])
+    ]
     lines = []
-    for s in document.get("Statement", []):
-        actions = s.get("Action", [])
-        actions = ",".join(sorted(actions)) if isinstance(actions, list) else actions
-        resources = s.get("Resource", [])
-        resources = sorted(ref(r) for r in (resources if isinstance(resources, list) else [resources]))
-        condition = f" if {canon(s['Condition'])}" if s.get("Condition") else ""
-        who = f" for {principal(s['Principal'])}" if s.get("Principal") else ""
-        lines.append(f"{indent}{s.get('Effect', 'Allow').lower()}{who} {actions} on {', '.join(resources) or '*'}{condition}")
+    for key, operator, value in sorted(tests, key=lambda test: (test[0], test[1])):
+        if isinstance(value, list):
+            lines += [f"if {key} {operator}:", *(f"  {v}" for v in sorted(ref(v) for v in value))]
+        else:
+            lines.append(f"if {key} {operator} {ref(value)}")
+    return lines
+
+
+# A statement's fields, each value on a line of its own under the label.
+PRINCIPALS = (("Principal", "principal"), ("NotPrincipal", "not principal"))
+ITEMS = (("Action", "action"), ("NotAction", "not action"), ("Resource", "resource"), ("NotResource", "not resource"))
+
+
+def statement_lines(document: dict, indent: str = "  ", trust: bool = False) -> list[str]:
+    """Each statement as its effect, then one line per principal, action, resource and
+    condition value. A trust policy's statements head `trust` and show whom and when only,
+    as the summary always has: their actions are the sts:AssumeRole family."""
+    lines = []
+    for s in listed(document.get("Statement", [])):
+        body = [f"{label} {p}" for field, label in PRINCIPALS for p in (principals(s[field]) if field in s else [])]
+        for field, label in () if trust else ITEMS:
+            body += [f"{label} {item}" for item in sorted(ref(v) for v in listed(s.get(field, [])))]
+        body += condition_lines(s.get("Condition") or {})
+        lines.append(indent + ("trust" if trust else s.get("Effect", "Allow").lower()))
+        lines += [f"{indent}  {line}" for line in body]
     return lines
 
 
 def role_lines(lid: str, res: dict, policies_of: dict[str, list[str]]) -> list[str]:
     p = props(res)
-    trust = [
-        principal(st.get("Principal")) + (f" if {canon(st['Condition'])}" if st.get("Condition") else "")
-        for st in p.get("AssumeRolePolicyDocument", {}).get("Statement", [])
-    ]
-    lines = [f"role {lid} {ref(p.get('RoleName', '(generated name)'))}: trusts {'; '.join(trust)}"]
+    lines = [f"role {lid} {ref(p.get('RoleName', '(generated name)'))}:"]
+    lines += statement_lines(p.get("AssumeRolePolicyDocument", {}), trust=True)
     lines += [f"  managed {ref(arn)}" for arn in p.get("ManagedPolicyArns", [])]
     lines += policies_of.get(lid, [])
     for inline in p.get("Policies", []):
@@ -175,13 +214,12 @@ def summary_lines(stack: Stack) -> list[str]:
         for lid, res in by_type.pop(rtype, {}).items():
             lines += table_lines(lid, res, stack.region)
             table_policies.setdefault(canon(table_policy(res, stack.region)), []).append(lid)
-    # Tables share their resource policy: one block per distinct policy, not one per table.
+    # Tables share their resource policy: one block per distinct policy, not one per table,
+    # naming its tables a line each (a new table adds a line; a count would be rewritten).
     for document, lids in sorted(table_policies.items(), key=lambda item: item[1]):
         policy = json.loads(document)
-        if not policy:
-            lines.append(f"no table policy: {', '.join(lids)}")
-            continue
-        lines.append("table policy of " + (f"all {len(lids)} tables" if len(table_policies) == 1 else ", ".join(lids)) + ":")
+        lines.append("table policy:" if policy else "no table policy:")
+        lines += [f"  of {lid}" for lid in lids]
         lines += statement_lines(policy)
     for lid, res in by_type.pop("AWS::KMS::Key", {}).items():
         p = props(res)
@@ -219,7 +257,8 @@ def summary_lines(stack: Stack) -> list[str]:
     for lid, res in by_type.pop("AWS::IAM::Role", {}).items():
         lines += role_lines(lid, res, policies_of)
     for lid, res in by_type.pop("AWS::IAM::Policy", {}).items():
-        lines.append(f"inline policy {lid} on {ref(props(res).get('Roles'))}")
+        lines.append(f"inline policy {lid}:")
+        lines += [f"  on role {ref(role)}" for role in sorted(listed(props(res).get("Roles", [])), key=ref)]
         lines += statement_lines(props(res).get("PolicyDocument", {}))
     for res in by_type.pop("AWS::Pipes::Pipe", {}).values():
         lines.append(f"pipe {ref(props(res).get('Name'))}: {ref(props(res).get('Source'))} -> {ref(props(res).get('Target'))}")
@@ -247,8 +286,7 @@ def summary_lines(stack: Stack) -> list[str]:
     for res in by_type.pop("AWS::CloudWatch::Alarm", {}).values():
         lines.append(alarm_line(res))
     others = Counter({t: len(r) for t, r in by_type.items()})
-    if others:
-        lines.append("other: " + ", ".join(f"{n} {t}" for t, n in sorted(others.items())))
+    lines += [f"other: {n} {t}" for t, n in sorted(others.items())]
     return lines
 
 
