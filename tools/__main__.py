@@ -6,11 +6,11 @@ import importlib
 import sys
 
 # command -> (module, what it does). Modules are imported only when their command runs, so the
-# guard and the change summary never load more than the standard library and tools.assembly.
+# guard, the change summary and the review summary never load the CDK (they run on old refs).
 COMMANDS = {
     "guard": ("tools.guard", "is this change safe to deploy? (make guard)"),
-    "summary": ("tools.summary", "what a change does to each stack, as Markdown (pull requests)"),
-    "review": ("tools.review", "each stack as a few lines a reviewer reads (tests/__snapshots__/test_review)"),
+    "summary": ("tools.summary", "what a change does, baseline against candidate: resources, guard verdict, cost (pull requests)"),
+    "review": ("tools.review", "what each stack holds, as lines whose diff a reviewer reads (tests/__snapshots__/test_review)"),
     "stacks": ("tools.assembly", "list the stacks of a cloud assembly (make synth prints it)"),
     "validate": ("tools.validate", "cfn-lint over a cloud assembly (make validate, make deploy)"),
     "scan": ("tools.scanners", "checkov and the AWS Control Tower controls over the templates (make scan)"),

@@ -14,6 +14,12 @@ table, and a new table adds lines (its own, and one resource line in each statem
 names it) instead of rewriting a policy that lists every table on one line. No line is over
 WIDTH (200) characters: tests/test_review.py checks every snapshot.
 tests/test_review.py snapshots it per stack beside the raw templates.
+
+One job: say what each stack of one input holds. It compares nothing; a change is the diff
+of its output (the snapshot diff). Which resources a pull request adds, removes or modifies,
+the deploy guard's verdict and the cost delta are tools/summary.py's (two inputs, Markdown
+for the pull request's job summary). They are kept apart, not merged, because they share
+no logic beyond tools.assembly's reader; see tools/summary.py.
 Standard library only, like the other readers.
 """
 

@@ -1,14 +1,22 @@
-"""change-summary: what a change does to each stack, as Markdown for a pull request.
+"""The change summary: what a change does to each stack, as Markdown for a pull request.
 
 Usage: python -m tools summary [--base-label LABEL] BASELINE CANDIDATE
 
-BASELINE and CANDIDATE take the same forms as the deploy guard's (a cloud assembly such as
-cdk.out, or a directory of snapshot/template JSON files); both tools read them with
-`tools.assembly.load_stacks`, so they always agree on what a stack is. For every stack
-it prints the resources added, removed and modified (logical id, type, changed properties),
-then the deploy guard's verdict on the same two inputs, then the change in each environment's
-estimated monthly cost (tools/cost.py). The pull-request workflow appends
+One job: compare two inputs and say what changed and whether it is safe. BASELINE and
+CANDIDATE take the same forms as the deploy guard's (a cloud assembly such as cdk.out, or a
+directory of snapshot/template JSON files); both tools read them with
+`tools.assembly.load_stacks`, so they always agree on what a stack is. For every stack it
+prints the resources added, removed and modified (logical id, type, changed properties),
+then the deploy guard's verdict on the same two inputs, then the change in each
+environment's estimated monthly cost (tools/cost.py). The pull-request workflow appends
 this to $GITHUB_STEP_SUMMARY.
+
+It names which resources and properties changed, never what they now hold: that is
+tools/review.py's job (one input, each stack's contents as lines, whose snapshot diff shows
+how a resource changed). The two stay apart, not merged, because they share no logic beyond
+tools.assembly's reader: they read two inputs against one, write Markdown for a job summary
+against plain lines for a snapshot diff, and serve the workflow against the tests and a
+person. One module would be two programs behind one name.
 
 It always exits 0 on readable input (2 on a usage error): blocking is the guard's job.
 Standard library only, like the guard, plus config (plain Python) for the cost estimate's workload.
@@ -95,7 +103,7 @@ def cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render(changes: list[StackChanges], verdict: str, findings: list, base_label: str, cost: Sequence[str] = ()) -> str:
+def render(changes: list[StackChanges], verdict: str, findings: list, base_label: str, cost: Sequence[str]) -> str:
     lines = [f"## Infrastructure changes against {base_label}", ""]
     changed = [c for c in changes if not c.empty or c.status != "changed"]
     unchanged = [c.name for c in changes if c.empty and c.status == "changed"]
@@ -132,10 +140,9 @@ def render(changes: list[StackChanges], verdict: str, findings: list, base_label
                 f"| {ACTION[f.action]} | {cell(accepted)} |"
             )
         lines += ["", "Safe routes: run `make guard` locally, or see the job log of the deploy-guard step."]
-    if cost:
-        while lines and not lines[-1]:
-            lines.pop()
-        lines += ["", *cost]
+    while lines and not lines[-1]:
+        lines.pop()
+    lines += ["", *cost]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
