@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib.identity import cfn_resource, pin
-from constructs_lib.kms import USE_ACTIONS
+from constructs_lib.kms import USE_ACTIONS, allow_use
 from constructs_lib.nag import acknowledge
 from constructs_lib.props import BackupRule
 from constructs_lib.table import DataTable
@@ -160,10 +160,12 @@ def table_backup_plan(
     vault_name: str,
     rules: Sequence[BackupRule],
     tables: Sequence[DataTable],
+    key: kms.IKey,
     copy_to: Sequence[str] = (),
 ) -> ResourceBackupPlan:
-    """Every table of a system stack in one plan (selection `<plan>-tables`)."""
-    return ResourceBackupPlan(
+    """Every table of a system stack in one plan (selection `<plan>-tables`); the plan's role
+    may read them through their key (the vault's own key is the platform's)."""
+    plan = ResourceBackupPlan(
         scope,
         id,
         plan_name=plan_name,
@@ -174,3 +176,12 @@ def table_backup_plan(
         what=f"the {plan_name} tables",
         copy_to=copy_to,
     )
+    allow_use(
+        key,
+        plan,
+        sid="BackupReadsTables",
+        principal_arns=[Stack.of(plan).format_arn(service="iam", region="", resource="role", resource_name=backup_role_name(plan_name))],
+        actions=BACKUP_KEY_ACTIONS,
+        via_services=("backup", "dynamodb"),
+    )
+    return plan

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from constructs_lib.kms import allow_use
 from constructs_lib.specs import LeadingKeys
-from constructs_lib.table import DataTable, Grant, statements
+from constructs_lib.table import KMS_READ_ACTIONS, KMS_WRITE_ACTIONS, DataTable, Grant, statements
 
 
 class DataAccessRoles(Construct):
@@ -34,13 +36,14 @@ class DataAccessRoles(Construct):
         readonly_principal_arns: Sequence[str],
         migration_principal_arns: Sequence[str] | None,
         tenant_isolation: LeadingKeys | None,
+        key: kms.IKey,
+        app_parameter_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.policies: dict[str, iam.ManagedPolicy] = {}
         # Role id ("App") -> role name: keys name the roles that may use them.
         self.names: dict[str, str] = {}
-        # Grants are collected as data and become each policy's document in one call, not a
-        # statement object per table and role (a third of the app's synth time went to such calls).
+        # Each role's grants, over every table, become its policy's document.
         self.app = self._role(
             "App", f"{name_prefix}-app", app_principal, "Application read-write access", [g for t in tables for g in t.read_write_grants()]
         )
@@ -84,6 +87,20 @@ class DataAccessRoles(Construct):
             self.policies["App"].add_statements(
                 iam.PolicyStatement(actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.tenant.role_arn])
             )
+        if app_parameter_arns:
+            # What the app needs to use its tables, published by the stack (make app-env reads the same).
+            self.policies["App"].add_statements(
+                iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:GetParameters"], resources=list(app_parameter_arns))
+            )
+        # The key's side of the grants: each role only through DynamoDB. By literal ARN: a key
+        # policy naming a role by reference would make the key wait for the role.
+        arns = {
+            role: Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name=name)
+            for role, name in self.names.items()
+        }
+        writers = [arns[r] for r in ("App", "Migration", "Tenant") if r in arns]
+        allow_use(key, self, sid="TablesReadWrite", principal_arns=writers, actions=KMS_WRITE_ACTIONS, via_services=("dynamodb",))
+        allow_use(key, self, sid="TablesReadOnly", principal_arns=[arns["ReadOnly"]], actions=KMS_READ_ACTIONS, via_services=("dynamodb",))
 
     def _role(self, id: str, name: str, principal: iam.IPrincipal, description: str, grants: list[Grant]) -> iam.Role:
         self.names[id] = name

@@ -131,3 +131,8 @@ def app_principal(cfg: EnvironmentConfig) -> iam.IPrincipal:
     if source is not None:
         conditions["ArnLike"] = {"aws:SourceArn": source}
     return iam.ServicePrincipal(access.app_service_principal).with_conditions(conditions)
+
+
+def parameter_arn(cfg: EnvironmentConfig, name: str) -> str:
+    """An SSM parameter of this environment by its name (which starts with "/")."""
+    return f"arn:{partition(cfg.region)}:ssm:{cfg.region}:{cfg.account}:parameter{name}"

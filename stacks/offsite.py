@@ -13,7 +13,7 @@ from constructs import Construct
 
 from config.model import EnvironmentConfig
 from config.retention import archived
-from constructs_lib.archive import ArchiveBucket, PrefixRule
+from constructs_lib.archive_bucket import ArchiveBucket, PrefixRule
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin

@@ -11,7 +11,8 @@ from config.model import EnvironmentConfig
 from config.retention import archived
 from config.validation import COST_TAG, SYSTEM_TAG
 from constructs_lib.alerts import AlarmActions, AlertTopic
-from constructs_lib.archive import ArchiveBucket, ArchiveTarget, ReplicationTarget, delivery_role_name
+from constructs_lib.archive import ArchiveTarget, delivery_role_name
+from constructs_lib.archive_bucket import ArchiveBucket, ReplicationTarget
 from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket
