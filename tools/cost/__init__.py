@@ -600,7 +600,3 @@ def main(argv: list[str] | None = None) -> int:
     results = estimates(stacks)
     print("\n".join(render(result) for result in results.values()), end="")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
