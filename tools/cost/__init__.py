@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from config.model import WorkloadConfig
 from tools.assembly import AssemblyError, Stack, load_stacks, props
+from tools.cost.declared import ACCESSED, Table, alarm_metrics, budget, clusters, interval_days, of_type, system_budgets, tables
 from tools.prices import AS_OF, DAYS_PER_MONTH, HOURS_PER_MONTH, PRICES, REGION, Price
 
 KB_PER_GB = 1024 * 1024
@@ -36,8 +36,6 @@ FIREHOSE_ROUNDING_KB = 5
 # batches of ten (constructs_lib/archive.py).
 DRAIN_BATCH = 10
 RDS_PROXY_MINIMUM_ACU = 8
-ACCESSED = "ACCESSED_AND_THROTTLED_KEYS"
-PI_FREE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -81,151 +79,35 @@ class Estimate:
 # --- what the templates declare ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Table:
-    stack: str
-    logical_id: str
-    on_demand: bool
-    infrequent_access: bool
-    pitr: bool
-    replicas: int
-    rcu_floor: int  # provisioned: table + indexes, autoscaling minimums
-    wcu_floor: int
-    # (mode, rules) of the table and of each index with Contributor Insights on.
-    insights: tuple[tuple[str, int], ...]
-
-
-def _capacity(settings: object, kind: str) -> int:
-    """A provisioned floor: fixed units, or the autoscaling minimum."""
-    if not isinstance(settings, dict):
-        return 0
-    scaling = settings.get(f"{kind}CapacityAutoScalingSettings")
-    if isinstance(scaling, dict):
-        return int(scaling.get("MinCapacity", 0))
-    return int(settings.get(f"{kind}CapacityUnits", 0))
-
-
-def _insights(spec: object, keys: object) -> list[tuple[str, int]]:
-    """Contributor Insights creates a rule per view: most accessed and most throttled (or
-    throttled only), each for partition keys and, with a sort key, for items too."""
-    if not (isinstance(spec, dict) and spec.get("Enabled") in (True, "true")):
-        return []
-    mode = str(spec.get("Mode", ACCESSED))
-    sort_key = any(k.get("KeyType") == "RANGE" for k in keys if isinstance(k, dict)) if isinstance(keys, list) else False
-    return [(mode, (2 if mode == ACCESSED else 1) * (2 if sort_key else 1))]
-
-
-def _table(stack: Stack, lid: str, kind: str, p: dict) -> Table:
-    """A GlobalTable keeps class, PITR, read capacity and insights per replica (the first is
-    this region's); a plain Table keeps them on itself."""
-    global_table = kind == "AWS::DynamoDB::GlobalTable"
-    replicas = [r for r in p.get("Replicas", []) if isinstance(r, dict)] if global_table else [p]
-    here = replicas[0] if replicas else {}
-    gsis = [g for g in p.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)]
-    here_gsis = [g for g in here.get("GlobalSecondaryIndexes", []) if isinstance(g, dict)] if global_table else gsis
-    key_schemas = {g.get("IndexName"): g.get("KeySchema") for g in gsis}
-    if global_table:
-        rcu = _capacity(here.get("ReadProvisionedThroughputSettings"), "Read") + sum(
-            _capacity(g.get("ReadProvisionedThroughputSettings"), "Read") for g in here_gsis
-        )
-        wcu = _capacity(p.get("WriteProvisionedThroughputSettings"), "Write") + sum(
-            _capacity(g.get("WriteProvisionedThroughputSettings"), "Write") for g in gsis
-        )
-    else:
-        throughput = [t for t in [p.get("ProvisionedThroughput")] + [g.get("ProvisionedThroughput") for g in gsis] if isinstance(t, dict)]
-        rcu = sum(int(t.get("ReadCapacityUnits", 0)) for t in throughput)
-        wcu = sum(int(t.get("WriteCapacityUnits", 0)) for t in throughput)
-    return Table(
-        stack.name,
-        lid,
-        p.get("BillingMode", "PROVISIONED") == "PAY_PER_REQUEST",
-        here.get("TableClass") == "STANDARD_INFREQUENT_ACCESS",
-        bool((here.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")),
-        max(1, len(replicas)),
-        rcu,
-        wcu,
-        tuple(_insights(here.get("ContributorInsightsSpecification"), p.get("KeySchema")))
-        + tuple(m for g in here_gsis for m in _insights(g.get("ContributorInsightsSpecification"), key_schemas.get(g.get("IndexName")))),
-    )
-
-
-def tables(stacks: Iterable[Stack]) -> list[Table]:
-    return [
-        _table(stack, lid, resource["Type"], props(resource))
-        for stack in stacks
-        for lid, resource in stack.resources.items()
-        if resource.get("Type") in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table")
-    ]
-
-
-def alarm_metrics(resource: dict) -> tuple[int, int]:
-    """(standard, high-resolution) metrics an alarm is billed for: one per metric it reads,
-    math expressions free."""
-    p = props(resource)
-    if "Metrics" in p:
-        stats = [m["MetricStat"] for m in p["Metrics"] if isinstance(m, dict) and isinstance(m.get("MetricStat"), dict)]
-        high = sum(1 for s in stats if int(s.get("Period", 60)) < 60)
-        return len(stats) - high, high
-    return (0, 1) if int(p.get("Period", 60)) < 60 else (1, 0)
-
-
-def _of_type(stacks: Iterable[Stack], kind: str) -> list[tuple[Stack, str, dict]]:
-    return [(s, lid, r) for s in stacks for lid, r in s.resources.items() if r.get("Type") == kind]
-
-
 def _fixed(estimate: Estimate, stacks: list[Stack], found: list[Table]) -> None:
     add = estimate.add
-    add("fixed", "KMS customer-managed keys", len(_of_type(stacks, "AWS::KMS::Key")), "kms.key")
+    add("fixed", "KMS customer-managed keys", len(of_type(stacks, "AWS::KMS::Key")), "kms.key")
     standard = high = 0
-    for _, _, alarm in _of_type(stacks, "AWS::CloudWatch::Alarm"):
+    for _, _, alarm in of_type(stacks, "AWS::CloudWatch::Alarm"):
         s, h = alarm_metrics(alarm)
         standard, high = standard + s, high + h
     add("fixed", "CloudWatch alarm metrics", standard, "cloudwatch.alarm.metric")
     add("fixed", "CloudWatch alarm metrics, high resolution", high, "cloudwatch.alarm.metric_high_resolution")
-    add("fixed", "CloudWatch dashboards", len(_of_type(stacks, "AWS::CloudWatch::Dashboard")), "cloudwatch.dashboard")
+    add("fixed", "CloudWatch dashboards", len(of_type(stacks, "AWS::CloudWatch::Dashboard")), "cloudwatch.dashboard")
     rules = sum(count for t in found for _, count in t.insights)
     add("fixed", "Contributor Insights rules", rules, "dynamodb.contributor_insights.rule")
     add("fixed", "DynamoDB provisioned reads (floor)", sum(t.rcu_floor * t.replicas for t in found) * HOURS_PER_MONTH, "dynamodb.rcu_hour")
     add("fixed", "DynamoDB provisioned writes (floor)", sum(t.wcu_floor * t.replicas for t in found) * HOURS_PER_MONTH, "dynamodb.wcu_hour")
     endpoints = sum(
         len(props(r).get("SubnetIds", []))
-        for _, _, r in _of_type(stacks, "AWS::EC2::VPCEndpoint")
+        for _, _, r in of_type(stacks, "AWS::EC2::VPCEndpoint")
         if props(r).get("VpcEndpointType") == "Interface"
     )
     add("fixed", "VPC interface endpoints (per zone)", endpoints * HOURS_PER_MONTH, "vpc.interface_endpoint")
-    secrets = len(_of_type(stacks, "AWS::SecretsManager::Secret")) + sum(
-        1 for _, _, r in _of_type(stacks, "AWS::RDS::DBCluster") if props(r).get("ManageMasterUserPassword") in (True, "true")
+    secrets = len(of_type(stacks, "AWS::SecretsManager::Secret")) + sum(
+        1 for _, _, r in of_type(stacks, "AWS::RDS::DBCluster") if props(r).get("ManageMasterUserPassword") in (True, "true")
     )
     add("fixed", "Secrets Manager secrets", secrets, "secretsmanager.secret")
 
 
-@dataclass(frozen=True)
-class Cluster:
-    min_acu: float
-    instances: int
-    insights_beyond_free: bool
-
-
-def clusters(stacks: Iterable[Stack]) -> list[Cluster]:
-    found = []
-    for stack, lid, resource in _of_type(stacks, "AWS::RDS::DBCluster"):
-        p = props(resource)
-        scaling = p.get("ServerlessV2ScalingConfiguration")
-        if not isinstance(scaling, dict):
-            continue
-        members = sum(
-            1
-            for _, _, instance in _of_type([stack], "AWS::RDS::DBInstance")
-            if props(instance).get("DBClusterIdentifier") == {"Ref": lid} and props(instance).get("DBInstanceClass") == "db.serverless"
-        )
-        insights = int(p.get("PerformanceInsightsRetentionPeriod", 0) or 0) > PI_FREE_DAYS
-        found.append(Cluster(float(scaling.get("MinCapacity", 0.5)), members, insights))
-    return found
-
-
 def _database(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) -> None:
     found = clusters(stacks)
-    proxies = len(_of_type(stacks, "AWS::RDS::DBProxy"))
+    proxies = len(of_type(stacks, "AWS::RDS::DBProxy"))
     for cluster in found:
         floor = cluster.min_acu * cluster.instances
         average = (workload.database_average_acu or cluster.min_acu) * cluster.instances
@@ -277,7 +159,7 @@ def _tables(estimate: Estimate, found: list[Table], every: list[Table], workload
 
 
 def _trail(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) -> None:
-    for _, _, trail in _of_type(stacks, "AWS::CloudTrail::Trail"):
+    for _, _, trail in of_type(stacks, "AWS::CloudTrail::Trail"):
         p = props(trail)
         selectors = [s for s in p.get("AdvancedEventSelectors", []) if isinstance(s, dict)]
         dynamodb = [s for s in selectors if "AWS::DynamoDB::Table" in str(s.get("FieldSelectors"))]
@@ -305,7 +187,7 @@ def _trail(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) ->
 def _buckets(stacks: list[Stack]) -> dict[str, dict]:
     return {
         str(props(r).get("BucketName")): props(r)
-        for _, _, r in _of_type(stacks, "AWS::S3::Bucket")
+        for _, _, r in of_type(stacks, "AWS::S3::Bucket")
         if isinstance(props(r).get("BucketName"), str)
     }
 
@@ -332,7 +214,7 @@ def _storage_days(rule: Mapping | None) -> dict[str, float]:
 
 
 def _destinations(stacks: Iterable[Stack]) -> list[dict]:
-    streams = [props(r) for _, _, r in _of_type(stacks, "AWS::KinesisFirehose::DeliveryStream")]
+    streams = [props(r) for _, _, r in of_type(stacks, "AWS::KinesisFirehose::DeliveryStream")]
     return [s["ExtendedS3DestinationConfiguration"] for s in streams if isinstance(s.get("ExtendedS3DestinationConfiguration"), dict)]
 
 
@@ -369,23 +251,6 @@ def _archive(estimate: Estimate, stacks: list[Stack], every: list[Stack], worklo
     ):
         estimate.add("variable", f"Archive storage at full retention, {label}", storage.get(key, 0.0), key)
     estimate.add("variable", "Archive replication to the off-site region", transfer, "transfer.inter_region")
-
-
-_CRON = re.compile(r"^cron\((?P<fields>[^)]*)\)$")
-
-
-def interval_days(schedule: str) -> float:
-    """Days between a backup rule's runs: daily, weekly or monthly cron expressions."""
-    match = _CRON.match(schedule.strip())
-    if not match:
-        return 1.0
-    fields = match["fields"].split()
-    day_of_month, day_of_week = (fields[2], fields[4]) if len(fields) >= 5 else ("*", "?")
-    if day_of_month not in ("*", "?"):
-        return DAYS_PER_MONTH
-    if day_of_week not in ("*", "?"):
-        return 7.0
-    return 1.0
 
 
 def _backups(estimate: Estimate, stacks: list[Stack], all_tables: list[Table], workload: WorkloadConfig) -> None:
@@ -434,31 +299,6 @@ def _merge(lines: list[Line]) -> list[Line]:
     for line in lines:
         merged[(line.group, line.item, line.price_key)] += line.quantity
     return [Line(group, item, quantity, key) for (group, item, key), quantity in merged.items()]
-
-
-SYSTEM_FILTER = re.compile(r"user:System\$([\w-]+)")
-
-
-def budget(stacks: Iterable[Stack]) -> tuple[str, float] | None:
-    """The environment's own budget: the one not filtered to a single system."""
-    for _, _, resource in _of_type(stacks, "AWS::Budgets::Budget"):
-        spec = props(resource).get("Budget") or {}
-        if SYSTEM_FILTER.search(str(spec.get("CostFilters"))):
-            continue
-        limit = spec.get("BudgetLimit") or {}
-        return str(spec.get("BudgetName", "budget")), float(limit.get("Amount", 0))
-    return None
-
-
-def system_budgets(stacks: Iterable[Stack]) -> dict[str, float]:
-    """system key -> the amount of its budget (filtered on the System tag)."""
-    found = {}
-    for _, _, resource in _of_type(stacks, "AWS::Budgets::Budget"):
-        spec = props(resource).get("Budget") or {}
-        match = SYSTEM_FILTER.search(str(spec.get("CostFilters")))
-        if match:
-            found[match.group(1)] = float((spec.get("BudgetLimit") or {}).get("Amount", 0))
-    return found
 
 
 def estimate(environment: str, stacks: Iterable[Stack], workload: WorkloadConfig, every: Iterable[Stack] | None = None) -> Estimate:
