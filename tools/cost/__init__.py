@@ -13,93 +13,28 @@ tools/prices.py, dated and sourced. docs/cost.md says what is left out and why.
 Written by hand: no maintained tool prices a CDK assembly offline (infracost reads
 Terraform; AWS's Pricing Calculator is a web form). Standard library plus config only, so
 the change summary can price an old ref's snapshots too.
+
+    tools.cost.declared   what the templates declare, counted (tables, alarm metrics, clusters,
+                          backup intervals, budgets)
+    tools.cost.pricing    the estimate: those counts and the workload priced, per environment
+                          and, where budgets are per system, per system
+    tools.cost.report     the estimate as text: this command's report, the change summary's section
+    tools.cost            the command line (main), and the names other tools import
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from tools.assembly import AssemblyError, load_stacks
 from tools.cost.declared import Table, interval_days, tables
-from tools.cost.pricing import Estimate, estimate, estimates
-from tools.prices import AS_OF, REGION
+from tools.cost.pricing import estimate, estimates
+from tools.cost.report import delta_markdown, render
 
 # The public names: what tools/summary.py and tests/test_cost.py use.
 __all__ = ["Table", "delta_markdown", "estimate", "estimates", "interval_days", "main", "render", "tables"]
-
-
-# --- output -------------------------------------------------------------------------------
-
-
-def _quantity(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def render(result: Estimate) -> str:
-    width = max([len(line.item) for line in result.lines] + [36])
-
-    def row(label: str, quantity: str, usd: float, price: str = "") -> str:
-        return f"  {label:{width}}  {quantity:>12}  {usd:>10,.2f}  {price}".rstrip()
-
-    out = [
-        f"Monthly estimate for {result.environment}, USD ({REGION} list prices of {AS_OF}, tools/prices.py; "
-        "workload assumed in config/environments.py)",
-    ]
-    for group, title in (("fixed", "fixed: declared in the templates"), ("variable", "variable: the assumed workload")):
-        out += ["", f"  {title:{width}}  {'quantity':>12}  {'USD/month':>10}  unit price"]
-        for line in sorted((x for x in result.lines if x.group == group), key=lambda x: -x.usd):
-            out.append(row(line.item, _quantity(line.quantity), line.usd, f"{line.price.usd:g} per {line.price.per}"))
-        out.append(row(f"{group} total", "", result.total(group)))
-    out += ["", row("total", "", result.total())]
-    if result.budget_usd is None:
-        out.append("  no budget declared for this environment")
-    else:
-        share = result.total() / result.budget_usd * 100 if result.budget_usd else float("inf")
-        out.append(row(f"budget {result.budget_name}", "", result.budget_usd, f"the estimate is {share:.0f}% of it"))
-    for system, (usd, limit) in result.systems.items():
-        label = f"  system {system}" if system else "  shared: platform, CI, off-site"
-        note = f"budget {limit:,.2f}, the estimate is {usd / limit * 100:.0f}% of it" if limit else "in the environment's budget only"
-        out.append(row(label, "", usd, note))
-    if result.fixed_over_half:
-        out.append(
-            f"warning: {result.environment}: fixed cost alone ({result.total('fixed'):,.2f} USD) is more than half of the budget "
-            f"({result.budget_usd:,.2f} USD): the environment costs this much before it serves a request"
-        )
-    return "\n".join(out) + "\n"
-
-
-def delta_markdown(before: Mapping[str, Estimate], after: Mapping[str, Estimate]) -> list[str]:
-    """The change summary's cost section: each environment's estimate before and after, and
-    the items that moved."""
-    lines = [f"### Estimated monthly cost (USD, {REGION} list prices of {AS_OF}, `make cost`)", ""]
-    lines += ["| environment | before | after | change | budget |", "| --- | ---: | ---: | ---: | ---: |"]
-    moved: list[str] = []
-    for env in sorted(before.keys() | after.keys()):
-        old = before[env].total() if env in before else 0.0
-        new = after[env] if env in after else None
-        total = new.total() if new else 0.0
-        limit = f"{new.budget_usd:,.0f}" if new and new.budget_usd is not None else ""
-        lines.append(f"| {env} | {old:,.2f} | {total:,.2f} | {total - old:+,.2f} | {limit} |")
-        was = {(x.group, x.item): x.usd for x in before[env].lines} if env in before else {}
-        now = {(x.group, x.item): x.usd for x in new.lines} if new else {}
-        for key in sorted(was.keys() | now.keys()):
-            change = now.get(key, 0.0) - was.get(key, 0.0)
-            if abs(change) >= 0.005:
-                moved.append(f"| {env} | {key[1]} ({key[0]}) | {was.get(key, 0.0):,.2f} | {now.get(key, 0.0):,.2f} | {change:+,.2f} |")
-    lines.append("")
-    if moved:
-        lines += ["| environment | item | before | after | change |", "| --- | --- | ---: | ---: | ---: |", *moved, ""]
-    else:
-        lines += ["No change to the estimate.", ""]
-    warned = [e for e in after.values() if e.fixed_over_half]
-    lines += [
-        f"Warning: {e.environment}'s fixed cost ({e.total('fixed'):,.2f}) is more than half its budget ({e.budget_usd:,.2f})."
-        for e in warned
-    ]
-    return lines + ([""] if warned else [])
 
 
 def main(argv: list[str] | None = None) -> int:

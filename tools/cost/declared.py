@@ -1,7 +1,8 @@
 """What the synthesized templates declare, counted for the estimate: each table's billing mode,
 class, PITR, replicas, provisioned floors and Contributor Insights rules; the metrics each alarm
-is billed for; the Aurora clusters' minimum capacity; the backup rules' intervals; the budgets.
-No prices here: tools.cost.pricing prices these counts.
+is billed for; each Aurora Serverless cluster's minimum capacity, instances and Performance
+Insights retention; the backup rules' intervals; the budgets. No prices here: tools.cost.pricing
+prices these counts.
 """
 
 from __future__ import annotations
