@@ -493,7 +493,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"db-bootstrap {env}: error: connection lost, nothing was changed: {error.strerror or error}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
