@@ -380,7 +380,7 @@ class Aws:
 @pytest.fixture
 def aws(botocore_session: botocore.session.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     stubbed = Aws(botocore_session)
-    monkeypatch.setattr(db_bootstrap, "aws_client", stubbed.client)
+    monkeypatch.setattr(db_bootstrap.aws, "aws_client", stubbed.client)
     for stubber in stubbed.stubbers.values():
         stubber.activate()
     yield stubbed
@@ -461,7 +461,7 @@ def test_dry_run_connects_to_nothing_and_prints_sql_that_works(server, su, monke
     with monkeypatch.context() as guard:
         guard.setattr(socket.socket, "connect", no_connection)
         guard.setattr(socket, "create_connection", no_connection)
-        guard.setattr(db_bootstrap, "aws_client", no_connection)
+        guard.setattr(db_bootstrap.aws, "aws_client", no_connection)
         assert db_bootstrap.main(["--env", "prod", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "CREATE ROLE personalpod_app WITH LOGIN PASSWORD NULL" in out
@@ -545,7 +545,7 @@ def test_unreachable_rds_api_points_to_host_and_secret_arn(botocore_session, mon
         aws_secret_access_key="testing",
         config=Config(connect_timeout=1, retries={"total_max_attempts": 1}),
     )
-    monkeypatch.setattr(db_bootstrap, "aws_client", lambda service, region: rds)
+    monkeypatch.setattr(db_bootstrap.aws, "aws_client", lambda service, region: rds)
 
     assert db_bootstrap.main(["--env", "dev", "--host", "127.0.0.1"]) == 2
 

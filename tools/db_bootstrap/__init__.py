@@ -28,17 +28,23 @@ Exit code: 0 done (or nothing to do), 2 any error, reported on one line.
 from __future__ import annotations
 
 import argparse
-import json
 import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.catalogue import PERSONALPOD
 from config.environments import ENVIRONMENTS
 from constructs_lib.database import DB_PORT
-from stacks.database import ADMIN_USER, APP_USER, DATABASE, DATABASE_NAME
+from stacks.database import ADMIN_USER, APP_USER, DATABASE_NAME
+from tools.db_bootstrap.aws import (
+    clients_security_group,
+    cluster_identifier,
+    describe_cluster,
+    master_password,
+    master_secret_arn,
+    writer_endpoint,
+)
 from tools.db_bootstrap.errors import BootstrapError, server_message
 from tools.db_bootstrap.sql import IAM_ROLE, bootstrap, script
 
@@ -54,15 +60,6 @@ _AUTH_FAILED = ("28P01", "28000")
 _X509_V_ERR_HOSTNAME_MISMATCH = 62  # OpenSSL's verify code when the certificate names another host
 
 
-def cluster_identifier(env: str) -> str:
-    """The Aurora cluster of `env`, as stacks/database.py names it (`{system}-{env}`)."""
-    return f"{PERSONALPOD.key}-{env}"
-
-
-def clients_security_group(env: str) -> str:
-    return f"{cluster_identifier(env)}-db-clients"
-
-
 @dataclass(frozen=True)
 class Target:
     host: str
@@ -76,92 +73,6 @@ class Target:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-# --- AWS: the writer endpoint and the master password ----------------------------------------
-
-
-def aws_client(service: str, region: str) -> Any:
-    """A boto3 client; the tests replace this with stubbed clients."""
-    import boto3
-    from botocore.config import Config
-
-    # Short connect timeouts: inside the isolated VPC there is no RDS API endpoint, and the default
-    # (60 s, retried) would hang for minutes before saying so.
-    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.client(service, region_name=region, config=config)
-
-
-def _aws_problem(error: Exception) -> str:
-    from botocore.exceptions import ClientError
-
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
-    return str(error) or type(error).__name__
-
-
-def describe_cluster(env: str, region: str) -> dict[str, Any]:
-    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
-
-    identifier = cluster_identifier(env)
-    try:
-        clusters = aws_client("rds", region).describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
-            raise BootstrapError(
-                f"cannot resolve the cluster: no Aurora cluster {identifier} in {region} "
-                f"(is {DATABASE}-{env} deployed, and are these credentials for its account?)"
-            ) from None
-        raise BootstrapError(f"cannot resolve the cluster {identifier} in {region}: {_aws_problem(error)}") from None
-    except (EndpointConnectionError, ConnectTimeoutError) as error:
-        raise BootstrapError(
-            f"cannot resolve the cluster {identifier}: the RDS API in {region} is unreachable ({_aws_problem(error)}); "
-            "inside the isolated VPC, pass --host (the writer endpoint) and --secret-arn (the MasterSecretArn output)"
-        ) from None
-    except BotoCoreError as error:  # no credentials, bad profile
-        raise BootstrapError(f"cannot resolve the cluster {identifier} in {region}: {_aws_problem(error)}") from None
-    if not clusters:
-        raise BootstrapError(f"cannot resolve the cluster: DescribeDBClusters returned nothing for {identifier} in {region}")
-    return dict(clusters[0])
-
-
-def writer_endpoint(cluster: dict[str, Any]) -> str:
-    endpoint = cluster.get("Endpoint")
-    if not endpoint:
-        raise BootstrapError(
-            f"cannot resolve the cluster: {cluster.get('DBClusterIdentifier')} has no writer endpoint yet "
-            f"(status {cluster.get('Status', 'unknown')}); wait until it is available, or pass --host"
-        )
-    return str(endpoint)
-
-
-def master_secret_arn(cluster: dict[str, Any]) -> str:
-    arn = (cluster.get("MasterUserSecret") or {}).get("SecretArn")
-    if not arn:
-        raise BootstrapError(
-            f"cluster {cluster.get('DBClusterIdentifier')} has no master secret (MasterUserSecret): its master password is "
-            "not managed in Secrets Manager; turn it on again with `aws rds modify-db-cluster --manage-master-user-password` "
-            "(docs/database.md, Credentials and rotation)"
-        )
-    return str(arn)
-
-
-def master_password(arn: str, region: str) -> str:
-    """The "password" of the master secret (RDS keeps {"username": ..., "password": ...} there)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        secret = aws_client("secretsmanager", region).get_secret_value(SecretId=arn)
-    except (BotoCoreError, ClientError) as error:
-        raise BootstrapError(f"cannot read the master secret {arn}: {_aws_problem(error)}") from None
-    try:
-        password = json.loads(secret.get("SecretString") or "")["password"]
-    except (ValueError, KeyError, TypeError):
-        raise BootstrapError(f'the master secret {arn} is not JSON with a "password"') from None
-    if not isinstance(password, str) or not password:
-        raise BootstrapError(f'the master secret {arn} has an empty "password"')
-    return password
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
