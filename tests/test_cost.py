@@ -1,4 +1,4 @@
-"""`make cost` (tools/cost.py): a small fixture priced by hand, the real templates counted, the
+"""`make cost` (tools/cost/): a small fixture priced by hand, the real templates counted, the
 workload validated, and the change summary's cost delta."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m tools db-bootstrap` (tools/db_bootstrap.py) against a real PostgreSQL server.
+"""`python -m tools db-bootstrap` (tools/db_bootstrap/) against a real PostgreSQL server.
 
 One PostgreSQL 15 server per module, started from the machine's binaries (initdb, pg_ctl) in a
 temporary directory, listening on 127.0.0.1 and a free port, with TLS from a CA made here. It is
