@@ -8,7 +8,7 @@ directory of snapshot/template JSON files); both tools read them with
 `tools.assembly.load_stacks`, so they always agree on what a stack is. For every stack it
 prints the resources added, removed and modified (logical id, type, changed properties),
 then the deploy guard's verdict on the same two inputs, then the change in each
-environment's estimated monthly cost (tools/cost.py). The pull-request workflow appends
+environment's estimated monthly cost (tools/cost/). The pull-request workflow appends
 this to $GITHUB_STEP_SUMMARY.
 
 It names which resources and properties changed, never what they now hold: that is
@@ -92,7 +92,7 @@ def guard_verdict(baseline: dict, candidate: dict) -> tuple[str, list]:
 
 
 def cost_delta(baseline: dict, candidate: dict) -> list[str]:
-    """The estimate's change (tools/cost.py), both sides priced with today's workload and prices,
+    """The estimate's change (tools/cost/), both sides priced with today's workload and prices,
     so the delta is the change's own."""
     from tools import cost
 
