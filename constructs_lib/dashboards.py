@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from constructs_lib.archive import drain_name
+from constructs_lib.archive_path import drain_name
 
 WIDTH, HEIGHT = 8, 6  # three widgets a row
 ALARMS_PER_WIDGET = 100  # CloudWatch's limit for an alarm status widget

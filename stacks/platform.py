@@ -11,8 +11,9 @@ from config.model import EnvironmentConfig
 from config.retention import archived
 from config.validation import COST_TAG, SYSTEM_TAG
 from constructs_lib.alerts import AlarmActions, AlertTopic
-from constructs_lib.archive import ArchiveTarget, delivery_role_name
+from constructs_lib.archive import delivery_role_name
 from constructs_lib.archive_bucket import ArchiveBucket, ReplicationTarget
+from constructs_lib.archive_path import ArchiveTarget
 from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket

@@ -16,7 +16,8 @@ from config.model import EnvironmentConfig
 from config.retention import RETENTION
 from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.archive import ArchivedTable, ArchiveTarget, TableArchiver, archive_name
+from constructs_lib.archive import TableArchiver
+from constructs_lib.archive_path import ArchivedTable, ArchiveTarget, archive_name
 from constructs_lib.backup import table_backup_plan
 from constructs_lib.dashboards import Dashboard, archive_widgets, table_widgets
 from constructs_lib.kms import DataKey, allow_use

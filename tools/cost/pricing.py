@@ -18,7 +18,7 @@ from tools.prices import DAYS_PER_MONTH, HOURS_PER_MONTH, PRICES, REGION, Price
 KB_PER_GB = 1024 * 1024
 FIREHOSE_ROUNDING_KB = 5
 # The archive pipe sends one message per expired item; the drain pipe reads, and deletes, in
-# batches of ten (constructs_lib/archive.py).
+# batches of ten (constructs_lib/archive_path.py).
 DRAIN_BATCH = 10
 RDS_PROXY_MINIMUM_ACU = 8
 
