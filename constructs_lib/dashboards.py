@@ -1,9 +1,9 @@
 """CloudWatch dashboards on-call opens first: one per system and environment, one for the
 PostgreSQL store, and one overview per environment with the state of every alarm.
 
-Written as dashboard-body JSON on a CfnDashboard: one jsii call per dashboard, where
-cdk-monitoring-constructs (or CDK's L2 widgets) would build an object per widget and metric,
-hundreds per environment (docs/data-model/decisions/: the synth-time budget, issue 17).
+Written in CloudWatch's own dashboard-body JSON (its documented widget format) on a
+CfnDashboard, so the template holds exactly what the console's "View/edit source" shows. Why
+not cdk-monitoring-constructs or CDK's L2 widgets: docs/architecture.md, "Alarms and dashboards".
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ class Grant:
 def statements(grants: Sequence[Grant]) -> list[dict]:
     """Policy statements (JSON) for `grants`, in order, each distinct one once: the key statement
     of every table of a system is the same, and minimizePolicies would merge the copies anyway.
-    JSON, for PolicyDocument.from_json: one jsii call per policy, not one per statement."""
+    A policy's document is written from them with PolicyDocument.from_json."""
     seen: dict[str, Grant] = {}
     for grant in grants:
         seen.setdefault(json.dumps([grant.actions, grant.resources, grant.conditions], sort_keys=True), grant)
