@@ -25,7 +25,8 @@ from pathlib import Path
 
 from config.catalogue import SYSTEMS
 from tools.docs.facts import DataModelError, Stacks, all_tables, roles
-from tools.docs.render import BANNER, DECISIONS, index_page, roles_section, system_page
+from tools.docs.index_page import index_page
+from tools.docs.render import BANNER, DECISIONS, roles_section, system_page
 from tools.docs.sources import from_assembly, synthesize
 from tools.synth import ROOT
 
