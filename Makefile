@@ -140,7 +140,7 @@ docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a 
 
 .PHONY: bench
 BENCH_ARGS ?= --tests --setup
-bench: synth ## Print every performance figure against its target: synth ratio and its floor, test suite, setup, stack sizes, scaling (~6 min)
+bench: synth ## Print every performance figure against its target: synth ratios (whole app, one env), test suite, setup, stack sizes, scaling (~6 min)
 	$(BIN)/python -m tools bench $(BENCH_ARGS)
 
 # --- Local AWS stand-in (docs/local.md): moto on 127.0.0.1 with one environment's tables and samples.

@@ -4,8 +4,8 @@ Usage: python -m tools bench [--runs N] [--tests] [--setup] [--scale 10,50,100,2
 
   synth      whole-app synth wall time against an empty app (one stack, one resource, same
              cdk.json context, CDK's defaults), each run in a fresh Python subprocess, alternated,
-             median of N; target ratio <= 2.5x. Then the floor: the app's own jsii traffic
-             replayed into Node with no app Python (tools.bench.floor), median of N
+             median of N; the same for one environment (-c env=, the first in config); both
+             ratios under a ceiling of 4.0x (no longer a target to push: docs/benchmarks.md)
   --tests    the test suite's wall time (pytest -q -p no:cacheprovider): with every scanner
              running (SCAN_CACHE=off) and with their results cached; target <= 40 s
   --setup    `make setup` in a fresh clone of this repository; target <= 2 min
@@ -35,8 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from config.environments import ENVIRONMENTS
 from tools.assembly import AssemblyError, load_stacks
-from tools.bench.floor import bench_floor
 from tools.bench.scale import (
     DEFAULT_SCALE,
     LIFTED_LIMITS,
@@ -54,10 +54,10 @@ from tools.bench.targets import (
     IAM_MAX_MANAGED_POLICY_CHARS,
     LINEAR_TOLERANCE,
     ROOT,
+    SYNTH_RATIO_CEILING,
     TARGET_COST_SECONDS,
     TARGET_MAX_RESOURCES,
     TARGET_SETUP_SECONDS,
-    TARGET_SYNTH_RATIO,
     TARGET_TEST_SECONDS,
     largest_policy,
     verdict,
@@ -78,12 +78,11 @@ __all__ = [
     "TARGET_COST_SECONDS",
     "TARGET_MAX_RESOURCES",
     "TARGET_SETUP_SECONDS",
-    "TARGET_SYNTH_RATIO",
+    "SYNTH_RATIO_CEILING",
     "TARGET_TEST_SECONDS",
     "app_command",
     "bench_scale",
     "bench_cost",
-    "bench_floor",
     "bench_setup",
     "bench_stacks",
     "bench_synth",
@@ -155,29 +154,33 @@ def app_command() -> list[str]:
     return command[1:]  # the interpreter is sys.executable, the venv's python
 
 
-def bench_synth(runs: int) -> tuple[float, float]:
-    """Print the synth figure; return the medians (whole app, empty app) in seconds."""
-    print(f"== Synth wall time: whole app vs empty app ({runs} runs each, fresh subprocess, median)")
-    empty, whole, no_nag = [], [], []
+def bench_synth(runs: int) -> None:
+    """Print the synth figures: the whole app and one environment against an empty app."""
+    one_env = next(iter(ENVIRONMENTS))  # what an engineer synthesizes: -c env=<the first environment>
+    print(f"== Synth wall time: whole app and one environment vs an empty app ({runs} runs each, fresh subprocess, median)")
+    empty, whole, single, no_nag = [], [], [], []
     for _ in range(runs):  # interleaved, so machine load drifts into all of them alike
         empty.append(timed_synth(["-c", EMPTY_APP], CDK_CONTEXT))
         whole.append(timed_synth(app_command(), CDK_CONTEXT))
+        single.append(timed_synth(app_command(), {**CDK_CONTEXT, "env": one_env}))
         no_nag.append(timed_synth([*app_command()[:-1], "-c", NO_NAG_APP], CDK_CONTEXT))
     for label, times in (
         ("empty app (one stack, one resource)", empty),
         (f"whole app ({' '.join(app_command())}, every env)", whole),
+        (f"one environment (-c env={one_env})", single),
         ("whole app without cdk-nag packs", no_nag),
     ):
         runs_text = " ".join(f"{t:.2f}" for t in times)
         print(f"  {label:34} runs {runs_text} s   median {statistics.median(times):.2f} s")
-    ratio = statistics.median(whole) / statistics.median(empty)
-    print(f"  ratio whole/empty: {ratio:.2f}x   target <= {TARGET_SYNTH_RATIO}x   {verdict(ratio, TARGET_SYNTH_RATIO)}")
+    base = statistics.median(empty)
+    for label, times in (("whole/empty", whole), ("one env/empty", single)):
+        ratio = statistics.median(times) / base
+        print(f"  ratio {label}: {ratio:.2f}x   ceiling {SYNTH_RATIO_CEILING}x   {verdict(ratio, SYNTH_RATIO_CEILING)}")
     print(
-        f"  (without the cdk-nag packs: {statistics.median(no_nag) / statistics.median(empty):.2f}x; "
+        f"  (without the cdk-nag packs: {statistics.median(no_nag) / base:.2f}x; "
         f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
     print()
-    return statistics.median(whole), statistics.median(empty)
 
 
 # ---------------------------------------------------------------- test suite
@@ -302,8 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     if not args.skip_synth:
-        whole, empty = bench_synth(args.runs)
-        bench_floor(args.runs, whole, empty, TARGET_SYNTH_RATIO)
+        bench_synth(args.runs)
     if args.tests:
         bench_tests()
     if args.setup:

@@ -14,13 +14,14 @@ __all__ = [
     "TARGET_COST_SECONDS",
     "TARGET_MAX_RESOURCES",
     "TARGET_SETUP_SECONDS",
-    "TARGET_SYNTH_RATIO",
+    "SYNTH_RATIO_CEILING",
     "TARGET_TEST_SECONDS",
     "largest_policy",
     "verdict",
 ]
 
-TARGET_SYNTH_RATIO = 2.5
+# Synth against an empty app is no longer pushed down (docs/benchmarks.md): it must stay under this.
+SYNTH_RATIO_CEILING = 4.0
 TARGET_TEST_SECONDS = 40
 TARGET_SETUP_SECONDS = 120
 # `make cost` after a synth: reading cdk.out and pricing every environment.
