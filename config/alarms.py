@@ -20,11 +20,9 @@ threshold to decide.
 
 from __future__ import annotations
 
-import string
-from collections.abc import Mapping
 from types import MappingProxyType
 
-from constructs_lib.props import SCOPE_VALUES, AlarmKind, MathSpec, MetricSpec, ThresholdSpec
+from constructs_lib.props import AlarmKind, MathSpec, MetricSpec, ThresholdSpec
 
 # Operations whose SystemErrors and latency the table alarms watch (DynamoDB publishes both per Operation).
 ERROR_OPERATIONS = (
@@ -261,61 +259,3 @@ ALARM_KINDS: MappingProxyType[str, AlarmKind] = MappingProxyType(
 def kinds_for(*scopes: str) -> tuple[AlarmKind, ...]:
     """The catalogue's kinds that apply to any of `scopes`, in catalogue order."""
     return tuple(kind for kind in ALARM_KINDS.values() if set(kind.applies_to) & set(scopes))
-
-
-def threshold_problems(thresholds: Mapping[str, object], *, complete: bool) -> list[tuple[str, object, str]]:
-    """(name, value, what is allowed) for each threshold of `thresholds` that the catalogue does
-    not declare or whose value is out of its range, and (`complete`: an environment's) each
-    the catalogue declares that is missing."""
-    problems: list[tuple[str, object, str]] = []
-    for name, value in thresholds.items():
-        spec = THRESHOLDS.get(name)
-        if spec is None:
-            problems.append((name, value, "a threshold of the alarm catalogue (config/alarms.py): " + ", ".join(THRESHOLDS)))
-            continue
-        low, high = spec.minimum, spec.maximum
-        in_range = isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high)
-        if not in_range:
-            problems.append((name, value, f"a whole number {low}-{high}" if high is not None else f"a whole number >= {low}"))
-    if complete:
-        for name, spec in THRESHOLDS.items():
-            if name not in thresholds:
-                problems.append((name, None, f"a value: {spec.description} (no default; kinds {', '.join(readers(name))} read it)"))
-    return problems
-
-
-def readers(threshold: str) -> list[str]:
-    """The catalogue's kinds that read `threshold`."""
-    return [key for key, kind in ALARM_KINDS.items() if kind.threshold == threshold]
-
-
-def catalogue_problems() -> list[str]:
-    """Mistakes in the alarm catalogue itself, which would otherwise stop synth with a traceback:
-    an unknown threshold or scope, a placeholder a scope's resources do not give, two kinds
-    with one construct id on one scope."""
-    lines: list[str] = []
-    seen: dict[tuple[str, str], str] = {}
-    for key, kind in ALARM_KINDS.items():
-        where = f"alarm catalogue {key}"
-        if kind.threshold not in THRESHOLDS:
-            lines.append(f"{where}: threshold {kind.threshold!r} is not declared in THRESHOLDS: one of " + ", ".join(THRESHOLDS))
-        if not kind.applies_to:
-            lines.append(f"{where}: applies_to is empty: one or more of " + ", ".join(SCOPE_VALUES))
-        for scope in kind.applies_to:
-            if scope not in SCOPE_VALUES:
-                lines.append(f"{where}: applies_to {scope!r} is not a scope: one of " + ", ".join(SCOPE_VALUES))
-                continue
-            for field in ("name", "description"):
-                used = {name for _, name, _, _ in string.Formatter().parse(getattr(kind, field)) if name}
-                unknown = used - SCOPE_VALUES[scope] - {"threshold"}
-                if unknown:
-                    lines.append(
-                        f"{where}: {field} uses {', '.join(sorted(unknown))}, which a {scope}'s alarms do not have: "
-                        + ", ".join(sorted(SCOPE_VALUES[scope] | {"threshold"}))
-                    )
-            other = seen.setdefault((kind.id, scope), key)
-            if other != key:
-                lines.append(f"{where}: id {kind.id!r} is also {other}'s on a {scope}: each kind needs its own construct id")
-        if kind.comparison not in (">=", "<="):
-            lines.append(f"{where}: comparison {kind.comparison!r}: >= or <=")
-    return lines

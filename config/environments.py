@@ -36,6 +36,9 @@ DEV = EnvironmentConfig(
     name="dev",
     account="111111111111",
     region=REGION,
+    # Test data, rebuilt rather than restored.
+    protection="rebuildable",
+    deploy_order=0,
     # Lower cost and easy teardown, as the fusion-health seed's development example does.
     # A hard ceiling on each table's on-demand requests: a runaway test loop is throttled, not billed.
     billing=BillingConfig(max_read_request_units=200, max_write_request_units=100),
@@ -93,6 +96,8 @@ STAGING = EnvironmentConfig(
     name="staging",
     account="222222222222",
     region=REGION,
+    protection="protected",
+    deploy_order=1,
     billing=BillingConfig(max_read_request_units=2000, max_write_request_units=1000),
     contributor_insights="THROTTLED_KEYS",
     pitr=PitrConfig(enabled=True, recovery_period_days=35),
@@ -140,6 +145,9 @@ PROD = EnvironmentConfig(
     name="prod",
     account="333333333333",
     region=REGION,
+    # Users' PHI: every protection is required, not a choice (config/model.py, DataProtection).
+    protection="production",
+    deploy_order=2,
     # Which keys are hot, not only which are throttled: prod's load is the one worth reading.
     contributor_insights="ACCESSED_AND_THROTTLED_KEYS",
     # The fusion-health seed: provisioned capacity for production's steady load, autoscaled.

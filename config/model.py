@@ -1,8 +1,8 @@
 """Typed, frozen per-environment configuration.
 
 Everything an environment may vary is a field here; stacks never branch on the environment's
-name. What is allowed is decided in one place, config/validation.py, before any construct
-exists, so a bad value never reaches a template.
+name. What is allowed is decided by config/rules/, before any construct exists, so a bad
+value never reaches a template.
 """
 
 from __future__ import annotations
@@ -12,18 +12,30 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 from typing import Literal
 
-# Validation lives in config/validation.py; its names stay importable from here, where callers
-# have always found them.
-from config.validation import DEEP_ARCHIVE_MINIMUM_DAYS, GLACIER_MINIMUM_DAYS, ConfigError, select, validate  # noqa: F401
-from constructs_lib.props import AlarmSettings as AlarmConfig
-
 # Values the constructs take as they are: config uses the constructs' own props types, under
 # config's names.
+from constructs_lib.props import AlarmSettings as AlarmConfig
 from constructs_lib.props import BackupRule as BackupRuleConfig
 from constructs_lib.props import Replica as ReplicaConfig
 from constructs_lib.props import TableBilling as BillingConfig
 
 RemovalPolicyName = Literal["retain", "destroy"]
+# How much an environment's data is worth protecting; what validation requires and the deploy
+# guard enforces follow from it (docs/changes.md, "Add an environment"):
+# - "rebuildable": test data, rebuilt rather than restored: nothing is required, and the guard
+#   reports a weakened protection without blocking;
+# - "protected": data worth keeping: backups are required, and the guard blocks a weakened
+#   protection;
+# - "production": users' data: besides that, PITR, deletion protection, Retain, termination
+#   protection, a locked backup vault, off-site copies and the database's deletion protection,
+#   final snapshot and 7 days of backups are required, not choices.
+DataProtection = Literal["rebuildable", "protected", "production"]
+# The cost-allocation tags: every resource carries both (stacks/stage.py), and the budgets filter on them.
+COST_TAG = "CostCenter"
+SYSTEM_TAG = "System"
+# S3's minimum storage durations (days) for the archive's storage classes.
+GLACIER_MINIMUM_DAYS = 90
+DEEP_ARCHIVE_MINIMUM_DAYS = 180
 # RDS can also leave a final snapshot behind when its cluster is deleted.
 DatabaseRemovalPolicyName = Literal["retain", "snapshot", "destroy"]
 
@@ -213,6 +225,9 @@ class EnvironmentConfig:
     name: str
     account: str
     region: str
+    protection: DataProtection
+    # Where it deploys: lower first, one at a time (the deploy workflow and the guard's listing).
+    deploy_order: int
     billing: BillingConfig = BillingConfig()
     # Per-system billing, keyed by system key ("fusion-health"), as the seeds' switches allow.
     billing_overrides: Mapping[str, BillingConfig] = field(default_factory=dict)
@@ -261,10 +276,6 @@ class EnvironmentConfig:
     def table_parameter_name(self, system_key: str, table_id: str) -> str:
         """Where the app reads a table's name, indexes and retention (docs/retention.md)."""
         return TABLE_PARAMETER.format(env=self.name, system=system_key, table=table_id)
-
-    @property
-    def is_production(self) -> bool:
-        return self.name == "prod"
 
 
 def as_dict(obj: object) -> object:

@@ -67,26 +67,3 @@ RETENTION: dict[tuple[str, str], RetentionRule] = {
 def archived() -> list[tuple[str, str, RetentionRule]]:
     """(system, table id, rule) of every table whose expired items are archived, in a stable order."""
     return [(system, table_id, rule) for (system, table_id), rule in sorted(RETENTION.items()) if rule.archive]
-
-
-def check_rules(tables: dict[str, dict[str, str | None]]) -> list[str]:
-    """Problems with RETENTION against the catalogue: `tables` is system -> {table id: ttl attribute}."""
-    problems = []
-    for (system, table_id), rule in RETENTION.items():
-        where = f"retention[{system}.{table_id}]"
-        if table_id not in tables.get(system, {}):
-            problems.append(f"{where} names no table of the catalogue")
-        elif tables[system][table_id] is None:
-            problems.append(f"{where} needs a TTL attribute on the table to expire items")
-        if rule.tier not in ("hot", "warm", "cold"):
-            problems.append(f"{where}.tier = {rule.tier!r} is not allowed: hot, warm or cold")
-        if not (isinstance(rule.days, int) and rule.days > 0):
-            problems.append(f"{where}.days = {rule.days!r} is not allowed: a whole number > 0")
-        elif rule.archive and not (isinstance(rule.table_days, int) and 0 < rule.table_days < rule.days):
-            problems.append(
-                f"{where}.table_days = {rule.table_days!r} is not allowed: a cold table's days in the table, "
-                f"a whole number > 0 and < days ({rule.days}); the archive keeps the rest"
-            )
-        elif not rule.archive and rule.table_days is not None:
-            problems.append(f"{where}.table_days = {rule.table_days!r} is not allowed: None for a {rule.tier} table (it is never archived)")
-    return problems

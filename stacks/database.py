@@ -25,7 +25,7 @@ DATABASE = naming.DATABASE
 DATABASE_NAME = "personalpod"
 ADMIN_USER = "personalpod_admin"
 APP_USER = "personalpod_app"
-# config/validation.py allows up to six zones; the VPC takes the first zone_count of them.
+# config/rules/database.py allows up to six zones; the VPC takes the first zone_count of them.
 MAX_ZONES = 6
 
 

@@ -7,9 +7,8 @@ from aws_cdk import aws_budgets as budgets
 from constructs import Construct
 
 from config.alarms import kinds_for
-from config.model import EnvironmentConfig
+from config.model import COST_TAG, SYSTEM_TAG, EnvironmentConfig
 from config.retention import archived
-from config.validation import COST_TAG, SYSTEM_TAG
 from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.archive import delivery_role_name
 from constructs_lib.archive_bucket import ArchiveBucket, ReplicationTarget

@@ -7,8 +7,7 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from config.catalogue import SYSTEMS
-from config.model import EnvironmentConfig
-from config.validation import SYSTEM_TAG
+from config.model import SYSTEM_TAG, EnvironmentConfig
 from constructs_lib.arns import partition
 from constructs_lib.dashboards import Dashboard, alarm_widgets
 from stacks import naming

@@ -12,6 +12,7 @@ import pytest
 import config
 from config import alarms as catalogue
 from config.environments import ENVIRONMENTS
+from config.rules import alarms as alarm_rules
 from constructs_lib.monitoring import table_targets
 from constructs_lib.props import SCOPE_VALUES, AlarmKind, MetricSpec, ThresholdSpec
 from stacks.stage import DataStage
@@ -100,7 +101,7 @@ def test_a_malformed_alarm_kind_is_a_config_error_naming_it(monkeypatch, broken,
 
 
 def test_the_real_catalogue_is_consistent_and_every_threshold_is_read():
-    assert catalogue.catalogue_problems() == []
+    assert alarm_rules.catalogue_problems() == []
     read = {kind.threshold for kind in catalogue.ALARM_KINDS.values()}
     assert read == set(catalogue.THRESHOLDS), "a threshold no alarm kind reads is dead config"
 

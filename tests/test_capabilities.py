@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 import config
 from config.catalogue import SYSTEMS
-from config.validation import catalogue_problems
+from config.rules.catalogue import catalogue_problems
 from constructs_lib.specs import Key, LocalIndexSpec, TableSpec, WarmThroughput
 from tests.test_config import assert_rejected
 from tests.test_constructs import build_table

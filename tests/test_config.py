@@ -13,6 +13,7 @@ import pytest
 
 import config
 from config.environments import DEV, PROD, STAGING
+from config.errors import ConfigError, Problems
 from config.model import (
     AccessConfig,
     AlarmConfig,
@@ -23,13 +24,13 @@ from config.model import (
     BackupRuleConfig,
     BillingConfig,
     CiConfig,
-    ConfigError,
     KeyConfig,
     OffsiteConfig,
     PitrConfig,
     ReplicaConfig,
     SlackConfig,
 )
+from config.rules import trust
 from constructs_lib.specs import IndexSpec, Key
 from tests.support import ROOT
 
@@ -122,10 +123,10 @@ def test_unknown_environment_names_the_allowed_ones():
         ("dev", {"billing_overrides": {"fusion": BillingConfig()}}, ["dev.billing_overrides['fusion']", "fusion-health"]),
         ("dev", {"pitr": PitrConfig(enabled=True, recovery_period_days=0)}, ["dev.pitr.recovery_period_days = 0", "1-35"]),
         ("staging", {"pitr": PitrConfig(enabled=True, recovery_period_days=36)}, ["staging.pitr.recovery_period_days = 36", "1-35"]),
-        ("prod", {"pitr": PitrConfig(enabled=False)}, ["prod.pitr.enabled = False", "True in prod"]),
-        ("prod", {"deletion_protection": False}, ["prod.deletion_protection = False", "True in prod"]),
-        ("prod", {"removal_policy": "destroy"}, ["prod.removal_policy = 'destroy'", "'retain' in prod"]),
-        ("prod", {"termination_protection": False}, ["prod.termination_protection = False", "True in prod"]),
+        ("prod", {"pitr": PitrConfig(enabled=False)}, ["prod.pitr.enabled = False", "True where protection is 'production'"]),
+        ("prod", {"deletion_protection": False}, ["prod.deletion_protection = False", "True where protection is 'production'"]),
+        ("prod", {"removal_policy": "destroy"}, ["prod.removal_policy = 'destroy'", "'retain' where protection is 'production'"]),
+        ("prod", {"termination_protection": False}, ["prod.termination_protection = False", "True where protection is 'production'"]),
         ("dev", {"removal_policy": "snapshot"}, ["dev.removal_policy = 'snapshot'", "retain or destroy"]),
         ("dev", alarms("dev", throttle_events=0), ["dev.alarms.thresholds['throttle_events'] = 0", "a whole number >= 1"]),
         ("dev", alarms("dev", database_cpu_percent=0), ["dev.alarms.thresholds['database_cpu_percent'] = 0", "a whole number 1-100"]),
@@ -209,7 +210,7 @@ def test_unknown_environment_names_the_allowed_ones():
             {"archive": ArchiveConfig(audit_object_lock="STRICT")},
             ["dev.archive.audit_object_lock = 'STRICT'", "COMPLIANCE, GOVERNANCE or None"],
         ),
-        ("staging", {"backup": BackupConfig()}, ["staging.backup.enabled = False", "True in staging"]),
+        ("staging", {"backup": BackupConfig()}, ["staging.backup.enabled = False", "True where protection is 'protected'"]),
         ("staging", {"backup": BackupConfig(enabled=True)}, ["staging.backup.rules = ()", "at least one rule"]),
         (
             "staging",
@@ -303,9 +304,17 @@ def test_unknown_environment_names_the_allowed_ones():
             ["dev.database.log_retention_days = 45", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30"],
         ),
         ("dev", db("dev", monitoring_interval_seconds=0), ["dev.database.monitoring_interval_seconds = 0", "one of 1, 5, 10, 15, 30, 60"]),
-        ("prod", db("prod", deletion_protection=False), ["prod.database.deletion_protection = False", "True in prod"]),
-        ("prod", db("prod", removal_policy="destroy"), ["prod.database.removal_policy = 'destroy'", "'snapshot' or 'retain' in prod"]),
-        ("prod", db("prod", backup_retention_days=3), ["prod.database.backup_retention_days = 3", ">= 7 in prod"]),
+        (
+            "prod",
+            db("prod", deletion_protection=False),
+            ["prod.database.deletion_protection = False", "True where protection is 'production'"],
+        ),
+        (
+            "prod",
+            db("prod", removal_policy="destroy"),
+            ["prod.database.removal_policy = 'destroy'", "'snapshot' or 'retain' where protection is 'production'"],
+        ),
+        ("prod", db("prod", backup_retention_days=3), ["prod.database.backup_retention_days = 3", ">= 7 where protection is 'production'"]),
     ],
 )
 def test_invalid_value_is_named_with_what_is_allowed(env, change, expected):
@@ -478,7 +487,7 @@ def test_catalogue_mistakes_are_one_config_error_naming_system_table_and_index(m
 
 def test_the_shipped_catalogue_has_no_mistakes():
     from config.catalogue import SYSTEMS
-    from config.validation import catalogue_problems
+    from config.rules.catalogue import catalogue_problems
 
     assert SYSTEMS and catalogue_problems(SYSTEMS) == []
 
@@ -525,9 +534,9 @@ def test_arns_of_another_account_are_refused_unless_trusted(changes, key, value)
 
 def test_a_replica_key_of_another_account_is_refused_unless_trusted():
     key = "arn:aws:kms:us-west-2:999999999999:key/00000000-0000-0000-0000-000000000000"
-    problems = __import__("config.validation", fromlist=["_validate_one"])._validate_one(
-        replace(DEV, replicas=(ReplicaConfig(region="us-west-2", kms_key_arn=key),)), ("daylight",)
-    )
+    p = Problems("dev")
+    trust.check(p, replace(DEV, replicas=(ReplicaConfig(region="us-west-2", kms_key_arn=key),)), ())
+    problems = p.lines
     assert [line for line in problems if "trusted_accounts" in line] == [
         f"dev.replicas[0].kms_key_arn = {key!r} is not allowed: an ARN in this environment's (111111111111) account; "
         "list 999999999999 in trusted_accounts to trust it on purpose"
@@ -685,10 +694,11 @@ def test_an_organization_trail_of_a_trusted_account_is_accepted():
 
 def test_a_cold_rule_needs_its_days_in_the_table(monkeypatch):
     from config import retention
+    from config.rules.retention import check_rules
 
     broken = {**retention.RETENTION, ("daylight", "Users"): retention.RetentionRule(tier="cold", days=2555, table_days=2555)}
     monkeypatch.setattr(retention, "RETENTION", broken)
-    problems = retention.check_rules({"daylight": {"Users": "expiresAt"}})
+    problems = check_rules({"daylight": {"Users": "expiresAt"}})
     assert (
         "retention[daylight.Users].table_days = 2555 is not allowed: a cold table's days in the table, a whole number > 0 "
         "and < days (2555); the archive keeps the rest"
@@ -715,7 +725,7 @@ def test_database_backups_have_no_cold_storage_and_are_required_with_backup():
 @pytest.mark.parametrize(
     "env, offsite, backup, expected",
     [
-        ("prod", OffsiteConfig(), None, "prod.offsite.region = None is not allowed: a second region in prod"),
+        ("prod", OffsiteConfig(), None, "prod.offsite.region = None is not allowed: a second region where protection is 'production'"),
         (
             "prod",
             OffsiteConfig(region="us-east-1"),
@@ -756,3 +766,29 @@ def test_system_budgets_name_a_system_and_fit_the_environments_budget():
     assert_rejected(
         ["dev.tags['CostCenter'] = None is not allowed: set: the environment's budget filters on it"], dev=replace(DEV, tags={})
     )
+
+
+CONFIG_MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for path in (ROOT / "config").rglob("*.py")
+)
+
+
+@pytest.mark.parametrize("module", CONFIG_MODULES)
+def test_each_config_module_imports_alone_without_the_cdk(module):
+    """Config is layered in one direction (config/__init__.py): any module imports on its own in a
+    fresh interpreter, which an import cycle would break, and none of them starts the CDK."""
+    assert len(CONFIG_MODULES) > 10, CONFIG_MODULES
+    code = f"import sys, {module}; assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, sorted(sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_no_config_module_imports_a_private_name_from_another():
+    private = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in (ROOT / "config").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if line.lstrip().startswith("from config")
+        and any(name.strip().startswith("_") for name in line.split(" import ", 1)[-1].split(","))
+    ]
+    assert private == []

@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
+import config
 from config import ConfigError
 from config.environments import ENVIRONMENTS
 from config.model import WorkloadConfig
-from config.validation import validate
 from tests.support import assembly_dir
 from tools import cost, summary
 from tools.assembly import Stack, load_stacks
@@ -313,7 +313,7 @@ def test_workload_values_are_validated(field, value, allowed):
     dev = ENVIRONMENTS["dev"]
     bad = dataclasses.replace(dev, workload=dataclasses.replace(dev.workload, **{field: value}))
     with pytest.raises(ConfigError) as error:
-        validate({**ENVIRONMENTS, "dev": bad}, {})
+        config.validate_all({**ENVIRONMENTS, "dev": bad})
     assert f"dev.workload.{field} = {value!r} is not allowed: {allowed}" in str(error.value)
 
 

@@ -8,8 +8,8 @@ manifest.json, nested Stage assemblies followed), or a directory searched
 recursively for *.template.json files or wrapped snapshot *.json files
 ({"stack": {"name": ..., "terminationProtection": ...}, "template": {...}}).
 Stacks are matched by stack name. A stack belongs to the environment its name
-ends in ("daylight-prod": prod); staging and prod stacks are protected: their
-protections may not be weakened. --env NAME compares only that environment's
+ends in ("daylight-prod": prod); the stacks of an environment whose config says its data is
+protected (`protection` other than "rebuildable") may not have their protections weakened. --env NAME compares only that environment's
 stacks (for a candidate synthesized with `-c env=NAME`).
 
 Deliberate hazards are acknowledged, not switched off: each acceptance names one
@@ -19,8 +19,8 @@ Accepted findings are still printed.
 Warnings (a change that is safe but needs care) are printed and do not fail.
 Exit codes: 0 safe (or every hazard accepted), 1 unaccepted hazards, 2 usage error.
 
-Standard library only on purpose: the guard has to run in CI and against old
-git refs without installing (or importing) the CDK. See docs/deploy-guard.md.
+Standard library and config (plain Python) only, on purpose: the guard has to run in CI and
+against old git refs without installing (or importing) the CDK. See docs/deploy-guard.md.
 
     tools.guard.model    stateful types, rules, findings, shared helpers
     tools.guard.checks   checks on one logical id (replacement, keys, GSIs, TTL, streams, ...)

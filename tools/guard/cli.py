@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from config.environments import ENVIRONMENTS
 from tools.assembly import AssemblyError, load_stacks
 from tools.guard.model import ACCEPT_FILE, ACTION, RULES, Acceptance, Finding, UsageError
 from tools.guard.stacks import compare
@@ -53,7 +54,8 @@ def accept(findings: list[Finding], acceptances: list[Acceptance]) -> list[Accep
 
 # ---------------------------------------------------------------- output and CLI
 
-ENV_ORDER = {"dev": 0, "staging": 1, "prod": 2}
+# Findings of one edit in several environments are listed in deploy order (config).
+ENV_ORDER = {name: cfg.deploy_order for name, cfg in ENVIRONMENTS.items()}
 NOT_CHECKED = (
     "Not checked: this compares templates, it is not `cdk diff`. It cannot see drift or "
     "changes made by hand in AWS, a failed earlier deployment, service quotas, values known "
@@ -81,7 +83,7 @@ def group(findings: list[Finding]) -> list[list[Finding]]:
             *(_generic(finding, text) for text in (finding.stack, finding.property, finding.change, finding.effect, finding.route)),
         )
         groups.setdefault(key, []).append(finding)
-    return [sorted(members, key=lambda f: (ENV_ORDER.get(f.environment, 9), f.environment)) for members in groups.values()]
+    return [sorted(members, key=lambda f: (ENV_ORDER.get(f.environment, len(ENV_ORDER)), f.environment)) for members in groups.values()]
 
 
 def render(members: list[Finding]) -> str:

@@ -1,11 +1,12 @@
 """The deploy guard's vocabulary: what is stateful, the rules, findings, and the small
-helpers every check shares. Standard library only (see tools/guard/__init__.py)."""
+helpers every check shares. Standard library and config only (see tools/guard/__init__.py)."""
 
 from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
 
+from config.environments import ENVIRONMENTS
 from tools.assembly import canon, environment_of, props
 from tools.tables import attribute_types, key_schema
 
@@ -23,8 +24,9 @@ STATEFUL_TYPES = frozenset(
     }
 )
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
-# Environments whose data is protected: weakening a protection there is a hazard.
-PROTECTED_ENVIRONMENTS = ("staging", "prod")
+# Environments whose data is protected (config: protection other than "rebuildable"):
+# weakening a protection there is a hazard.
+PROTECTED_ENVIRONMENTS = frozenset(name for name, cfg in ENVIRONMENTS.items() if cfg.protection != "rebuildable")
 
 # The property holding the physical name; changing it means replacement.
 PHYSICAL_NAME = {

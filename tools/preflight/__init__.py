@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.validation import COST_TAG, SYSTEM_TAG
+from config.model import COST_TAG, SYSTEM_TAG
 from tools.preflight.lines import Line, failed, passed, skipped
 from tools.preflight.offline import count, placeholders
 

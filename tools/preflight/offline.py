@@ -3,7 +3,7 @@ call (`python -m tools preflight --env ENV --offline`). Standard library and con
 
 The config is walked generically (dataclass fields, nested dataclasses, tuples, mappings), so a
 field added later is covered without a change here; each value found is named by its dotted
-key path, as config/validation.py names them ("prod.alerts.emails[0]").
+key path, as config/rules/ names them ("prod.alerts.emails[0]").
 """
 
 from __future__ import annotations

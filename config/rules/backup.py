@@ -1,0 +1,71 @@
+"""AWS Backup: plans, their rules, the vault lock; required where protection is 'protected' or 'production'."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config.errors import Problems
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from config.model import EnvironmentConfig
+    from constructs_lib.specs import SystemSpec
+
+import re
+
+CRON = re.compile(r"^cron\([^()]+\)$")
+
+
+def _backup_rules(p: Problems, prefix: str, rules, *, cold_allowed: bool) -> None:
+    p.check(len(rules) > 0, prefix, rules, "at least one rule when backup is enabled")
+    names = [rule.name for rule in rules]
+    p.check(len(set(names)) == len(names), prefix, names, "unique rule names")
+    for i, rule in enumerate(rules):
+        key = f"{prefix}[{i}]"
+        p.check(bool(re.match(r"^[A-Za-z0-9_.-]{1,50}$", rule.name)), f"{key}.name", rule.name, "1-50 of A-Z a-z 0-9 _ . -")
+        p.check(bool(CRON.match(rule.schedule)), f"{key}.schedule", rule.schedule, "a cron expression such as cron(0 5 * * ? *)")
+        p.positive(f"{key}.delete_after_days", rule.delete_after_days)
+        cold = rule.move_to_cold_storage_after_days
+        if cold is not None and not cold_allowed:
+            p.add(f"{key}.move_to_cold_storage_after_days", cold, "None: AWS Backup keeps no Aurora backups in cold storage")
+        elif cold is not None:
+            p.positive(f"{key}.move_to_cold_storage_after_days", cold)
+            if isinstance(cold, int) and isinstance(rule.delete_after_days, int):
+                # AWS Backup keeps cold-storage recovery points at least 90 days.
+                p.check(
+                    rule.delete_after_days >= cold + 90,
+                    f"{key}.delete_after_days",
+                    rule.delete_after_days,
+                    f">= move_to_cold_storage_after_days + 90 ({cold + 90})",
+                )
+
+
+def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> None:
+    backup = cfg.backup
+    if cfg.protection != "rebuildable":
+        p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True where protection is {cfg.protection!r}")
+    if not backup.enabled:
+        return
+    _backup_rules(p, "backup.rules", backup.rules, cold_allowed=True)
+    # PersonalPod's PostgreSQL store goes to the same locked vault, with rules of its own.
+    _backup_rules(p, "database.backup_rules", cfg.database.backup_rules, cold_allowed=False)
+    lock = backup.vault_lock_min_retention_days
+    if cfg.protection == "production":
+        p.check(
+            lock is not None,
+            "backup.vault_lock_min_retention_days",
+            lock,
+            f"set where protection is {cfg.protection!r}: the vault must be locked",
+        )
+    if lock is not None:
+        p.positive("backup.vault_lock_min_retention_days", lock)
+        for key, rules in (("backup.rules", backup.rules), ("database.backup_rules", cfg.database.backup_rules)):
+            shortest = min((r.delete_after_days for r in rules if isinstance(r.delete_after_days, int)), default=lock)
+            # A locked vault refuses recovery points that would expire before its minimum.
+            p.check(
+                not isinstance(lock, int) or lock <= shortest,
+                "backup.vault_lock_min_retention_days",
+                lock,
+                f"<= the shortest of {key}' delete_after_days ({shortest})",
+            )

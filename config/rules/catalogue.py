@@ -1,0 +1,84 @@
+"""Mistakes in the table catalogue that CDK or CloudFormation would only report as a traceback or a failed deployment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from constructs_lib.specs import SystemSpec
+
+from config.rules.alarms import threshold_problems
+
+# DynamoDB's default quota of global secondary indexes per table, and its fixed limit of local ones.
+MAX_GSIS = 20
+MAX_LSIS = 5
+
+
+def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
+    """Mistakes in the table catalogue that CDK or CloudFormation would only report as a
+    traceback or a failed deployment: one line each, naming system, table and index."""
+    lines: list[str] = []
+    for system in systems:
+        seen_tables: set[str] = set()
+        for table in system.tables:
+            where = f"{system.key}.{table.id}"
+            if table.id in seen_tables:
+                lines.append(f"catalogue {where}: table id {table.id!r} is used twice in {system.key}; each table needs its own id")
+            seen_tables.add(table.id)
+            names = [index.name for index in table.indexes]
+            for name in sorted({n for n in names if names.count(n) > 1}):
+                lines.append(f"catalogue {where}: index name {name!r} is used {names.count(name)} times; index names are unique per table")
+            locals_ = [local.name for local in table.local_indexes]
+            for name in sorted({n for n in locals_ if (names + locals_).count(n) > 1}):
+                lines.append(
+                    f"catalogue {where}: index name {name!r} is used {(names + locals_).count(name)} times; index names are unique per table"
+                )
+            if table.local_indexes and table.sort_key is None:
+                lines.append(
+                    f"catalogue {where}: local indexes {', '.join(locals_)} need the table to have a sort key (DynamoDB requires one)"
+                )
+            if len(table.local_indexes) > MAX_LSIS:
+                lines.append(f"catalogue {where}: {len(table.local_indexes)} local secondary indexes; DynamoDB allows {MAX_LSIS} per table")
+            for local in table.local_indexes:
+                if table.sort_key and local.sort_key == table.sort_key:
+                    lines.append(
+                        f"catalogue {where}: local index {local.name!r} sorts on the table's own sort key; query the table instead"
+                    )
+            warm = table.warm_throughput
+            if warm is not None:
+                for unit in ("read_units_per_second", "write_units_per_second"):
+                    value = getattr(warm, unit)
+                    if value is not None and not (isinstance(value, int) and value > 0):
+                        lines.append(f"catalogue {where}: warm_throughput.{unit} = {value!r}; a whole number > 0, or None")
+            if table.table_class not in ("STANDARD", "STANDARD_INFREQUENT_ACCESS"):
+                lines.append(f"catalogue {where}: table_class = {table.table_class!r}; STANDARD or STANDARD_INFREQUENT_ACCESS")
+            for name, value, allowed in threshold_problems(table.alarm_thresholds, complete=False):
+                lines.append(f"catalogue {where}: alarm_thresholds[{name!r}] = {value!r} is not allowed: {allowed}")
+            if len(table.indexes) > MAX_GSIS:
+                lines.append(f"catalogue {where}: {len(table.indexes)} global secondary indexes; DynamoDB allows {MAX_GSIS} per table")
+            types: dict[str, set[str]] = {}
+            own = (table.partition_key, table.sort_key)
+            for key in own:
+                if key:
+                    types.setdefault(key.name, set()).add(key.type)
+            for index in table.indexes:
+                if (index.partition_key, index.sort_key) == own:
+                    lines.append(
+                        f"catalogue {where}: index {index.name!r} has the table's own keys ({table.partition_key.name}"
+                        + (f" + {table.sort_key.name}" if table.sort_key else "")
+                        + "); query the table instead, or give the index other keys"
+                    )
+                for key in (index.partition_key, index.sort_key):
+                    if key:
+                        types.setdefault(key.name, set()).add(key.type)
+            for local in table.local_indexes:
+                types.setdefault(local.sort_key.name, set()).add(local.sort_key.type)
+            for name, kinds in sorted(types.items()):
+                if len(kinds) > 1:
+                    lines.append(
+                        f"catalogue {where}: attribute {name!r} is a key with types {', '.join(sorted(kinds))}; "
+                        "an attribute has one type (S, N or B) in a table and its indexes"
+                    )
+    return lines

@@ -1,0 +1,106 @@
+"""PersonalPod's Aurora cluster: network, capacity, readers, backups, retention, monitoring."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config.errors import Problems
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from config.model import EnvironmentConfig
+    from constructs_lib.specs import SystemSpec
+
+import ipaddress
+
+from config.rules.aws import LOG_RETENTION_DAYS
+
+PERFORMANCE_INSIGHTS_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+
+
+def _half_steps(value: object, low: float, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high and float(value * 2).is_integer()
+
+
+def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> None:
+    db = cfg.database
+    try:
+        network = ipaddress.IPv4Network(db.vpc_cidr)
+        ok_cidr = network.is_private and 16 <= network.prefixlen <= 22
+    except (ValueError, TypeError):
+        ok_cidr = False
+    p.check(
+        ok_cidr, "database.vpc_cidr", db.vpc_cidr, "a private IPv4 network from /16 to /22 such as 10.40.0.0/16 (room for a /24 per zone)"
+    )
+    zones = db.zone_count
+    ok_zones = isinstance(zones, int) and not isinstance(zones, bool) and 2 <= zones <= 6
+    p.check(ok_zones, "database.zone_count", zones, "2-6: RDS and RDS Proxy need subnets in at least two zones")
+    if ok_cidr and ok_zones:
+        p.check(
+            zones <= 2 ** (24 - network.prefixlen),
+            "database.zone_count",
+            zones,
+            f"at most {2 ** (24 - network.prefixlen)}: one /24 per zone in {db.vpc_cidr}",
+        )
+    p.check(_half_steps(db.min_capacity_acu, 0, 256), "database.min_capacity_acu", db.min_capacity_acu, "0-256 in steps of 0.5")
+    p.check(_half_steps(db.max_capacity_acu, 1, 256), "database.max_capacity_acu", db.max_capacity_acu, "1-256 in steps of 0.5")
+    if _half_steps(db.min_capacity_acu, 0, 256) and _half_steps(db.max_capacity_acu, 1, 256):
+        p.check(
+            db.max_capacity_acu >= db.min_capacity_acu,
+            "database.max_capacity_acu",
+            db.max_capacity_acu,
+            f">= min_capacity_acu ({db.min_capacity_acu})",
+        )
+    p.check(
+        isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15,
+        "database.readers",
+        db.readers,
+        "0-15 (Aurora's replica limit)",
+    )
+    days = db.backup_retention_days
+    p.check(
+        isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 35,
+        "database.backup_retention_days",
+        days,
+        "1-35 (Aurora's range)",
+    )
+    p.check(
+        db.removal_policy in ("retain", "snapshot", "destroy"), "database.removal_policy", db.removal_policy, "retain, snapshot or destroy"
+    )
+    p.check(
+        db.performance_insights_retention_days in PERFORMANCE_INSIGHTS_DAYS,
+        "database.performance_insights_retention_days",
+        db.performance_insights_retention_days,
+        "7, a multiple of 31 up to 713, or 731",
+    )
+    p.check(
+        db.log_retention_days in LOG_RETENTION_DAYS,
+        "database.log_retention_days",
+        db.log_retention_days,
+        "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+    )
+    p.check(
+        db.monitoring_interval_seconds in MONITORING_INTERVALS,
+        "database.monitoring_interval_seconds",
+        db.monitoring_interval_seconds,
+        "one of 1, 5, 10, 15, 30, 60",
+    )
+    if cfg.protection == "production":
+        # The primary store of users' data: a config slip must never be able to delete it.
+        p.check(
+            db.deletion_protection is True,
+            "database.deletion_protection",
+            db.deletion_protection,
+            f"True where protection is {cfg.protection!r}",
+        )
+        p.check(
+            db.removal_policy in ("snapshot", "retain"),
+            "database.removal_policy",
+            db.removal_policy,
+            f"'snapshot' or 'retain' where protection is {cfg.protection!r}",
+        )
+        p.check(
+            not isinstance(days, int) or days >= 7, "database.backup_retention_days", days, f">= 7 where protection is {cfg.protection!r}"
+        )
