@@ -61,7 +61,7 @@ synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|pr
 	@set -o pipefail; $(CDK) synth --quiet $(CDK_ENV_ARG) 2>&1 | { grep -v '^Supply a stack id' || true; }
 	@$(BIN)/python -m tools stacks cdk.out
 
-test: $(STAMP) ## Run the whole test suite
+test: $(STAMP) ## The project's own tests: config, constructs, stacks, snapshots, guard, tools, the local stand-in (not the scanners: make scan)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
@@ -73,14 +73,15 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy over the app, constructs, 
 cost: synth ## Monthly cost estimate beside each budget, from cdk.out and the workload in config (ENV=dev for one)
 	@$(BIN)/python -m tools cost $(if $(ENV),--env $(ENV),) cdk.out
 
-guard: synth ## Deploy guard: cdk.out against the committed snapshots (ENV=prod: that environment only; BASE=git-ref: that ref's snapshots)
-	@set -e; baseline=tests/__snapshots__; \
-	if [ -n "$(BASE)" ]; then \
-	  baseline=$$(mktemp -d); trap 'rm -rf "$$baseline"' EXIT; \
-	  git archive "$(BASE)" tests/__snapshots__ | tar -x -C "$$baseline"; \
-	  echo "baseline: snapshots of $(BASE)"; \
+guard: synth ## Deploy guard: cdk.out against the snapshots committed at HEAD (BASE=git-ref: that ref's; ENV=NAME: that environment only)
+	@set -e; base="$(or $(BASE),HEAD)"; baseline=$$(mktemp -d); trap 'rm -rf "$$baseline"' EXIT; \
+	git archive "$$base" tests/__snapshots__ | tar -x -C "$$baseline"; \
+	echo "baseline: the snapshots committed at $$base"; \
+	changed=$$({ git diff --name-only "$$base" -- tests/__snapshots__/test_snapshots; git ls-files --others --exclude-standard tests/__snapshots__/test_snapshots; } | wc -l); \
+	if [ "$$changed" -gt 0 ]; then \
+	  echo "note: $$changed snapshot file(s) in the working copy differ from $$base's; they are not the baseline (an updated snapshot does not make a change safe)"; \
 	fi; \
-	$(BIN)/python -m tools guard $(if $(ENV),--env $(ENV),) "$$baseline" cdk.out
+	$(BIN)/python -m tools guard $(if $(ENV),--env $(ENV),) "$$baseline/tests/__snapshots__" cdk.out
 
 diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
 	@test -n "$(ENV)" || { echo "make diff needs ENV=dev|staging|prod"; exit 2; }
@@ -128,11 +129,24 @@ app-env: $(STAMP) ## Each system's app variables (table names, indexes, TTL days
 	@test -n "$(ENV)" || { echo "make app-env needs ENV=dev|staging|prod"; exit 2; }
 	$(BIN)/python -m tools app-env --env $(ENV)
 
-scan: $(STAMP) ## checkov and the AWS Control Tower controls over cdk.out (make test runs them too; make synth first)
+scan: synth ## cfn-lint, checkov and the AWS Control Tower controls over cdk.out, then the scanners' own tests (the only place they run)
 	$(BIN)/python -m tools scan cdk.out
+	$(BIN)/python -m pytest -m scan $(PYTEST_ARGS)
 
 clean: ## Remove cdk.out (keeps .venv and node_modules)
 	rm -rf cdk.out
+
+.PHONY: e2e
+e2e: $(STAMP) ## The Makefile's own commands end to end in a scratch copy (make update, then make guard refuses a key rename)
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+.PHONY: update
+update: $(STAMP) ## After a change you meant: regenerate every derived file (formatting, template and review snapshots, generated docs), then read the diff
+	$(BIN)/ruff check --fix --quiet .
+	$(BIN)/ruff format --quiet .
+	$(BIN)/python -m pytest -q -n 0 -p no:cacheprovider tests/test_snapshots.py tests/test_review.py --snapshot-update
+	$(BIN)/python -m tools docs
+	@echo "update: done. Read 'git diff' (the review summaries first: tests/__snapshots__/test_review/), run make guard, then make test; docs/changes.md has the checklist."
 
 .PHONY: docs
 docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a fresh synth (DOCS_ARGS=--check only reports stale files)

@@ -773,14 +773,24 @@ CONFIG_MODULES = sorted(
 )
 
 
-@pytest.mark.parametrize("module", CONFIG_MODULES)
-def test_each_config_module_imports_alone_without_the_cdk(module):
-    """Config is layered in one direction (config/__init__.py): any module imports on its own in a
-    fresh interpreter, which an import cycle would break, and none of them starts the CDK."""
+# Imports each module as if first: every config module forgotten before the next import, so an
+# import cycle, which only breaks the module imported first, shows; and none may start the CDK.
+IMPORT_EACH_ALONE = """
+import importlib, sys
+for module in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m == "config" or m.startswith("config.")]:
+        del sys.modules[loaded]
+    importlib.import_module(module)
+    assert "aws_cdk" not in sys.modules and "jsii" not in sys.modules, (module, "started the CDK")
+print(len(sys.argv) - 1)
+"""
+
+
+def test_each_config_module_imports_alone_without_the_cdk():
+    """Config is layered in one direction (config/__init__.py): any module imports on its own."""
     assert len(CONFIG_MODULES) > 10, CONFIG_MODULES
-    code = f"import sys, {module}; assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, sorted(sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = subprocess.run([sys.executable, "-c", IMPORT_EACH_ALONE, *CONFIG_MODULES], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == str(len(CONFIG_MODULES)), done.stderr[-2000:]
 
 
 def test_no_config_module_imports_a_private_name_from_another():

@@ -14,7 +14,7 @@ import config
 from app import NAG_PACKS
 from config.catalogue import SYSTEMS
 from stacks.stage import stack_regions
-from tests.support import resources, validate_templates
+from tests.support import resources
 
 ENVS = ["dev", "staging", "prod"]
 STATEFUL = (
@@ -215,24 +215,6 @@ def test_acknowledgements_are_few_narrow_and_reasoned(synthesized, env):
                 assert len(skip["comment"]) >= 60, f"{skip['id']} on {where}: the reason is too thin: {skip['comment']!r}"
                 found.add((where, f"checkov::{skip['id']}"))
     assert found == expected_acknowledgements(env)
-
-
-# --- cfn-lint ------------------------------------------------------------------------------
-
-
-def test_cfn_lint_has_no_errors_or_warnings_in_any_template(stages, cfn_lint_findings):
-    # The gate that replaces CDK's built-in validation (app.APP_SETTINGS): every template of
-    # every environment, linted in the background since the session's synth.
-    linted = sum(len(stage.synth().stacks) for stage in stages)
-    assert linted == 25, linted
-    assert not cfn_lint_findings, json.dumps(cfn_lint_findings, indent=2)
-
-
-def test_cfn_lint_harness_reports_a_broken_template(tmp_path):
-    broken = tmp_path / "broken.template.json"
-    broken.write_text(json.dumps({"Resources": {"T": {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {"KeySchema": "nope"}}}}))
-    findings = validate_templates.results(validate_templates.start({"us-east-1": [str(broken)]}))
-    assert any(f.startswith("E3012 'nope' is not of type 'array'") for f in findings[str(broken)]), findings
 
 
 # --- data-safety policy (what cdk-nag cannot see) ------------------------------------------

@@ -43,6 +43,7 @@ def test_get_and_put_round_trip_and_off_means_off(cache, monkeypatch):
     assert not (cache / "kind" / "other.json").exists()
 
 
+@pytest.mark.scan
 def test_cfn_lint_runs_once_per_template_content(cache, tmp_path):
     broken = tmp_path / "broken.template.json"
     broken.write_text(json.dumps({"Resources": {"T": {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {"KeySchema": "nope"}}}}))
@@ -98,25 +99,3 @@ def test_only_the_run_specific_stack_traces_of_metadata_are_left_out_of_the_key(
     assert scan_cache.key(files=[path], root=tmp_path) == before
     path.write_text(metadata("bbbb", "another reason"))
     assert scan_cache.key(files=[path], root=tmp_path) != before
-
-
-def test_a_second_worker_waits_for_the_first_workers_results_or_runs_its_own(cache, tmp_path, synthesized, monkeypatch):
-    """tests/conftest.py: under pytest-xdist only gw0 runs the scanners; another worker waits
-    until every result its own templates need is cached, or until gw0 says it is done."""
-    from tests import conftest
-    from tests.support import assembly_dir
-
-    waiter = conftest.Scanners(assembly_dir(synthesized), tmp_path, tmp_path)
-    wanted = waiter.keys()
-    assert {kind for kind, _ in wanted} == {"cfn-lint", "checkov", "control-tower"}
-    assert len(wanted) == len(synthesized) + 2  # one cfn-lint result per template
-
-    monkeypatch.setattr(conftest, "SCANNER_WAIT_SECONDS", 0.6)
-    with pytest.raises(RuntimeError, match="the first test worker's scanners gave no result within 0.6 s"):
-        waiter.wait_for_first_worker()
-    waiter.done_marker.touch()  # gw0 finished without these results: this worker runs its own
-    waiter.wait_for_first_worker()
-    waiter.done_marker.unlink()
-    for kind, key in wanted:
-        scan_cache.put(kind, key, [] if kind == "cfn-lint" else {})
-    waiter.wait_for_first_worker()  # everything cached: no wait

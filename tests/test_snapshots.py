@@ -2,8 +2,8 @@
 
 A snapshot diff in a pull request is the template diff, and the deploy guard's baseline.
 Read the review summary's diff (tests/__snapshots__/test_review/, a few lines per change)
-first; update with `make test PYTEST_ARGS=--snapshot-update` only for a change you meant, and
-say in the commit message what changed.
+first; update with `make update` only for a change you meant, and say in the commit message what
+changed.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ EXPECTED = [name for cfg in ENVIRONMENTS.values() for name in stack_names(cfg)]
 UPDATE_HINT = (
     "This stack's template changed. Before updating any snapshot: run `make guard` (is the change "
     "safe to deploy?) and read the review summary's diff in tests/__snapshots__/test_review/ (what "
-    "changed, in a few lines). Only for a change you meant: make test PYTEST_ARGS=--snapshot-update, "
-    "and say in the commit message what changed and why."
+    "changed, in a few lines). Only for a change you meant: make update (docs/changes.md), and say "
+    "in the commit message what changed and why."
 )
 
 

@@ -31,7 +31,7 @@ class Stack:
     """One synthesized stack, whatever form it was read from."""
 
     name: str  # CloudFormation stack name, e.g. "daylight-dev"
-    environment: str  # dev | staging | prod: the Stage's name (the stack name's last part)
+    environment: str  # the Stage's name, an environment of config (the stack name's last part)
     template: dict
     termination_protection: bool | None = None  # None: the input form does not say
     account: str = ""

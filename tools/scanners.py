@@ -1,17 +1,20 @@
 """scan: the field's scanners over the synthesized templates (docs/security.md).
 
-    python -m tools scan [cdk.out]          (make scan)
+    python -m tools scan [cdk.out] [--scanners cfn-lint,checkov,control-tower]      (make scan)
     python -m tools scan --control-tower-only --outdir DIR --report FILE
 
+- cfn-lint, errors and warnings, over every template (tools/validate.py);
 - checkov (PyPI), run from its own virtualenv (.venv/scanners: its pins cannot share the app's
-  boto3), over every template, offline;
+  boto3), over every template, offline, with a canary template it must fail
+  (tools/scanner_canary/): a run that finds nothing proves nothing;
 - AWS Control Tower's proactive controls, through cdklabs-cdk-validator-cfnguard as a CDK
   policy-validation plugin: the app is synthesized once more with the plugin attached.
 
-A finding is accepted only as an acknowledgement on its own resource, with a reason
-(constructs_lib/nag.py); tests/test_guardrails.py pins them all. Exit 1 on any unacknowledged
-finding, 2 when a scanner could not run. The test suite starts both in the background
-(tests/conftest.py) and reads them in tests/test_scanners.py.
+They run together, in the background, each on its own process. A finding is accepted only as
+an acknowledgement on its own resource, with a reason (constructs_lib/nag.py);
+tests/test_guardrails.py pins them all. Exit 1 on any unacknowledged finding, 2 when a
+scanner could not run or did not check what it should (a template unread, the canary passed).
+`make scan` runs this, then the scanners' own tests (pytest -m scan).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -305,9 +309,82 @@ def stop(process: subprocess.Popen | Cached) -> None:
 # --- the command ----------------------------------------------------------------------------
 
 
+SCANNERS = ("cfn-lint", "checkov", "control-tower")
+CANARY = Path(__file__).parent / "scanner_canary"
+# What checkov must report on the canary: no access logs, no versioning.
+CANARY_FINDINGS = {"CKV_AWS_18", "CKV_AWS_21"}
+
+
+def scanner_names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(names) - set(SCANNERS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: a comma-separated list of {', '.join(SCANNERS)}")
+    return names
+
+
+def scan(assembly: Path, chosen: tuple[str, ...], work: Path) -> tuple[list[Finding], str]:
+    """(unacknowledged findings, a line saying what ran) of the chosen scanners over `assembly`.
+    Raises ScanError when a scanner could not run or did not check what it should."""
+    from tools import validate
+
+    started: dict[str, object] = {}
+    try:
+        if "cfn-lint" in chosen:
+            started["cfn-lint"] = validate.start(validate.templates(assembly))
+        if "control-tower" in chosen:
+            started["control-tower"] = control_tower_start(assembly, work / "cdk.out", work / "control-tower.json")
+        if "checkov" in chosen:
+            # checkov reads a copy with the canary beside the assembly (readers of the
+            # assembly go by its manifest and never see the canary).
+            scanned = work / "scanned"
+            shutil.copytree(assembly, scanned)
+            shutil.copytree(CANARY, scanned / CANARY.name)
+            started["checkov"] = checkov_start(scanned, work / "checkov.json")
+        findings: list[Finding] = []
+        said = []
+        if "cfn-lint" in started:
+            lint = validate.results(started["cfn-lint"])  # type: ignore[arg-type]
+            findings += [
+                Finding("cfn-lint", line.split(" ", 1)[0], path, "the template", line.split(" ", 1)[-1])
+                for path, lines in lint.items()
+                for line in lines
+            ]
+            said.append(f"cfn-lint on {sum(map(len, validate.templates(assembly).values()))} templates")
+        if "checkov" in started:
+            failed, checked = checkov_results(started["checkov"], work / "checkov.json")  # type: ignore[arg-type]
+            templates = {"/" + str(p.relative_to(assembly)) for p in assembly.glob("assembly-*/*.template.json")} or {
+                "/" + p.name for p in assembly.glob("*.template.json")
+            }
+            unread = sorted(t for t in templates if checked.get(t, 0) < 5)
+            if unread:
+                raise ScanError(f"checkov ran fewer than 5 checks on {', '.join(unread)}: it did not read them")
+            canary = {f.rule for f in failed if f.template.startswith(f"/{CANARY.name}/")}
+            if not CANARY_FINDINGS <= canary:
+                raise ScanError(f"checkov did not report {sorted(CANARY_FINDINGS - canary)} on its canary: it is not checking")
+            findings += [f for f in failed if not f.template.startswith(f"/{CANARY.name}/")]
+            said.append(f"checkov {sum(checked.values())} checks on {len(templates)} templates (and its canary)")
+        if "control-tower" in started:
+            findings += control_tower_results(started["control-tower"], work / "control-tower.json")  # type: ignore[arg-type]
+            said.append(
+                f"the {len(applicable_controls(resource_types(assembly)))} Control Tower controls that apply, on a synth of the same code"
+            )
+        return findings, ", ".join(said)
+    finally:
+        for name in ("checkov", "control-tower"):
+            if name in started:
+                stop(started[name])  # type: ignore[arg-type]
+        lint_run = started.get("cfn-lint")
+        for process in getattr(lint_run, "processes", ()):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools scan", description=__doc__.split("\n\n")[0])
     parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
+    parser.add_argument("--scanners", type=scanner_names, default=SCANNERS, help="which to run (default: all): " + ", ".join(SCANNERS))
     parser.add_argument("--control-tower-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--outdir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
@@ -317,29 +394,15 @@ def main(argv: list[str] | None = None) -> int:
             result = control_tower_synth(args.outdir, resource_types(args.assembly))
             args.report.write_text(json.dumps(result, indent=1))
             return 1 if result["violations"] else 0
-        if not args.assembly.is_dir():
+        if not (args.assembly / "manifest.json").is_file():
             print(f"scan: no cloud assembly at {args.assembly}: run make synth first", file=sys.stderr)
             return 2
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp)
-            tower = control_tower_start(args.assembly, out / "cdk.out", out / "control-tower.json")
-            try:
-                checkov = checkov_start(args.assembly, out / "checkov.json")
-                try:
-                    failed, checked = checkov_results(checkov, out / "checkov.json")
-                finally:
-                    stop(checkov)
-                findings = [*failed, *control_tower_results(tower, out / "control-tower.json")]
-            finally:
-                stop(tower)
-    except ScanError as error:
+            findings, said = scan(args.assembly, args.scanners, Path(tmp))
+    except (ScanError, RuntimeError) as error:
         print(f"scan: {error}", file=sys.stderr)
         return 2
     for finding in findings:
         print(finding)
-    print(
-        f"scan: checkov ran {sum(checked.values())} checks on {len(checked)} templates, and the Control Tower controls "
-        f"that apply ({len(applicable_controls(resource_types(args.assembly)))}) ran on a synth of the same code: "
-        f"{len(findings)} unacknowledged finding{'s' if len(findings) != 1 else ''}"
-    )
+    print(f"scan: {said}: {len(findings)} unacknowledged finding{'s' if len(findings) != 1 else ''}")
     return 1 if findings else 0

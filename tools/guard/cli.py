@@ -11,6 +11,7 @@ from pathlib import Path
 
 from config.environments import ENVIRONMENTS
 from tools.assembly import AssemblyError, load_stacks
+from tools.guard.changes import changes
 from tools.guard.model import ACCEPT_FILE, ACTION, RULES, Acceptance, Finding, UsageError
 from tools.guard.stacks import compare
 
@@ -173,11 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     ok = not any(finding.blocking for finding in findings)
     if args.json:
         print(
-            json.dumps({"ok": ok, "summary": summary(findings, baseline, candidate), "findings": [as_json(f) for f in findings]}, indent=2)
+            json.dumps(
+                {
+                    "ok": ok,
+                    "summary": summary(findings, baseline, candidate),
+                    "changes": [line.strip() for line in changes(baseline, candidate)],
+                    "findings": [as_json(f) for f in findings],
+                },
+                indent=2,
+            )
         )
     else:
         for members in group(findings):
             print(render(members) + "\n")
+        changed = changes(baseline, candidate)
+        print(
+            "What this change adds (+), changes (~) and removes (-), per stack:" if changed else "No resource is added, changed or removed."
+        )
+        if changed:
+            print("\n".join(changed))
         print(summary(findings, baseline, candidate))
     return 0 if ok else 1
 
