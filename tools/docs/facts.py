@@ -222,12 +222,18 @@ def metric_text(props: dict) -> tuple[str, dict[str, str], int]:
         d = dims(props)
         return f"{props['MetricName']} ({props['Statistic']}{dims_text(d)})", d, props["Period"]
     expression = next(m for m in props["Metrics"] if "Expression" in m)["Expression"]
-    stats = [m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m]
+    queries = [m for m in props["Metrics"] if "MetricStat" in m]
+    stats = [m["MetricStat"] for m in queries]
+    d = dims(stats[0]["Metric"])
+    function = re.fullmatch(r"([A-Z_]+)\(METRICS\(\)\)", expression)
+    if function is None:
+        # Arithmetic over named metrics ("100 * (consumed / 300) / provisioned"): say what each name is.
+        where = ", ".join(f"{m['Id']} = {m['MetricStat']['Metric']['MetricName']} ({m['MetricStat']['Stat']})" for m in queries)
+        return f"{expression}, where {where}{dims_text(d)}", d, stats[0]["Period"]
     names = sorted({s["Metric"]["MetricName"] for s in stats})
     operations = [dims(s["Metric"]).get("Operation") for s in stats]
     over = f" over {', '.join(op for op in operations if op)}" if any(operations) else ""
-    d = dims(stats[0]["Metric"])
-    return f"{expression.split('(')[0]} of {', '.join(names)} ({stats[0]['Stat']}{dims_text(d)}){over}", d, stats[0]["Period"]
+    return f"{function[1]} of {', '.join(names)} ({stats[0]['Stat']}{dims_text(d)}){over}", d, stats[0]["Period"]
 
 
 def alarm_facts(resource: dict) -> AlarmFacts:
