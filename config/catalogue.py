@@ -295,7 +295,7 @@ MADMALL = SystemSpec(
     seed="madmall.md",
     migration_role=True,
     # End users reach only their own USER#<id> partition (profile, circle memberships).
-    tenant_isolation=LeadingKeys(patterns=("USER#${aws:PrincipalTag/userId}",), session_tags=("userId",)),
+    tenant_isolation=LeadingKeys(patterns=("USER#${aws:PrincipalTag/userId}",), session_tags=("userId",), tables=("Main",)),
     tables=(
         TableSpec(
             id="Main",

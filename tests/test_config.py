@@ -31,7 +31,7 @@ from config.model import (
     SlackConfig,
 )
 from config.rules import trust
-from constructs_lib.specs import IndexSpec, Key
+from constructs_lib.specs import IndexSpec, Key, TableSpec
 from tests.support import ROOT
 
 
@@ -802,3 +802,92 @@ def test_no_config_module_imports_a_private_name_from_another():
         and any(name.strip().startswith("_") for name in line.split(" import ", 1)[-1].split(","))
     ]
     assert private == []
+
+
+# --- tenant isolation: opted into per table, and able to match each table's partition key
+
+
+def _madmall_with(table, listed: tuple[str, ...]):
+    from config.catalogue import MADMALL
+
+    rule = replace(MADMALL.tenant_isolation, tables=listed)
+    return replace(MADMALL, tables=(*MADMALL.tables, table), tenant_isolation=rule)
+
+
+NOTIFICATIONS = TableSpec(
+    id="Notifications", name="madmall-{env}-notifications", partition_key=Key("userId"), serves="a user's notifications"
+)
+
+
+def test_a_new_table_is_not_confined_by_the_tenant_rule_unless_listed():
+    from config.rules.catalogue import tenant_problems
+
+    assert tenant_problems(_madmall_with(NOTIFICATIONS, ("Main",))) == []
+
+
+def test_a_tenant_pattern_that_cannot_match_a_listed_tables_key_is_refused():
+    from config.rules.catalogue import tenant_problems
+
+    (line,) = tenant_problems(_madmall_with(NOTIFICATIONS, ("Main", "Notifications")))
+    assert line == (
+        "catalogue madmall: tenant_isolation: pattern 'USER#${aws:PrincipalTag/userId}' can never match Notifications's "
+        "partition key userId (S): a key named userId holds the bare id, so the pattern must be '${aws:PrincipalTag/userId}'; "
+        "or leave Notifications out of tenant_isolation.tables"
+    )
+
+
+@pytest.mark.parametrize(
+    "listed, expected",
+    [
+        ((), "tenant_isolation.tables is empty: list the table ids it confines (a table opts in; none inherits the rule)"),
+        (("Main", "Nope"), "tenant_isolation.tables names 'Nope', which is not a table of madmall"),
+    ],
+)
+def test_a_tenant_rule_names_the_tables_it_confines(listed, expected):
+    from config.rules.catalogue import tenant_problems
+
+    problems = tenant_problems(_madmall_with(NOTIFICATIONS, listed))
+    assert any(expected in line for line in problems), problems
+
+
+def test_a_bare_pattern_cannot_match_a_composed_key():
+    from config.catalogue import PERSONALPOD
+    from config.rules.catalogue import tenant_problems
+
+    composed = TableSpec(id="Feed", name="personalpod-{env}-feed", partition_key=Key("PK"), serves="x")
+    rule = replace(PERSONALPOD.tenant_isolation, tables=(*PERSONALPOD.tenant_isolation.tables, "Feed"))
+    (line,) = tenant_problems(replace(PERSONALPOD, tables=(*PERSONALPOD.tables, composed), tenant_isolation=rule))
+    assert "can never match Feed's partition key PK (S): PK holds composed values, so the pattern needs their prefix" in line
+
+
+# --- sample items against the catalogue (config/rules/samples.py)
+
+
+def test_the_shipped_samples_fit_the_catalogue():
+    from config.rules.samples import sample_problems
+
+    assert config.SYSTEMS and sample_problems(config.SYSTEMS, ROOT / "samples") == []
+
+
+@pytest.mark.parametrize(
+    "item, expected",
+    [
+        ({"PK": "USER#u1"}, "t.json: tables['Main'][0] lacks the sort key 'SK' (S)"),
+        ({"PK": 7, "SK": "x"}, "t.json: tables['Main'][0] has PK = 7, which is not of the partition key's type S"),
+        ({"PK": "a", "SK": "b", "GSI1PK": 3}, "t.json: tables['Main'][0] has GSI1PK = 3, which is not of the key of index GSI1's type S"),
+        ("nope", "t.json: tables['Main'][0] is not an item (a JSON object)"),
+    ],
+)
+def test_a_bad_sample_item_is_one_line_naming_file_table_item_and_key(item, expected):
+    from config.catalogue import MADMALL
+    from config.rules.samples import item_problems
+
+    assert item_problems("t.json: tables['Main'][0]", MADMALL.table("Main"), item)[:1] == [expected]
+
+
+def test_a_sample_file_naming_an_unknown_table_is_refused(tmp_path):
+    from config.catalogue import MADMALL
+    from config.rules.samples import sample_problems
+
+    (tmp_path / "madmall.json").write_text('{"tables": {"Mian": []}}')
+    assert sample_problems([MADMALL], tmp_path) == [f"{tmp_path / 'madmall.json'}: tables['Mian'] is not a table of madmall: one of Main"]

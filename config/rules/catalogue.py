@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,11 +17,57 @@ MAX_GSIS = 20
 MAX_LSIS = 5
 
 
+# A LeadingKeys pattern: a literal prefix, then the session tag's value, e.g. "USER#${aws:PrincipalTag/userId}".
+TENANT_PATTERN = re.compile(r"^(?P<prefix>[^$]*)\$\{aws:PrincipalTag/(?P<tag>[\w+=,.@-]+)\}$")
+
+
+def tenant_problems(system: SystemSpec) -> list[str]:
+    """A tenant rule confines the tables it lists, and each pattern must be able to match each
+    one's partition key (and each listed index's). A key named like the session tag ("userId")
+    holds the bare id, so only a bare pattern ("${aws:PrincipalTag/userId}") matches it; any
+    other key holds composed values ("USER#u1"), which only a pattern with their prefix matches."""
+    rule = system.tenant_isolation
+    if rule is None:
+        return []
+    where = f"catalogue {system.key}: tenant_isolation"
+    lines = []
+    if not rule.tables:
+        lines.append(f"{where}.tables is empty: list the table ids it confines (a table opts in; none inherits the rule)")
+    known = {t.id: t for t in system.tables}
+    for table_id in rule.tables:
+        if table_id not in known:
+            lines.append(f"{where}.tables names {table_id!r}, which is not a table of {system.key}: one of {', '.join(known)}")
+            continue
+        spec = known[table_id]
+        keys = [(spec.id, spec.partition_key), *((f"{spec.id}/{i.name}", i.partition_key) for i in spec.indexes if i.name in rule.indexes)]
+        for pattern in rule.patterns:
+            match = TENANT_PATTERN.match(pattern)
+            if match is None or match["tag"] not in rule.session_tags:
+                lines.append(f"{where}.patterns: {pattern!r} is not '<prefix>${{aws:PrincipalTag/<tag>}}' with a tag of session_tags")
+                continue
+            for name, key in keys:
+                bare = key.name == match["tag"]
+                if key.type != "S" or (bare and match["prefix"]) or (not bare and not match["prefix"]):
+                    lines.append(
+                        f"{where}: pattern {pattern!r} can never match {name}'s partition key {key.name} ({key.type}): "
+                        + (
+                            "a string pattern needs a string key"
+                            if key.type != "S"
+                            else f"a key named {key.name} holds the bare id, so the pattern must be '${{aws:PrincipalTag/{key.name}}}'"
+                            if bare
+                            else f"{key.name} holds composed values, so the pattern needs their prefix (e.g. 'USER#${{aws:PrincipalTag/{match['tag']}}}')"
+                        )
+                        + f"; or leave {spec.id} out of tenant_isolation.tables"
+                    )
+    return lines
+
+
 def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
     """Mistakes in the table catalogue that CDK or CloudFormation would only report as a
     traceback or a failed deployment: one line each, naming system, table and index."""
     lines: list[str] = []
     for system in systems:
+        lines += tenant_problems(system)
         seen_tables: set[str] = set()
         for table in system.tables:
             where = f"{system.key}.{table.id}"

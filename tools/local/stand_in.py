@@ -32,6 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from config.catalogue import SYSTEMS
+from config.rules.samples import sample_problems
 from tools.assembly import AssemblyError
 from tools.local.fusion_entries import daily_summaries, load_json, parse
 from tools.local.fusion_import import batch_write
@@ -123,6 +125,10 @@ def load_samples(endpoint: str, tables: list[TableDef], samples: Path) -> dict[s
     by_system: dict[str, dict[str, TableDef]] = defaultdict(dict)
     for table in tables:
         by_system[table.system][table.id] = table
+    # Every bad item at once, named, before anything is written.
+    problems = sample_problems([s for s in SYSTEMS if s.key in by_system], samples)
+    if problems:
+        raise LocalError("sample items that do not fit the catalogue:\n  " + "\n  ".join(problems))
     counts = {}
     for system, system_tables in sorted(by_system.items()):
         region = next(iter(system_tables.values())).region
