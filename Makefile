@@ -57,7 +57,7 @@ $(STAMP): $(PINS)
 setup: $(STAMP) ## Create .venv (pinned Python packages, Node 24) and install the pinned CDK CLI
 
 # The CLI's "Supply a stack id (...) to display its template." is noise with --quiet: dropped.
-synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=dev|staging|prod for one)
+synth: $(STAMP) ## Synthesize every environment into cdk.out (ENV=<name> for one: python -m tools environments lists them)
 	@set -o pipefail; $(CDK) synth --quiet $(CDK_ENV_ARG) 2>&1 | { grep -v '^Supply a stack id' || true; }
 	@$(BIN)/python -m tools stacks cdk.out
 
@@ -70,7 +70,7 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy over the app, constructs, 
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-cost: synth ## Monthly cost estimate beside each budget, from cdk.out and the workload in config (ENV=dev for one)
+cost: synth ## Monthly cost estimate beside each budget, from cdk.out and the workload in config (ENV=<name> for one)
 	@$(BIN)/python -m tools cost $(if $(ENV),--env $(ENV),) cdk.out
 
 guard: synth ## Deploy guard: cdk.out against the snapshots committed at HEAD (BASE=git-ref: that ref's; ENV=NAME: that environment only)
@@ -84,14 +84,14 @@ guard: synth ## Deploy guard: cdk.out against the snapshots committed at HEAD (B
 	$(BIN)/python -m tools guard $(if $(ENV),--env $(ENV),) "$$baseline/tests/__snapshots__" cdk.out
 
 diff: $(STAMP) ## cdk diff one environment against AWS: make diff ENV=staging
-	@test -n "$(ENV)" || { echo "make diff needs ENV=dev|staging|prod"; exit 2; }
+	@test -n "$(ENV)" || { echo "make diff needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	@$(BIN)/python -m tools credentials diff $(ENV)
 	$(CDK) diff $(CDK_ENV_ARG) '$(ENV)/*'
 
 # A deploy, in order: placeholders refused (offline, before any AWS call), credentials, the
 # read-only preflight, one synth of the environment, cfn-lint over it, then deploy-assembly.
 deploy: $(STAMP) ## Preflight, synth, cfn-lint, then deploy-assembly one environment: make deploy ENV=staging
-	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
+	@test -n "$(ENV)" || { echo "make deploy needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	@$(BIN)/python -m tools preflight --env $(ENV) --offline
 	@$(BIN)/python -m tools credentials deploy $(ENV)
 	@$(BIN)/python -m tools preflight --env $(ENV)
@@ -101,10 +101,10 @@ deploy: $(STAMP) ## Preflight, synth, cfn-lint, then deploy-assembly one environ
 # Deploy exactly the assembly in cdk.out (CI downloads the one its build job synthesized):
 # CDK publishes the assets and prepares one change set per stack; the gate reads each and
 # refuses a replacement or removal of a stateful resource that deploy-guard.accept does not
-# accept; only then are they executed. Staging and prod stacks then get their stack policy.
+# accept; only then are they executed. Stacks of protected environments then get their stack policy.
 .PHONY: deploy-assembly
 deploy-assembly: $(STAMP) ## Deploy the synthesized cdk.out of one environment through the change-set gate
-	@test -n "$(ENV)" || { echo "make deploy-assembly needs ENV=dev|staging|prod"; exit 2; }
+	@test -n "$(ENV)" || { echo "make deploy-assembly needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	@test -f cdk.out/manifest.json || { echo "make deploy-assembly needs a synthesized cdk.out (make synth validate ENV=$(ENV))"; exit 2; }
 	@$(BIN)/python -m tools preflight --env $(ENV) --offline
 	$(CDK) deploy --app cdk.out --method=prepare-change-set --change-set-name $(CHANGE_SET) '$(ENV)/*' $(CDK_DEPLOY_FLAGS)
@@ -113,12 +113,12 @@ deploy-assembly: $(STAMP) ## Deploy the synthesized cdk.out of one environment t
 
 .PHONY: preflight
 preflight: $(STAMP) ## Read-only checks before a deploy (placeholders offline; then account, bootstrap, principals, ...): make preflight ENV=prod
-	@test -n "$(ENV)" || { echo "make preflight needs ENV=dev|staging|prod"; exit 2; }
+	@test -n "$(ENV)" || { echo "make preflight needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	$(BIN)/python -m tools preflight --env $(ENV) $(if $(PREFLIGHT_ROLE),--role-arn $(PREFLIGHT_ROLE),)
 
 .PHONY: db-bootstrap
 db-bootstrap: $(STAMP) ## Create the PostgreSQL user the app signs in as through RDS Proxy (once per environment): make db-bootstrap ENV=prod
-	@test -n "$(ENV)" || { echo "make db-bootstrap needs ENV=dev|staging|prod"; exit 2; }
+	@test -n "$(ENV)" || { echo "make db-bootstrap needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	$(BIN)/python -m tools db-bootstrap --env $(ENV) $(DB_BOOTSTRAP_ARGS)
 
 .PHONY: validate
@@ -126,7 +126,7 @@ validate: ## cfn-lint every template in cdk.out (make deploy runs it; make synth
 	$(BIN)/python -m tools validate cdk.out
 
 app-env: $(STAMP) ## Each system's app variables (table names, indexes, TTL days) for ENV from cdk.out, into app-env/ (make synth first)
-	@test -n "$(ENV)" || { echo "make app-env needs ENV=dev|staging|prod"; exit 2; }
+	@test -n "$(ENV)" || { echo "make app-env needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	$(BIN)/python -m tools app-env --env $(ENV)
 
 scan: synth ## cfn-lint, checkov and the AWS Control Tower controls over cdk.out, then the scanners' own tests (the only place they run)

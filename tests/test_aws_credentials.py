@@ -32,7 +32,7 @@ def test_no_credentials_one_clear_message_with_the_next_step(no_aws):
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "make deploy ENV=prod stopped: no AWS credentials were found."
     assert "AWS_PROFILE=prod-admin make deploy ENV=prod" in lines[1]
-    assert "placeholders" in lines[2] and "333333333333" in lines[2]
+    assert "placeholders" in lines[2] and "one digit twelve times, such as 111111111111" in lines[2]
     assert "Traceback" not in result.stderr
 
 

@@ -1,8 +1,9 @@
 """The GitHub Actions workflows (.github/workflows) and the change summary the pull-request one posts.
 
 actionlint checks each workflow the way GitHub would parse it; the other tests pin what the
-delivery depends on: one synth per commit, that assembly deployed to dev -> staging -> prod in
-order through one reusable workflow, the preflight before each deploy, OIDC only, the PR gates.
+delivery depends on: one synth per commit, that assembly deployed to every environment of
+config in its deploy order, one at a time, through one reusable workflow, the preflight before
+each deploy, OIDC only, the PR gates.
 See docs/ci.md.
 """
 
@@ -27,7 +28,8 @@ WORKFLOW_FILES = ["deploy-environment.yml", "deploy.yml", "pull-request.yml"]
 # requirements-dev.txt installs it into the venv (a wheel that carries the binary).
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 
-ENV_ORDER = ("dev", "staging", "prod")
+# The environments in deploy order, as config declares them (the workflow reads the same list).
+ENV_ORDER = tuple(cfg.name for cfg in sorted(ENVIRONMENTS.values(), key=lambda cfg: cfg.deploy_order))
 # deploy.yml calls it once per environment; it holds the only job that touches AWS.
 REUSABLE = "./.github/workflows/deploy-environment.yml"
 ROLE = "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/cdk-deploy-${{ inputs.environment }}"
@@ -123,8 +125,8 @@ def test_actionlint_checks_each_call_against_the_reusable_workflow(tmp_path):
     workflows.mkdir(parents=True)
     shutil.copy(WORKFLOWS / "deploy-environment.yml", workflows)
     broken = load("deploy.yml")
-    broken["jobs"]["staging"]["with"] = {"environmnt": "staging"}
-    del broken["jobs"]["dev"]["permissions"]
+    broken["jobs"]["deploy"]["with"] = {"environmnt": "${{ matrix.environment }}"}
+    del broken["jobs"]["deploy"]["permissions"]
     (workflows / "deploy.yml").write_text(yaml.safe_dump(broken, sort_keys=False))
     done = actionlint(workflows / "deploy.yml", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -147,13 +149,29 @@ def test_deploy_runs_on_push_to_main_only():
     assert (spec["type"], spec["required"]) == ("string", True)
 
 
-def test_deploy_jobs_are_build_then_dev_staging_prod():
+def test_deploy_jobs_are_build_then_one_deploy_per_environment_in_order():
     jobs = load("deploy.yml")["jobs"]
-    assert list(jobs) == ["build", *ENV_ORDER]
+    assert list(jobs) == ["build", "deploy"]
     assert "needs" not in jobs["build"]
-    assert jobs["dev"]["needs"] in ("build", ["build"])
-    assert jobs["staging"]["needs"] in ("dev", ["dev"])
-    assert jobs["prod"]["needs"] in ("staging", ["staging"])
+    assert jobs["deploy"]["needs"] in ("build", ["build"])
+    strategy = jobs["deploy"]["strategy"]
+    # GitHub creates a matrix's jobs in the order of its values and runs one at a time; a
+    # failure cancels the queued ones, so a later environment never deploys after a failure.
+    assert strategy["max-parallel"] == 1 and strategy["fail-fast"] is True
+    assert strategy["matrix"] == {"environment": "${{ fromJSON(needs.build.outputs.environments) }}"}
+    build = jobs["build"]
+    assert build["outputs"] == {"environments": "${{ steps.environments.outputs.list }}"}
+    listing = steps(build)[step_index(build, runs("-m tools environments --json"), "listing the environments")]
+    assert listing["id"] == "environments"
+    assert step_index(build, runs("make setup"), "make setup") < step_index(build, runs("-m tools environments"), "the listing")
+
+
+def test_the_listed_environments_are_configs_in_deploy_order(capsys):
+    from tools import environments
+
+    assert environments.main(["--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == list(ENV_ORDER)
+    assert len(ENV_ORDER) == len(ENVIRONMENTS) >= 2
 
 
 def test_build_job_synthesizes_once_validates_and_uploads_the_assembly():
@@ -184,29 +202,16 @@ def test_build_job_synthesizes_once_validates_and_uploads_the_assembly():
     assert not any("aws-actions" in s.get("uses", "") for s in steps(job))
 
 
-@pytest.mark.parametrize("env", ENV_ORDER)
-def test_each_environment_job_calls_the_reusable_workflow(env):
-    job = load("deploy.yml")["jobs"][env]
+def test_the_deploy_job_calls_the_reusable_workflow_for_its_environment():
+    job = load("deploy.yml")["jobs"]["deploy"]
     assert job["uses"] == REUSABLE
-    assert job["with"] == {"environment": env}
+    assert job["with"] == {"environment": "${{ matrix.environment }}"}
     # OIDC needs no secret, so none is passed (not even `secrets: inherit`).
     assert "secrets" not in job
     # A called workflow can only keep or lower its caller's permissions: the caller must grant
     # the id-token its job asks for.
     assert job["permissions"] == OIDC_PERMISSIONS
     assert not {"steps", "runs-on", "environment"} & set(job)
-
-
-def test_the_reusable_workflow_is_called_exactly_three_times_in_order():
-    jobs = load("deploy.yml")["jobs"]
-    callers = [name for name, job in jobs.items() if "uses" in job]
-    assert [jobs[name]["with"]["environment"] for name in callers] == list(ENV_ORDER)
-    # Walk the `needs` chain from prod back to build: dev -> staging -> prod, nothing in between.
-    chain, name = [], "prod"
-    while name != "build":
-        chain.append(jobs[name]["with"]["environment"])
-        (name,) = [jobs[name]["needs"]] if isinstance(jobs[name]["needs"], str) else jobs[name]["needs"]
-    assert chain[::-1] == list(ENV_ORDER)
     assert all("uses" not in job for job in load("pull-request.yml")["jobs"].values())
 
 
@@ -278,8 +283,8 @@ def test_inputs_reach_shell_only_through_env():
 
 
 def test_deploy_region_and_account_comments_match_config():
-    assert deploy_job()["env"]["AWS_REGION"] == ENVIRONMENTS["dev"].region
-    assert {cfg.region for cfg in ENVIRONMENTS.values()} == {ENVIRONMENTS["dev"].region}
+    (region,) = {cfg.region for cfg in ENVIRONMENTS.values()}  # one region: the workflow names it
+    assert deploy_job()["env"]["AWS_REGION"] == region
     text = (WORKFLOWS / "deploy.yml").read_text()
     for env in ENV_ORDER:
         assert re.search(rf"#\s+{env}\s+vars\.AWS_ACCOUNT_ID = {ENVIRONMENTS[env].account}\b", text), env
@@ -329,7 +334,7 @@ def test_no_stored_aws_keys_or_secrets_anywhere():
     assert all("permissions" not in job for job in pull_request["jobs"].values())
     deploy = load("deploy.yml")
     assert deploy["permissions"] == {"contents": "read"}
-    assert {name for name, job in deploy["jobs"].items() if "permissions" in job} == set(ENV_ORDER)
+    assert {name for name, job in deploy["jobs"].items() if "permissions" in job} == {"deploy"}
     assert load("deploy-environment.yml")["permissions"] == {"contents": "read"}
 
 

@@ -66,7 +66,7 @@ def variables(assembly: Path, env: str) -> dict[str, dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools app-env", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    parser.add_argument("--env", required=True, help="environment: dev, staging or prod (a Stage in cdk.out)")
+    parser.add_argument("--env", required=True, help="environment: one of config/environments.py (a Stage in cdk.out)")
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out", help="synthesized cloud assembly (default cdk.out)")
     parser.add_argument("--out", type=Path, default=ROOT / "app-env", help="directory to write <env>/<system>.env into (default app-env)")
     args = parser.parse_args(argv)

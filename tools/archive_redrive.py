@@ -94,7 +94,7 @@ def move(sqs: Any, redrive: Redrive, *, dry_run: bool = False) -> tuple[int, int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools archive-redrive", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    parser.add_argument("--env", required=True, help="environment: dev, staging or prod (a Stage in cdk.out)")
+    parser.add_argument("--env", required=True, help="environment: one of config/environments.py (a Stage in cdk.out)")
     parser.add_argument("--table", help="only this table's archive (its table name, e.g. daylight-prod-users)")
     parser.add_argument("--dry-run", action="store_true", help="count the held records, move nothing")
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out", help="synthesized cloud assembly (default cdk.out)")

@@ -9,9 +9,12 @@ whether they are valid for the right account is `make preflight`'s job.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
-PLACEHOLDER_ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+# The account ids shipped in config/environments.py are one digit twelve times (111111111111):
+# no real account looks like that, so any such id, in any environment, is a placeholder.
+PLACEHOLDER_ACCOUNT = re.compile(r"(?<!\d)(\d)\1{11}(?!\d)")
 
 
 def message(command: str, env: str) -> str | None:
@@ -30,8 +33,8 @@ def message(command: str, env: str) -> str | None:
         f"make {command} ENV={env} stopped: {problem}" + (f" (AWS_PROFILE={profile})" if profile else "") + ".\n"
         f"  Next step: sign in and name the profile, e.g. `aws sso login --profile {env}-admin && "
         f"AWS_PROFILE={env}-admin make {command} ENV={env}`.\n"
-        f"  Note: the account ids shipped in config/environments.py ({', '.join(PLACEHOLDER_ACCOUNTS)}) are "
-        'placeholders; set the real ones first (README, "Environments and config").'
+        "  Note: the account ids shipped in config/environments.py (one digit twelve times, such as 111111111111) "
+        'are placeholders; set the real ones first (README, "Environments and config").'
     )
 
 

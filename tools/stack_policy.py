@@ -1,11 +1,11 @@
-"""The CloudFormation stack policy of each staging and prod stack: the second line of defence,
+"""The CloudFormation stack policy of each stack of a protected environment: the second line of defence,
 which holds even when someone deploys around the Makefile (a bare `cdk deploy`, the console).
 
 Usage: python -m tools stack-policy [--assembly cdk.out] --env ENV [--apply]
 
 The policy allows every update (`Update:*` on `*`) and denies `Update:Replace` and
 `Update:Delete` on `LogicalResourceId/<id>` of every stateful resource of the template
-(tools.guard.model.STATEFUL_TYPES). Only protected environments (staging, prod) get one. The
+(tools.guard.model.STATEFUL_TYPES). Only protected environments (config: `protection` other than "rebuildable") get one. The
 command prints each protected stack's policy; `--apply` sets it with SetStackPolicy, so running
 it after each deploy (`make deploy-assembly` does) keeps the policy in sync with the template.
 A stack not deployed yet is skipped with a note.
@@ -57,7 +57,7 @@ def stateful_ids(stack: Stack) -> list[str]:
 
 def policy_for(stack: Stack, exempt: Iterable[str] = ()) -> dict | None:
     """The stack policy protecting `stack`'s stateful resources; None when it has none, or is
-    not a staging or prod stack. `exempt` (logical ids) are left unprotected: the change gate's
+    not a stack of a protected environment. `exempt` (logical ids) are left unprotected: the change gate's
     temporary policy while an accepted replacement or removal executes."""
     ids = stateful_ids(stack)
     if not ids or not protected(stack.name):
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None, *, client: Callable[[Stack], Any] = clie
     failed = 0
     for name, stack in sorted(stacks.items()):
         if not protected(name):
-            print(f"{name}: not a protected environment (staging, prod): no stack policy")
+            print(f"{name}: not a protected environment (its config's protection is rebuildable): no stack policy")
             continue
         policy = policy_for(stack)
         if policy is None:

@@ -67,7 +67,7 @@ NOT_CHECKED = (
 
 def _generic(finding: Finding, text: str) -> str:
     """`text` with the finding's environment (and account ids) written as placeholders, so the
-    same edit in dev, staging and prod reads the same."""
+    same edit in every environment reads the same."""
     env = re.escape(finding.environment)
     return re.sub(r"(?<![0-9])[0-9]{12}(?![0-9])", "{account}", re.sub(rf"\b{env}\b", "{env}", text))
 

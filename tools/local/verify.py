@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0].split(": ", 1)[1],
         epilog="Exit code: 0 no drift, 1 drift, 2 could not check.",
     )
-    parser.add_argument("--env", required=True, help="environment to verify: dev, staging or prod (a Stage in cdk.out)")
+    parser.add_argument("--env", required=True, help="environment: one of config/environments.py (a Stage in cdk.out)")
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out", help="synthesized cloud assembly (default cdk.out)")
     parser.add_argument("--profile", help="AWS profile (default: AWS settings)")
     parser.add_argument("--endpoint-url", help="endpoint for DynamoDB and KMS (default: AWS settings, e.g. AWS_ENDPOINT_URL)")

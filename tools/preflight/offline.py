@@ -12,10 +12,9 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, is_dataclass
 
-from tools.credentials import PLACEHOLDER_ACCOUNTS
+from tools.credentials import PLACEHOLDER_ACCOUNT
 
 WHERE = "config/environments.py"
-_ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)(" + "|".join(PLACEHOLDER_ACCOUNTS) + r")(?!\d)")
 # RFC 2606's reserved example domains, and any subdomain of them.
 _EXAMPLE_EMAIL = re.compile(r"^[^@\s]+@(?:[^@\s]+\.)?example\.(?:com|net|org)$", re.IGNORECASE)
 # The shipped Slack ids: a team (workspace) id T00000000, a channel id C00000000.
@@ -53,11 +52,11 @@ def strings(cfg: object) -> Iterator[tuple[str, str]]:
 
 def _what_to_do(key: str, value: str) -> str | None:
     """What to do about `value` if it is a shipped placeholder, else None."""
-    if value in PLACEHOLDER_ACCOUNTS:
+    if PLACEHOLDER_ACCOUNT.fullmatch(value):
         return f"set the real AWS account id in {WHERE}"
-    found = _ACCOUNT_IN_TEXT.search(value)
+    found = PLACEHOLDER_ACCOUNT.search(value)
     if found:
-        return f"put the real ARN in {WHERE}: its account id {found.group(1)} is a placeholder"
+        return f"put the real ARN in {WHERE}: its account id {found.group(0)} is a placeholder"
     if _EXAMPLE_EMAIL.match(value):
         return f"set a real address that reads {key.split('.', 1)[0]}'s alerts in {WHERE}"
     if _SLACK_WORKSPACE.match(value):
