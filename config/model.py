@@ -24,12 +24,14 @@ RemovalPolicyName = Literal["retain", "destroy"]
 # guard enforces follow from it (docs/changes.md, "Add an environment"):
 # - "rebuildable": test data, rebuilt rather than restored: nothing is required, and the guard
 #   reports a weakened protection without blocking;
-# - "protected": data worth keeping: backups are required, and the guard blocks a weakened
-#   protection;
-# - "production": users' data: besides that, PITR, deletion protection, Retain, termination
-#   protection, a locked backup vault, off-site copies and the database's deletion protection,
-#   final snapshot and 7 days of backups are required, not choices.
+# - "protected": data worth keeping: PITR, deletion protection, Retain, termination protection
+#   and backups are required, and the guard blocks a weakened protection;
+# - "production": users' data: besides that, a locked backup vault, off-site copies and the
+#   database's deletion protection, final snapshot and 7 days of backups are required.
 DataProtection = Literal["rebuildable", "protected", "production"]
+# The template Metadata key where every stack records its environment's protection
+# (stacks/stage.py); the deploy guard reads it from the baseline as well as the candidate.
+PROTECTION_METADATA = "DataProtection"
 # The cost-allocation tags: every resource carries both (stacks/stage.py), and the budgets filter on them.
 COST_TAG = "CostCenter"
 SYSTEM_TAG = "System"

@@ -7,7 +7,7 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from config.catalogue import SYSTEMS
-from config.model import SYSTEM_TAG, EnvironmentConfig
+from config.model import PROTECTION_METADATA, SYSTEM_TAG, EnvironmentConfig
 from constructs_lib.arns import partition
 from constructs_lib.dashboards import Dashboard, alarm_widgets
 from stacks import naming
@@ -108,6 +108,11 @@ class DataStage(Stage):
             **common,
         )
         self.stacks = [*([self.offsite] if self.offsite else []), self.platform, *self.systems.values(), self.database, self.ci_deploy]
+        for each in self.stacks:
+            # How much the environment's data is worth (config), in the template itself: the deploy
+            # guard reads it from what is deployed too, so lowering it in config cannot silence the
+            # guard for the same change's weakened protections.
+            each.template_options.metadata = {PROTECTION_METADATA: config.protection}
         # The environment's overview: every alarm's state, in the platform stack (alarms are
         # addressed by name, like the alert topic, so no stack depends on another for it).
         names = [

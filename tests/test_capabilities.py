@@ -12,6 +12,7 @@ import config
 from config.catalogue import SYSTEMS
 from config.rules.catalogue import catalogue_problems
 from constructs_lib.specs import Key, LocalIndexSpec, TableSpec, WarmThroughput
+from tests.expected import ENVS
 from tests.test_config import assert_rejected
 from tests.test_constructs import build_table
 
@@ -39,7 +40,7 @@ def test_contributor_insights_on_the_hot_tables_where_config_has_it(synthesized,
     assert seen == len(HOT) == 8
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ENVS)
 def test_the_audit_log_is_standard_ia_and_every_other_table_standard(synthesized, env):
     for system in SYSTEMS:
         stack = synthesized[f"{system.key}-{env}"]

@@ -17,9 +17,9 @@ import pytest
 from config.catalogue import PERSONALPOD
 from config.environments import PROD
 from stacks.database import DatabaseStack
+from tests.expected import ENVS
 from tests.support import new_app, resources
 
-ENVS = ["dev", "staging", "prod"]
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 KEY = {"Fn::GetAtt": ["KeyDatabase", "Arn"]}
 

@@ -14,9 +14,9 @@ import config
 from app import NAG_PACKS
 from config.catalogue import SYSTEMS
 from stacks.stage import stack_regions
+from tests.expected import ENVS, PROTECTED, pinned_ids
 from tests.support import resources
 
-ENVS = ["dev", "staging", "prod"]
 STATEFUL = (
     "AWS::DynamoDB::GlobalTable",
     "AWS::DynamoDB::Table",
@@ -235,8 +235,8 @@ def test_every_table_is_encrypted_with_a_customer_managed_key_of_its_stack(synth
             assert isinstance(key, dict) and key["Fn::GetAtt"][0] in keys, f"{stack.name}/{logical_id} uses {key}"
 
 
-@pytest.mark.parametrize("env", ["staging", "prod"])
-def test_staging_and_prod_tables_have_35_days_of_pitr(synthesized, env):
+@pytest.mark.parametrize("env", PROTECTED)
+def test_protected_tables_have_35_days_of_pitr(synthesized, env):
     for stack, logical_id, table in of_type(stacks_of(synthesized, env), "AWS::DynamoDB::GlobalTable"):
         assert table_replicas(table), logical_id
         for replica in table_replicas(table):
@@ -245,8 +245,8 @@ def test_staging_and_prod_tables_have_35_days_of_pitr(synthesized, env):
             )
 
 
-@pytest.mark.parametrize("env", ["staging", "prod"])
-def test_staging_and_prod_stateful_resources_are_retained_and_protected(synthesized, env):
+@pytest.mark.parametrize("env", PROTECTED)
+def test_protected_stateful_resources_are_retained_and_protected(synthesized, env):
     checked = 0
     for stack in stacks_of(synthesized, env):
         for logical_id, resource in stack.template["Resources"].items():
@@ -375,51 +375,34 @@ def test_every_kms_key_rotates(synthesized, env):
 
 # --- logical-id pins -----------------------------------------------------------------------
 
-PINNED = {
-    "data-platform": {"KeyAlerts", "AccessLogsBucket", "KeyArchive", "ArchiveBucket", "AuditArchiveBucket"},
-    "therapeutic-wave": {"KeyData", "KeyFieldEncryption", "TableUsers", "TableSessions", "TableProgress", "TableSettings"},
-    "daylight": {"KeyData"}
-    | {
-        f"Table{t}"
-        for t in (
-            "Users UserProfiles UserSessions Plans Locations LocationHistory WeatherCache TrafficData EventsCache UsageAnalytics "
-            "PerformanceMetrics ErrorLogs AuthSessions AuditLogs Roles Permissions ApiKeys ApiUsage RateLimits"
-        ).split()
-    },
-    "madmall": {"KeyData", "TableMain"},
-    "fusion-health": {"KeyData", "TableEntries", "TableDailySummaries"},
-    "personalpod": {"KeyData", "TableCache", "TableSessions", "TableShareTokens", "TableActivity"},
-    "personalpod-database": {"KeyDatabase", "DatabaseCluster", "DatabaseWriter"},
-}
-
-# Backups exist in staging and prod only, and so does the PersonalPod database's reader.
-PINNED_OUTSIDE_DEV = {
-    "data-platform": {"KeyBackup", "BackupVault", "KeyAuditTrail", "AuditTrailBucket"},
-    "personalpod-database": {"DatabaseReader1"},
-}
+# The stacks whose stateful resources are pinned; which ids each holds comes from config
+# (tests/expected.py: the catalogue's tables and keys, the shared stacks' by what config turns on).
+PINNED_STACKS = ["data-platform", *(system.key for system in SYSTEMS), "personalpod-database"]
 
 PIN_HELP = """
 The logical id of a stateful resource is its identity to CloudFormation. A changed id means
 CloudFormation creates a new, empty resource and deletes (or orphans) the old one: for a table,
 a key or a bucket that is data loss. If you renamed a construct, pin the old id back with
 CfnResource.override_logical_id. If the move is deliberate, use `cdk refactor`, or retain the
-resource, remove it from the stack, and `cdk import` it under the new id; then update PINNED
-in tests/test_guardrails.py in the same reviewed change. `make guard` explains the same hazard.
+resource, remove it from the stack, and `cdk import` it under the new id, in the same reviewed
+change. A new kind of stateful resource is added to tests/expected.py (pinned_ids) with its pin.
+`make guard` explains the same hazard.
 """
 
 
 @pytest.mark.parametrize("env", ENVS)
-@pytest.mark.parametrize("stack_key", list(PINNED))
+@pytest.mark.parametrize("stack_key", PINNED_STACKS)
 def test_stateful_logical_ids_are_pinned(synthesized, stack_key, env):
     template = synthesized[f"{stack_key}-{env}"].template
     stateful = {lid for lid, r in template["Resources"].items() if r["Type"] in STATEFUL}
-    pinned = PINNED[stack_key] | PINNED_OUTSIDE_DEV.get(stack_key, set()) if env != "dev" else PINNED[stack_key]
+    pinned = pinned_ids(stack_key, config.ENVIRONMENTS[env])
+    assert pinned, stack_key
     missing, unexpected = pinned - stateful, stateful - pinned
     assert not missing and not unexpected, f"{stack_key}-{env}: missing {sorted(missing)}, new {sorted(unexpected)}\n{PIN_HELP}"
 
 
 def test_the_offsite_stacks_stateful_resources_are_pinned(synthesized):
-    """data-offsite exists in prod only (config offsite.region), so it is not in PINNED."""
+    """data-offsite exists where config has offsite.region (prod), so it is not in PINNED_STACKS."""
     template = synthesized["data-offsite-prod"].template
     stateful = {lid for lid, r in template["Resources"].items() if r["Type"] in STATEFUL}
     assert stateful == {"KeyOffsite", "BackupVault", "AccessLogsBucket", "AuditArchiveReplicaBucket"}, f"{sorted(stateful)}\n{PIN_HELP}"

@@ -6,9 +6,8 @@ import pytest
 
 from config import ENVIRONMENTS
 from stacks.stage import stack_names, stack_regions
+from tests.expected import ENVS
 from tests.support import resources
-
-ENVS = ["dev", "staging", "prod"]
 
 
 def platform(synthesized, env):

@@ -11,9 +11,9 @@ import json
 import pytest
 
 from config.retention import RETENTION
+from tests.expected import ENVS, PROTECTED
 from tests.support import resources
 
-ENVS = ["dev", "staging", "prod"]
 ARCHIVED = {"AuditLogs": 2555, "Users": 2555, "UserProfiles": 2555, "Locations": 1095}
 SYSTEMS = ["therapeutic-wave", "daylight", "madmall", "fusion-health", "personalpod"]
 
@@ -226,7 +226,7 @@ def test_backup_vault_encrypted_locked_in_prod_and_notifying_failures(synthesize
         assert "LockConfiguration" not in props
 
 
-@pytest.mark.parametrize("env", ["staging", "prod"])
+@pytest.mark.parametrize("env", PROTECTED)
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_backup_plan_rules_and_a_selection_naming_every_table(synthesized, system, env):
     stack = template(synthesized, f"{system}-{env}")
@@ -276,7 +276,7 @@ def test_alert_topic_lets_budgets_backup_and_alarms_publish(synthesized, env):
     assert sorted(key_statement["Principal"]["Service"]) == sorted(publishers)
 
 
-@pytest.mark.parametrize("env", ["staging", "prod"])
+@pytest.mark.parametrize("env", PROTECTED)
 def test_the_database_cluster_is_backed_up_into_the_locked_vault(synthesized, env):
     database = template(synthesized, f"personalpod-database-{env}")
     (plan,) = resources(database, "AWS::Backup::BackupPlan").values()

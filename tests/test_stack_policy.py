@@ -1,4 +1,4 @@
-"""The stack policy of each staging and prod stack (tools/stack_policy.py): what it protects,
+"""The stack policy of each stack of a protected environment (tools/stack_policy.py): what it protects,
 checked against the session's real synthesis, and `--apply` through botocore's Stubber."""
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+import config
+from tests.expected import PROTECTED, REBUILDABLE, pinned_ids
 from tests.local.helpers import write_assembly
 from tools import stack_policy
 from tools.guard.model import STATEFUL_TYPES
-
-# Logical ids the guardrails pin (constructs_lib/identity.py): a few of them, spelled out.
-PINNED = {
-    "madmall-prod": {"KeyData", "TableMain"},
-    "fusion-health-staging": {"KeyData", "TableDailySummaries", "TableEntries"},
-}
 
 
 def stateful(stack) -> set[str]:
@@ -56,8 +52,8 @@ def cfn():
 
 
 def test_each_protected_policy_names_exactly_its_stateful_resources(synthesized):
-    protected = {name: s for name, s in synthesized.items() if s.environment in ("staging", "prod")}
-    assert len(protected) >= 16
+    protected = {name: s for name, s in synthesized.items() if s.environment in PROTECTED}
+    assert protected, "no protected environment"
     for name, stack in protected.items():
         policy = stack_policy.policy_for(stack)
         if not stateful(stack):
@@ -71,13 +67,15 @@ def test_each_protected_policy_names_exactly_its_stateful_resources(synthesized)
             assert allowed(policy, "Update:Replace", lid) is not is_stateful, (name, lid)
             assert allowed(policy, "Update:Delete", lid) is not is_stateful, (name, lid)
             assert allowed(policy, "Update:Modify", lid), (name, lid)
-    for name, ids in PINNED.items():
-        assert stack_policy.stateful_ids(synthesized[name]) == sorted(ids)
-    assert stack_policy.policy_for(synthesized["ci-deploy-prod"]) is None  # nothing stateful in it
+    # The pinned ids of two systems' stacks (tests/expected.py, from config), in each protected environment.
+    for env in PROTECTED:
+        for key in ("madmall", "fusion-health"):
+            assert stack_policy.stateful_ids(synthesized[f"{key}-{env}"]) == sorted(pinned_ids(key, config.ENVIRONMENTS[env]))
+    assert stack_policy.policy_for(synthesized[f"ci-deploy-{PROTECTED[0]}"]) is None  # nothing stateful in it
 
 
-def test_dev_stacks_get_no_policy(synthesized):
-    dev = [s for s in synthesized.values() if s.environment == "dev"]
+def test_rebuildable_environments_stacks_get_no_policy(synthesized):
+    dev = [s for s in synthesized.values() if s.environment in REBUILDABLE]
     assert dev and any(stateful(s) for s in dev)
     assert [s.name for s in dev if stack_policy.policy_for(s) is not None] == []
 

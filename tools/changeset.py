@@ -196,7 +196,7 @@ def execute(plan: Plan, clients: Callable[[Artifact], tuple[Any, Any]], sleep: C
     cfn, own = clients(plan.artifact)
     name = plan.stack.name
     exempt = [r.resource for r in plan.refusals if r.accepted]
-    relax = protected(name) and bool(exempt)
+    relax = protected(plan.stack) and bool(exempt)
     if relax:
         print(f"{name}: stack policy relaxed for the accepted {', '.join(exempt)} while the change set executes")
         stack_policy.set_policy(own, name, stack_policy.policy_for(plan.stack, exempt) or stack_policy.ALLOW_ALL)

@@ -60,7 +60,7 @@ def policy_for(stack: Stack, exempt: Iterable[str] = ()) -> dict | None:
     not a stack of a protected environment. `exempt` (logical ids) are left unprotected: the change gate's
     temporary policy while an accepted replacement or removal executes."""
     ids = stateful_ids(stack)
-    if not ids or not protected(stack.name):
+    if not ids or not protected(stack):
         return None
     denied = [f"LogicalResourceId/{lid}" for lid in ids if lid not in set(exempt)]
     statements = list(ALLOW_ALL["Statement"])
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None, *, client: Callable[[Stack], Any] = clie
         return 2
     failed = 0
     for name, stack in sorted(stacks.items()):
-        if not protected(name):
+        if not protected(stack):
             print(f"{name}: not a protected environment (its config's protection is rebuildable): no stack policy")
             continue
         policy = policy_for(stack)

@@ -46,8 +46,8 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
     days = cfg.pitr.recovery_period_days
     p.check(isinstance(days, int) and 1 <= days <= 35, "pitr.recovery_period_days", days, "1-35 (DynamoDB's range)")
     p.check(cfg.removal_policy in ("retain", "destroy"), "removal_policy", cfg.removal_policy, "retain or destroy")
-    if cfg.protection == "production":
-        # Users' data may never be lost by a config slip: these are not choices there.
+    if cfg.protection in ("protected", "production"):
+        # Data worth keeping may never be lost by a config slip: these are not choices there.
         where = f"True where protection is {cfg.protection!r}"
         p.check(cfg.pitr.enabled is True, "pitr.enabled", cfg.pitr.enabled, where)
         p.check(cfg.deletion_protection is True, "deletion_protection", cfg.deletion_protection, where)

@@ -6,6 +6,7 @@ import pytest
 
 from config.catalogue import SYSTEMS
 from config.environments import ENVIRONMENTS
+from tests.expected import ENVS
 from tests.local.helpers import tables, write_assembly
 from tools.assembly import AssemblyError, Stack
 from tools.tables import Capacity
@@ -15,7 +16,7 @@ def _schema(partition, sort=None):
     return ((partition.name, "HASH"),) + (((sort.name, "RANGE"),) if sort else ())
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ENVS)
 def test_every_catalogue_table_is_read_with_its_keys_indexes_and_settings(env_tables, env):
     cfg = ENVIRONMENTS[env]
     by_name = {t.name: t for t in env_tables(env)}
@@ -88,7 +89,7 @@ def test_create_table_params_carry_everything_create_table_takes(env_tables):
 
 def test_a_cdk_out_reads_the_same_as_the_synthesized_stacks(synthesized, env_tables, tmp_path):
     assembly = write_assembly(tmp_path / "cdk.out", synthesized.values())
-    for env in ("dev", "staging", "prod"):
+    for env in ENVS:
         stacks = tables.load_environment(assembly, env)
         assert stacks
         assert {s.name for s in stacks} == {s.name for s in synthesized.values() if s.environment == env}

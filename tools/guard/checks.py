@@ -21,7 +21,6 @@ from tools.guard.model import (
     index_signatures,
     listing,
     policy,
-    protected,
     replacement_effect,
     replicas,
     show,
@@ -182,7 +181,7 @@ def pitr(spec) -> tuple[bool, int | None]:
 
 
 def check_protection(pair: Pair) -> Iterator[Finding]:
-    if not protected(pair.stack):
+    if not pair.protected:
         return
     weaken = "nothing stops it; afterwards a single mistaken removal or replacement destroys the data."
     flag = "DeletionProtection" if pair.type.startswith("AWS::RDS::") else "DeletionProtectionEnabled"
@@ -248,7 +247,7 @@ def _everything_to(document) -> set[str]:
 def check_policy_denies(pair: Pair) -> Iterator[Finding]:
     """A deny that keeps administrators from destroying a key or strangers from a table,
     removed or loosened (a longer exemption list counts), or kms:* given to somebody new."""
-    if not protected(pair.stack):
+    if not pair.protected:
         return
     weaken = "nothing stops it; afterwards one administrator can destroy the key, or read or delete the data, alone."
     for prop, old, new in policy_documents(pair):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 
-from config.environments import ENVIRONMENTS
-from tools.assembly import canon, environment_of, props
+from config import environments as config_environments
+from config.model import PROTECTION_METADATA
+from tools.assembly import Stack, canon, environment_of, props
 from tools.tables import attribute_types, key_schema
 
 STATEFUL_TYPES = frozenset(
@@ -24,9 +25,7 @@ STATEFUL_TYPES = frozenset(
     }
 )
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
-# Environments whose data is protected (config: protection other than "rebuildable"):
-# weakening a protection there is a hazard.
-PROTECTED_ENVIRONMENTS = frozenset(name for name, cfg in ENVIRONMENTS.items() if cfg.protection != "rebuildable")
+PROTECTED_LEVELS = ("protected", "production")
 
 # The property holding the physical name; changing it means replacement.
 PHYSICAL_NAME = {
@@ -194,8 +193,21 @@ KMS_KEY_ROUTE = (
 )
 
 
-def protected(stack_name: str) -> bool:
-    return environment_of(stack_name) in PROTECTED_ENVIRONMENTS
+def protection_of(stack: Stack) -> str | None:
+    """The protection level a stack's template records; else (a template from before it did)
+    its environment's in config; None for an environment config does not know."""
+    recorded = stack.template.get("Metadata", {}).get(PROTECTION_METADATA)
+    if recorded is not None:
+        return recorded
+    cfg = config_environments.ENVIRONMENTS.get(stack.environment or environment_of(stack.name))
+    return cfg.protection if cfg else None
+
+
+def protected(*stacks: Stack | None) -> bool:
+    """Weakening a protection is a hazard where either side says the data is protected: a
+    change that lowers `protection` in config is still judged by the baseline's level, so it
+    cannot silence the guard for its own weakenings."""
+    return any(protection_of(stack) in PROTECTED_LEVELS for stack in stacks if stack is not None)
 
 
 @dataclass(frozen=True)
@@ -246,6 +258,7 @@ class Pair:
     new: dict
     old_stack: dict  # every resource of the stack, for checks that follow references
     new_stack: dict
+    protected: bool = False  # its stack's data is protected (`protected`): weakening is a hazard
 
     @property
     def type(self) -> str:

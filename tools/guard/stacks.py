@@ -158,7 +158,7 @@ def successor_finding(stack: str, lid: str, res: dict, successor: tuple, fate: s
 
 
 def check_termination_protection(old: Stack, new: Stack | None) -> Iterator[Finding]:
-    if new and protected(new.name) and old.termination_protection is True and new.termination_protection is False:
+    if new and protected(old, new) and old.termination_protection is True and new.termination_protection is False:
         yield Finding(
             "PROTECTION-WEAKENED",
             new.name,
@@ -181,7 +181,7 @@ def compare(baseline: dict, candidate: dict) -> list[Finding]:
         if new is None:
             continue  # the stack is gone: check_removed reported its resources
         for lid in sorted(old.resources.keys() & new.resources.keys()):
-            pair = Pair(name, lid, old.resources[lid], new.resources[lid], old.resources, new.resources)
+            pair = Pair(name, lid, old.resources[lid], new.resources[lid], old.resources, new.resources, protected(old, new))
             if pair.old.get("Type") not in STATEFUL_TYPES and pair.type not in STATEFUL_TYPES:
                 continue
             if pair.old.get("Type") != pair.type:
