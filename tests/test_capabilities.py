@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 import config
+from config import ENVIRONMENTS
 from config.catalogue import SYSTEMS
 from config.rules.catalogue import catalogue_problems
 from constructs_lib.specs import Key, LocalIndexSpec, TableSpec, WarmThroughput
@@ -154,28 +155,38 @@ def test_config_capability_mistakes_are_named():
     )
 
 
+def _capacity_alarms(synthesized, env: str) -> dict[str, dict]:
+    return {
+        res["Properties"]["AlarmName"]: res["Properties"]
+        for stack in synthesized.values()
+        if stack.environment == env
+        for res in stack.template["Resources"].values()
+        if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["AlarmName"].endswith("-capacity")
+    }
+
+
 def test_provisioned_tables_and_indexes_alarm_near_their_provisioned_capacity(synthesized):
-    """Only prod's fusion-health is provisioned (config billing_overrides): each table and GSI,
-    reads and writes, consumed per second as a percentage of provisioned."""
-    for env in ("dev", "staging", "prod"):
-        found = {}
-        for stack in (s for s in synthesized.values() if s.environment == env):
-            for res in stack.template["Resources"].values():
-                if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["AlarmName"].endswith("-capacity"):
-                    found[res["Properties"]["AlarmName"]] = res["Properties"]
-        if env != "prod":
-            assert found == {}, env
-            continue
-        assert sorted(found) == sorted(
-            f"{table}-{kind}-capacity"
-            for table in ("fusion-health-entries-prod", "fusion-health-entries-prod-medication-index",
-                          "fusion-health-entries-prod-pain-level-index", "fusion-daily-summaries-prod")
-            for kind in ("read", "write")
-        )  # fmt: skip
-        alarm = found["fusion-health-entries-prod-medication-index-write-capacity"]
-        assert alarm["Threshold"] == 90 and alarm["AlarmActions"]
-        expression, consumed, provisioned = alarm["Metrics"]
-        assert expression["Expression"] == "100 * (consumed / 300) / provisioned"
-        assert consumed["MetricStat"]["Metric"]["MetricName"] == "ConsumedWriteCapacityUnits" and consumed["MetricStat"]["Stat"] == "Sum"
-        assert provisioned["MetricStat"]["Metric"]["MetricName"] == "ProvisionedWriteCapacityUnits"
-        assert {"Name": "GlobalSecondaryIndexName", "Value": "medication-index"} in consumed["MetricStat"]["Metric"]["Dimensions"]
+    """Where config provisions a system's capacity (billing_overrides: fusion-health in prod),
+    each of its tables and GSIs, reads and writes, alarms on consumed per second as a
+    percentage of provisioned; nowhere else."""
+    provisioned = [(env, s) for env, cfg in ENVIRONMENTS.items() for s in SYSTEMS if cfg.billing_for(s.key).mode == "PROVISIONED"]
+    assert provisioned, "config provisions no system anywhere: this test would check nothing"
+    for env, cfg in ENVIRONMENTS.items():
+        names = []
+        for system in (system for e, system in provisioned if e == env):
+            for spec in system.tables:
+                table = cfg.table_name(system.key, spec.id, spec.name)
+                names += [table, *(f"{table}-{i.name}" for i in spec.indexes)]
+        expected = sorted(f"{name}-{kind}-capacity" for name in names for kind in ("read", "write"))
+        assert sorted(_capacity_alarms(synthesized, env)) == expected, env
+    env, system = provisioned[0]
+    spec = next(t for t in system.tables if t.indexes)
+    index = spec.indexes[0].name
+    table = ENVIRONMENTS[env].table_name(system.key, spec.id, spec.name)
+    alarm = _capacity_alarms(synthesized, env)[f"{table}-{index}-write-capacity"]
+    assert alarm["Threshold"] == ENVIRONMENTS[env].alarms.thresholds["capacity_utilization_percent"] and alarm["AlarmActions"]
+    expression, consumed, provisioned_metric = alarm["Metrics"]
+    assert expression["Expression"] == "100 * (consumed / 300) / provisioned"
+    assert consumed["MetricStat"]["Metric"]["MetricName"] == "ConsumedWriteCapacityUnits" and consumed["MetricStat"]["Stat"] == "Sum"
+    assert provisioned_metric["MetricStat"]["Metric"]["MetricName"] == "ProvisionedWriteCapacityUnits"
+    assert {"Name": "GlobalSecondaryIndexName", "Value": index} in consumed["MetricStat"]["Metric"]["Dimensions"]

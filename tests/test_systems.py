@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.expected import ENVS
+from tests.expected import ENVS, PRODUCTION
 from tests.support import resources
 
 H, R = "HASH", "RANGE"
@@ -196,12 +196,16 @@ def test_every_table_and_gsi_has_alarms_with_actions(synthesized, system, env):
 
 
 def test_fusion_health_billing_switch_per_environment(synthesized):
-    for env in ("dev", "staging"):
+    """The seed's switch: provisioned capacity for production, on demand elsewhere."""
+    others = [env for env in ENVS if env not in PRODUCTION]
+    assert others
+    for env in others:
         found = tables(synthesized, "fusion-health", env)
         assert len(found) == 2
         for table in found.values():
             assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
-    prod = tables(synthesized, "fusion-health", "prod")
+    (production,) = PRODUCTION
+    prod = tables(synthesized, "fusion-health", production)
     assert len(prod) == 2
     for table in prod.values():
         props = table["Properties"]
@@ -210,9 +214,9 @@ def test_fusion_health_billing_switch_per_environment(synthesized):
         assert (write["MinCapacity"], write["MaxCapacity"]) == (5, 50)
         read = props["Replicas"][0]["ReadProvisionedThroughputSettings"]["ReadCapacityAutoScalingSettings"]
         assert (read["MinCapacity"], read["MaxCapacity"]) == (10, 100)
-    # Other systems stay on demand in prod.
-    assert tables(synthesized, "madmall", "prod")
-    assert all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" for t in tables(synthesized, "madmall", "prod").values())
+    # Other systems stay on demand in production.
+    assert tables(synthesized, "madmall", production)
+    assert all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" for t in tables(synthesized, "madmall", production).values())
 
 
 # --- IAM ----------------------------------------------------------------------------------

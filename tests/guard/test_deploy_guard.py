@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from config.environments import ENVIRONMENTS
 from tools import guard as deploy_guard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -969,14 +970,14 @@ def test_env_that_matches_no_stack_is_a_usage_error(tmp_path, capsys):
 
 
 def test_one_edit_in_three_environments_reads_as_one_finding(tmp_path, capsys):
-    names = [f"daylight-{env}" for env in ("dev", "staging", "prod")]
+    names = [f"daylight-{env}" for env in ENVIRONMENTS]
     base = real_stacks(tmp_path / "base", names)
     cand = real_stacks(tmp_path / "cand", names, lambda r: r["TableUsers"]["Properties"].pop("StreamSpecification"))
     assert deploy_guard.main([str(base), str(cand)]) == 1
     out = capsys.readouterr().out
     assert out.count("[STREAM-CHANGE]") == 1
     assert "[STREAM-CHANGE] daylight-{env}/TableUsers StreamSpecification:" in out
-    assert "\n    in: dev, staging, prod\n" in out
+    assert f"\n    in: {', '.join(ENVIRONMENTS)}\n" in out
     assert "deploy-guard: 3 hazard(s) in 3 stack(s)" in out
     assert deploy_guard.main(["--json", str(base), str(cand)]) == 1  # JSON keeps one finding per stack
     found = json.loads(capsys.readouterr().out)["findings"]

@@ -18,7 +18,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from config.environments import DEV, PROD, STAGING
+from config.environments import DEV, ENVIRONMENTS, PROD, STAGING
 from config.model import AccessConfig, AlertConfig, BackupConfig, CiConfig, KeyConfig, OffsiteConfig, ReplicaConfig, SlackConfig
 from tests.local.helpers import CREDENTIALS, ROOT, cli_env, tool, write_assembly
 from tools.assembly import Stack
@@ -285,7 +285,7 @@ def test_the_required_bootstrap_version_comes_from_the_templates_else_the_consta
 def test_the_rule_is_read_from_the_projects_own_synthesized_templates(stages):
     # The session's synth wrote a cloud assembly like `make synth` does.
     outdir = Path(stages[0].node.root.outdir)
-    stacks = [s for env in ("dev", "staging", "prod") for s in synthesized.stacks_of(outdir, env)]
+    stacks = [s for env in ENVIRONMENTS for s in synthesized.stacks_of(outdir, env)]
     assert stacks
     required = synthesized.required_bootstrap_version(stacks)
     assert required.value >= 6 and required.source.startswith("the CheckBootstrapVersion rule of ")
