@@ -7,8 +7,11 @@ their intent (`protection`), not by name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from config import ENVIRONMENTS, SYSTEMS
 from config.model import EnvironmentConfig
+from constructs_lib.specs import SystemSpec
 from stacks.stage import stack_names
 
 # Every environment, in config's order.
@@ -23,19 +26,19 @@ AUDITED = [name for name, cfg in ENVIRONMENTS.items() if cfg.audit_trail.mode ==
 assert ENVS and PROTECTED and REBUILDABLE and PRODUCTION, "the tests need an environment of each protection level"
 
 
-def table_count() -> int:
+def table_count(systems: Sequence[SystemSpec] = SYSTEMS) -> int:
     """Tables of the catalogue, one of each per environment."""
-    return sum(len(system.tables) for system in SYSTEMS)
+    return sum(len(system.tables) for system in systems)
 
 
 def stacks(cfg: EnvironmentConfig) -> list[str]:
     return stack_names(cfg)
 
 
-def pinned_ids(stack_key: str, cfg: EnvironmentConfig) -> set[str]:
+def pinned_ids(stack_key: str, cfg: EnvironmentConfig, catalogue: Sequence[SystemSpec] = SYSTEMS) -> set[str]:
     """The logical ids of a stack's stateful resources, each pinned (constructs_lib/identity.py):
     a system's key and tables from the catalogue, the shared stacks' by what config turns on."""
-    systems = {system.key: system for system in SYSTEMS}
+    systems = {system.key: system for system in catalogue}
     if stack_key in systems:
         system = systems[stack_key]
         return {"KeyData", *(spec.logical_id for spec in system.tables), *(["KeyFieldEncryption"] if system.field_encryption else [])}

