@@ -5,6 +5,7 @@ person does after an everyday change. Slow (each command synthesizes the app), s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,6 +56,11 @@ def test_make_update_then_make_guard_still_refuses_a_partition_key_rename(scratc
     users = text.index('name="therapeutic-wave-users-{env}"')
     key = text.index('partition_key=Key("userId")', users)
     catalogue.write_text(text[:key] + 'partition_key=Key("userKey")' + text[key + len('partition_key=Key("userId")') :])
+    # ...and the sample items with it, as the samples check (config/rules/samples.py) asks.
+    samples = scratch / "samples" / "therapeutic-wave.json"
+    data = json.loads(samples.read_text())
+    data["tables"]["Users"] = [{("userKey" if k == "userId" else k): v for k, v in item.items()} for item in data["tables"]["Users"]]
+    samples.write_text(json.dumps(data, indent=2))
 
     update = _make(scratch, "update")
     assert update.returncode == 0, update.stdout[-3000:] + update.stderr[-3000:]
