@@ -49,6 +49,15 @@ def stages(tmp_path_factory) -> list:
 
 
 @pytest.fixture(scope="session")
+def fixture_app(tmp_path_factory):
+    """The shipped config plus a fourth environment, an extra table and an alarm kind, added as a
+    person would add them, synthesized once (tests/fixture_app.py)."""
+    from tests import fixture_app as fixture
+
+    return fixture.build(str(tmp_path_factory.mktemp("fixture-app")))
+
+
+@pytest.fixture(scope="session")
 def synthesized(stages) -> dict[str, Stack]:
     """Every stack of every environment, by stack name, synthesized once as `cdk synth` would."""
     result = {}

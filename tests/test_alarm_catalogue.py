@@ -14,56 +14,27 @@ from config import alarms as catalogue
 from config.environments import ENVIRONMENTS
 from config.rules import alarms as alarm_rules
 from constructs_lib.monitoring import table_targets
-from constructs_lib.props import SCOPE_VALUES, AlarmKind, MetricSpec, ThresholdSpec
-from stacks.stage import DataStage
-from tests.support import new_app, resources
-
-NEW_KIND = AlarmKind(
-    id="ConditionalCheckFailures",
-    name="{resource}-conditional-check-failures",
-    description="Conditional writes to {subject} fail at or above {threshold} a minute.",
-    applies_to=("table", "index"),
-    metric=MetricSpec(name="ConditionalCheckFailedRequests", statistic="Sum"),
-    threshold="conditional_check_failures",
-)
+from constructs_lib.props import SCOPE_VALUES
+from tests.fixture_app import NEW_KIND
 
 
-def _with_new_kind(monkeypatch) -> dict:
-    """The catalogue with NEW_KIND and its threshold (default 25) added, and the environments as
-    config/environments.py would build them with it: the catalogue's defaults under their own."""
-    monkeypatch.setattr(catalogue, "ALARM_KINDS", MappingProxyType({**catalogue.ALARM_KINDS, "conditional_checks": NEW_KIND}))
-    threshold = ThresholdSpec(description="ConditionalCheckFailedRequests in one 60 s period", default=25)
-    monkeypatch.setattr(catalogue, "THRESHOLDS", MappingProxyType({**catalogue.THRESHOLDS, "conditional_check_failures": threshold}))
-    return {
-        name: replace(cfg, alarms=replace(cfg.alarms, thresholds=catalogue.alarm_thresholds(**cfg.alarms.thresholds)))
-        for name, cfg in ENVIRONMENTS.items()
+def test_an_alarm_kind_added_to_the_catalogue_alone_reaches_every_table_gsi_and_environment(fixture_app):
+    """The fixture app's alarm catalogue has one more kind (tests/fixture_app.py): every table and
+    GSI of its catalogue, in every one of its environments, has the alarm, at the default."""
+    found = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for stack in fixture_app.stacks.values()
+        for r in stack.template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "ConditionalCheckFailedRequests"
     }
-
-
-def _expected_names(environments: dict) -> set[str]:
-    """Every table and GSI of the catalogue, in every environment: computed from config."""
-    return {
+    expected = {
         f"{cfg.table_name(system.key, spec.id, spec.name)}{suffix}-conditional-check-failures"
-        for cfg in environments.values()
-        for system in config.SYSTEMS
+        for cfg in fixture_app.environments.values()
+        for system in fixture_app.catalogue
         for spec in system.tables
         for suffix in ["", *(f"-{index.name}" for index in spec.indexes)]
     }
-
-
-def test_an_alarm_kind_added_to_the_catalogue_alone_reaches_every_table_gsi_and_environment(monkeypatch):
-    environments = _with_new_kind(monkeypatch)
-    config.validate_all(environments)
-    app = new_app()
-    stages = [DataStage(app, config=cfg) for cfg in config.load(None, environments)]
-    found: dict[str, dict] = {}
-    for stage in stages:
-        for stack in stage.synth().stacks:
-            for alarm in resources(stack.template, "AWS::CloudWatch::Alarm").values():
-                if alarm["Properties"].get("MetricName") == "ConditionalCheckFailedRequests":
-                    found[alarm["Properties"]["AlarmName"]] = alarm["Properties"]
-    expected = _expected_names(environments)
-    assert len(expected) > len(ENVIRONMENTS), "the catalogue has no tables?"
+    assert len(expected) > len(fixture_app.environments), "the catalogue has no tables?"
     assert set(found) == expected
     assert {props["Threshold"] for props in found.values()} == {25}
     index_alarm = found[next(name for name in sorted(expected) if "-index-" in name)]

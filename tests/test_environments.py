@@ -3,93 +3,30 @@ alone, synthesize, are judged by the guard, are listed by preflight's placeholde
 priced by the cost estimate; the tests' expectations (tests/expected.py) follow them; and every
 physical name the templates hold is one config validation checks (config/rules/names.py).
 
-One synthesis of the fixture app (the shipped environments plus `qa`, the catalogue plus
-MADMall's `Notifications`) serves the module.
+The session's one fixture app (tests/fixture_app.py: the shipped environments plus `qa`, the
+catalogue plus MADMall's `Notifications`) serves them all.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 
 import pytest
 
 import config
-from config import ENVIRONMENTS, SYSTEMS
-from config.model import AccessConfig, KeyConfig
-from config.rules import problems
 from config.rules.names import physical_names
-from constructs_lib.specs import IndexSpec, Key, TableSpec
-from stacks import naming, stage
+from stacks import stage
 from tests.expected import pinned_ids, table_count
-from tests.support import new_app, resources
+from tests.fixture_app import QA_ACCOUNT
+from tests.support import resources
 from tools import cost
-from tools.assembly import Stack
 from tools.guard import compare
 from tools.preflight import run
 
-QA_ACCOUNT = "444444444444"  # a placeholder, like the shipped accounts
-NOTIFICATIONS = TableSpec(
-    id="Notifications",
-    name="madmall-{env}-notifications",
-    partition_key=Key("userId"),
-    sort_key=Key("createdAt"),
-    indexes=(IndexSpec(name="unread-index", partition_key=Key("userId"), sort_key=Key("readAt"), serves="a user's unread notifications"),),
-    ttl_attribute="expiresAt",
-    serves="a user's notifications, newest first",
-)
-
-
-def _qa() -> config.EnvironmentConfig:
-    """A copy of the environment that deploys second, as a new `qa` in its own account."""
-    second = sorted(ENVIRONMENTS.values(), key=lambda cfg: cfg.deploy_order)[1]
-    role = f"arn:aws:iam::{QA_ACCOUNT}:role"
-    return dataclasses.replace(
-        second,
-        name="qa",
-        account=QA_ACCOUNT,
-        deploy_order=max(cfg.deploy_order for cfg in ENVIRONMENTS.values()) + 1,
-        access=AccessConfig(readonly_principal_arns=(f"{role}/DataAnalyst",), migration_principal_arns=(f"{role}/DataMigration",)),
-        keys=KeyConfig(administrator_arns=(f"{role}/KeyAdministrator",), break_glass_arn=f"{role}/BreakGlass"),
-        tags={**second.tags, "CostCenter": "data-platform-qa"},
-    )
-
-
-def _catalogue():
-    return tuple(
-        dataclasses.replace(system, tables=(*system.tables, NOTIFICATIONS)) if system.key == "madmall" else system for system in SYSTEMS
-    )
-
-
-@pytest.fixture(scope="module")
-def fixture_app(tmp_path_factory):
-    """(environments, catalogue, stacks by name) of the fixture app, synthesized once."""
-    environments = {**ENVIRONMENTS, "qa": _qa()}
-    catalogue = _catalogue()
-    assert problems(environments, catalogue) == [], "the fixture config must be valid"
-    with pytest.MonkeyPatch.context() as patch:
-        for module in (stage, naming):  # the modules that read the catalogue while building
-            patch.setattr(module, "SYSTEMS", catalogue)
-        app = new_app(outdir=str(tmp_path_factory.mktemp("fixture-app")))
-        stages = [stage.DataStage(app, config=cfg) for cfg in environments.values()]
-        app.synth()
-        stacks = {
-            artifact.stack_name: Stack(
-                name=artifact.stack_name,
-                environment=built.stage_name,
-                template=artifact.template,
-                termination_protection=bool(artifact.termination_protection),
-                source=artifact.template_full_path,
-            )
-            for built in stages
-            for artifact in built.synth().stacks
-        }
-    return environments, catalogue, stacks, app.outdir
-
 
 def test_a_fourth_environment_synthesizes_every_stack_it_should(fixture_app):
-    environments, catalogue, stacks, _ = fixture_app
+    environments, catalogue, stacks = fixture_app.environments, fixture_app.catalogue, fixture_app.stacks
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(stage, "SYSTEMS", catalogue)
         expected = stage.stack_names(environments["qa"])
@@ -97,7 +34,7 @@ def test_a_fourth_environment_synthesizes_every_stack_it_should(fixture_app):
 
 
 def test_the_expectations_follow_an_extra_table_in_every_environment(fixture_app):
-    environments, catalogue, stacks, _ = fixture_app
+    environments, catalogue, stacks = fixture_app.environments, fixture_app.catalogue, fixture_app.stacks
     assert table_count(catalogue) == table_count() + 1
     for env, cfg in environments.items():
         madmall = stacks[f"madmall-{env}"].template
@@ -114,13 +51,13 @@ def test_the_expectations_follow_an_extra_table_in_every_environment(fixture_app
 def test_the_tenant_rule_does_not_reach_the_extra_table(fixture_app):
     """The new table is keyed on the bare userId and not listed in MADMall's tenant rule: the
     tenant role does not reach it (its USER# pattern could never match it)."""
-    _, _, stacks, _ = fixture_app
+    stacks = fixture_app.stacks
     tenant = next(p for p in resources(stacks["madmall-qa"].template, "AWS::IAM::ManagedPolicy").values() if "tenant" in str(p))
     assert "TableNotifications" not in str(tenant["Properties"]["PolicyDocument"]) and "TableMain" in str(tenant)
 
 
 def test_the_guard_judges_the_fourth_environment(fixture_app, monkeypatch):
-    _, _, stacks, _ = fixture_app
+    stacks = fixture_app.stacks
     baseline = {name: s for name, s in stacks.items() if name.endswith("-qa")}
     candidate = copy.deepcopy(baseline)
     users = candidate["therapeutic-wave-qa"].template["Resources"]["TableUsers"]["Properties"]
@@ -133,7 +70,7 @@ def test_the_guard_judges_the_fourth_environment(fixture_app, monkeypatch):
 
 
 def test_preflights_offline_check_lists_the_fourth_environments_placeholders(fixture_app):
-    environments, _, _, _ = fixture_app
+    environments = fixture_app.environments
     lines = [str(line) for line in run(environments["qa"], offline=True)]
     text = "\n".join(lines)
     assert f"qa.account = '{QA_ACCOUNT}'" in text or "qa.account" in text, text
@@ -141,7 +78,7 @@ def test_preflights_offline_check_lists_the_fourth_environments_placeholders(fix
 
 
 def test_make_cost_prices_the_fourth_environment(fixture_app, monkeypatch, capsys):
-    environments, _, _, outdir = fixture_app
+    environments, outdir = fixture_app.environments, fixture_app.outdir
     monkeypatch.setattr(config.environments, "ENVIRONMENTS", environments)
     assert cost.main(["--env", "qa", outdir]) == 0
     out = capsys.readouterr().out
@@ -164,7 +101,7 @@ NAMED = {
 def test_every_physical_name_built_from_an_environment_is_one_validation_checks(fixture_app):
     """config/rules/names.py repeats the stacks' name patterns to check them before synth: a
     name in the templates that it does not know would escape that check."""
-    environments, catalogue, stacks, _ = fixture_app
+    environments, catalogue, stacks = fixture_app.environments, fixture_app.catalogue, fixture_app.stacks
     for env, cfg in environments.items():
         checked = {name for name, _ in physical_names(cfg, catalogue)}
         assert f"data-tables-{env}" in checked
