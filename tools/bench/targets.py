@@ -22,7 +22,8 @@ __all__ = [
 
 # Synth against an empty app is no longer pushed down (docs/benchmarks.md): it must stay under this.
 SYNTH_RATIO_CEILING = 4.0
-TARGET_TEST_SECONDS = 40
+# make test warm on 2 cores (issue 24); a fresh clone's first run is allowed 45 s.
+TARGET_TEST_SECONDS = 30
 TARGET_SETUP_SECONDS = 120
 # `make cost` after a synth: reading cdk.out and pricing every environment.
 TARGET_COST_SECONDS = 15
