@@ -95,8 +95,8 @@ def alarm(scope: Construct, kind: AlarmKind, target: AlarmTarget, settings: Alar
         description=kind.description.format(**values),
         metric=_metric(kind, target.dimensions),
         threshold=threshold * kind.threshold_scale,
-        evaluation_periods=kind.evaluation_periods or settings.evaluation_periods,
-        datapoints_to_alarm=kind.datapoints_to_alarm or settings.datapoints_to_alarm,
+        evaluation_periods=settings.evaluation_periods if kind.evaluation_periods is None else kind.evaluation_periods,
+        datapoints_to_alarm=settings.datapoints_to_alarm if kind.datapoints_to_alarm is None else kind.datapoints_to_alarm,
         comparison_operator=_COMPARISONS[kind.comparison],
     )
 
