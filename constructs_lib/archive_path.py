@@ -78,7 +78,9 @@ class ArchivePath(Construct):
         table = archived.table
         stream_arn = table.table.table_stream_arn
         if stream_arn is None:
-            raise ValueError(f"{table.table_name} has no stream to archive from: build its DataTable with stream=True")
+            raise ValueError(
+                f"{table.table_name} has no stream to archive from: build its DataTable with stream_readers (the archive pipe's role)"
+            )
         self._plumbing = plumbing
         self.name = archive_name(table.table_name)
         self.delivery = self._delivery(table, archived.target, archived.prefix)

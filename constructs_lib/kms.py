@@ -55,6 +55,8 @@ ADMIN_ACTIONS = (
 )
 # Each of these makes everything the key encrypted unreadable, or its name point elsewhere.
 DESTRUCTIVE_ACTIONS = ("kms:DeleteAlias", "kms:DisableKey", "kms:ScheduleKeyDeletion")
+# The shortest deletion window anyone may schedule (KMS allows 7 to 30 days).
+MIN_DELETION_WINDOW_DAYS = 30
 # Encrypting and decrypting: what the data's own roles need, through the data's service.
 USE_ACTIONS = (
     "kms:Decrypt",
@@ -98,7 +100,7 @@ class DataKey(Construct):
             alias=alias,
             description=description,
             enable_key_rotation=True,
-            pending_window=Duration.days(30),
+            pending_window=Duration.days(MIN_DELETION_WINDOW_DAYS),
             removal_policy=removal_policy,
             policy=iam.PolicyDocument.from_json(
                 {
@@ -140,6 +142,32 @@ def governance_statements(g: Governance, *, deployer_services: Sequence[str], de
             "Resource": "*",
             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": may_destroy}},
         },
+        {
+            # Even CloudFormation's own deletion waits 30 days; nobody may schedule a shorter window
+            # (KMS's minimum is 7), so a destroyed key can still be rescued for a month.
+            "Sid": "DenyShortKeyDeletionWindow",
+            "Effect": "Deny",
+            "Principal": anyone,
+            "Action": "kms:ScheduleKeyDeletion",
+            "Resource": "*",
+            "Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": MIN_DELETION_WINDOW_DAYS}},
+        },
+        *(
+            [
+                {
+                    # Where the data is protected, the administrators' exemption above does not
+                    # reach disabling or deleting the key: that is break-glass alone.
+                    "Sid": "DenyKeyDestructionExceptBreakGlass",
+                    "Effect": "Deny",
+                    "Principal": anyone,
+                    "Action": list(DESTRUCTIVE_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": g.break_glass_arn}},
+                }
+            ]
+            if g.protected
+            else []
+        ),
         {
             "Sid": "DenyKeyPolicyChangesExceptAdministrators",
             "Effect": "Deny",

@@ -144,13 +144,16 @@ class Governance:
     CloudFormation execution role: it may rewrite a key policy (KMS refuses a policy that would
     lock its author out) and use a key through the services whose resources it creates (DynamoDB
     checks the creator's access to the key), but the tables' own policies deny it their items.
-    Where a resource is deleted with its stack (dev), the deployer may also delete it.
+    Where a resource is deleted with its stack (dev), the deployer may also delete it. Where the
+    data is protected (`protected`: staging, prod), destroying or disabling a key is break-glass
+    alone: one administrator cannot make every backup, archive and the audit trail unreadable.
     """
 
     account: str
     administrator_arns: tuple[str, ...]
     break_glass_arn: str
     deployer_arn: str
+    protected: bool = False
 
     def may_destroy(self, *, deletable: bool, administrators: bool) -> list[str]:
         """Who may destroy a governed resource (sorted ARNs): break-glass; the key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -14,8 +14,8 @@ from constructs_lib.table import DataTable, TableSettings
 
 class SystemTables(Construct):
     """Every table of `system`, named by `names` (table id -> physical name), encrypted with
-    `key`; the `streamed` ones (archived) stream old images. A scope of their own, so a table
-    id can never collide with another construct of the stack."""
+    `key`; those in `stream_readers` (archived) stream old images, readable by those principals
+    only. A scope of their own, so a table id can never collide with another construct of the stack."""
 
     def __init__(
         self,
@@ -27,7 +27,7 @@ class SystemTables(Construct):
         key: kms.IKey,
         settings: TableSettings,
         alarm_actions: AlarmActions,
-        streamed: Collection[str] = (),
+        stream_readers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.tables = {
@@ -39,7 +39,7 @@ class SystemTables(Construct):
                 key=key,
                 settings=settings,
                 alarm_actions=alarm_actions,
-                stream=spec.id in streamed,
+                stream_readers=(stream_readers or {}).get(spec.id, ()),
             )
             for spec in system.tables
         }

@@ -35,6 +35,9 @@ WRITE_ACTIONS = (
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
 
+# What would remove a table's own protections: its resource policy, and its PITR window.
+SELF_PROTECTED_ACTIONS = ("dynamodb:DeleteResourcePolicy", "dynamodb:PutResourcePolicy", "dynamodb:UpdateContinuousBackups")
+
 # What the deployer may never do to a table's items: it creates and changes tables (and so may
 # use their key through DynamoDB), but reading, exporting or restoring the data is not its job.
 DEPLOYER_DENIED_ACTIONS = (
@@ -114,6 +117,44 @@ def table_policy(g: Governance, *, deletable: bool) -> iam.PolicyDocument:
                 resources=["*"],
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": may_delete}},
             ),
+            # The policy protects itself, and the recovery window with it: switching PITR off
+            # discards the 35 days at once. CloudFormation's GlobalTable handler makes these
+            # calls on a deploy (the deploy guard and config validation judge those changes).
+            iam.PolicyStatement(
+                sid="DenyPolicyAndRecoveryChangesExceptBreakGlassAndDeployer",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(SELF_PROTECTED_ACTIONS),
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": sorted({g.break_glass_arn, g.deployer_arn})}},
+            ),
+        ]
+    )
+
+
+def stream_policy(g: Governance, readers: Sequence[str]) -> iam.PolicyDocument:
+    """An archived table's stream carries full old images of its items: only its `readers` (the
+    archive pipe's role) and break-glass may read its records; CloudFormation may describe it.
+    AWS services acting for the account are not refused."""
+    service = {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="DenyStreamRecordsExceptItsReaders",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": sorted({*readers, g.break_glass_arn})}, **service},
+            ),
+            iam.PolicyStatement(
+                sid="DenyStreamDescriptionExceptItsReadersAndDeployer",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:DescribeStream"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": sorted({*readers, g.break_glass_arn, g.deployer_arn})}, **service},
+            ),
         ]
     )
 
@@ -134,13 +175,15 @@ class DataTable(Construct):
         key: kms.IKey,
         settings: TableSettings,
         alarm_actions: AlarmActions,
-        stream: bool = False,
+        stream_readers: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.spec = spec
         self.table_name = table_name
         self.key = key
         billing, read_capacity, write_capacity = _billing(settings.billing)
+        policy = table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY)
+        streams = stream_policy(settings.governance, stream_readers) if stream_readers else None
         self.table = dynamodb.TableV2(
             self,
             "Table",
@@ -187,7 +230,7 @@ class DataTable(Construct):
             else None,
             time_to_live_attribute=spec.ttl_attribute,
             # Archived tables stream old images: a TTL deletion carries the item being expired.
-            dynamo_stream=dynamodb.StreamViewType.OLD_IMAGE if stream else None,
+            dynamo_stream=dynamodb.StreamViewType.OLD_IMAGE if stream_readers else None,
             encryption=dynamodb.TableEncryptionV2.customer_managed_key(
                 key, replica_key_arns={r.region: r.kms_key_arn for r in settings.replicas} or None
             ),
@@ -197,8 +240,15 @@ class DataTable(Construct):
             ),
             deletion_protection=settings.deletion_protection,
             removal_policy=settings.removal_policy,
-            resource_policy=table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY),
-            replicas=[dynamodb.ReplicaTableProps(region=r.region) for r in settings.replicas] or None,
+            resource_policy=policy,
+            stream_resource_policy=streams,
+            # Each replica is protected like the table: TableV2 gives a replica no policy of its
+            # own unless told (resourcePolicyPerReplica is on in cdk.json).
+            replicas=[
+                dynamodb.ReplicaTableProps(region=r.region, resource_policy=policy, stream_resource_policy=streams)
+                for r in settings.replicas
+            ]
+            or None,
             # The catalogue id, so costs and findings name the table.
             tags=[CfnTag(key="Table", value=spec.id)],
         )

@@ -75,6 +75,7 @@ def governance(cfg: EnvironmentConfig, region: str | None = None) -> Governance:
         administrator_arns=cfg.keys.administrator_arns,
         break_glass_arn=cfg.keys.break_glass_arn,
         deployer_arn=deployer_arn(cfg, region),
+        protected=cfg.protection != "rebuildable",
     )
 
 

@@ -16,7 +16,7 @@ from config.model import EnvironmentConfig
 from config.retention import RETENTION
 from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.archive import TableArchiver
+from constructs_lib.archive import TableArchiver, pipe_role_name
 from constructs_lib.archive_path import ArchivedTable, ArchiveTarget, archive_name
 from constructs_lib.backup import table_backup_plan
 from constructs_lib.dashboards import Dashboard, archive_widgets, table_widgets
@@ -83,7 +83,8 @@ class SystemStack(Stack):
                 contributor_insights=None if config.contributor_insights == "off" else config.contributor_insights,
             ),
             alarm_actions=self.alarm_actions,
-            streamed=archived,
+            # The archive pipe's role reads the archived tables' streams, and nobody else.
+            stream_readers={table_id: [naming.role_arn(config, pipe_role_name(prefix))] for table_id in archived},
         ).tables
         if archived:
             TableArchiver(

@@ -44,7 +44,7 @@ DEPLOYER = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789
 GOVERNANCE = Governance(account="123456789012", administrator_arns=(ADMIN,), break_glass_arn=BREAK_GLASS, deployer_arn=DEPLOYER)
 
 
-def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN, spec=None):
+def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=RemovalPolicy.RETAIN, spec=None, stream_readers=()):
     stack = region_stack()
     key = DataKey(
         stack, "Key", alias="alias/test", description="test", removal_policy=removal, logical_id="KeyData", governance=GOVERNANCE
@@ -68,6 +68,7 @@ def build_table(billing=None, replicas=(), pitr=True, protect=True, removal=Remo
         key=key,
         settings=settings,
         alarm_actions=AlarmActions(stack, topic_arns=[TOPIC]),
+        stream_readers=stream_readers,
     )
     return stack, table
 
@@ -278,7 +279,7 @@ def test_data_key_rotates_has_alias_and_pinned_id():
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/x-data"})
 
 
-def key_statements(removal=RemovalPolicy.RETAIN, deployer_services=("dynamodb",)) -> dict[str, dict]:
+def key_statements(removal=RemovalPolicy.RETAIN, deployer_services=("dynamodb",), governance=GOVERNANCE) -> dict[str, dict]:
     stack = region_stack()
     key = DataKey(
         stack,
@@ -287,7 +288,7 @@ def key_statements(removal=RemovalPolicy.RETAIN, deployer_services=("dynamodb",)
         description="d",
         removal_policy=removal,
         logical_id="KeyData",
-        governance=GOVERNANCE,
+        governance=governance,
         deployer_services=deployer_services,
     ).key
     allow_use(
@@ -308,6 +309,7 @@ def test_key_policy_separates_administration_from_use():
         "KeyAdministration",
         "BreakGlass",
         "DenyKeyDestructionExceptAdministrators",
+        "DenyShortKeyDeletionWindow",
         "DenyKeyPolicyChangesExceptAdministrators",
         "DenyGrantsExceptForAwsResources",
         "DeployerAttachesKeyToResources",
@@ -474,3 +476,27 @@ def test_a_table_may_override_one_threshold_of_the_environment():
     assert "above 500 ms" in alarms["orders-test-latency"]["AlarmDescription"]
     # Only that one: the environment's other thresholds still hold for this table.
     assert alarms["orders-test-read-throttles"]["Threshold"] == ALARMS.thresholds["throttle_events"] == 3
+
+
+def test_a_protected_governance_leaves_key_destruction_to_break_glass_alone():
+    statements = key_statements(governance=replace(GOVERNANCE, protected=True))
+    alone = statements["DenyKeyDestructionExceptBreakGlass"]
+    assert alone["Effect"] == "Deny" and alone["Principal"] == {"AWS": "*"}
+    assert alone["Action"] == ["kms:DeleteAlias", "kms:DisableKey", "kms:ScheduleKeyDeletion"]
+    assert alone["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": BREAK_GLASS}}
+    # ...and not where the data is rebuildable.
+    assert "DenyKeyDestructionExceptBreakGlass" not in key_statements()
+
+
+def test_every_replica_gets_the_tables_policy_and_a_streamed_table_its_stream_policy():
+    eu = Replica(region="eu-west-1", kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000")
+    stack, _ = build_table(replicas=[eu], stream_readers=["arn:aws:iam::123456789012:role/pipe"])
+    props = Template.from_stack(stack).find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]
+    replicas = {r["Region"]: r for r in props["Replicas"]}
+    assert set(replicas) == {"us-east-1", "eu-west-1"}
+    policies = [r["ResourcePolicy"]["PolicyDocument"] for r in replicas.values()]
+    assert policies[0] == policies[1] and any(s["Sid"] == "DenyTableDeletionExceptBreakGlass" for s in policies[0]["Statement"])
+    streams = [r["ReplicaStreamSpecification"]["ResourcePolicy"]["PolicyDocument"] for r in replicas.values()]
+    assert streams[0] == streams[1]
+    (records,) = [s for s in streams[0]["Statement"] if s["Sid"] == "DenyStreamRecordsExceptItsReaders"]
+    assert records["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == sorted([BREAK_GLASS, "arn:aws:iam::123456789012:role/pipe"])

@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 
 import config
+from config import retention
 from config.catalogue import SYSTEMS
 from stacks import naming
-from tests.expected import AUDITED, table_count
+from tests.expected import AUDITED, PROTECTED, REBUILDABLE, table_count
 from tests.test_guardrails import ENVS, stacks_of
 
 KMS_ADMIN_ONLY = {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias"}
@@ -116,15 +117,26 @@ def test_every_key_denies_destruction_policy_changes_and_foreign_grants(synthesi
         deny = {st["Sid"]: st for st in statements if st["Effect"] == "Deny"}
         assert set(deny) == {
             "DenyKeyDestructionExceptAdministrators",
+            "DenyShortKeyDeletionWindow",
+            *(["DenyKeyDestructionExceptBreakGlass"] if env in PROTECTED else []),
             "DenyKeyPolicyChangesExceptAdministrators",
             "DenyGrantsExceptForAwsResources",
         }, key
+        # Nobody, break-glass included, schedules a deletion in under 30 days.
+        window = deny["DenyShortKeyDeletionWindow"]
+        assert window["Action"] == "kms:ScheduleKeyDeletion"
+        assert window["Condition"] == {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": 30}}
+        if env in PROTECTED:
+            # Where data is protected, disabling or deleting a key is break-glass alone.
+            alone = deny["DenyKeyDestructionExceptBreakGlass"]
+            assert set(alone["Action"]) == {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias"}
+            assert alone["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": glass}}, key
         assert all(st["Principal"] == {"AWS": "*"} for st in deny.values()), key
         destroy = deny["DenyKeyDestructionExceptAdministrators"]
         assert set(destroy["Action"]) == {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias"}
         exempt = set(destroy["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
-        # Only dev deletes its keys with their stacks; elsewhere CloudFormation cannot touch them.
-        assert exempt == {*admins, glass, *([deployer] if env == "dev" else [])}, key
+        # Only a rebuildable environment deletes its keys with their stacks; elsewhere CloudFormation cannot touch them.
+        assert exempt == {*admins, glass, *([deployer] if env in REBUILDABLE else [])}, key
         rewrite = deny["DenyKeyPolicyChangesExceptAdministrators"]
         assert set(rewrite["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {*admins, glass, deployer}, key
         # Control Tower's form (CT.KMS.PR.3): an AWS service acting for itself is not refused.
@@ -205,7 +217,12 @@ def test_every_table_denies_strangers_the_deployer_its_items_and_deletion(synthe
     assert len(policies) == table_count() > 0, "one resource policy per table of config/catalogue.py"
     for table, statements in policies.items():
         by_sid = {st["Sid"]: st for st in statements}
-        assert set(by_sid) == {"DenyAccessFromOutsideTheAccount", "DenyTheDeployerTheItems", "DenyTableDeletionExceptBreakGlass"}, table
+        assert set(by_sid) == {
+            "DenyAccessFromOutsideTheAccount",
+            "DenyTheDeployerTheItems",
+            "DenyTableDeletionExceptBreakGlass",
+            "DenyPolicyAndRecoveryChangesExceptBreakGlassAndDeployer",
+        }, table
         assert all(st["Effect"] == "Deny" for st in statements), table
         outside = by_sid["DenyAccessFromOutsideTheAccount"]
         assert outside["Condition"]["StringNotEquals"] == {"aws:PrincipalAccount": cfg.account}
@@ -213,8 +230,42 @@ def test_every_table_denies_strangers_the_deployer_its_items_and_deletion(synthe
         assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ExportTableToPointInTime"} <= set(items["Action"])
         assert items["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [deployer]}}
         delete = by_sid["DenyTableDeletionExceptBreakGlass"]
-        exempt = {cfg.keys.break_glass_arn, *([deployer] if env == "dev" else [])}
+        exempt = {cfg.keys.break_glass_arn, *([deployer] if env in REBUILDABLE else [])}
         assert set(delete["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == exempt, table
+        # The policy protects itself and the PITR window: only break-glass and CloudFormation
+        # (whose GlobalTable handler makes these calls on a deploy) may.
+        own = by_sid["DenyPolicyAndRecoveryChangesExceptBreakGlassAndDeployer"]
+        assert set(own["Action"]) == {"dynamodb:DeleteResourcePolicy", "dynamodb:PutResourcePolicy", "dynamodb:UpdateContinuousBackups"}
+        assert own["Principal"] == {"AWS": "*"} and own["Resource"] == "*"
+        assert set(own["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {cfg.keys.break_glass_arn, deployer}, table
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_an_archived_tables_stream_admits_only_its_archive_pipe_and_break_glass(synthesized, env):
+    """A stream carries full old images of the items it archives (PHI): its records are denied to
+    everyone but the archive pipe's role and break-glass; CloudFormation may only describe it."""
+    cfg = config.ENVIRONMENTS[env]
+    deployer, glass = naming.deployer_arn(cfg), cfg.keys.break_glass_arn
+    archived = {(system, table_id) for system, table_id, _ in retention.archived()}
+    assert archived, "no archived table: nothing to check"
+    checked = 0
+    for system in SYSTEMS:
+        template = synthesized[f"{system.key}-{env}"].template
+        pipe = f"arn:aws:iam::{cfg.account}:role/{system.key}-{env}-archive-pipe"
+        for spec in system.tables:
+            (replica,) = template["Resources"][spec.logical_id]["Properties"]["Replicas"]
+            stream = (replica.get("ReplicaStreamSpecification") or {}).get("ResourcePolicy")
+            if (system.key, spec.id) not in archived:
+                assert stream is None, spec.id
+                continue
+            checked += 1
+            by_sid = {st["Sid"]: st for st in stream["PolicyDocument"]["Statement"]}
+            records = by_sid["DenyStreamRecordsExceptItsReaders"]
+            assert records["Effect"] == "Deny" and set(records["Action"]) == {"dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+            assert set(records["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {pipe, glass}
+            described = by_sid["DenyStreamDescriptionExceptItsReadersAndDeployer"]
+            assert set(described["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {pipe, glass, deployer}
+    assert checked == len(archived)
 
 
 # --- confused-deputy conditions: a service acts only for this account ---------------------

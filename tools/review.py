@@ -133,6 +133,13 @@ def table_policy(res: dict, region: str) -> dict:
     return (home.get("ResourcePolicy") or {}).get("PolicyDocument") or {}
 
 
+def stream_policy(res: dict, region: str) -> dict:
+    """A table's stream's resource policy document ({} without one)."""
+    _, home = replicas_and_home(props(res), region)
+    spec = home.get("ReplicaStreamSpecification") or props(res).get("StreamSpecification") or {}
+    return (spec.get("ResourcePolicy") or {}).get("PolicyDocument") or {}
+
+
 def alarm_line(res: dict) -> str:
     p = props(res)
     if p.get("Metrics"):
@@ -216,10 +223,13 @@ def summary_lines(stack: Stack) -> list[str]:
     protection = {True: "on", False: "off", None: "not recorded"}[stack.termination_protection]
     lines = [f"stack {stack.name} aws://{stack.account}/{stack.region}, termination protection {protection}, {len(resources)} resources"]
     table_policies: dict[str, list[str]] = {}
+    stream_policies: dict[str, list[str]] = {}
     for rtype in TABLES:
         for lid, res in by_type.pop(rtype, {}).items():
             lines += table_lines(lid, res, stack.region)
             table_policies.setdefault(canon(table_policy(res, stack.region)), []).append(lid)
+            if stream_policy(res, stack.region):
+                stream_policies.setdefault(canon(stream_policy(res, stack.region)), []).append(lid)
     # Tables share their resource policy: one block per distinct policy, not one per table,
     # naming its tables a line each (a new table adds a line; a count would be rewritten).
     for document, lids in sorted(table_policies.items(), key=lambda item: item[1]):
@@ -227,6 +237,10 @@ def summary_lines(stack: Stack) -> list[str]:
         lines.append("table policy:" if policy else "no table policy:")
         lines += [f"  of {lid}" for lid in lids]
         lines += statement_lines(policy)
+    for document, lids in sorted(stream_policies.items(), key=lambda item: item[1]):
+        lines.append("stream policy:")
+        lines += [f"  of {lid}" for lid in lids]
+        lines += statement_lines(json.loads(document))
     for lid, res in by_type.pop("AWS::KMS::Key", {}).items():
         p = props(res)
         lines.append(

@@ -1079,3 +1079,26 @@ def test_a_table_policy_deny_removed_in_one_replica_is_a_weakening(guard):
     assert only(findings, "PROTECTION-WEAKENED", PROD, "Orders", "Replicas[eu-central-1].ResourcePolicy")["change"] == (
         "deny DenyDelete removed or changed"
     )
+
+
+def test_a_stream_policy_deny_removed_is_a_weakening(guard):
+    """An archived table's stream policy keeps its old images (PHI) to the archive pipe: losing
+    its deny is a weakened protection like a table policy's."""
+    base = {"Orders": global_table("eu-west-1")}
+    (replica_props,) = base["Orders"]["Properties"]["Replicas"]
+    records = {
+        "Sid": "DenyStreamRecordsExceptItsReaders",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "dynamodb:GetRecords",
+        "Resource": "*",
+    }
+    replica_props["ReplicaStreamSpecification"] = {"ResourcePolicy": {"PolicyDocument": {"Statement": [records]}}}
+
+    def mutate(r):
+        del r["Orders"]["Properties"]["Replicas"][0]["ReplicaStreamSpecification"]
+
+    code, findings = guard(*changed(mutate, base))
+    assert code == 1
+    finding = only(findings, "PROTECTION-WEAKENED", PROD, "Orders", "Replicas[eu-west-1].ReplicaStreamSpecification.ResourcePolicy")
+    assert finding["change"] == "deny DenyStreamRecordsExceptItsReaders removed or changed"

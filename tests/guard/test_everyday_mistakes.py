@@ -99,9 +99,16 @@ def test_pitr_switched_off_in_staging_is_a_hazard_on_every_staging_table(finding
     """Lowering staging's protection in the same change does not silence the guard: the
     baseline's templates record staging as protected."""
     weakened = findings.pop("PROTECTION-WEAKENED")
-    assert weakened and all(f.property.endswith("PointInTimeRecoverySpecification") for f in weakened)
-    assert all(f.change == "point-in-time recovery turned off" for f in weakened)
-    assert {f.stack for f in weakened} == {f"{s.key}-{ENV}" for s in SYSTEMS}
+    pitr = [f for f in weakened if f.property.endswith("PointInTimeRecoverySpecification")]
+    assert pitr and all(f.change == "point-in-time recovery turned off" for f in pitr)
+    assert {f.stack for f in pitr} == {f"{s.key}-{ENV}" for s in SYSTEMS}
+    # The lowered protection also drops the keys' break-glass-only deny: weakened too.
+    keys = [f for f in weakened if f.property == "KeyPolicy"]
+    assert keys and all(f.change == "deny DenyKeyDestructionExceptBreakGlass removed or changed" for f in keys)
+    # Users taken out of archiving loses its stream's policy with its stream: weakened as well.
+    stream = [f for f in weakened if f.property.endswith("ReplicaStreamSpecification.ResourcePolicy")]
+    assert {(f.stack, f.resource) for f in stream} == {(f"daylight-{ENV}", "TableUsers")}
+    assert len(pitr) + len(keys) + len(stream) == len(weakened)
 
 
 def test_engine_major_upgrade_is_stopped(findings):

@@ -205,7 +205,8 @@ def check_protection(pair: Pair) -> Iterator[Finding]:
 
 def policy_documents(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
     """(property, old document, new document) of the policies that guard data: key policies,
-    tables' resource policies (per replica of a global table) and backup vault access policies."""
+    tables' and their streams' resource policies (per replica of a global table) and backup
+    vault access policies."""
     old, new = pair.old_props, pair.new_props
     if pair.type == "AWS::KMS::Key":
         yield "KeyPolicy", old.get("KeyPolicy") or {}, new.get("KeyPolicy") or {}
@@ -216,6 +217,12 @@ def policy_documents(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
                 f"Replicas[{region}].ResourcePolicy",
                 (before[region].get("ResourcePolicy") or {}).get("PolicyDocument") or {},
                 (after[region].get("ResourcePolicy") or {}).get("PolicyDocument") or {},
+            )
+            # The stream's own policy: who may read the old images it carries.
+            yield (
+                f"Replicas[{region}].ReplicaStreamSpecification.ResourcePolicy",
+                ((before[region].get("ReplicaStreamSpecification") or {}).get("ResourcePolicy") or {}).get("PolicyDocument") or {},
+                ((after[region].get("ReplicaStreamSpecification") or {}).get("ResourcePolicy") or {}).get("PolicyDocument") or {},
             )
     elif pair.type == "AWS::DynamoDB::Table":
         yield (
