@@ -45,6 +45,8 @@ class AuditTrail(Construct):
         key: kms.IKey,
         access_logs: s3.IBucket,
         table_arns: Sequence[str],
+        stream_table_arns: Sequence[str],
+        archive_bucket_arns: Sequence[str],
         read_events: bool,
         management_events: bool,
         retention_days: int,
@@ -120,17 +122,35 @@ class AuditTrail(Construct):
                 conditions=source,
             )
         )
-        selectors = [
-            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
-                name="DynamoDB table " + ("reads and writes" if read_events else "writes"),
+
+        def data(
+            name: str, resource_type: str, starts_with: Sequence[str], *, reads: bool
+        ) -> cloudtrail.CfnTrail.AdvancedEventSelectorProperty:
+            return cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                name=name,
                 field_selectors=[
                     cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="eventCategory", equal_to=["Data"]),
-                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.type", equal_to=["AWS::DynamoDB::Table"]),
-                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.ARN", equal_to=sorted(table_arns)),
-                    *([] if read_events else [cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="readOnly", equal_to=["false"])]),
+                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.type", equal_to=[resource_type]),
+                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.ARN", starts_with=sorted(starts_with)),
+                    *([] if reads else [cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="readOnly", equal_to=["false"])]),
                 ],
             )
+
+        # By prefix: a table restored under a name that begins with its original's (docs/restore.md)
+        # is logged too, in every region the environment uses.
+        selectors = [
+            data(
+                "DynamoDB table " + ("reads and writes" if read_events else "writes"), "AWS::DynamoDB::Table", table_arns, reads=read_events
+            )
         ]
+        if stream_table_arns:
+            # The archived tables' streams carry full old images: who read them (the archive pipe).
+            selectors.append(
+                data("DynamoDB stream reads", "AWS::DynamoDB::Stream", [f"{arn}/stream/" for arn in stream_table_arns], reads=True)
+            )
+        if archive_bucket_arns:
+            # Who read an archived item (break-glass only may): object reads of the archives.
+            selectors.append(data("Archive object reads", "AWS::S3::Object", [f"{arn}/" for arn in archive_bucket_arns], reads=True))
         if management_events:
             selectors.append(
                 cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
@@ -196,6 +216,8 @@ class AuditTrail(Construct):
             cloud_watch_logs_role_arn=role.role_arn,
         )
         self.trail.node.add_dependency(delivery)
+        # The evidence trail goes only where the environment says: Retain where data is protected.
+        self.trail.apply_removal_policy(removal_policy)
         # CloudTrail checks the bucket policy when the trail is created.
         policy = self.bucket.policy
         if policy is not None:

@@ -1,6 +1,8 @@
 """Physical names shared between stacks. Stacks address each other's resources by these
 names instead of CloudFormation exports, which would lock the exporting resource in place."""
 
+from collections.abc import Iterable
+
 from aws_cdk import aws_iam as iam
 
 from config.catalogue import SYSTEMS
@@ -41,14 +43,16 @@ def audit_trail_bucket_name(cfg: EnvironmentConfig) -> str:
     return f"data-audit-trail-{cfg.name}-{cfg.account}-{cfg.region}"
 
 
-def table_arns(cfg: EnvironmentConfig) -> list[str]:
-    """Every table of the environment in every region it is in, by ARN from its name (the
-    audit trail names them all)."""
+def table_arns(cfg: EnvironmentConfig, only: Iterable[tuple[str, str, object]] | None = None) -> list[str]:
+    """Every table of the environment (or `only` those, as (system, table id, ...) entries) in
+    every region it is in, by ARN from its name (the audit trail names them all)."""
     regions = [cfg.region, *(replica.region for replica in cfg.replicas)]
+    chosen = None if only is None else {(system, table_id) for system, table_id, *_ in only}
     return [
         f"arn:{partition(region)}:dynamodb:{region}:{cfg.account}:table/{cfg.table_name(system.key, spec.id, spec.name)}"
         for system in SYSTEMS
         for spec in system.tables
+        if chosen is None or (system.key, spec.id) in chosen
         for region in regions
     ]
 

@@ -207,6 +207,10 @@ class PlatformStack(Stack):
             key=key,
             access_logs=self.access_log_bucket,
             table_arns=naming.table_arns(config),
+            stream_table_arns=naming.table_arns(config, only=archived()),
+            archive_bucket_arns=[
+                f"arn:{partition(config.region)}:s3:::{naming.archive_bucket_name(config, audit=audit)}" for audit in (False, True)
+            ],
             read_events=trail.read_events,
             management_events=trail.management_events,
             retention_days=trail.retention_days,

@@ -50,7 +50,7 @@ def pinned_ids(stack_key: str, cfg: EnvironmentConfig, catalogue: Sequence[Syste
             "ArchiveBucket",
             "AuditArchiveBucket",
             *(["KeyBackup", "BackupVault"] if cfg.backup.enabled else []),
-            *(["KeyAuditTrail", "AuditTrailBucket"] if cfg.audit_trail.mode == "create" else []),
+            *(["KeyAuditTrail", "AuditTrailBucket", "AuditTrail"] if cfg.audit_trail.mode == "create" else []),
         }
     if stack_key == "personalpod-database":
         return {"KeyDatabase", "DatabaseCluster", "DatabaseWriter", *(f"DatabaseReader{i}" for i in range(1, cfg.database.readers + 1))}

@@ -374,3 +374,41 @@ def test_only_an_environment_with_system_budgets_is_split_by_system(synthesized)
     assert sum(usd for usd, _ in prod.systems.values()) == pytest.approx(prod.total())
     assert all(usd > 0 for usd, _ in prod.systems.values()), prod.systems
     assert not results["dev"].systems and not results["staging"].systems
+
+
+def test_the_archive_streams_reads_are_priced_as_the_pipes_polls():
+    """A stream selector of two tables: each shard polled four times a second all month, every
+    poll a data event, and each copied into CloudWatch Logs."""
+    from tools.assembly import Stack
+    from tools.cost.pricing import STREAM_POLLS_PER_MONTH, estimate
+
+    trail = {
+        "Type": "AWS::CloudTrail::Trail",
+        "Properties": {
+            "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111111111111:log-group:trail",
+            "AdvancedEventSelectors": [
+                {
+                    "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["Data"]},
+                        {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+                        {"Field": "readOnly", "Equals": ["false"]},
+                    ]
+                },
+                {
+                    "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["Data"]},
+                        {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Stream"]},
+                        {
+                            "Field": "resources.ARN",
+                            "StartsWith": ["arn:aws:dynamodb:us-east-1:1:table/a/stream/", "arn:aws:dynamodb:us-east-1:1:table/b/stream/"],
+                        },
+                    ]
+                },
+            ],
+        },
+    }
+    stack = Stack(name="p-dev", environment="dev", template={"Resources": {"Trail": trail}})
+    lines = {line.item: line.quantity for line in estimate("dev", [stack], WorkloadConfig()).lines}
+    assert STREAM_POLLS_PER_MONTH == 4 * 86_400 * 30
+    assert lines["CloudTrail data events (archive stream reads)"] == 2 * STREAM_POLLS_PER_MONTH / 1e6 * 10  # per 100,000
+    assert lines["CloudTrail events into CloudWatch Logs"] == 2 * STREAM_POLLS_PER_MONTH * 1.5 / 1024**2

@@ -25,6 +25,8 @@ STATEFUL = (
     "AWS::RDS::DBCluster",
     "AWS::RDS::DBInstance",
     "AWS::Backup::BackupVault",
+    # The audit trail: its deletion stops the record of who read PHI.
+    "AWS::CloudTrail::Trail",
 )
 DATA_SERVICES = ("dynamodb:", "kms:", "s3:", "rds:", "rds-db:", "secretsmanager:")
 

@@ -371,14 +371,29 @@ def test_the_audit_trail_records_every_table_into_locked_encrypted_logged_storag
     p = trail["Properties"]
     assert p["IsLogging"] is True and p["EnableLogFileValidation"] is True
     assert p["KMSKeyId"] == {"Fn::GetAtt": ["KeyAuditTrail", "Arn"]}
-    (selector,) = p["AdvancedEventSelectors"]
-    fields = {f["Field"]: f["Equals"] for f in selector["FieldSelectors"]}
-    assert fields["eventCategory"] == ["Data"] and fields["resources.type"] == ["AWS::DynamoDB::Table"]
-    assert fields["resources.ARN"] == sorted(naming.table_arns(cfg)) and len(fields["resources.ARN"]) == table_count() * (
-        1 + len(cfg.replicas)
-    )
+    # Where the data is protected, the trail stays when its stack goes or the trail is replaced.
+    assert trail["DeletionPolicy"] == trail["UpdateReplacePolicy"] == "Retain"
+    selectors = {
+        s["Name"]: {f["Field"]: f.get("Equals") or f.get("StartsWith") for f in s["FieldSelectors"]} for s in p["AdvancedEventSelectors"]
+    }
+    (tables,) = [fields for name, fields in selectors.items() if name.startswith("DynamoDB table")]
+    assert tables["eventCategory"] == ["Data"] and tables["resources.type"] == ["AWS::DynamoDB::Table"]
+    # By prefix (StartsWith), so a table restored under a name that begins with its original's is logged too.
+    (table_selector,) = [s for s in p["AdvancedEventSelectors"] if s["Name"].startswith("DynamoDB table")]
+    (arns,) = [f for f in table_selector["FieldSelectors"] if f["Field"] == "resources.ARN"]
+    assert arns == {"Field": "resources.ARN", "StartsWith": sorted(naming.table_arns(cfg))}
+    assert len(arns["StartsWith"]) == table_count() * (1 + len(cfg.replicas))
     # Writes always; reads only where config pays for them.
-    assert ("readOnly" not in fields) is reads and fields.get("readOnly", ["false"]) == ["false"]
+    assert ("readOnly" not in tables) is reads and tables.get("readOnly", ["false"]) == ["false"]
+    # Who read the archived tables' streams (old images) and the archives' objects: every read.
+    archived = sorted(naming.table_arns(cfg, only=retention.archived()))
+    assert archived
+    streams = selectors["DynamoDB stream reads"]
+    assert streams["resources.type"] == ["AWS::DynamoDB::Stream"] and streams["resources.ARN"] == [f"{a}/stream/" for a in archived]
+    assert "readOnly" not in streams
+    objects = selectors["Archive object reads"]
+    assert objects["resources.type"] == ["AWS::S3::Object"] and "readOnly" not in objects
+    assert objects["resources.ARN"] == sorted(f"arn:aws:s3:::{naming.archive_bucket_name(cfg, audit=audit)}/" for audit in (False, True))
     bucket = res["AuditTrailBucket"]["Properties"]
     assert p["S3BucketName"] == {"Ref": "AuditTrailBucket"}
     assert bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": lock, "Days": cfg.audit_trail.retention_days}

@@ -1102,3 +1102,21 @@ def test_a_stream_policy_deny_removed_is_a_weakening(guard):
     assert code == 1
     finding = only(findings, "PROTECTION-WEAKENED", PROD, "Orders", "Replicas[eu-west-1].ReplicaStreamSpecification.ResourcePolicy")
     assert finding["change"] == "deny DenyStreamRecordsExceptItsReaders removed or changed"
+
+
+def test_deleting_or_replacing_the_audit_trail_is_a_hazard(guard):
+    """The trail is the record of who read PHI: removing it, or renaming it (a replacement),
+    is stopped like a table's."""
+    trail = {"Type": "AWS::CloudTrail::Trail", "Properties": {"TrailName": "data-audit-prod", "IsLogging": True}}
+    base = {"AuditTrail": trail}
+
+    def rename(r):
+        r["AuditTrail"]["Properties"]["TrailName"] = "data-audit-prod-2"
+
+    code, findings = guard(*changed(rename, base))
+    assert code == 1
+    assert only(findings, "STATEFUL-REPLACE", PROD, "AuditTrail")["action"] in ("replace", "fail")
+
+    code, findings = guard(*changed(lambda r: r.pop("AuditTrail"), base))
+    assert code == 1
+    assert [f["rule"] for f in findings if f["resource"] == "AuditTrail"] == ["STATEFUL-DELETE"]

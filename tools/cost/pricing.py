@@ -143,6 +143,11 @@ def _tables(estimate: Estimate, found: list[Table], every: list[Table], workload
         estimate.add("variable", "Contributor Insights events", events, "dynamodb.contributor_insights.events")
 
 
+# A pipe polls each shard of its DynamoDB stream source about four times a second, as AWS
+# documents for Lambda's stream event sources (docs/cost.md: an assumption to check).
+STREAM_POLLS_PER_MONTH = 4 * 60 * 60 * 24 * 30
+
+
 def _trail(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) -> None:
     for _, _, trail in of_type(stacks, "AWS::CloudTrail::Trail"):
         p = props(trail)
@@ -160,11 +165,23 @@ def _trail(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) ->
             events * 10,
             "cloudtrail.data_event",
         )
+        # The archived tables' streams: the archive pipe polls each one's shard all month, every
+        # GetRecords a data event (one shard a table assumed: these tables are small).
+        streams = sum(
+            len(f.get("StartsWith") or f.get("Equals") or [])
+            for s in selectors
+            if "AWS::DynamoDB::Stream" in str(s.get("FieldSelectors"))
+            for f in s.get("FieldSelectors", [])
+            if f.get("Field") == "resources.ARN"
+        )
+        stream_events = streams * STREAM_POLLS_PER_MONTH / 1e6  # millions
+        if stream_events:
+            estimate.add("variable", "CloudTrail data events (archive stream reads)", stream_events * 10, "cloudtrail.data_event")
         if p.get("CloudWatchLogsLogGroupArn"):
             estimate.add(
                 "variable",
                 "CloudTrail events into CloudWatch Logs",
-                events * 1e6 * workload.trail_event_kb / KB_PER_GB,
+                (events + stream_events) * 1e6 * workload.trail_event_kb / KB_PER_GB,
                 "cloudwatch.logs.ingest",
             )
 

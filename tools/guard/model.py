@@ -22,6 +22,8 @@ STATEFUL_TYPES = frozenset(
         "AWS::Backup::BackupVault",
         "AWS::SecretsManager::Secret",
         "AWS::Logs::LogGroup",
+        # The audit trail: deleting or replacing it stops the record of who read PHI.
+        "AWS::CloudTrail::Trail",
     }
 )
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
@@ -37,6 +39,7 @@ PHYSICAL_NAME = {
     "AWS::Backup::BackupVault": "BackupVaultName",
     "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::CloudTrail::Trail": "TrailName",
 }
 # Resources that are not stateful but carry a fixed physical name (property path, dotted for
 # nested properties). CloudFormation creates a moved resource before it deletes the old one,
