@@ -118,7 +118,16 @@ STAGING = EnvironmentConfig(
     monthly_budget_usd=1000,
     # Governance mode: staging's audit archive is protected, but an administrator can clean it up.
     archive=ArchiveConfig(audit_object_lock="GOVERNANCE"),
-    backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY)),
+    # A governance-mode lock: staging's backups are test data that a key administrator may need to
+    # clean up, and a compliance lock could never be loosened; prod's is compliance.
+    backup=BackupConfig(
+        enabled=True,
+        rules=(DAILY, MONTHLY),
+        vault_lock_min_retention_days=35,
+        vault_lock_max_retention_days=2555,
+        vault_lock_mode="governance",
+        restore_principal_arns=("arn:aws:iam::222222222222:role/DataRestore",),
+    ),
     # Writes only: staging holds test data, and reads are most of the events.
     audit_trail=AuditTrailConfig(mode="create", read_events=False, object_lock="GOVERNANCE", retention_days=365),
     # Staging mirrors prod's topology (a reader to fail over to) at a smaller capacity ceiling.
@@ -194,7 +203,14 @@ PROD = EnvironmentConfig(
     access_log_retention_days=730,
     # Compliance mode: no one, root included, can delete an audit archive before its 7 years.
     archive=ArchiveConfig(audit_object_lock="COMPLIANCE"),
-    backup=BackupConfig(enabled=True, rules=(DAILY, MONTHLY), vault_lock_min_retention_days=35),
+    # Room for the seeds' seven years in the lock's maximum: a compliance lock cannot change later.
+    backup=BackupConfig(
+        enabled=True,
+        rules=(DAILY, MONTHLY),
+        vault_lock_min_retention_days=35,
+        vault_lock_max_retention_days=2555,
+        restore_principal_arns=("arn:aws:iam::333333333333:role/DataRestore",),
+    ),
     # Who read which PHI, as well as who changed it, kept the seeds' 7 years under Compliance lock.
     audit_trail=AuditTrailConfig(mode="create", read_events=True, object_lock="COMPLIANCE", retention_days=2555),
     # Off-site copies: backups and the audit archive in a second region, locked like the first.

@@ -131,8 +131,18 @@ class ArchiveConfig:
 class BackupConfig:
     enabled: bool = False
     rules: tuple[BackupRuleConfig, ...] = ()
-    # Vault lock: no backup in the vault can be deleted before this many days.
+    # Vault lock: no backup in the vault can be deleted before this many days...
     vault_lock_min_retention_days: int | None = None
+    # ...nor kept longer than this many (a rule that asks for more fails): set with the minimum.
+    # A compliance lock cannot be changed after its 3-day grace period, so leave room to grow.
+    vault_lock_max_retention_days: int | None = None
+    # "compliance": after 3 days nobody, root included, can remove or loosen the lock;
+    # "governance": principals allowed backup:DeleteBackupVaultLockConfiguration still can
+    # (validation requires compliance where protection is "production").
+    vault_lock_mode: Literal["compliance", "governance"] = "compliance"
+    # Roles (ARNs) that may restore or copy recovery points by hand (docs/restore.md), besides
+    # break-glass and AWS Backup's own plan roles; the vaults' access policies deny everyone else.
+    restore_principal_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
@@ -15,12 +16,71 @@ from constructs import Construct
 from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import USE_ACTIONS, allow_use
 from constructs_lib.nag import acknowledge
-from constructs_lib.props import BackupRule
+from constructs_lib.props import BackupRule, Governance
 from constructs_lib.table import DataTable
 
 # What AWS Backup's role does with a key it backs up from or into (AWS's restore policy's list).
 BACKUP_KEY_ACTIONS = (*USE_ACTIONS, "kms:CreateGrant")
-FAILURE_EVENT_NAMES = ("BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED", "RESTORE_JOB_FAILED", "COPY_JOB_FAILED")
+# What on-call hears from a vault: failures, every completed restore (somebody has a copy of the
+# data now) and every recovery point whose lifecycle changed.
+NOTIFIED_EVENT_NAMES = (
+    "BACKUP_JOB_FAILED",
+    "BACKUP_JOB_EXPIRED",
+    "RESTORE_JOB_FAILED",
+    "COPY_JOB_FAILED",
+    "RESTORE_JOB_COMPLETED",
+    "RECOVERY_POINT_MODIFIED",
+)
+# What would lose or loosen the recovery points; vault access policies take no wildcard actions.
+RECOVERY_POINT_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle")
+VAULT_POLICY_ACTIONS = ("backup:DeleteBackupVaultAccessPolicy", "backup:PutBackupVaultAccessPolicy")
+RESTORE_ACTIONS = ("backup:StartCopyJob", "backup:StartRestoreJob")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultLock:
+    min_retention_days: int
+    max_retention_days: int
+    # "compliance": immutable after 3 days; "governance": removable by whoever may
+    # backup:DeleteBackupVaultLockConfiguration.
+    mode: str = "compliance"
+
+
+def vault_access_policy(g: Governance, *, restorers: Sequence[str], copy_targets: Sequence[str]) -> iam.PolicyDocument:
+    """Denies only (the roles' IAM grants stay the source of access): recovery points deleted
+    or their lifecycle changed by anyone but break-glass; the policy itself changed by anyone
+    but break-glass and CloudFormation; restores and copies started by anyone but break-glass
+    and `restorers` (a restore role of config, AWS Backup's plan roles); copies to any vault but
+    `copy_targets` (backup:CopyTargets, on CopyFromBackupVault)."""
+
+    def deny(sid: str, actions: Sequence[str], exempt: Sequence[str]) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=sorted(actions),
+            resources=["*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": sorted(set(exempt))}},
+        )
+
+    copies = iam.PolicyStatement(
+        sid="DenyCopiesOutsideTheEnvironment",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["backup:CopyFromBackupVault"],
+        resources=["*"],
+        conditions={"ForAnyValue:ArnNotLike": {"backup:CopyTargets": sorted(copy_targets)}}
+        if copy_targets
+        else {"ArnNotEquals": {"aws:PrincipalArn": [g.break_glass_arn]}},
+    )
+    return iam.PolicyDocument(
+        statements=[
+            deny("DenyRecoveryPointChangesExceptBreakGlass", RECOVERY_POINT_ACTIONS, [g.break_glass_arn]),
+            deny("DenyVaultPolicyChangesExceptBreakGlassAndDeployer", VAULT_POLICY_ACTIONS, [g.break_glass_arn, g.deployer_arn]),
+            deny("DenyRestoresAndCopiesExceptNamedRoles", RESTORE_ACTIONS, [g.break_glass_arn, *restorers]),
+            copies,
+        ]
+    )
 
 
 # What CDK's selection role attaches (backup, and restores because allow_restores is on).
@@ -28,8 +88,9 @@ SERVICE_ROLE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServic
 
 
 class TableBackupVault(Construct):
-    """The environment's backup vault: customer-managed key, failure notifications to the alert
-    topic and, with `lock_min_retention_days`, a vault lock that becomes immutable after 3 days."""
+    """The environment's backup vault: customer-managed key, an access policy that keeps its
+    recovery points (vault_access_policy), notifications to the alert topic and, with `lock`, a
+    vault lock between a minimum and a maximum retention."""
 
     def __init__(
         self,
@@ -39,22 +100,31 @@ class TableBackupVault(Construct):
         vault_name: str,
         key: kms.IKey,
         topic: sns.ITopic | None,
-        lock_min_retention_days: int | None,
+        lock: VaultLock | None,
         removal_policy: RemovalPolicy,
+        governance: Governance,
+        restorers: Sequence[str],
+        copy_targets: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
-        lock = None
-        if lock_min_retention_days is not None:
-            # Compliance-mode lock: after the 3-day grace period nobody can shorten retention
-            # or delete a recovery point early, not even the account root.
-            lock = backup.LockConfiguration(min_retention=Duration.days(lock_min_retention_days), changeable_for=Duration.days(3))
+        configuration = None
+        if lock is not None:
+            configuration = backup.LockConfiguration(
+                min_retention=Duration.days(lock.min_retention_days),
+                max_retention=Duration.days(lock.max_retention_days),
+                # Compliance mode: after the 3-day grace period nobody, not even the account root,
+                # can shorten retention, delete a recovery point early or remove the lock.
+                # Without it (governance mode) a principal allowed to delete the lock still can.
+                changeable_for=Duration.days(3) if lock.mode == "compliance" else None,
+            )
         self.vault = backup.BackupVault(
             self,
             "Vault",
             backup_vault_name=vault_name,
             encryption_key=key,
-            lock_configuration=lock,
+            lock_configuration=configuration,
             removal_policy=removal_policy,
+            access_policy=vault_access_policy(governance, restorers=restorers, copy_targets=copy_targets),
         )
         # Notifications on the L1: the L2's notification_topic also grants backup.amazonaws.com
         # the topic and its key without a source condition. The alert topic's own policy already
@@ -62,7 +132,7 @@ class TableBackupVault(Construct):
         # (A vault notifies a topic of its own region only: an off-site vault has none here.)
         if topic is not None:
             cfn_resource(self.vault, backup.CfnBackupVault).notifications = backup.CfnBackupVault.NotificationObjectTypeProperty(
-                backup_vault_events=list(FAILURE_EVENT_NAMES), sns_topic_arn=topic.topic_arn
+                backup_vault_events=list(NOTIFIED_EVENT_NAMES), sns_topic_arn=topic.topic_arn
             )
         pin(self.vault, "BackupVault")
 

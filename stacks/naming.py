@@ -9,7 +9,7 @@ from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import topic_arn_for
 from constructs_lib.arns import partition
-from constructs_lib.backup import backup_role_name
+from constructs_lib.backup import VaultLock, backup_role_name
 from constructs_lib.props import Governance
 
 # PersonalPod's PostgreSQL stack (stacks/database.py), named here for the stacks that name its roles.
@@ -141,3 +141,21 @@ def app_principal(cfg: EnvironmentConfig) -> iam.IPrincipal:
 def parameter_arn(cfg: EnvironmentConfig, name: str) -> str:
     """An SSM parameter of this environment by its name (which starts with "/")."""
     return f"arn:{partition(cfg.region)}:ssm:{cfg.region}:{cfg.account}:parameter{name}"
+
+
+def vault_lock(cfg: EnvironmentConfig) -> VaultLock | None:
+    """The lock of the environment's vaults (both regions), where config sets one."""
+    backup = cfg.backup
+    if backup.vault_lock_min_retention_days is None or backup.vault_lock_max_retention_days is None:
+        return None
+    return VaultLock(
+        min_retention_days=backup.vault_lock_min_retention_days,
+        max_retention_days=backup.vault_lock_max_retention_days,
+        mode=backup.vault_lock_mode,
+    )
+
+
+def vault_restorers(cfg: EnvironmentConfig) -> list[str]:
+    """Who may start a restore or a copy out of the environment's vaults besides break-glass:
+    config's restore roles and AWS Backup's own plan roles (their copy actions)."""
+    return sorted({*cfg.backup.restore_principal_arns, *backup_role_arns(cfg)})

@@ -84,7 +84,10 @@ class OffsiteStack(Stack):
             vault_name=naming.offsite_vault_name(config),
             key=self.key,
             topic=None,
-            lock_min_retention_days=config.backup.vault_lock_min_retention_days,
+            lock=naming.vault_lock(config),
+            governance=naming.governance(config, region),
+            restorers=naming.vault_restorers(config),
+            # Nothing copies out of the off-site vault but break-glass.
             removal_policy=policy,
         )
         logs = AccessLogBucket(

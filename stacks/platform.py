@@ -88,7 +88,10 @@ class PlatformStack(Stack):
                 vault_name=naming.backup_vault_name(config),
                 key=backup_key,
                 topic=self.alert_topic,
-                lock_min_retention_days=config.backup.vault_lock_min_retention_days,
+                lock=naming.vault_lock(config),
+                governance=self.governance,
+                restorers=naming.vault_restorers(config),
+                copy_targets=naming.backup_copy_vaults(config),
                 removal_policy=policy,
             )
         self._budget(config)

@@ -61,6 +61,7 @@ def qa() -> EnvironmentConfig:
         deploy_order=max(cfg.deploy_order for cfg in ENVIRONMENTS.values()) + 1,
         access=AccessConfig(readonly_principal_arns=(f"{role}/DataAnalyst",), migration_principal_arns=(f"{role}/DataMigration",)),
         keys=KeyConfig(administrator_arns=(f"{role}/KeyAdministrator",), break_glass_arn=f"{role}/BreakGlass"),
+        backup=dataclasses.replace(second.backup, restore_principal_arns=(f"{role}/DataRestore",)),
         tags={**second.tags, "CostCenter": "data-platform-qa"},
     )
 

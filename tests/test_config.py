@@ -894,3 +894,39 @@ def test_a_sample_file_naming_an_unknown_table_is_refused(tmp_path):
 
     (tmp_path / "madmall.json").write_text('{"tables": {"Mian": []}}')
     assert sample_problems([MADMALL], tmp_path) == [f"{tmp_path / 'madmall.json'}: tables['Mian'] is not a table of madmall: one of Main"]
+
+
+@pytest.mark.parametrize(
+    "env, backup_changes, expected",
+    [
+        (
+            "prod",
+            {"vault_lock_mode": "governance"},
+            "prod.backup.vault_lock_mode = 'governance' is not allowed: 'compliance' where protection is 'production'",
+        ),
+        (
+            "prod",
+            {"vault_lock_max_retention_days": 100},
+            "prod.backup.vault_lock_max_retention_days = 100 is not allowed: set with the lock, >= the longest rule's delete_after_days and the minimum (365)",
+        ),
+        (
+            "prod",
+            {"vault_lock_max_retention_days": None},
+            "prod.backup.vault_lock_max_retention_days = None is not allowed: set with the lock",
+        ),
+        ("staging", {"vault_lock_mode": "soft"}, "staging.backup.vault_lock_mode = 'soft' is not allowed: compliance or governance"),
+        (
+            "staging",
+            {"restore_principal_arns": ("DataRestore",)},
+            "staging.backup.restore_principal_arns[0] = 'DataRestore' is not allowed: an IAM role ARN",
+        ),
+        (
+            "staging",
+            {"vault_lock_min_retention_days": None, "vault_lock_max_retention_days": 400},
+            "staging.backup.vault_lock_max_retention_days = 400 is not allowed: None unless vault_lock_min_retention_days is set",
+        ),
+    ],
+)
+def test_a_vault_lock_needs_a_maximum_and_production_a_compliance_lock(env, backup_changes, expected):
+    cfg = ENVS[env]
+    assert_rejected([expected], **{env: replace(cfg, backup=replace(cfg.backup, **backup_changes))})

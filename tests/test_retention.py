@@ -12,7 +12,8 @@ import pytest
 
 import config
 from config.retention import RETENTION
-from tests.expected import ENVS, PROTECTED
+from stacks import naming
+from tests.expected import ENVS, PRODUCTION, PROTECTED
 from tests.support import resources
 
 ARCHIVED = {"AuditLogs": 2555, "Users": 2555, "UserProfiles": 2555, "Locations": 1095}
@@ -206,25 +207,54 @@ def test_dev_has_no_backups(synthesized):
         assert not resources(stack.template, "AWS::Backup::BackupVault"), name
 
 
-@pytest.mark.parametrize("env, locked", [("staging", False), ("prod", True)])
-def test_backup_vault_encrypted_locked_in_prod_and_notifying_failures(synthesized, env, locked):
+@pytest.mark.parametrize("env", PROTECTED)
+def test_backup_vault_encrypted_locked_guarded_and_notifying(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
     platform = template(synthesized, f"data-platform-{env}")
     vault = resources(platform, "AWS::Backup::BackupVault")["BackupVault"]
     props = vault["Properties"]
     assert props["BackupVaultName"] == f"data-tables-{env}"
     assert props["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeyBackup", "Arn"]}
     assert vault["DeletionPolicy"] == "Retain"
+    # Failures, and every completed restore and changed recovery point.
     assert sorted(props["Notifications"]["BackupVaultEvents"]) == [
         "BACKUP_JOB_EXPIRED",
         "BACKUP_JOB_FAILED",
         "COPY_JOB_FAILED",
+        "RECOVERY_POINT_MODIFIED",
+        "RESTORE_JOB_COMPLETED",
         "RESTORE_JOB_FAILED",
     ]
     assert props["Notifications"]["SNSTopicArn"] == {"Ref": "AlertsTopicCF7C81C9"}
-    if locked:
-        assert props["LockConfiguration"] == {"MinRetentionDays": 35, "ChangeableForDays": 3}
+    # Every protected vault is locked with a minimum and a maximum; production's in compliance mode.
+    lock = props["LockConfiguration"]
+    assert lock["MinRetentionDays"] == 35 and lock["MaxRetentionDays"] >= 365
+    assert ("ChangeableForDays" in lock) is (env in PRODUCTION)
+    assert_vault_policy(props["AccessPolicy"], cfg, copy_targets=naming.backup_copy_vaults(cfg))
+
+
+def assert_vault_policy(policy: dict, cfg, *, copy_targets: list[str]) -> None:
+    """The vault keeps its recovery points: deletions and lifecycle changes are break-glass's
+    alone, the policy itself break-glass's and CloudFormation's, restores and copies
+    break-glass's, the restore roles' and AWS Backup's plan roles', copies only to `copy_targets`."""
+    glass = cfg.keys.break_glass_arn
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert all(s["Effect"] == "Deny" and s["Principal"] == {"AWS": "*"} and "*" not in str(s["Action"]) for s in by_sid.values())
+    points = by_sid["DenyRecoveryPointChangesExceptBreakGlass"]
+    assert points["Action"] == ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"]
+    assert points["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [glass]}}
+    own = by_sid["DenyVaultPolicyChangesExceptBreakGlassAndDeployer"]
+    assert own["Action"] == ["backup:DeleteBackupVaultAccessPolicy", "backup:PutBackupVaultAccessPolicy"]
+    restores = by_sid["DenyRestoresAndCopiesExceptNamedRoles"]
+    assert restores["Action"] == ["backup:StartCopyJob", "backup:StartRestoreJob"]
+    exempt = set(restores["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert exempt == {glass, *cfg.backup.restore_principal_arns, *naming.backup_role_arns(cfg)}
+    copies = by_sid["DenyCopiesOutsideTheEnvironment"]
+    assert copies["Action"] == "backup:CopyFromBackupVault"
+    if copy_targets:
+        assert copies["Condition"] == {"ForAnyValue:ArnNotLike": {"backup:CopyTargets": sorted(copy_targets)}}
     else:
-        assert "LockConfiguration" not in props
+        assert copies["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [glass]}}
 
 
 @pytest.mark.parametrize("env", PROTECTED)
@@ -328,8 +358,11 @@ def test_the_offsite_stack_holds_a_locked_vault_and_the_audit_archive_replica(sy
     (vault,) = resources(stack.template, "AWS::Backup::BackupVault").values()
     assert vault["Properties"]["BackupVaultName"] == "data-tables-prod-offsite"
     assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeyOffsite", "Arn"]}
-    # Locked like the primary vault: nobody deletes a copy before 35 days.
+    # Locked like the primary vault: nobody deletes a copy before 35 days; guarded like it, and
+    # nothing copies out of it but break-glass.
     assert vault["Properties"]["LockConfiguration"]["MinRetentionDays"] == 35
+    assert vault["Properties"]["LockConfiguration"]["MaxRetentionDays"] >= 365
+    assert_vault_policy(vault["Properties"]["AccessPolicy"], config.ENVIRONMENTS["prod"], copy_targets=[])
     replica = res["AuditArchiveReplicaBucket"]["Properties"]
     assert replica["BucketName"] == "data-audit-archive-prod-offsite-333333333333-us-west-2"
     assert replica["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": 2190}

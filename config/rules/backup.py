@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 import re
 
+from config.rules.aws import IAM_ROLE_ARN
+
 CRON = re.compile(r"^cron\([^()]+\)$")
 
 
@@ -57,6 +59,35 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
             "backup.vault_lock_min_retention_days",
             lock,
             f"set where protection is {cfg.protection!r}: the vault must be locked",
+        )
+        p.check(
+            backup.vault_lock_mode == "compliance",
+            "backup.vault_lock_mode",
+            backup.vault_lock_mode,
+            f"'compliance' where protection is {cfg.protection!r}: nobody may loosen the lock",
+        )
+    p.check(
+        backup.vault_lock_mode in ("compliance", "governance"), "backup.vault_lock_mode", backup.vault_lock_mode, "compliance or governance"
+    )
+    for i, arn in enumerate(backup.restore_principal_arns):
+        p.check(
+            isinstance(arn, str) and bool(IAM_ROLE_ARN.match(arn)),
+            f"backup.restore_principal_arns[{i}]",
+            arn,
+            "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME",
+        )
+    most = backup.vault_lock_max_retention_days
+    if lock is None:
+        p.check(most is None, "backup.vault_lock_max_retention_days", most, "None unless vault_lock_min_retention_days is set")
+    else:
+        rules = (*backup.rules, *cfg.database.backup_rules)
+        longest = max((r.delete_after_days for r in rules if isinstance(r.delete_after_days, int)), default=0)
+        floor = max(longest, lock if isinstance(lock, int) else 0)
+        p.check(
+            isinstance(most, int) and not isinstance(most, bool) and most >= floor,
+            "backup.vault_lock_max_retention_days",
+            most,
+            f"set with the lock, >= the longest rule's delete_after_days and the minimum ({floor}): a locked vault refuses longer retention",
         )
     if lock is not None:
         p.positive("backup.vault_lock_min_retention_days", lock)

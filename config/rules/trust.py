@@ -45,6 +45,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         *((f"audit_trail.reader_arns[{i}]", arn) for i, arn in enumerate(cfg.audit_trail.reader_arns)),
         ("audit_trail.organization_trail_arn", cfg.audit_trail.organization_trail_arn),
         ("offsite.account_vault_arn", cfg.offsite.account_vault_arn),
+        *((f"backup.restore_principal_arns[{i}]", arn) for i, arn in enumerate(cfg.backup.restore_principal_arns)),
         ("keys.break_glass_arn", cfg.keys.break_glass_arn),
         *((f"replicas[{i}].kms_key_arn", r.kms_key_arn) for i, r in enumerate(cfg.replicas)),
     ]

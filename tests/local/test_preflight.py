@@ -48,6 +48,7 @@ PROD_PLACEHOLDERS = {
     "prod.access.migration_principal_arns[0]": "arn:aws:iam::333333333333:role/DataMigration",
     "prod.keys.administrator_arns[0]": "arn:aws:iam::333333333333:role/KeyAdministrator",
     "prod.keys.break_glass_arn": "arn:aws:iam::333333333333:role/BreakGlass",
+    "prod.backup.restore_principal_arns[0]": "arn:aws:iam::333333333333:role/DataRestore",
     "prod.ci.github_owner": "example-org",
 }
 
@@ -64,6 +65,8 @@ def ready(region: str, **changes: object):
             break_glass_arn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/BreakGlass",
         ),
         "ci": CiConfig(github_owner="acme"),
+        # No restore role: the principals tests name the roles they create.
+        "backup": dataclasses.replace(PROD.backup, restore_principal_arns=()),
         # Off-site copies get a test of their own (test_bootstrap_covers_the_offsite_region).
         "offsite": OffsiteConfig(),
     }
