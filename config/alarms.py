@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from constructs_lib.props import AlarmKind, MathSpec, MetricSpec, ThresholdSpec
+from constructs_lib.props import AlarmKind, MathSpec, MetricSpec, ThresholdSpec, WatchedCalls
 
 # Operations whose SystemErrors and latency the table alarms watch (DynamoDB publishes both per Operation).
 ERROR_OPERATIONS = (
@@ -259,3 +259,98 @@ ALARM_KINDS: MappingProxyType[str, AlarmKind] = MappingProxyType(
 def kinds_for(*scopes: str) -> tuple[AlarmKind, ...]:
     """The catalogue's kinds that apply to any of `scopes`, in catalogue order."""
     return tuple(kind for kind in ALARM_KINDS.values() if set(kind.applies_to) & set(scopes))
+
+
+# The control-plane calls that would undo a protection, each group one EventBridge rule to the
+# alert topic (constructs_lib/tamper.py). `exempt`: who makes them unannounced ("deployer":
+# CloudFormation on a reviewed deploy; "backup": AWS Backup's plan roles).
+TAMPER_WATCH: tuple[WatchedCalls, ...] = (
+    WatchedCalls(
+        id="KeyDestruction", what="a key was disabled or scheduled for deletion", service="kms", names=("DisableKey", "ScheduleKeyDeletion")
+    ),
+    WatchedCalls(
+        id="KeyPolicy", what="a key policy was rewritten outside a deploy", service="kms", names=("PutKeyPolicy",), exempt=("deployer",)
+    ),
+    WatchedCalls(
+        id="TrailStopped", what="the audit trail was stopped or deleted", service="cloudtrail", names=("DeleteTrail", "StopLogging")
+    ),
+    WatchedCalls(
+        id="TrailChanged",
+        what="the audit trail's settings or selectors changed outside a deploy",
+        service="cloudtrail",
+        names=("PutEventSelectors", "UpdateTrail"),
+        exempt=("deployer",),
+    ),
+    WatchedCalls(
+        id="RecoveryPoints",
+        what="a backup vault or recovery point was deleted or its lifecycle changed",
+        service="backup",
+        names=("DeleteBackupVault", "DeleteRecoveryPoint", "UpdateRecoveryPointLifecycle"),
+    ),
+    WatchedCalls(
+        id="VaultPolicy",
+        what="a backup vault's access policy or lock changed outside a deploy",
+        service="backup",
+        names=(
+            "DeleteBackupVaultAccessPolicy",
+            "DeleteBackupVaultLockConfiguration",
+            "PutBackupVaultAccessPolicy",
+            "PutBackupVaultLockConfiguration",
+        ),
+        exempt=("deployer",),
+    ),
+    WatchedCalls(
+        id="RestoresAndCopies",
+        what="a restore or a copy of backed-up data was started by hand",
+        service="backup",
+        names=("StartCopyJob", "StartRestoreJob"),
+        exempt=("backup",),
+    ),
+    WatchedCalls(
+        id="TableProtection",
+        what="a table's policy, point-in-time recovery or existence changed, or a table was restored, outside a deploy",
+        service="dynamodb",
+        names=(
+            "DeleteResourcePolicy",
+            "DeleteTable",
+            "PutResourcePolicy",
+            "RestoreTableFromBackup",
+            "RestoreTableToPointInTime",
+            "UpdateContinuousBackups",
+        ),
+        exempt=("deployer",),
+    ),
+    WatchedCalls(
+        id="ArchiveBuckets",
+        what="an archive or trail bucket's policy, replication, lifecycle or Object Lock changed outside a deploy",
+        service="s3",
+        names=(
+            "DeleteBucketLifecycle",
+            "DeleteBucketPolicy",
+            "DeleteBucketReplication",
+            "PutBucketLifecycle",
+            "PutBucketPolicy",
+            "PutBucketReplication",
+            "PutObjectLockConfiguration",
+        ),
+        exempt=("deployer",),
+        buckets=True,
+    ),
+    # The alerts' own wiring: a rule disabled or a subscriber removed silences every rule above.
+    # Account-wide (these accounts hold only this project); deleting the one rule that watches
+    # EventBridge is the blind spot a rule cannot close: docs/security.md, "Threats".
+    WatchedCalls(
+        id="AlertRules",
+        what="an EventBridge rule was deleted or disabled, or its targets removed, outside a deploy",
+        service="events",
+        names=("DeleteRule", "DisableRule", "RemoveTargets"),
+        exempt=("deployer",),
+    ),
+    WatchedCalls(
+        id="AlertTopic",
+        what="an SNS topic, its subscribers or its policy changed outside a deploy",
+        service="sns",
+        names=("DeleteTopic", "RemovePermission", "SetTopicAttributes", "Unsubscribe"),
+        exempt=("deployer",),
+    ),
+)

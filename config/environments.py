@@ -129,7 +129,10 @@ STAGING = EnvironmentConfig(
         restore_principal_arns=("arn:aws:iam::222222222222:role/DataRestore",),
     ),
     # Writes only: staging holds test data, and reads are most of the events.
-    audit_trail=AuditTrailConfig(mode="create", read_events=False, object_lock="GOVERNANCE", retention_days=365),
+    # Management events too: the tamper alerts (EventBridge) read them. The first copy of an
+    # account's management events is free; an account whose own trail logs them already can
+    # switch this off and rely on that (docs/security.md).
+    audit_trail=AuditTrailConfig(mode="create", read_events=False, management_events=True, object_lock="GOVERNANCE", retention_days=365),
     # Staging mirrors prod's topology (a reader to fail over to) at a smaller capacity ceiling.
     database=DatabaseConfig(
         vpc_cidr="10.41.0.0/16",
@@ -212,7 +215,7 @@ PROD = EnvironmentConfig(
         restore_principal_arns=("arn:aws:iam::333333333333:role/DataRestore",),
     ),
     # Who read which PHI, as well as who changed it, kept the seeds' 7 years under Compliance lock.
-    audit_trail=AuditTrailConfig(mode="create", read_events=True, object_lock="COMPLIANCE", retention_days=2555),
+    audit_trail=AuditTrailConfig(mode="create", read_events=True, management_events=True, object_lock="COMPLIANCE", retention_days=2555),
     # Off-site copies: backups and the audit archive in a second region, locked like the first.
     offsite=OffsiteConfig(region="us-west-2"),
     # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest

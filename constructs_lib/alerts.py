@@ -14,7 +14,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-# Services that notify the alert topic: alarms, AWS Budgets and AWS Backup.
+# Services that notify the alert topic: alarms, AWS Budgets and AWS Backup. (EventBridge's
+# tamper alerts publish as a role of their own, constructs_lib/tamper.py.)
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com")
 
 

@@ -162,3 +162,22 @@ class Governance:
         return sorted(
             {self.break_glass_arn, *(self.administrator_arns if administrators else ()), *((self.deployer_arn,) if deletable else ())}
         )
+
+
+# Who a tamper-alert group may exempt (WatchedCalls.exempt), resolved by the platform stack.
+TAMPER_EXEMPT = ("deployer", "backup")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchedCalls:
+    """Calls to one service that page on-call. `exempt` names who may make them unannounced
+    (by role, from the call's session issuer): "deployer" (CloudFormation, on a reviewed
+    deploy), "backup" (AWS Backup's plan roles); a caller that is not a role session always
+    pages. `buckets`: S3 calls only on these buckets."""
+
+    id: str
+    what: str
+    service: str  # "kms": source aws.kms, eventSource kms.amazonaws.com
+    names: tuple[str, ...]
+    exempt: tuple[str, ...] = ()
+    buckets: bool = False

@@ -26,6 +26,11 @@ def alert_topic_arns(scope, cfg: EnvironmentConfig) -> list[str]:
     return [topic_arn_for(scope, alert_topic_name(cfg)), *([cfg.alerts.external_topic_arn] if cfg.alerts.external_topic_arn else [])]
 
 
+def tamper_alerts_role_name(cfg: EnvironmentConfig) -> str:
+    """The role EventBridge publishes tamper alerts as (constructs_lib/tamper.py)."""
+    return f"data-tamper-alerts-{cfg.name}-{cfg.region}"
+
+
 def access_log_bucket_name(cfg: EnvironmentConfig) -> str:
     # Bucket names are global: account and region make it unique.
     return f"data-access-logs-{cfg.name}-{cfg.account}-{cfg.region}"

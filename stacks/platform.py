@@ -6,7 +6,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_budgets as budgets
 from constructs import Construct
 
-from config.alarms import kinds_for
+from config.alarms import TAMPER_WATCH, kinds_for
 from config.model import COST_TAG, SYSTEM_TAG, EnvironmentConfig
 from config.retention import archived
 from constructs_lib.alerts import AlarmActions, AlertTopic
@@ -19,6 +19,7 @@ from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.monitoring import AlarmTarget, alarm
+from constructs_lib.tamper import TamperAlerts
 from constructs_lib.trail import AuditTrail
 from stacks import naming
 from stacks.offsite import archive_rules, replication_role_name
@@ -106,6 +107,24 @@ class PlatformStack(Stack):
         for kind in kinds_for("account"):
             if account.takes(kind):
                 alarm(self, kind, account, config.alarms, actions)
+        trail = config.audit_trail
+        if (trail.mode == "create" and trail.management_events) or trail.mode == "organization":
+            # Every call that would undo a protection pages on-call (constructs_lib/tamper.py).
+            self.tamper_alerts = TamperAlerts(
+                self,
+                "TamperAlerts",
+                watched=TAMPER_WATCH,
+                exempt={"deployer": [naming.deployer_arn(config)], "backup": naming.backup_role_arns(config)},
+                buckets=[
+                    *(naming.archive_bucket_name(config, audit=audit) for audit in (False, True)),
+                    *([naming.audit_trail_bucket_name(config)] if trail.mode == "create" else []),
+                ],
+                break_glass_arn=config.keys.break_glass_arn,
+                topic=self.alert_topic,
+                key=self.alerts_key,
+                role_name=naming.tamper_alerts_role_name(config),
+                env=config.name,
+            )
 
     def _archive(self, config: EnvironmentConfig, policy) -> dict[bool, ArchiveTarget]:
         """The archive buckets (general and audit) with one lifecycle rule per archived table.

@@ -4,6 +4,7 @@ one; a malformed kind is a config error, not a traceback."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -14,7 +15,7 @@ from config import alarms as catalogue
 from config.environments import ENVIRONMENTS
 from config.rules import alarms as alarm_rules
 from constructs_lib.monitoring import table_targets
-from constructs_lib.props import SCOPE_VALUES
+from constructs_lib.props import SCOPE_VALUES, WatchedCalls
 from tests.fixture_app import NEW_KIND
 
 
@@ -68,6 +69,28 @@ def test_a_tables_override_of_an_unknown_threshold_is_a_catalogue_error(monkeypa
 def test_a_malformed_alarm_kind_is_a_config_error_naming_it(monkeypatch, broken, message):
     monkeypatch.setattr(catalogue, "ALARM_KINDS", MappingProxyType({**catalogue.ALARM_KINDS, "broken": broken}))
     with pytest.raises(config.ConfigError, match=r"invalid alarm catalogue \(config/alarms.py\):\n  alarm catalogue broken: " + message):
+        config.validate_all()
+
+
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        (
+            WatchedCalls(id="X", what="x", service="kms", names=("DisableKey",), exempt=("ops",)),
+            "tamper watch X: exempt 'ops': one of deployer, backup",
+        ),
+        (
+            WatchedCalls(id="KeyPolicy", what="x", service="kms", names=("DisableKey",)),
+            "tamper watch KeyPolicy: id 'KeyPolicy' is used twice",
+        ),
+        (WatchedCalls(id="X", what="x", service="kms", names=()), "tamper watch X: names is empty"),
+        (WatchedCalls(id="X", what="x", service="KMS.amazonaws.com", names=("A",)), "tamper watch X: service 'KMS.amazonaws.com'"),
+        (WatchedCalls(id="X", what="x", service="kms", names=("A",), buckets=True), "tamper watch X: buckets applies to s3 calls only"),
+    ],
+)
+def test_a_malformed_tamper_watch_is_a_config_error_naming_it(monkeypatch, broken, message):
+    monkeypatch.setattr(catalogue, "TAMPER_WATCH", (*catalogue.TAMPER_WATCH, broken))
+    with pytest.raises(config.ConfigError, match=r"invalid alarm catalogue \(config/alarms.py\):\n  " + re.escape(message)):
         config.validate_all()
 
 

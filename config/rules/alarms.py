@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 import string
 
 from config import alarms as catalogue
-from constructs_lib.props import SCOPE_VALUES
+from constructs_lib.props import SCOPE_VALUES, TAMPER_EXEMPT
 
 
 def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> None:
@@ -88,4 +88,26 @@ def catalogue_problems() -> list[str]:
                 lines.append(f"{where}: id {kind.id!r} is also {other}'s on a {scope}: each kind needs its own construct id")
         if kind.comparison not in (">=", "<="):
             lines.append(f"{where}: comparison {kind.comparison!r}: >= or <=")
+    return lines + tamper_problems()
+
+
+def tamper_problems() -> list[str]:
+    """Mistakes in TAMPER_WATCH: an exemption nobody resolves, a duplicate id (one rule), a
+    group without calls, a bucket filter on a service that has no buckets."""
+    lines: list[str] = []
+    ids: set[str] = {"BreakGlass"}  # the construct's own rule
+    for group in catalogue.TAMPER_WATCH:
+        where = f"tamper watch {group.id}"
+        if group.id in ids:
+            lines.append(f"{where}: id {group.id!r} is used twice (or is the break-glass rule's): each group is one rule")
+        ids.add(group.id)
+        if not group.names:
+            lines.append(f"{where}: names is empty: the API calls (CloudTrail eventName) to watch")
+        if not group.service.isalnum() or not group.service.islower():
+            lines.append(f"{where}: service {group.service!r}: the lower-case service prefix, as in kms.amazonaws.com")
+        for who in group.exempt:
+            if who not in TAMPER_EXEMPT:
+                lines.append(f"{where}: exempt {who!r}: one of " + ", ".join(TAMPER_EXEMPT))
+        if group.buckets and group.service != "s3":
+            lines.append(f"{where}: buckets applies to s3 calls only, not {group.service!r}")
     return lines

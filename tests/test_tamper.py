@@ -1,0 +1,228 @@
+"""Tamper alerts (constructs_lib/tamper.py): every control-plane call that would undo a
+protection pages on-call, unless the one role allowed to make it (the deployer, AWS Backup's
+plan roles) made it.
+
+The sample events follow the shape of CloudTrail's "AWS API Call via CloudTrail" events as
+EventBridge delivers them (EventBridge user guide, "Events from AWS services"; CloudTrail user
+guide, "CloudTrail userIdentity element"), and are matched by moto's EventBridge pattern
+engine, which implements EventBridge's documented matching ($or, anything-but).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto.events.models import EventPattern
+
+import config
+from config.alarms import TAMPER_WATCH
+from stacks import naming
+from tests.expected import ENVS
+from tests.support import resources
+
+# Environments whose trail logs management events: the rules' only source of events.
+WATCHED = [
+    name
+    for name, cfg in config.ENVIRONMENTS.items()
+    if cfg.audit_trail.mode == "organization" or (cfg.audit_trail.mode == "create" and cfg.audit_trail.management_events)
+]
+assert WATCHED and set(WATCHED) != set(ENVS), "the tests need an environment with tamper alerts and one without"
+ADMIN = "KeyAdministrator"  # a role allowed to administer, but never unannounced
+
+
+def platform(synthesized, env: str) -> dict:
+    return synthesized[f"data-platform-{env}"].template
+
+
+def rules(synthesized, env: str) -> dict[str, dict]:
+    return {lid: res["Properties"] for lid, res in resources(platform(synthesized, env), "AWS::Events::Rule").items()}
+
+
+def rule_for(synthesized, env: str, rule_id: str) -> dict:
+    (props,) = [props for lid, props in rules(synthesized, env).items() if lid.startswith(f"TamperAlerts{rule_id}")]
+    return props
+
+
+def role_arn(cfg, name: str) -> str:
+    return f"arn:aws:iam::{cfg.account}:role/{name}"
+
+
+def cloudtrail_event(cfg, service: str, name: str, *, role: str | None, bucket: str | None = None) -> dict:
+    """An "AWS API Call via CloudTrail" event: `role` is the assumed role's name, or None for an
+    IAM user's call (no session issuer)."""
+    if role:
+        identity = {
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:session",
+            "arn": f"arn:aws:sts::{cfg.account}:assumed-role/{role}/session",
+            "accountId": cfg.account,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAEXAMPLE",
+                    "arn": role_arn(cfg, role),
+                    "accountId": cfg.account,
+                    "userName": role,
+                },
+                "attributes": {"creationDate": "2026-12-07T04:00:00Z", "mfaAuthenticated": "false"},
+            },
+        }
+    else:
+        identity = {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "arn": f"arn:aws:iam::{cfg.account}:user/someone",
+            "accountId": cfg.account,
+        }
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": f"aws.{service}",
+        "account": cfg.account,
+        "time": "2026-12-07T04:00:00Z",
+        "region": cfg.region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": "2026-12-07T04:00:00Z",
+            "eventSource": f"{service}.amazonaws.com",
+            "eventName": name,
+            "awsRegion": cfg.region,
+            "sourceIPAddress": "203.0.113.10",
+            "requestParameters": {"bucketName": bucket} if bucket else {},
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+        },
+    }
+
+
+def matches(props: dict, event: dict) -> bool:
+    return EventPattern.load(json.dumps(props["EventPattern"])).matches_event(event)
+
+
+def exempt_roles(cfg, group) -> list[str]:
+    names = {"deployer": [naming.deployer_arn(cfg)], "backup": naming.backup_role_arns(cfg)}
+    return [arn.rsplit("/", 1)[1] for who in group.exempt for arn in names[who]]
+
+
+def test_only_environments_whose_trail_logs_management_events_have_tamper_alerts(synthesized):
+    for env in ENVS:
+        found = [lid for lid in rules(synthesized, env) if lid.startswith("TamperAlerts")]
+        if env in WATCHED:
+            assert len(found) == len(TAMPER_WATCH) + 1, env  # one per group, and the break-glass rule
+        else:
+            assert found == [], env
+
+
+@pytest.mark.parametrize("env", [e for e in ENVS if config.ENVIRONMENTS[e].audit_trail.mode == "create" and e in WATCHED])
+def test_the_trail_logs_the_management_events_the_rules_read(synthesized, env):
+    (trail,) = resources(platform(synthesized, env), "AWS::CloudTrail::Trail").values()
+    selectors = trail["Properties"]["AdvancedEventSelectors"]
+    management = [
+        s for s in selectors if any(f["Field"] == "eventCategory" and f.get("Equals") == ["Management"] for f in s["FieldSelectors"])
+    ]
+    assert management, "no management-event selector: EventBridge would receive no API calls"
+    # Reads are not needed for the rules, but a write-only selector must not drop the writes.
+    for selector in management:
+        assert not any(f["Field"] == "readOnly" and f.get("Equals") == ["true"] for f in selector["FieldSelectors"])
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_every_rule_pages_the_alert_topic_as_its_own_role_with_what_who_and_where(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    template = platform(synthesized, env)
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    (role_id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("TamperAlertsPublishRole")]
+    role = template["Resources"][role_id]["Properties"]
+    assert role["RoleName"] == naming.tamper_alerts_role_name(cfg)
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": cfg.account}}
+    found = [props for lid, props in rules(synthesized, env).items() if lid.startswith("TamperAlerts")]
+    assert found
+    for props in found:
+        assert props["State"] in ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+        (target,) = props["Targets"]
+        assert target["Arn"] == {"Ref": topic_id}
+        assert target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+        paths = target["InputTransformer"]["InputPathsMap"]
+        assert set(paths.values()) >= {"$.detail.eventName", "$.detail.userIdentity.arn", "$.detail.awsRegion", "$.account"}
+        assert f"in {env}" in target["InputTransformer"]["InputTemplate"]
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_the_publish_role_may_use_the_topic_key_through_sns_only(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    template = platform(synthesized, env)
+    (statement,) = [
+        s
+        for s in template["Resources"]["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "AllowTamperAlertsToPublish"
+    ]
+    assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": [role_arn(cfg, naming.tamper_alerts_role_name(cfg))]}
+    assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [f"sns.{cfg.region}.amazonaws.com"]
+    # No statement lets EventBridge itself, from any account, publish or use the key.
+    for lid, res in template["Resources"].items():
+        document = res["Properties"].get("PolicyDocument") or res["Properties"].get("KeyPolicy") or {}
+        for s in document.get("Statement", []):
+            if "events.amazonaws.com" in json.dumps(s.get("Principal", {})):
+                pytest.fail(f"{lid} grants EventBridge directly: {s}")
+
+
+@pytest.mark.parametrize("group", TAMPER_WATCH, ids=lambda g: g.id)
+@pytest.mark.parametrize("env", WATCHED)
+def test_each_watched_call_pages_unless_its_one_allowed_role_made_it(synthesized, env, group):
+    cfg = config.ENVIRONMENTS[env]
+    props = rule_for(synthesized, env, group.id)
+    bucket = naming.archive_bucket_name(cfg, audit=True) if group.buckets else None
+    for name in group.names:
+        for caller in (ADMIN, "BreakGlass", None):
+            assert matches(props, cloudtrail_event(cfg, group.service, name, role=caller, bucket=bucket)), (name, caller)
+        for exempt in exempt_roles(cfg, group):
+            assert not matches(props, cloudtrail_event(cfg, group.service, name, role=exempt, bucket=bucket)), (name, exempt)
+    # Near misses: a read of the same service, the same name from another service.
+    assert not matches(props, cloudtrail_event(cfg, group.service, "ListTags", role=ADMIN, bucket=bucket))
+    other = "sqs" if group.service != "sqs" else "sns"
+    assert not matches(props, cloudtrail_event(cfg, other, group.names[0], role=ADMIN, bucket=bucket))
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_the_deployer_is_exempt_only_where_a_deploy_makes_the_call(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    deployer = naming.deployer_arn(cfg).rsplit("/", 1)[1]
+    # Destroying a key, stopping the trail, deleting recovery points: no deploy of this app does
+    # these, so they page whoever makes them, the deployer included.
+    for group in TAMPER_WATCH:
+        props = rule_for(synthesized, env, group.id)
+        event = cloudtrail_event(cfg, group.service, group.names[0], role=deployer, bucket=naming.archive_bucket_name(cfg, audit=False))
+        assert matches(props, event) == ("deployer" not in group.exempt), group.id
+    assert {g.id for g in TAMPER_WATCH if "deployer" not in g.exempt} >= {"KeyDestruction", "TrailStopped", "RecoveryPoints"}
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_bucket_calls_page_only_for_this_environments_protected_buckets(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    (group,) = [g for g in TAMPER_WATCH if g.buckets]
+    props = rule_for(synthesized, env, group.id)
+    watched = [naming.archive_bucket_name(cfg, audit=False), naming.archive_bucket_name(cfg, audit=True)]
+    if cfg.audit_trail.mode == "create":
+        watched.append(naming.audit_trail_bucket_name(cfg))
+    for bucket in watched:
+        assert matches(props, cloudtrail_event(cfg, "s3", "PutBucketPolicy", role=ADMIN, bucket=bucket)), bucket
+    assert not matches(props, cloudtrail_event(cfg, "s3", "PutBucketPolicy", role=ADMIN, bucket="someone-elses-bucket"))
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_any_call_by_the_break_glass_role_pages(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    props = rule_for(synthesized, env, "BreakGlass")
+    # Read-only calls (Get, List, Describe) reach only a rule in this state.
+    assert props["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+    break_glass = cfg.keys.break_glass_arn.rsplit("/", 1)[1]
+    for service, name in (("kms", "Decrypt"), ("dynamodb", "DescribeTable"), ("s3", "ListBuckets"), ("iam", "AttachRolePolicy")):
+        assert matches(props, cloudtrail_event(cfg, service, name, role=break_glass)), name
+        assert not matches(props, cloudtrail_event(cfg, service, name, role=ADMIN)), name
