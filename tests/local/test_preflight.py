@@ -19,7 +19,17 @@ import pytest
 from botocore.stub import Stubber
 
 from config.environments import DEV, ENVIRONMENTS, PROD, STAGING
-from config.model import AccessConfig, AlertConfig, BackupConfig, CiConfig, KeyConfig, OffsiteConfig, ReplicaConfig, SlackConfig
+from config.model import (
+    AccessConfig,
+    AlertConfig,
+    AuditTrailConfig,
+    BackupConfig,
+    CiConfig,
+    KeyConfig,
+    OffsiteConfig,
+    ReplicaConfig,
+    SlackConfig,
+)
 from tests.local.helpers import CREDENTIALS, ROOT, cli_env, tool, write_assembly
 from tools.assembly import Stack
 from tools.preflight import checks, placeholders, resources, run, synthesized
@@ -483,6 +493,82 @@ def test_replica_keys_fail_when_disabled_or_missing(aws_at):
 # --- the whole checklist, and the command
 
 
+# --- 10. management events (the tamper alerts' source)
+
+ORGANIZATION_TRAIL = AuditTrailConfig(mode="organization")
+
+
+def organization_trail(aws: Aws, region: str, *, logging: bool = True, **selectors) -> str:
+    """A trail in moto, as an organization's would look from the member account. Single-region:
+    the moto server is shared, and a multi-region trail would show in every test's region."""
+    name = f"org-{uuid.uuid4().hex[:8]}"
+    # S3 from a session of its own: boto3 adds its S3 helpers to a client class once per session.
+    boto3.Session(region_name=region, **CREDENTIALS).client("s3").create_bucket(
+        Bucket=name, **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}})
+    )
+    cloudtrail = aws.client("cloudtrail", region)
+    arn = cloudtrail.create_trail(Name=name, S3BucketName=name, IsMultiRegionTrail=False)["TrailARN"]
+    if selectors:
+        cloudtrail.put_event_selectors(TrailName=arn, **selectors)
+    if logging:
+        cloudtrail.start_logging(Name=arn)
+    return name
+
+
+def test_management_events_need_no_call_where_this_apps_trail_logs_them_or_nothing_reads_them():
+    aws = Aws(session(region_name="us-east-1", **CREDENTIALS))
+    with Stubber(aws.client("cloudtrail", "us-east-1")) as client:
+        own = one(resources.management_events(context(aws, ready("us-east-1"))))
+        none = one(resources.management_events(context(aws, ready("us-east-1", audit_trail=AuditTrailConfig(mode="off")))))
+        client.assert_no_pending_responses()
+    assert PROD.audit_trail.management_events and own.status == "PASS" and "this app's trail" in own.seen, own
+    assert none.status == "PASS" and "no tamper alerts" in none.seen, none
+
+
+def test_an_organization_trail_logging_management_writes_passes(aws_at):
+    region = "eu-west-3"
+    aws = aws_at(region)
+    name = organization_trail(aws, region, EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
+    line = one(resources.management_events(context(aws, ready(region, audit_trail=ORGANIZATION_TRAIL))))
+    assert line.status == "PASS" and f"trail {name} logs management write events in {region}" in line.seen, line
+
+
+def test_no_trail_or_one_stopped_or_reads_only_fails_naming_each(aws_at):
+    region = "eu-south-1"
+    aws = aws_at(region)
+    cfg = ready(region, audit_trail=ORGANIZATION_TRAIL)
+    line = one(resources.management_events(context(aws, cfg)))
+    assert line.status == "FAIL" and line.seen == f"no trail logs management write events in {region}", line
+    assert "audit_trail.mode = 'create'" in line.todo
+    stopped = organization_trail(aws, region, logging=False)
+    reads = organization_trail(aws, region, EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}])
+    line = one(resources.management_events(context(aws, cfg)))
+    assert line.status == "FAIL", line
+    assert f"{stopped} (not logging)" in line.seen and f"{reads} (no management write events)" in line.seen, line
+
+
+@pytest.mark.parametrize(
+    "selectors, logs",
+    [
+        ({"EventSelectors": [{"ReadWriteType": "All"}]}, True),  # the defaults: management events on
+        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": False}]}, False),
+        ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]}, True),
+        (
+            {
+                "AdvancedEventSelectors": [
+                    {"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["true"]}]}
+                ]
+            },
+            False,
+        ),
+        ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]}, False),
+        ({}, False),
+    ],
+)
+def test_management_writes_are_read_from_basic_and_advanced_selectors(selectors, logs):
+    assert resources.logs_management_writes(selectors) is logs
+
+
 def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
     region = "us-west-1"
     aws = aws_at(region)
@@ -515,7 +601,7 @@ def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
     lines = list(run(cfg, aws=aws, assembly=assembly))
     assert [line.check.split(" ")[0] for line in lines] == [
         "placeholders", "identity", "identity", "bootstrap", "principal", "principal", "principal", "alert", "slack", "engine",
-        "backup", "key", "cost",
+        "backup", "key", "management", "cost",
     ]  # fmt: skip
     assert [str(line) for line in lines if line.status != "PASS"] == []
 

@@ -10,6 +10,8 @@ read-only checks before a first deploy, one checklist line each, in this order:
     engine         the Aurora PostgreSQL engine version is offered in the region
     backup         AWS Backup's advanced DynamoDB features, where a rule uses cold storage
     keys           every KMS key ARN in config (replica regions) exists and is Enabled
+    management events  with an organization trail, one logs management write events in the
+                   region (the tamper alerts read nothing else)
     cost tags      the cost-allocation tags the budgets filter on are active
 
 Lines read `PASS <check>: <what was seen>`, `FAIL <check>: <what is wrong> -> <what to do>` or
@@ -39,7 +41,18 @@ if TYPE_CHECKING:
 __all__ = ["Line", "main", "placeholders", "run"]
 
 ROOT = Path(__file__).resolve().parents[2]
-AWS_CHECKS = ("identity", "bootstrap", "principals", "alert topic", "slack", "engine", "backup", "keys", "cost allocation tags")
+AWS_CHECKS = (
+    "identity",
+    "bootstrap",
+    "principals",
+    "alert topic",
+    "slack",
+    "engine",
+    "backup",
+    "keys",
+    "management events",
+    "cost allocation tags",
+)
 
 
 def placeholder_lines(cfg: EnvironmentConfig) -> list[Line]:
@@ -81,6 +94,7 @@ def run(
         resources.engine,
         resources.backup,
         resources.keys,
+        resources.management_events,
     ):
         yield from check(context)
     yield from resources.cost_tags(context, (COST_TAG, SYSTEM_TAG) if cfg.system_budgets_usd else (COST_TAG,))

@@ -1,6 +1,6 @@
 """The read-only AWS checks of what the app's resources need: the Aurora engine version, AWS
-Backup's advanced DynamoDB features, the KMS keys of replica (and copy) regions, and the
-cost-allocation tags the budgets filter on. Each
+Backup's advanced DynamoDB features, the KMS keys of replica (and copy) regions, a trail that
+feeds the tamper alerts, and the cost-allocation tags the budgets filter on. Each
 yields one line per thing it looked at; an AWS error becomes that thing's FAIL line.
 """
 
@@ -94,6 +94,56 @@ def _key(ctx: Context, check: str, arn: str, region: str) -> Line:
         )
         return failed(check, f"{arn} is {state}", f"{fix}, or use another key in {WHERE}")
     return passed(check, f"{arn} is Enabled")
+
+
+def management_events(ctx: Context) -> Iterator[Line]:
+    """The tamper alerts (constructs_lib/tamper.py) see a call only if a trail logs management
+    write events in the rules' region: this app's own trail, or the organization's."""
+    trail = ctx.cfg.audit_trail
+    if trail.mode == "create":
+        if trail.management_events:
+            yield passed("management events", "this app's trail logs them in every region (audit_trail.management_events)")
+        else:
+            yield passed("management events", "no tamper alerts here (audit_trail.management_events off): nothing needs them")
+        return
+    if trail.mode != "organization":
+        yield passed("management events", "no tamper alerts here (audit_trail.mode off): nothing needs them")
+        return
+    yield attempt("management events", "cloudtrail:DescribeTrails", partial(_management_events, ctx))
+
+
+def _management_events(ctx: Context) -> Line:
+    region = ctx.cfg.region
+    client = ctx.aws.client("cloudtrail", region)
+    others: list[str] = []
+    for trail in client.describe_trails(includeShadowTrails=True).get("trailList", []):
+        if not (trail.get("IsMultiRegionTrail") or trail.get("HomeRegion") == region):
+            continue
+        arn, name = trail["TrailARN"], trail["Name"]
+        if not client.get_trail_status(Name=arn).get("IsLogging"):
+            others.append(f"{name} (not logging)")
+        elif logs_management_writes(client.get_event_selectors(TrailName=arn)):
+            return passed("management events", f"trail {name} logs management write events in {region}: the tamper alerts see them")
+        else:
+            others.append(f"{name} (no management write events)")
+    return failed(
+        "management events",
+        f"no trail logs management write events in {region}" + (f": {', '.join(others)}" if others else ""),
+        "have the organization trail log management events (read and write, or write-only) in every region, "
+        f"or set audit_trail.mode = 'create' with management_events = True in {WHERE}",
+    )
+
+
+def logs_management_writes(selectors: dict) -> bool:
+    """Whether GetEventSelectors' answer includes management write events, basic or advanced."""
+    for basic in selectors.get("EventSelectors", []):
+        if basic.get("IncludeManagementEvents", True) and basic.get("ReadWriteType", "All") in ("All", "WriteOnly"):
+            return True
+    for advanced in selectors.get("AdvancedEventSelectors", []):
+        fields = {f["Field"]: f for f in advanced.get("FieldSelectors", [])}
+        if fields.get("eventCategory", {}).get("Equals") == ["Management"] and fields.get("readOnly", {}).get("Equals") != ["true"]:
+            return True
+    return False
 
 
 # Cost Explorer's API lives in us-east-1 whatever the environment's region.
