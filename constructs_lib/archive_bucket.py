@@ -92,9 +92,8 @@ class ArchiveBucket(Construct):
             bucket_name=bucket_name,
         ).bucket
         pin(self.bucket, logical_id)
-        self._logical_id, self._bucket_name = logical_id, bucket_name
         if replicate_to is not None:
-            self._replicate(key, replicate_to, [r.prefix for r in rules])
+            replicate(self, self.bucket, bucket_name, logical_id, key, replicate_to, [r.prefix for r in rules])
         else:
             reason = (
                 "This bucket is the replica: the audit archive of the primary region replicates into it."
@@ -109,93 +108,103 @@ class ArchiveBucket(Construct):
         if not object_lock_mode and unlocked_because:
             acknowledge(self.bucket, {control_tower("s3_bucket_object_lock_enabled_check"): unlocked_because})
 
-    def _replicate(self, key: kms.IKey, target: ReplicationTarget, prefixes: Sequence[str]) -> None:
-        """Every new object under `prefixes`, with its Object Lock retention, to the target
-        bucket, as a role of its own (S3's documented replication permissions, those prefixes of
-        this bucket and that one only)."""
-        stack = Stack.of(self)
-        destination = f"arn:{partition(target.region)}:s3:::{target.bucket_name}"
-        role = iam.Role(
-            self,
-            "ReplicationRole",
-            role_name=target.role_name,
-            # Literal names: a Ref to the bucket here would make a cycle (the bucket names this role).
-            description=f"S3 replicates {self._bucket_name} to {target.bucket_name}",
-            assumed_by=iam.ServicePrincipal("s3.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
-        )
-        source_objects = [f"{self.bucket.bucket_arn}/{prefix}*" for prefix in prefixes]
-        replica_keys = f"arn:{partition(target.region)}:kms:{target.region}:{stack.account}:key/*"
-        policy = iam.ManagedPolicy(
-            self,
-            "ReplicationPolicy",
-            description=f"Replicate {self._bucket_name} to {target.bucket_name} only",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["s3:GetReplicationConfiguration", "s3:ListBucket"], resources=[self.bucket.bucket_arn]),
-                iam.PolicyStatement(
-                    actions=[
-                        "s3:GetObjectVersionForReplication",
-                        "s3:GetObjectVersionAcl",
-                        "s3:GetObjectVersionTagging",
-                        "s3:GetObjectRetention",
-                        "s3:GetObjectLegalHold",
-                    ],
-                    resources=source_objects,
+
+def replicate(
+    scope: Construct,
+    bucket: s3.Bucket,
+    bucket_name: str,
+    logical_id: str,
+    key: kms.IKey,
+    target: ReplicationTarget,
+    prefixes: Sequence[str],
+) -> None:
+    """Every new object of `bucket` under `prefixes`, with its Object Lock retention, to the
+    target bucket, as a role of its own made in `scope` (S3's documented replication
+    permissions, those prefixes of this bucket and that one only). `logical_id`: the bucket's
+    pinned id, as cdk-nag names it."""
+    stack = Stack.of(scope)
+    destination = f"arn:{partition(target.region)}:s3:::{target.bucket_name}"
+    role = iam.Role(
+        scope,
+        "ReplicationRole",
+        role_name=target.role_name,
+        # Literal names: a Ref to the bucket here would make a cycle (the bucket names this role).
+        description=f"S3 replicates {bucket_name} to {target.bucket_name}",
+        assumed_by=iam.ServicePrincipal("s3.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
+    )
+    source_objects = [f"{bucket.bucket_arn}/{prefix}*" for prefix in prefixes]
+    replica_keys = f"arn:{partition(target.region)}:kms:{target.region}:{stack.account}:key/*"
+    policy = iam.ManagedPolicy(
+        scope,
+        "ReplicationPolicy",
+        description=f"Replicate {bucket_name} to {target.bucket_name} only",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(actions=["s3:GetReplicationConfiguration", "s3:ListBucket"], resources=[bucket.bucket_arn]),
+            iam.PolicyStatement(
+                actions=[
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                    "s3:GetObjectRetention",
+                    "s3:GetObjectLegalHold",
+                ],
+                resources=source_objects,
+            ),
+            iam.PolicyStatement(
+                actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                resources=[f"{destination}/{prefix}*" for prefix in prefixes],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": via(scope, "s3")}},
+            ),
+            # The replica key by its alias: its id exists only once that region's stack is deployed.
+            iam.PolicyStatement(
+                actions=["kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[replica_keys],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{target.region}.amazonaws.com"},
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": target.key_alias_arn.split(":", 5)[5]},
+                },
+            ),
+        ],
+    )
+    objects = "Replication reads and writes every object version under the archived tables' prefixes, nothing else."
+    acknowledge(
+        policy,
+        {
+            **{f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]": objects for prefix in prefixes},
+            **{f"AwsSolutions-IAM5[Resource::{destination}/{prefix}*]": objects for prefix in prefixes},
+            f"AwsSolutions-IAM5[Resource::{replica_keys}]": (
+                "The replica key's id is unknown until its region's stack exists; kms:ResourceAliases limits this to "
+                "that key's alias, and kms:ViaService to S3 of that region."
+            ),
+        },
+    )
+    cfn = bucket.node.default_child
+    assert isinstance(cfn, s3.CfnBucket)
+    cfn.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
+        role=role.role_arn,
+        rules=[
+            s3.CfnBucket.ReplicationRuleProperty(
+                id=f"offsite-{prefix.strip('/').replace('/', '-')}",
+                status="Enabled",
+                priority=priority,
+                filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=prefix),
+                # An archive's deletions are lifecycle expiries: the replica expires on its own.
+                delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(status="Disabled"),
+                source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
+                    sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(status="Enabled")
                 ),
-                iam.PolicyStatement(
-                    actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                    resources=[f"{destination}/{prefix}*" for prefix in prefixes],
+                destination=s3.CfnBucket.ReplicationDestinationProperty(
+                    bucket=destination,
+                    encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(replica_kms_key_id=target.key_alias_arn),
                 ),
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": via(self, "s3")}},
-                ),
-                # The replica key by its alias: its id exists only once that region's stack is deployed.
-                iam.PolicyStatement(
-                    actions=["kms:Encrypt", "kms:GenerateDataKey"],
-                    resources=[replica_keys],
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"s3.{target.region}.amazonaws.com"},
-                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": target.key_alias_arn.split(":", 5)[5]},
-                    },
-                ),
-            ],
-        )
-        objects = "Replication reads and writes every object version under the archived tables' prefixes, nothing else."
-        acknowledge(
-            policy,
-            {
-                **{f"AwsSolutions-IAM5[Resource::<{self._logical_id}.Arn>/{prefix}*]": objects for prefix in prefixes},
-                **{f"AwsSolutions-IAM5[Resource::{destination}/{prefix}*]": objects for prefix in prefixes},
-                f"AwsSolutions-IAM5[Resource::{replica_keys}]": (
-                    "The replica key's id is unknown until its region's stack exists; kms:ResourceAliases limits this to "
-                    "that key's alias, and kms:ViaService to S3 of that region."
-                ),
-            },
-        )
-        cfn = self.bucket.node.default_child
-        assert isinstance(cfn, s3.CfnBucket)
-        cfn.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
-            role=role.role_arn,
-            rules=[
-                s3.CfnBucket.ReplicationRuleProperty(
-                    id=f"offsite-{prefix.strip('/').replace('/', '-')}",
-                    status="Enabled",
-                    priority=priority,
-                    filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=prefix),
-                    # An archive's deletions are lifecycle expiries: the replica expires on its own.
-                    delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(status="Disabled"),
-                    source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
-                        sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(status="Enabled")
-                    ),
-                    destination=s3.CfnBucket.ReplicationDestinationProperty(
-                        bucket=destination,
-                        encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(replica_kms_key_id=target.key_alias_arn),
-                    ),
-                )
-                for priority, prefix in enumerate(prefixes, start=1)
-            ],
-        )
-        # No DependsOn on the policy: it names this bucket, so that would be a cycle. S3 checks only
-        # that the role exists when replication is configured; the policy follows in the same deploy.
+            )
+            for priority, prefix in enumerate(prefixes, start=1)
+        ],
+    )
+    # No DependsOn on the policy: it names this bucket, so that would be a cycle. S3 checks only
+    # that the role exists when replication is configured; the policy follows in the same deploy.

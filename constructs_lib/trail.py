@@ -22,10 +22,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.archive_bucket import ReplicationTarget, replicate
 from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
-from constructs_lib.kms import log_group_arn, log_service_may_use
+from constructs_lib.kms import allow_use, log_group_arn, log_service_may_use
 from constructs_lib.logs import acknowledge_short_retention, retention
 from constructs_lib.nag import acknowledge
 
@@ -55,6 +56,7 @@ class AuditTrail(Construct):
         log_retention_days: int,
         break_glass_arn: str,
         actions: AlarmActions,
+        replicate_to: ReplicationTarget | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -71,12 +73,27 @@ class AuditTrail(Construct):
             bucket_name=bucket_name,
         ).bucket
         pin(self.bucket, "AuditTrailBucket")
-        reason = (
-            "The trail's log files are evidence, written once by CloudTrail: Object Lock, versioning and "
-            "log-file validation protect them in place; a second-region copy is the off-site-copies "
-            "decision made for every archive at once (docs/security.md), not per bucket."
-        )
-        acknowledge(self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason})
+        if replicate_to is not None:
+            # The log files, with their Object Lock retention, to the off-site region; the key's
+            # side of the grant: the replication role decrypts them through S3 only.
+            replicate(self, self.bucket, bucket_name, "AuditTrailBucket", key, replicate_to, [f"{TRAIL_PREFIX}/"])
+            allow_use(
+                key,
+                self,
+                sid="ReplicationReadsTrailLogs",
+                principal_arns=[stack.format_arn(service="iam", region="", resource="role", resource_name=replicate_to.role_name)],
+                actions=("kms:Decrypt",),
+                via_services=("s3",),
+            )
+        else:
+            reason = (
+                "The trail's log files are evidence, written once by CloudTrail: Object Lock, versioning and "
+                "log-file validation protect them in place; where config has off-site copies (offsite.region) "
+                "they replicate, and this environment has none."
+            )
+            acknowledge(
+                self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason}
+            )
         # CloudTrail's documented bucket policy, narrowed to this one trail (aws:SourceArn).
         source = {"StringEquals": {"aws:SourceArn": trail_arn}}
         cloudtrail_service = iam.ServicePrincipal("cloudtrail.amazonaws.com")

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import topic_arn_for
+from constructs_lib.archive_bucket import ReplicationTarget
 from constructs_lib.arns import partition
 from constructs_lib.backup import VaultLock, backup_role_name
 from constructs_lib.props import Governance
@@ -103,6 +104,29 @@ def offsite_vault_arn(cfg: EnvironmentConfig) -> str:
 def offsite_bucket_name(cfg: EnvironmentConfig) -> str:
     """The audit archive's replica."""
     return f"data-audit-archive-{cfg.name}-offsite-{cfg.account}-{cfg.offsite.region}"
+
+
+def offsite_trail_bucket_name(cfg: EnvironmentConfig) -> str:
+    """The audit trail's off-site replica (stacks/offsite.py)."""
+    return f"data-audit-trail-{cfg.name}-offsite-{cfg.account}-{cfg.offsite.region}"
+
+
+def trail_replication_role_name(cfg: EnvironmentConfig) -> str:
+    """The role S3 replicates the audit trail's log files as (in the platform stack)."""
+    return f"data-audit-trail-{cfg.name}-replication"
+
+
+def offsite_target(cfg: EnvironmentConfig, *, bucket_name: str, role_name: str) -> ReplicationTarget:
+    """Where a bucket of the primary region replicates to, under the off-site key by alias."""
+    region = cfg.offsite.region
+    if region is None:  # callers check offsite.region first; this is a programming error
+        raise ValueError(f"{cfg.name} has no offsite.region to replicate to")
+    return ReplicationTarget(
+        bucket_name=bucket_name,
+        region=region,
+        key_alias_arn=f"arn:{partition(region)}:kms:{region}:{cfg.account}:{offsite_key_alias(cfg)}",
+        role_name=role_name,
+    )
 
 
 def offsite_access_log_bucket_name(cfg: EnvironmentConfig) -> str:

@@ -1,7 +1,8 @@
 """Stack data-offsite-{env}, in config.offsite.region: the copies that survive the primary region.
 
-A locked backup vault that every backup rule copies to, and the audit archive's replica bucket
-with the same Object Lock mode and retention, both under this region's own governed key, and
+A locked backup vault that every backup rule copies to, the audit archive's replica bucket
+with the same Object Lock mode and retention, the audit trail's log files likewise (where
+this app keeps a trail), both under this region's own governed key, and
 an access-log bucket of this region for the replica (S3 logs only within a region).
 docs/restore.md says how to restore from them.
 """
@@ -15,9 +16,10 @@ from config.model import EnvironmentConfig
 from config.retention import archived
 from constructs_lib.archive_bucket import ArchiveBucket, PrefixRule
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
-from constructs_lib.buckets import AccessLogBucket
+from constructs_lib.buckets import AccessLogBucket, SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
+from constructs_lib.nag import acknowledge
 from stacks import naming
 from stacks.policies import removal_policy
 
@@ -112,3 +114,31 @@ class OffsiteStack(Stack):
             replica=True,
         ).bucket
         self.replica = replica
+        trail = config.audit_trail
+        if trail.mode == "create":
+            # The audit trail's log files: evidence, replicated with their Object Lock retention.
+            allow_use(
+                self.key,
+                self,
+                sid="ReplicationWritesTrailLogs",
+                principal_arns=[naming.role_arn(config, naming.trail_replication_role_name(config))],
+                actions=("kms:Encrypt", "kms:GenerateDataKey"),
+                via_services=("s3",),
+            )
+            self.trail_replica = SecureBucket(
+                self,
+                "AuditTrail",
+                key=self.key,
+                access_logs=logs,
+                access_log_prefix=f"{naming.offsite_trail_bucket_name(config)}/",
+                removal_policy=policy,
+                lifecycle_rules=[expiring_rule("expire-audit-trail", trail.retention_days)],
+                object_lock_default_retention=object_lock(trail.object_lock, trail.retention_days),
+                bucket_name=naming.offsite_trail_bucket_name(config),
+            ).bucket
+            pin(self.trail_replica, "AuditTrailReplicaBucket")
+            reason = "This bucket is the replica: the audit trail's log files of the primary region replicate into it."
+            acknowledge(
+                self.trail_replica,
+                {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason},
+            )

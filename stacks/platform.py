@@ -11,7 +11,7 @@ from config.model import COST_TAG, SYSTEM_TAG, EnvironmentConfig
 from config.retention import archived
 from constructs_lib.alerts import AlarmActions, AlertTopic
 from constructs_lib.archive import delivery_role_name
-from constructs_lib.archive_bucket import ArchiveBucket, ReplicationTarget
+from constructs_lib.archive_bucket import ArchiveBucket
 from constructs_lib.archive_path import ArchiveTarget
 from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
@@ -169,11 +169,8 @@ class PlatformStack(Stack):
                 removal_policy=policy,
                 object_lock_mode=config.archive.audit_object_lock if audit else None,
                 # Off-site: the audit archive replicates to the second region (stacks/offsite.py).
-                replicate_to=ReplicationTarget(
-                    bucket_name=naming.offsite_bucket_name(config),
-                    region=config.offsite.region,
-                    key_alias_arn=f"arn:{partition(config.offsite.region)}:kms:{config.offsite.region}:{config.account}:{naming.offsite_key_alias(config)}",
-                    role_name=replication_role_name(config),
+                replicate_to=naming.offsite_target(
+                    config, bucket_name=naming.offsite_bucket_name(config), role_name=replication_role_name(config)
                 )
                 if audit and config.offsite.region
                 else None,
@@ -241,6 +238,12 @@ class PlatformStack(Stack):
             log_retention_days=trail.log_group_retention_days,
             break_glass_arn=config.keys.break_glass_arn,
             actions=actions,
+            # Off-site: the log files replicate, locked, to the second region (stacks/offsite.py).
+            replicate_to=naming.offsite_target(
+                config, bucket_name=naming.offsite_trail_bucket_name(config), role_name=naming.trail_replication_role_name(config)
+            )
+            if config.offsite.region
+            else None,
         )
 
     def _budget(self, config: EnvironmentConfig) -> None:

@@ -49,7 +49,7 @@ class DataStage(Stage):
                 self,
                 OFFSITE,
                 stack_name=naming.stack_name(config, OFFSITE),
-                description=f"Off-site copies for {config.name} in {config.offsite.region}: locked backup vault, audit archive replica",
+                description=f"Off-site copies for {config.name} in {config.offsite.region}: locked backup vault, audit archive and trail replicas",
                 config=config,
                 env=Environment(account=config.account, region=config.offsite.region),
                 **common,

@@ -180,6 +180,19 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
                 f"arn:aws:kms:us-west-2:{ACCOUNTS[env]}:key/*",
             )
         }
+        # The audit trail's log files replicate too, under the same narrow role (cloudtrail/ only).
+        trail_replica = f"data-audit-trail-prod-offsite-{ACCOUNTS[env]}-us-west-2"
+        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+            expected.discard(("platform/AuditTrail/Logs/Bucket/Resource", f"{pack}-S3BucketReplicationEnabled"))
+            expected.add(("data-offsite/AuditTrail/Bucket/Resource", f"{pack}-S3BucketReplicationEnabled"))
+        expected |= {
+            ("platform/AuditTrail/ReplicationPolicy/Resource", f"AwsSolutions-IAM5[Resource::{resource}]")
+            for resource in (
+                "<AuditTrailBucket.Arn>/cloudtrail/*",
+                f"arn:aws:s3:::{trail_replica}/cloudtrail/*",
+                f"arn:aws:kms:us-west-2:{ACCOUNTS[env]}:key/*",
+            )
+        }
     log_groups = f"arn:aws:logs:us-east-1:{ACCOUNTS[env]}:log-group"
     expected.add(
         (
@@ -407,6 +420,9 @@ def test_the_offsite_stacks_stateful_resources_are_pinned(synthesized):
     """data-offsite exists where config has offsite.region (prod), so it is not in PINNED_STACKS."""
     template = synthesized["data-offsite-prod"].template
     stateful = {lid for lid, r in template["Resources"].items() if r["Type"] in STATEFUL}
-    assert stateful == {"KeyOffsite", "BackupVault", "AccessLogsBucket", "AuditArchiveReplicaBucket"}, f"{sorted(stateful)}\n{PIN_HELP}"
+    expected = {"KeyOffsite", "BackupVault", "AccessLogsBucket", "AuditArchiveReplicaBucket"}
+    if config.ENVIRONMENTS["prod"].audit_trail.mode == "create":
+        expected.add("AuditTrailReplicaBucket")
+    assert stateful == expected, f"{sorted(stateful)}\n{PIN_HELP}"
     for lid in stateful:
         assert template["Resources"][lid]["DeletionPolicy"] == "Retain", lid

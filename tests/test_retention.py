@@ -13,7 +13,7 @@ import pytest
 import config
 from config.retention import RETENTION
 from stacks import naming
-from tests.expected import ENVS, PRODUCTION, PROTECTED
+from tests.expected import AUDITED, ENVS, PRODUCTION, PROTECTED
 from tests.support import resources
 
 ARCHIVED = {"AuditLogs": 2555, "Users": 2555, "UserProfiles": 2555, "Locations": 1095}
@@ -395,6 +395,43 @@ def test_the_prod_audit_archive_replicates_to_the_offsite_bucket_first_deployed(
         assert (
             "ReplicationConfiguration"
             not in resources(template(synthesized, f"data-platform-{env}"), "AWS::S3::Bucket")["AuditArchiveBucket"]["Properties"]
+        )
+
+
+def test_the_prod_trail_logs_replicate_locked_to_the_offsite_region(synthesized):
+    """The audit trail's log files are evidence like the audit archive: a second copy in the
+    off-site region, with the same Object Lock mode and retention, under that region's key."""
+    cfg = config.ENVIRONMENTS["prod"]
+    offsite = synthesized["data-offsite-prod"].template
+    replica = offsite["Resources"]["AuditTrailReplicaBucket"]["Properties"]
+    primary = template(synthesized, "data-platform-prod")["Resources"]["AuditTrailBucket"]["Properties"]
+    assert replica["BucketName"] == "data-audit-trail-prod-offsite-333333333333-us-west-2"
+    assert replica["ObjectLockConfiguration"] == primary["ObjectLockConfiguration"]
+    assert primary["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": cfg.audit_trail.retention_days}
+    assert replica["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert [r["ExpirationInDays"] for r in replica["LifecycleConfiguration"]["Rules"]] == [cfg.audit_trail.retention_days]
+    assert replica["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+        "Fn::GetAtt": ["KeyOffsite", "Arn"]
+    }
+    (rule,) = primary["ReplicationConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": "cloudtrail/"}
+    assert rule["Destination"] == {
+        "Bucket": "arn:aws:s3:::data-audit-trail-prod-offsite-333333333333-us-west-2",
+        "EncryptionConfiguration": {"ReplicaKmsKeyID": "arn:aws:kms:us-west-2:333333333333:alias/data-offsite-prod"},
+    }
+    role_arn = "arn:aws:iam::333333333333:role/data-audit-trail-prod-replication"
+    # Each key lets the replication role do its half, through S3 only.
+    for key, sid, actions in (
+        (template(synthesized, "data-platform-prod")["Resources"]["KeyAuditTrail"], "ReplicationReadsTrailLogs", "kms:Decrypt"),
+        (offsite["Resources"]["KeyOffsite"], "ReplicationWritesTrailLogs", ["kms:Encrypt", "kms:GenerateDataKey"]),
+    ):
+        (statement,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == sid]
+        assert statement["Action"] == actions and statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": [role_arn]}, sid
+    trailed = [env for env in AUDITED if config.ENVIRONMENTS[env].offsite.region is None]
+    assert trailed, "no environment keeps a trail without off-site copies: nothing to check here"
+    for env in trailed:
+        assert (
+            "ReplicationConfiguration" not in template(synthesized, f"data-platform-{env}")["Resources"]["AuditTrailBucket"]["Properties"]
         )
 
 

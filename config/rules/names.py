@@ -48,6 +48,8 @@ def physical_names(cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> lis
             for o, region in zip(offsite, regions, strict=True)
         ),
         *((f"data-{kind}-{env}-{account}-{cfg.region}", BUCKET) for kind in ("archive", "audit-trail")),
+        *([(f"data-audit-trail-{env}-offsite-{account}-{cfg.offsite.region}", BUCKET)] if cfg.offsite.region else []),
+        (f"data-audit-trail-{env}-replication", ROLE),
         *((f"{s.key}-{env}-{role}", ROLE) for s in systems for role in SYSTEM_ROLES),
         (f"personalpod-database-{env}-backup", ROLE),
         (f"data-audit-archive-{env}-replication", ROLE),
