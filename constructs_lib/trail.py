@@ -34,6 +34,11 @@ METRIC_NAMESPACE = "DataAudit"
 
 TRAIL_PREFIX = "cloudtrail"
 
+# The two alarms are about the data (tables, streams, archives): where the trail logs management
+# events too (for the tamper alerts), a denied console click or the break-glass role's
+# management calls must not raise them (the tamper alerts' BreakGlass rule covers those).
+DATA_EVENTS = logs.FilterPattern.string_value("$.eventCategory", "=", "Data")
+
 
 class AuditTrail(Construct):
     def __init__(
@@ -246,7 +251,9 @@ class AuditTrail(Construct):
             "BreakGlass",
             name=f"{trail_name}-break-glass",
             description=f"The break-glass role read or wrote a table ({trail_name}): confirm the incident it was used for.",
-            pattern=logs.FilterPattern.string_value("$.userIdentity.sessionContext.sessionIssuer.arn", "=", break_glass_arn),
+            pattern=logs.FilterPattern.all(
+                logs.FilterPattern.string_value("$.userIdentity.sessionContext.sessionIssuer.arn", "=", break_glass_arn), DATA_EVENTS
+            ),
         )
         self._alarm(
             group,
@@ -254,9 +261,12 @@ class AuditTrail(Construct):
             "AccessDenied",
             name=f"{trail_name}-access-denied",
             description=f"A principal was denied access to a table ({trail_name}): a missing grant, or somebody trying.",
-            pattern=logs.FilterPattern.any(
-                logs.FilterPattern.string_value("$.errorCode", "=", "AccessDenied*"),
-                logs.FilterPattern.string_value("$.errorCode", "=", "*UnauthorizedOperation"),
+            pattern=logs.FilterPattern.all(
+                logs.FilterPattern.any(
+                    logs.FilterPattern.string_value("$.errorCode", "=", "AccessDenied*"),
+                    logs.FilterPattern.string_value("$.errorCode", "=", "*UnauthorizedOperation"),
+                ),
+                DATA_EVENTS,
             ),
         )
 

@@ -421,6 +421,10 @@ def test_break_glass_use_and_denied_access_raise_alarms(synthesized, env):
     }
     assert set(filters) == {f"data-audit-{env}-break-glass", f"data-audit-{env}-access-denied"}
     assert cfg.keys.break_glass_arn in filters[f"data-audit-{env}-break-glass"]["FilterPattern"]
+    # Data events only: the trail may log management events too (tamper alerts), and a denied
+    # console click is not a denied table read.
+    for name, f in filters.items():
+        assert f["FilterPattern"].endswith('&& ($.eventCategory = "Data") }'), name
     alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in of_type(res, "AWS::CloudWatch::Alarm").values()}
     for name in filters:
         assert alarms[name]["Threshold"] == 1 and alarms[name]["AlarmActions"], name
