@@ -11,7 +11,7 @@ management events (audit_trail.management_events, or an organization trail).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from aws_cdk import Stack
@@ -48,7 +48,8 @@ def break_glass_pattern(break_glass_arn: str) -> dict:
 
 class TamperAlerts(Construct):
     """One rule per watched group, and one for the break-glass role, each to `topic` with a
-    message naming the call, the caller and the region."""
+    message naming the call, the caller and the region, or forwarding the event unchanged to
+    the primary region's bus (in the off-site region: rules see only their own region's calls)."""
 
     def __init__(
         self,
@@ -59,25 +60,54 @@ class TamperAlerts(Construct):
         exempt: Mapping[str, Sequence[str]],
         buckets: Sequence[str],
         break_glass_arn: str,
-        topic: sns.ITopic,
-        key: kms.IKey,
         role_name: str,
         env: str,
+        topic: sns.ITopic | None = None,
+        key: kms.IKey | None = None,
+        forward_to_bus_arn: str | None = None,
     ) -> None:
+        """To `topic` (under `key`) in the primary region; elsewhere, `forward_to_bus_arn`: the
+        primary region's default bus, whose rules (the same patterns) page."""
         super().__init__(scope, id)
+        if (topic is None or key is None) == (forward_to_bus_arn is None):
+            raise ValueError("TamperAlerts: give either topic and key, or forward_to_bus_arn")
         # EventBridge publishes as this role, which only this account's rules may assume: the
         # target's default would grant the service itself, from any account, on the topic.
-        # The topic's key trusts no IAM policy alone, so its policy names the role too.
         stack = Stack.of(self)
         self.role = iam.Role(
             self,
             "PublishRole",
             role_name=role_name,
             assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
-            description="EventBridge publishes tamper alerts to the alert topic",
+            description="EventBridge publishes tamper alerts to the alert topic"
+            if topic is not None
+            else "EventBridge forwards tamper events to the primary region's bus",
         )
         # A managed policy, not the target's inline one (cdk-nag IAMNoInlinePolicy).
         policy = iam.ManagedPolicy(self, "PublishPolicy", managed_policy_name=role_name, roles=[self.role])
+        self._target: Callable[[str], events.IRuleTarget]
+        if forward_to_bus_arn is not None:
+            policy.add_statements(iam.PolicyStatement(actions=["events:PutEvents"], resources=[forward_to_bus_arn]))
+            bus = events.EventBus.from_event_bus_arn(self, "PrimaryBus", forward_to_bus_arn)
+            self._target = lambda _what: targets.EventBus(bus, role=self.role.without_policy_updates())
+            self._verb = f"Forwards to {forward_to_bus_arn.split(':')[3]}'s bus"
+        elif topic is not None and key is not None:
+            self._topic_target(stack, policy, topic, key, role_name)
+            self._verb = "Pages on-call"
+        self.patterns: dict[str, dict] = {}
+        for group in watched:
+            arns = sorted({arn for who in group.exempt for arn in exempt[who]})
+            self._rule(group.id, f"{group.what} in {env}", pattern(group, arns, buckets))
+        # Reads too: a break-glass session that only reads PHI keys or lists tables is as much an
+        # incident. EventBridge matches read-only management events (Get, List, Describe) only
+        # for a rule in this state ("Receiving read-only management events", EventBridge user
+        # guide); the L2 Rule has no property for it, hence the L1 override.
+        rule = self._rule("BreakGlass", f"the break-glass role was used in {env}", break_glass_pattern(break_glass_arn))
+        cast(events.CfnRule, rule.node.default_child).state = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+
+    def _topic_target(self, stack: Stack, policy: iam.ManagedPolicy, topic: sns.ITopic, key: kms.IKey, role_name: str) -> None:
+        """The alert topic as each rule's target, with a message; the topic's key trusts no IAM
+        policy alone, so its policy names the role too."""
         policy.add_statements(
             iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]),
             iam.PolicyStatement(
@@ -94,33 +124,28 @@ class TamperAlerts(Construct):
             actions=["kms:Decrypt", "kms:GenerateDataKey"],
             via_services=["sns"],
         )
-        self.patterns: dict[str, dict] = {}
-        for group in watched:
-            arns = sorted({arn for who in group.exempt for arn in exempt[who]})
-            self._rule(group.id, f"{group.what} in {env}", pattern(group, arns, buckets), topic)
-        # Reads too: a break-glass session that only reads PHI keys or lists tables is as much an
-        # incident. EventBridge matches read-only management events (Get, List, Describe) only
-        # for a rule in this state ("Receiving read-only management events", EventBridge user
-        # guide); the L2 Rule has no property for it, hence the L1 override.
-        rule = self._rule("BreakGlass", f"the break-glass role was used in {env}", break_glass_pattern(break_glass_arn), topic)
-        cast(events.CfnRule, rule.node.default_child).state = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
-    def _rule(self, id: str, what: str, event_pattern: dict, topic: sns.ITopic) -> events.Rule:
+        def target(what: str) -> events.IRuleTarget:
+            message = events.RuleTargetInput.from_text(
+                f"Tamper alert: {what}. {events.EventField.from_path('$.detail.eventName')} "
+                f"by {events.EventField.from_path('$.detail.userIdentity.arn')} "
+                f"in {events.EventField.from_path('$.detail.awsRegion')} "
+                f"(account {events.EventField.from_path('$.account')}, {events.EventField.from_path('$.time')})"
+            )
+            return targets.SnsTopic(topic, message=message, role=self.role.without_policy_updates())
+
+        self._target = target
+
+    def _rule(self, id: str, what: str, event_pattern: dict) -> events.Rule:
         self.patterns[id] = event_pattern
-        message = events.RuleTargetInput.from_text(
-            f"Tamper alert: {what}. {events.EventField.from_path('$.detail.eventName')} "
-            f"by {events.EventField.from_path('$.detail.userIdentity.arn')} "
-            f"in {events.EventField.from_path('$.detail.awsRegion')} "
-            f"(account {events.EventField.from_path('$.account')}, {events.EventField.from_path('$.time')})"
-        )
         return events.Rule(
             self,
             id,
-            description=f"Pages on-call: {what}",
+            description=f"{self._verb}: {what}",
             event_pattern=events.EventPattern(
                 source=event_pattern.get("source"),
                 detail_type=event_pattern["detail-type"],
                 detail=event_pattern["detail"],
             ),
-            targets=[targets.SnsTopic(topic, message=message, role=self.role.without_policy_updates())],
+            targets=[self._target(what)],
         )

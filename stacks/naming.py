@@ -27,9 +27,26 @@ def alert_topic_arns(scope, cfg: EnvironmentConfig) -> list[str]:
     return [topic_arn_for(scope, alert_topic_name(cfg)), *([cfg.alerts.external_topic_arn] if cfg.alerts.external_topic_arn else [])]
 
 
-def tamper_alerts_role_name(cfg: EnvironmentConfig) -> str:
-    """The role EventBridge publishes tamper alerts as (constructs_lib/tamper.py)."""
-    return f"data-tamper-alerts-{cfg.name}-{cfg.region}"
+def tamper_alerts_role_name(cfg: EnvironmentConfig, region: str | None = None) -> str:
+    """The role EventBridge publishes (or, off-site, forwards) tamper alerts as (constructs_lib/tamper.py)."""
+    return f"data-tamper-alerts-{cfg.name}-{region or cfg.region}"
+
+
+def tamper_buckets(cfg: EnvironmentConfig) -> list[str]:
+    """The buckets whose policy, replication, lifecycle or lock changes page: the archives and
+    the trail's, and their off-site replicas."""
+    return [
+        *(archive_bucket_name(cfg, audit=audit) for audit in (False, True)),
+        *([audit_trail_bucket_name(cfg)] if cfg.audit_trail.mode == "create" else []),
+        *([offsite_bucket_name(cfg)] if cfg.offsite.region else []),
+        *([offsite_trail_bucket_name(cfg)] if cfg.offsite.region and cfg.audit_trail.mode == "create" else []),
+    ]
+
+
+def tamper_alerts_on(cfg: EnvironmentConfig) -> bool:
+    """Whether a trail feeds EventBridge management events: this app's, or the organization's."""
+    trail = cfg.audit_trail
+    return (trail.mode == "create" and trail.management_events) or trail.mode == "organization"
 
 
 def access_log_bucket_name(cfg: EnvironmentConfig) -> str:
@@ -188,3 +205,10 @@ def vault_restorers(cfg: EnvironmentConfig) -> list[str]:
     """Who may start a restore or a copy out of the environment's vaults besides break-glass:
     config's restore roles and AWS Backup's own plan roles (their copy actions)."""
     return sorted({*cfg.backup.restore_principal_arns, *backup_role_arns(cfg)})
+
+
+def tamper_exempt(cfg: EnvironmentConfig) -> dict[str, list[str]]:
+    """Who each tamper-watch exemption (constructs_lib.props.TAMPER_EXEMPT) names: the deployer
+    of every region deployed to (the off-site stack's calls reach the primary rules too)."""
+    regions = [cfg.region, *([cfg.offsite.region] if cfg.offsite.region else [])]
+    return {"deployer": [deployer_arn(cfg, region) for region in regions], "backup": backup_role_arns(cfg)}

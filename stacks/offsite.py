@@ -12,14 +12,17 @@ from __future__ import annotations
 from aws_cdk import Stack
 from constructs import Construct
 
+from config.alarms import TAMPER_WATCH
 from config.model import EnvironmentConfig
 from config.retention import archived
 from constructs_lib.archive_bucket import ArchiveBucket, PrefixRule
+from constructs_lib.arns import partition
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket, SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.nag import acknowledge
+from constructs_lib.tamper import TamperAlerts
 from stacks import naming
 from stacks.policies import removal_policy
 
@@ -141,4 +144,18 @@ class OffsiteStack(Stack):
             acknowledge(
                 self.trail_replica,
                 {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason},
+            )
+        if naming.tamper_alerts_on(config):
+            # This region's calls (its key, vault and replicas) reach only this region's bus:
+            # forwarded to the primary region's, whose rules page (constructs_lib/tamper.py).
+            TamperAlerts(
+                self,
+                "TamperAlerts",
+                watched=TAMPER_WATCH,
+                exempt=naming.tamper_exempt(config),
+                buckets=naming.tamper_buckets(config),
+                break_glass_arn=config.keys.break_glass_arn,
+                role_name=naming.tamper_alerts_role_name(config, region),
+                env=config.name,
+                forward_to_bus_arn=f"arn:{partition(config.region)}:events:{config.region}:{config.account}:event-bus/default",
             )

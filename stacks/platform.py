@@ -107,18 +107,14 @@ class PlatformStack(Stack):
         for kind in kinds_for("account"):
             if account.takes(kind):
                 alarm(self, kind, account, config.alarms, actions)
-        trail = config.audit_trail
-        if (trail.mode == "create" and trail.management_events) or trail.mode == "organization":
+        if naming.tamper_alerts_on(config):
             # Every call that would undo a protection pages on-call (constructs_lib/tamper.py).
             self.tamper_alerts = TamperAlerts(
                 self,
                 "TamperAlerts",
                 watched=TAMPER_WATCH,
-                exempt={"deployer": [naming.deployer_arn(config)], "backup": naming.backup_role_arns(config)},
-                buckets=[
-                    *(naming.archive_bucket_name(config, audit=audit) for audit in (False, True)),
-                    *([naming.audit_trail_bucket_name(config)] if trail.mode == "create" else []),
-                ],
+                exempt=naming.tamper_exempt(config),
+                buckets=naming.tamper_buckets(config),
                 break_glass_arn=config.keys.break_glass_arn,
                 topic=self.alert_topic,
                 key=self.alerts_key,

@@ -105,7 +105,7 @@ def matches(props: dict, event: dict) -> bool:
 
 
 def exempt_roles(cfg, group) -> list[str]:
-    names = {"deployer": [naming.deployer_arn(cfg)], "backup": naming.backup_role_arns(cfg)}
+    names = naming.tamper_exempt(cfg)
     return [arn.rsplit("/", 1)[1] for who in group.exempt for arn in names[who]]
 
 
@@ -211,6 +211,10 @@ def test_bucket_calls_page_only_for_this_environments_protected_buckets(synthesi
     watched = [naming.archive_bucket_name(cfg, audit=False), naming.archive_bucket_name(cfg, audit=True)]
     if cfg.audit_trail.mode == "create":
         watched.append(naming.audit_trail_bucket_name(cfg))
+    if cfg.offsite.region:
+        watched.append(naming.offsite_bucket_name(cfg))
+        if cfg.audit_trail.mode == "create":
+            watched.append(naming.offsite_trail_bucket_name(cfg))
     for bucket in watched:
         assert matches(props, cloudtrail_event(cfg, "s3", "PutBucketPolicy", role=ADMIN, bucket=bucket)), bucket
     assert not matches(props, cloudtrail_event(cfg, "s3", "PutBucketPolicy", role=ADMIN, bucket="someone-elses-bucket"))
@@ -226,3 +230,40 @@ def test_any_call_by_the_break_glass_role_pages(synthesized, env):
     for service, name in (("kms", "Decrypt"), ("dynamodb", "DescribeTable"), ("s3", "ListBuckets"), ("iam", "AttachRolePolicy")):
         assert matches(props, cloudtrail_event(cfg, service, name, role=break_glass)), name
         assert not matches(props, cloudtrail_event(cfg, service, name, role=ADMIN)), name
+
+
+OFFSITE = [env for env in WATCHED if config.ENVIRONMENTS[env].offsite.region]
+assert OFFSITE, "no watched environment has an off-site region: the forwarding is untested"
+
+
+@pytest.mark.parametrize("env", OFFSITE)
+def test_the_offsite_region_forwards_the_same_calls_to_the_primary_bus(synthesized, env):
+    """EventBridge sees a call only in its own region: the off-site key, vault and replicas'
+    calls are forwarded, unchanged, to the primary region's default bus, whose rules page."""
+    cfg = config.ENVIRONMENTS[env]
+    template = synthesized[f"data-offsite-{env}"].template
+    forwarded = {lid: res["Properties"] for lid, res in resources(template, "AWS::Events::Rule").items()}
+    primary = rules(synthesized, env)
+    assert len(forwarded) == len(TAMPER_WATCH) + 1
+    (role_id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("TamperAlertsPublishRole")]
+    role = template["Resources"][role_id]["Properties"]
+    assert role["RoleName"] == naming.tamper_alerts_role_name(cfg, cfg.offsite.region)
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": cfg.account}}
+    bus = f"arn:aws:events:{cfg.region}:{cfg.account}:event-bus/default"
+    (policy,) = [res["Properties"] for lid, res in resources(template, "AWS::IAM::ManagedPolicy").items() if lid.startswith("TamperAlerts")]
+    assert policy["PolicyDocument"]["Statement"] == [{"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus}]
+    for lid, props in forwarded.items():
+        (twin,) = [p for plid, p in primary.items() if plid.startswith(lid[: -len("ABCDEF12")])]
+        assert props["EventPattern"] == twin["EventPattern"] and props["State"] == twin["State"], lid
+        (target,) = props["Targets"]
+        assert target["Arn"] == bus and target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}, lid
+        assert "InputTransformer" not in target, "forwarded unchanged: the primary rule writes the message"
+
+
+@pytest.mark.parametrize("env", OFFSITE)
+def test_the_offsite_regions_deploys_do_not_page(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    props = rule_for(synthesized, env, "KeyPolicy")
+    offsite_deployer = naming.deployer_arn(cfg, cfg.offsite.region).rsplit("/", 1)[1]
+    assert not matches(props, cloudtrail_event(cfg, "kms", "PutKeyPolicy", role=offsite_deployer))
+    assert matches(props, cloudtrail_event(cfg, "kms", "PutKeyPolicy", role=ADMIN))
