@@ -16,6 +16,24 @@ from tools import cost, summary
 from tools.assembly import Stack, load_stacks
 
 
+def trail_with(*selectors: dict) -> dict:
+    """A trail copied into CloudWatch Logs, logging table writes and `selectors`."""
+    table_writes = {
+        "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+            {"Field": "readOnly", "Equals": ["false"]},
+        ]
+    }
+    return {
+        "Type": "AWS::CloudTrail::Trail",
+        "Properties": {
+            "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111111111111:log-group:trail",
+            "AdvancedEventSelectors": [table_writes, *selectors],
+        },
+    }
+
+
 def _metric(name: str, period: int = 60) -> dict:
     return {"Metric": {"MetricName": name, "Namespace": "AWS/DynamoDB"}, "Period": period, "Stat": "Sum"}
 
@@ -144,21 +162,7 @@ def fixture_stacks() -> dict[str, Stack]:
                 },
             },
         },
-        "Trail": {
-            "Type": "AWS::CloudTrail::Trail",
-            "Properties": {
-                "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111111111111:log-group:trail",
-                "AdvancedEventSelectors": [
-                    {
-                        "FieldSelectors": [
-                            {"Field": "eventCategory", "Equals": ["Data"]},
-                            {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
-                            {"Field": "readOnly", "Equals": ["false"]},
-                        ]
-                    }
-                ],
-            },
-        },
+        "Trail": trail_with(),
         "Budget": {"Type": "AWS::Budgets::Budget", "Properties": {"Budget": {"BudgetName": "fx", "BudgetLimit": {"Amount": 200}}}},
         "SystemBudget": {
             "Type": "AWS::Budgets::Budget",
@@ -382,31 +386,18 @@ def test_the_archive_streams_reads_are_priced_as_the_pipes_polls():
     from tools.assembly import Stack
     from tools.cost.pricing import STREAM_POLLS_PER_MONTH, estimate
 
-    trail = {
-        "Type": "AWS::CloudTrail::Trail",
-        "Properties": {
-            "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111111111111:log-group:trail",
-            "AdvancedEventSelectors": [
+    trail = trail_with(
+        {
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Stream"]},
                 {
-                    "FieldSelectors": [
-                        {"Field": "eventCategory", "Equals": ["Data"]},
-                        {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
-                        {"Field": "readOnly", "Equals": ["false"]},
-                    ]
+                    "Field": "resources.ARN",
+                    "StartsWith": ["arn:aws:dynamodb:us-east-1:1:table/a/stream/", "arn:aws:dynamodb:us-east-1:1:table/b/stream/"],
                 },
-                {
-                    "FieldSelectors": [
-                        {"Field": "eventCategory", "Equals": ["Data"]},
-                        {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Stream"]},
-                        {
-                            "Field": "resources.ARN",
-                            "StartsWith": ["arn:aws:dynamodb:us-east-1:1:table/a/stream/", "arn:aws:dynamodb:us-east-1:1:table/b/stream/"],
-                        },
-                    ]
-                },
-            ],
-        },
-    }
+            ]
+        }
+    )
     stack = Stack(name="p-dev", environment="dev", template={"Resources": {"Trail": trail}})
     lines = {line.item: line.quantity for line in estimate("dev", [stack], WorkloadConfig()).lines}
     assert STREAM_POLLS_PER_MONTH == 4 * 86_400 * 30
