@@ -53,6 +53,32 @@ def test_a_threshold_change_is_one_line(synthesized):
     assert len(before) == len(after) and len(diff) == 1 and ">= 999" in diff[0][1]
 
 
+def test_a_new_tamper_exemption_is_one_changed_line(synthesized):
+    """A caller added to a tamper rule's exemptions (who may now act unannounced) shows as its
+    rule's line changing, with the new count."""
+    stack = synthesized["data-platform-prod"]
+    lid = next(lid for lid in sorted(stack.resources) if lid.startswith("TamperAlertsKeyPolicy"))
+    rule = stack.resources[lid]
+    pattern = rule["Properties"]["EventPattern"]
+    branches = pattern["detail"]["$or"]
+    arns = branches[1]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"][0]["anything-but"]
+    widened = [
+        branches[0],
+        {"userIdentity": {"sessionContext": {"sessionIssuer": {"arn": [{"anything-but": [*arns, "arn:aws:iam::333333333333:role/Ops"]}]}}}},
+    ]
+    changed_rule = {
+        **rule,
+        "Properties": {**rule["Properties"], "EventPattern": {**pattern, "detail": {**pattern["detail"], "$or": widened}}},
+    }
+    changed = {**stack.template, "Resources": {**stack.resources, lid: changed_rule}}
+    before = review.summary_lines(stack)
+    after = review.summary_lines(type(stack)(**{**stack.__dict__, "template": changed}))
+    diff = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(diff) == 1, diff
+    assert f"rule {lid}: aws.kms PutKeyPolicy, {len(arns)} exempt" in diff[0][0]
+    assert f"rule {lid}: aws.kms PutKeyPolicy, {len(arns) + 1} exempt" in diff[0][1]
+
+
 def test_a_change_to_every_table_is_one_line_per_table(synthesized):
     stack = synthesized["madmall-prod"]
     tables = {lid for lid, r in stack.resources.items() if r["Type"] == "AWS::DynamoDB::GlobalTable"}

@@ -140,6 +140,28 @@ def stream_policy(res: dict, region: str) -> dict:
     return (spec.get("ResourcePolicy") or {}).get("PolicyDocument") or {}
 
 
+def rule_line(lid: str, res: dict) -> str:
+    """An EventBridge rule: which calls it matches, by whom, how many callers it exempts, its
+    state and target (a tamper alert's exemption added or a rule dropped shows in a diff)."""
+    p = props(res)
+    pattern = p.get("EventPattern", {})
+    detail = pattern.get("detail", {})
+    source = ",".join(pattern.get("source") or ["any source"])
+    names = detail.get("eventName")
+    calls = ",".join(names) if names else "any call"
+    if len(calls) > 90:
+        calls = f"{len(names)} calls"
+    issuer = detail.get("userIdentity", {}).get("sessionContext", {}).get("sessionIssuer", {}).get("arn")
+    by = f" by {','.join(a.rsplit('/', 1)[-1] for a in issuer)}" if issuer else ""
+    exempt = 0
+    for branch in detail.get("$or", []):
+        for value in branch.get("userIdentity", {}).get("sessionContext", {}).get("sessionIssuer", {}).get("arn", []):
+            if isinstance(value, dict):
+                exempt += len(value.get("anything-but", []))
+    targets = ",".join(ref(t.get("Arn")) for t in p.get("Targets", [])) or "nothing"
+    return f"rule {lid}: {source} {calls}{by}, {exempt} exempt, {p.get('State')}, to {targets}"
+
+
 def alarm_line(res: dict) -> str:
     p = props(res)
     if p.get("Metrics"):
@@ -305,6 +327,8 @@ def summary_lines(stack: Stack) -> list[str]:
             )
     for res in by_type.pop("AWS::CloudWatch::Alarm", {}).values():
         lines.append(alarm_line(res))
+    for lid, res in by_type.pop("AWS::Events::Rule", {}).items():
+        lines.append(rule_line(lid, res))
     others = Counter({t: len(r) for t, r in by_type.items()})
     lines += [f"other: {n} {t}" for t, n in sorted(others.items())]
     return lines
