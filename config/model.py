@@ -125,6 +125,11 @@ class ArchiveConfig:
     # Object Lock on the audit archive: COMPLIANCE (nobody can delete before retention ends),
     # GOVERNANCE (privileged users can), or None. Only settable when the bucket is created.
     audit_object_lock: Literal["COMPLIANCE", "GOVERNANCE"] | None = None
+    # What an archived table's stream carries: OLD_IMAGE (the expiring item, all the archive
+    # needs) or NEW_AND_OLD_IMAGES, which DynamoDB requires of a table with replicas. Changing
+    # it replaces the stream and cuts the archive pipe off (the guard's STREAM-CHANGE): a
+    # deployment of its own, before any replica (docs/first-deploy.md).
+    stream_view: Literal["OLD_IMAGE", "NEW_AND_OLD_IMAGES"] = "OLD_IMAGE"
 
 
 @dataclass(frozen=True, kw_only=True)

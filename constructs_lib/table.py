@@ -83,6 +83,8 @@ class TableSettings:
     replicas: Sequence[Replica] = ()
     # Contributor Insights on the catalogue's hot tables: None (off) or its mode.
     contributor_insights: str | None = None
+    # An archived table's stream view ("OLD_IMAGE" or "NEW_AND_OLD_IMAGES", config archive.stream_view).
+    stream_view: str = "OLD_IMAGE"
 
 
 def table_policy(g: Governance, *, deletable: bool) -> iam.PolicyDocument:
@@ -229,8 +231,9 @@ class DataTable(Construct):
             if spec.warm_throughput
             else None,
             time_to_live_attribute=spec.ttl_attribute,
-            # Archived tables stream old images: a TTL deletion carries the item being expired.
-            dynamo_stream=dynamodb.StreamViewType.OLD_IMAGE if stream_readers else None,
+            # Archived tables stream old images: a TTL deletion carries the item being expired
+            # (new ones too where config says so: DynamoDB's requirement for replicas).
+            dynamo_stream=dynamodb.StreamViewType[settings.stream_view] if stream_readers else None,
             encryption=dynamodb.TableEncryptionV2.customer_managed_key(
                 key, replica_key_arns={r.region: r.kms_key_arn for r in settings.replicas} or None
             ),

@@ -81,6 +81,7 @@ class SystemStack(Stack):
                 governance=governance,
                 replicas=config.replicas,
                 contributor_insights=None if config.contributor_insights == "off" else config.contributor_insights,
+                stream_view=config.archive.stream_view,
             ),
             alarm_actions=self.alarm_actions,
             # The archive pipe's role reads the archived tables' streams, and nobody else.

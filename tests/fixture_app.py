@@ -1,5 +1,5 @@
 """One fixture app for the tests that prove environments, tables and alarm kinds are data: the
-shipped environments plus `qa`, the catalogue plus MADMall's `Notifications` table, the alarm
+shipped environments plus `qa` (with a replica region), the catalogue plus MADMall's `Notifications` table, the alarm
 catalogue plus a `ConditionalCheckFailures` kind, all added the way a person would add them to
 config, synthesized once per test session (tests/conftest.py, `fixture_app`)."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from config import ENVIRONMENTS, SYSTEMS
 from config import alarms as alarm_catalogue
-from config.model import AccessConfig, EnvironmentConfig, KeyConfig
+from config.model import AccessConfig, EnvironmentConfig, KeyConfig, ReplicaConfig
 from config.rules import problems
 from constructs_lib.props import AlarmKind, MetricSpec, ThresholdSpec
 from constructs_lib.specs import IndexSpec, Key, SystemSpec, TableSpec
@@ -22,6 +22,7 @@ from tests.support import new_app
 from tools.assembly import Stack
 
 QA_ACCOUNT = "444444444444"  # a placeholder, like the shipped accounts
+QA_REPLICA_REGION = "us-east-2"
 NOTIFICATIONS = TableSpec(
     id="Notifications",
     name="madmall-{env}-notifications",
@@ -62,6 +63,15 @@ def qa() -> EnvironmentConfig:
         access=AccessConfig(readonly_principal_arns=(f"{role}/DataAnalyst",), migration_principal_arns=(f"{role}/DataMigration",)),
         keys=KeyConfig(administrator_arns=(f"{role}/KeyAdministrator",), break_glass_arn=f"{role}/BreakGlass"),
         backup=dataclasses.replace(second.backup, restore_principal_arns=(f"{role}/DataRestore",)),
+        # A replica region, as an environment grows one: the archive streams moved to
+        # NEW_AND_OLD_IMAGES first, as validation requires (docs/first-deploy.md).
+        replicas=(
+            ReplicaConfig(
+                region=QA_REPLICA_REGION,
+                kms_key_arn=f"arn:aws:kms:{QA_REPLICA_REGION}:{QA_ACCOUNT}:key/{'0' * 8}-0000-0000-0000-{'0' * 12}",
+            ),
+        ),
+        archive=dataclasses.replace(second.archive, stream_view="NEW_AND_OLD_IMAGES"),
         tags={**second.tags, "CostCenter": "data-platform-qa"},
     )
 

@@ -391,16 +391,27 @@ def test_config_loads_without_cdk():
     assert result.stdout.strip() == "[]"
 
 
-def test_replicas_are_refused_while_tables_are_archived_through_their_streams():
+def test_replicas_are_refused_while_tables_are_archived_through_old_image_streams():
     key = "arn:aws:kms:us-west-2:222222222222:key/00000000-0000-0000-0000-000000000000"
     staging = dataclasses.replace(config.ENVIRONMENTS["staging"], replicas=(ReplicaConfig(region="us-west-2", kms_key_arn=key),))
+    assert staging.archive.stream_view == "OLD_IMAGE"
     with pytest.raises(ConfigError) as caught:
         config.load(environments={**config.ENVIRONMENTS, "staging": staging})
     message = str(caught.value)
-    assert "staging.replicas = ('us-west-2',) is not allowed while tables are archived through their streams" in message
+    assert "staging.replicas = ('us-west-2',) is not allowed while tables are archived through OLD_IMAGE streams" in message
     assert "daylight.AuditLogs" in message and "daylight.Users" in message
-    assert "NEW_AND_OLD_IMAGES" in message and "one replica per deployment" in message
+    assert "staging.archive.stream_view = 'NEW_AND_OLD_IMAGES'" in message and "one replica per deployment" in message
     assert message.count("\n") == 1  # one problem, one line: the replica itself is valid
+    # With the streams moved first, the replica is accepted.
+    moved = dataclasses.replace(staging, archive=dataclasses.replace(staging.archive, stream_view="NEW_AND_OLD_IMAGES"))
+    config.load(environments={**config.ENVIRONMENTS, "staging": moved})
+
+
+def test_an_unknown_stream_view_is_a_config_error_naming_it():
+    staging = config.ENVIRONMENTS["staging"]
+    wrong = dataclasses.replace(staging, archive=dataclasses.replace(staging.archive, stream_view="NEW_IMAGE"))
+    with pytest.raises(ConfigError, match=r"staging.archive.stream_view = 'NEW_IMAGE' is not allowed: OLD_IMAGE or NEW_AND_OLD_IMAGES"):
+        config.load(environments={**config.ENVIRONMENTS, "staging": wrong})
 
 
 def test_a_mistyped_context_key_stops_synth_naming_it(tmp_path):

@@ -18,7 +18,7 @@ import config
 from config.rules.names import physical_names
 from stacks import stage
 from tests.expected import pinned_ids, table_count
-from tests.fixture_app import QA_ACCOUNT
+from tests.fixture_app import QA_ACCOUNT, QA_REPLICA_REGION
 from tests.support import resources
 from tools import cost
 from tools.guard import compare
@@ -114,3 +114,44 @@ def test_every_physical_name_built_from_an_environment_is_one_validation_checks(
         }
         assert built, env
         assert built - checked == set(), f"{env}: names config/rules/names.py does not check: {sorted(built - checked)}"
+
+
+def test_a_replica_region_gets_the_tables_and_streams_policies(fixture_app):
+    """qa has a replica region: every replica carries its table's policy, and every archived
+    table's replica its stream policy, on the NEW_AND_OLD_IMAGES stream replicas require."""
+    from config.retention import archived
+
+    qa = fixture_app.environments["qa"]
+    assert [r.region for r in qa.replicas] == [QA_REPLICA_REGION] and qa.archive.stream_view == "NEW_AND_OLD_IMAGES"
+    archived_names = {
+        qa.table_name(system, table_id, fixture_spec(fixture_app, system, table_id).name) for system, table_id, _ in archived()
+    }
+    tables = [
+        res["Properties"]
+        for stack in fixture_app.stacks.values()
+        if stack.environment == "qa"
+        for res in resources(stack.template, "AWS::DynamoDB::GlobalTable").values()
+    ]
+    assert len(tables) == table_count(fixture_app.catalogue)
+    streamed = 0
+    for table in tables:
+        by_region = {r["Region"]: r for r in table["Replicas"]}
+        assert sorted(by_region) == sorted([qa.region, QA_REPLICA_REGION]), table["TableName"]
+        home, replica = by_region[qa.region], by_region[QA_REPLICA_REGION]
+        assert replica["ResourcePolicy"] == home["ResourcePolicy"], table["TableName"]
+        statements = {st["Sid"] for st in replica["ResourcePolicy"]["PolicyDocument"]["Statement"]}
+        assert "DenyPolicyAndRecoveryChangesExceptBreakGlassAndDeployer" in statements, table["TableName"]
+        if table["TableName"] in archived_names:
+            streamed += 1
+            assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+            policy = replica["ReplicaStreamSpecification"]["ResourcePolicy"]
+            assert policy == home["ReplicaStreamSpecification"]["ResourcePolicy"], table["TableName"]
+        else:
+            # TableV2 streams every replicated table for replication itself (no reader of ours).
+            assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES", table["TableName"]
+    assert streamed == len(archived_names) > 0
+
+
+def fixture_spec(fixture_app, system: str, table_id: str):
+    (found,) = [s.table(table_id) for s in fixture_app.catalogue if s.key == system]
+    return found

@@ -31,6 +31,12 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         f">= glacier_after_days + {GLACIER_MINIMUM_DAYS} ({floor}): Glacier bills 90 days minimum",
     )
     p.check(
+        archive.stream_view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"),
+        "archive.stream_view",
+        archive.stream_view,
+        "OLD_IMAGE or NEW_AND_OLD_IMAGES",
+    )
+    p.check(
         archive.audit_object_lock in (None, "COMPLIANCE", "GOVERNANCE"),
         "archive.audit_object_lock",
         archive.audit_object_lock,

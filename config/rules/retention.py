@@ -51,20 +51,21 @@ def archive_problems(environments: Mapping[str, EnvironmentConfig]) -> list[str]
 
 
 def replicated_archives(environments: Mapping[str, EnvironmentConfig]) -> list[str]:
-    """Replicas are refused while tables are archived through their streams.
+    """Replicas need archive streams of NEW_AND_OLD_IMAGES first.
 
     A table with more than one replica needs a NEW_AND_OLD_IMAGES stream, and CloudFormation
     only changes a stream while the table has one replica; an archived table streams OLD_IMAGE
-    to its archive pipe, and changing that stream cuts the pipe off (the deploy guard's
-    STREAM-CHANGE). So adding replicas to it would fail mid-deployment, or lose expirations.
+    to its archive pipe by default, and changing that stream cuts the pipe off (the deploy
+    guard's STREAM-CHANGE). So replicas are allowed only once `archive.stream_view` is
+    NEW_AND_OLD_IMAGES, which is a deployment of its own (docs/first-deploy.md).
     """
     tables = sorted(f"{system}.{table_id}" for system, table_id, _ in retention.archived())
     return [
         f"{env}.replicas = {tuple(r.region for r in cfg.replicas)!r} is not allowed while tables are archived "
-        f"through their streams ({', '.join(tables)}): a multi-replica table needs a NEW_AND_OLD_IMAGES stream, "
-        "and CloudFormation cannot change a stream once a table has more than one replica. First move the "
-        "archive streams to NEW_AND_OLD_IMAGES in a deployment of their own (docs/first-deploy.md, "
+        f"through OLD_IMAGE streams ({', '.join(tables)}): a multi-replica table needs a NEW_AND_OLD_IMAGES stream, "
+        "and CloudFormation cannot change a stream once a table has more than one replica. First set "
+        f"{env}.archive.stream_view = 'NEW_AND_OLD_IMAGES' in a deployment of their own (docs/first-deploy.md, "
         "'Replicas and archive streams'), then add one replica per deployment"
         for env, cfg in environments.items()
-        if cfg.replicas and tables
+        if cfg.replicas and tables and cfg.archive.stream_view != "NEW_AND_OLD_IMAGES"
     ]
