@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from config.model import EnvironmentConfig
     from constructs_lib.specs import SystemSpec
 
-from config.rules.aws import IAM_PRINCIPAL_ARN, IAM_ROLE_ARN, SERVICE_PRINCIPAL
+from config.rules.aws import IAM_PRINCIPAL_ARN, SERVICE_PRINCIPAL, check_role_arns
 
 
 def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> None:
@@ -36,8 +36,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         p.check(
             len(getattr(acc, group)) > 0, f"access.{group}", getattr(acc, group), "at least one IAM role ARN allowed to assume the role"
         )
-        for i, arn in enumerate(getattr(acc, group)):
-            p.check(bool(IAM_ROLE_ARN.match(arn)), f"access.{group}[{i}]", arn, "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME")
+        check_role_arns(p, f"access.{group}", getattr(acc, group))
 
     _keys(p, cfg, tuple(s.key for s in systems))
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 import re
 
-from config.rules.aws import IAM_ROLE_ARN, LOG_RETENTION_DAYS
+from config.rules.aws import LOG_RETENTION_DAYS, check_role_arns
 
 CLOUDTRAIL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:cloudtrail:[a-z0-9-]+:(?P<account>\d{12}):trail/[\w.-]{3,128}$")
 
@@ -61,10 +61,4 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         trail.log_group_retention_days,
         "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
     )
-    for i, arn in enumerate(trail.reader_arns):
-        p.check(
-            isinstance(arn, str) and bool(IAM_ROLE_ARN.match(arn)),
-            f"audit_trail.reader_arns[{i}]",
-            arn,
-            "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME",
-        )
+    check_role_arns(p, "audit_trail.reader_arns", trail.reader_arns)

@@ -6,6 +6,11 @@ import functools
 import importlib.resources
 import json
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.errors import Problems
 
 ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -27,6 +32,7 @@ EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z
 SNS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[A-Za-z0-9_-]{1,256}$")
 KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
 IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ROLE_ARN_ALLOWED = "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME"
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$")
 SLACK_WORKSPACE = re.compile(r"^T[A-Z0-9]{8,}$")
@@ -47,3 +53,9 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 def number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_role_arns(p: Problems, key: str, arns: Sequence[object]) -> None:
+    """Each of `arns` (config's `key`) an IAM role ARN, one problem per bad entry."""
+    for i, arn in enumerate(arns):
+        p.check(isinstance(arn, str) and bool(IAM_ROLE_ARN.match(arn)), f"{key}[{i}]", arn, ROLE_ARN_ALLOWED)

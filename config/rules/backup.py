@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 import re
 
-from config.rules.aws import IAM_ROLE_ARN
+from config.rules.aws import check_role_arns
 
 CRON = re.compile(r"^cron\([^()]+\)$")
 
@@ -69,13 +69,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
     p.check(
         backup.vault_lock_mode in ("compliance", "governance"), "backup.vault_lock_mode", backup.vault_lock_mode, "compliance or governance"
     )
-    for i, arn in enumerate(backup.restore_principal_arns):
-        p.check(
-            isinstance(arn, str) and bool(IAM_ROLE_ARN.match(arn)),
-            f"backup.restore_principal_arns[{i}]",
-            arn,
-            "an IAM role ARN arn:aws:iam::ACCOUNT:role/NAME",
-        )
+    check_role_arns(p, "backup.restore_principal_arns", backup.restore_principal_arns)
     most = backup.vault_lock_max_retention_days
     if lock is None:
         p.check(most is None, "backup.vault_lock_max_retention_days", most, "None unless vault_lock_min_retention_days is set")
