@@ -18,7 +18,7 @@ from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import via
-from constructs_lib.nag import acknowledge, control_tower
+from constructs_lib.nag import acknowledge, control_tower, in_packs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,9 +102,7 @@ class ArchiveBucket(Construct):
                 "(prod) and 11 nines of durability protect them; where config has off-site copies (offsite.region) "
                 "the audit archive replicates, and a second-region copy of the rest is a cost decision."
             )
-            acknowledge(
-                self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason}
-            )
+            acknowledge(self.bucket, in_packs({"S3BucketReplicationEnabled": reason}))
         if not object_lock_mode and unlocked_because:
             acknowledge(self.bucket, {control_tower("s3_bucket_object_lock_enabled_check"): unlocked_because})
 

@@ -23,7 +23,7 @@ from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import log_group_arn, log_service_may_use
 from constructs_lib.logs import acknowledge_short_retention, retention
 from constructs_lib.monitoring import Alarms, AlarmTarget
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, in_packs
 from constructs_lib.network import IsolatedNetwork
 from constructs_lib.props import AlarmKind, AlarmSettings
 
@@ -224,7 +224,7 @@ class PostgresDatabase(Construct):
         for construct_id in self.instance_identifiers:
             acknowledge(
                 self.cluster.node.find_child(construct_id),
-                {f"{pack}-RDSInBackupPlan": reason for pack in ("HIPAA.Security", "NIST.800.53.R5")},
+                in_packs({"RDSInBackupPlan": reason}),
             )
         master_secret = self.cluster.secret
         if master_secret is None:

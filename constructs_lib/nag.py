@@ -33,6 +33,15 @@ def acknowledge(construct: IConstruct, reasons: dict[str, str]) -> None:
         target.add_metadata("checkov", {"skip": sorted(skips, key=lambda s: s["id"])})
 
 
+# The compliance packs cdk-nag runs here besides AwsSolutions; they name their shared rules alike.
+COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5")
+
+
+def in_packs(reasons: dict[str, str]) -> dict[str, str]:
+    """`reasons` ("S3BucketReplicationEnabled": why) as the rule ids of every compliance pack."""
+    return {f"{pack}-{rule}": reason for pack in COMPLIANCE_PACKS for rule, reason in reasons.items()}
+
+
 def control_tower(rule: str) -> str:
     """The acknowledgement id of a Control Tower control, by its guard rule name."""
     return f"{CONTROL_TOWER}::{rule}"

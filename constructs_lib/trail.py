@@ -28,7 +28,7 @@ from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import allow_use, log_group_arn, log_service_may_use
 from constructs_lib.logs import acknowledge_short_retention, retention
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, in_packs
 
 METRIC_NAMESPACE = "DataAudit"
 
@@ -96,9 +96,7 @@ class AuditTrail(Construct):
                 "log-file validation protect them in place; where config has off-site copies (offsite.region) "
                 "they replicate, and this environment has none."
             )
-            acknowledge(
-                self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason}
-            )
+            acknowledge(self.bucket, in_packs({"S3BucketReplicationEnabled": reason}))
         # CloudTrail's documented bucket policy, narrowed to this one trail (aws:SourceArn).
         source = {"StringEquals": {"aws:SourceArn": trail_arn}}
         cloudtrail_service = iam.ServicePrincipal("cloudtrail.amazonaws.com")

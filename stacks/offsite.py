@@ -21,7 +21,7 @@ from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket, SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, in_packs
 from constructs_lib.tamper import TamperAlerts
 from stacks import naming
 from stacks.policies import removal_policy
@@ -141,10 +141,7 @@ class OffsiteStack(Stack):
             ).bucket
             pin(self.trail_replica, "AuditTrailReplicaBucket")
             reason = "This bucket is the replica: the audit trail's log files of the primary region replicate into it."
-            acknowledge(
-                self.trail_replica,
-                {"HIPAA.Security-S3BucketReplicationEnabled": reason, "NIST.800.53.R5-S3BucketReplicationEnabled": reason},
-            )
+            acknowledge(self.trail_replica, in_packs({"S3BucketReplicationEnabled": reason}))
         if naming.tamper_alerts_on(config):
             # This region's calls (its key, vault and replicas) reach only this region's bus:
             # forwarded to the primary region's, whose rules page (constructs_lib/tamper.py).
