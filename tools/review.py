@@ -140,6 +140,11 @@ def stream_policy(res: dict, region: str) -> dict:
     return (spec.get("ResourcePolicy") or {}).get("PolicyDocument") or {}
 
 
+def issuer_arns(pattern: dict) -> list:
+    """What a pattern (or one of its $or branches) requires of the caller's session issuer ARN."""
+    return pattern.get("userIdentity", {}).get("sessionContext", {}).get("sessionIssuer", {}).get("arn", [])
+
+
 def rule_line(lid: str, res: dict) -> str:
     """An EventBridge rule: which calls it matches, by whom, how many callers it exempts, its
     state and target (a tamper alert's exemption added or a rule dropped shows in a diff)."""
@@ -151,13 +156,9 @@ def rule_line(lid: str, res: dict) -> str:
     calls = ",".join(names) if names else "any call"
     if len(calls) > 90:
         calls = f"{len(names)} calls"
-    issuer = detail.get("userIdentity", {}).get("sessionContext", {}).get("sessionIssuer", {}).get("arn")
+    issuer = issuer_arns(detail)
     by = f" by {','.join(a.rsplit('/', 1)[-1] for a in issuer)}" if issuer else ""
-    exempt = 0
-    for branch in detail.get("$or", []):
-        for value in branch.get("userIdentity", {}).get("sessionContext", {}).get("sessionIssuer", {}).get("arn", []):
-            if isinstance(value, dict):
-                exempt += len(value.get("anything-but", []))
+    exempt = sum(len(v.get("anything-but", [])) for branch in detail.get("$or", []) for v in issuer_arns(branch) if isinstance(v, dict))
     targets = ",".join(ref(t.get("Arn")) for t in p.get("Targets", [])) or "nothing"
     return f"rule {lid}: {source} {calls}{by}, {exempt} exempt, {p.get('State')}, to {targets}"
 
