@@ -11,7 +11,7 @@ management events (audit_trail.management_events, or an organization trail).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from aws_cdk import Stack
@@ -85,16 +85,14 @@ class TamperAlerts(Construct):
         )
         # A managed policy, not the target's inline one (cdk-nag IAMNoInlinePolicy).
         policy = iam.ManagedPolicy(self, "PublishPolicy", managed_policy_name=role_name, roles=[self.role])
-        self._target: Callable[[str], events.IRuleTarget]
+        self._topic, self._bus = topic, None
         if forward_to_bus_arn is not None:
             policy.add_statements(iam.PolicyStatement(actions=["events:PutEvents"], resources=[forward_to_bus_arn]))
-            bus = events.EventBus.from_event_bus_arn(self, "PrimaryBus", forward_to_bus_arn)
-            self._target = lambda _what: targets.EventBus(bus, role=self.role.without_policy_updates())
+            self._bus = events.EventBus.from_event_bus_arn(self, "PrimaryBus", forward_to_bus_arn)
             self._verb = f"Forwards to {forward_to_bus_arn.split(':')[3]}'s bus"
         elif topic is not None and key is not None:
-            self._topic_target(stack, policy, topic, key, role_name)
+            self._allow_publishing(stack, policy, topic, key, role_name)
             self._verb = "Pages on-call"
-        self.patterns: dict[str, dict] = {}
         for group in watched:
             arns = sorted({arn for who in group.exempt for arn in exempt[who]})
             self._rule(group.id, f"{group.what} in {env}", pattern(group, arns, buckets))
@@ -105,9 +103,9 @@ class TamperAlerts(Construct):
         rule = self._rule("BreakGlass", f"the break-glass role was used in {env}", break_glass_pattern(break_glass_arn))
         cast(events.CfnRule, rule.node.default_child).state = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
-    def _topic_target(self, stack: Stack, policy: iam.ManagedPolicy, topic: sns.ITopic, key: kms.IKey, role_name: str) -> None:
-        """The alert topic as each rule's target, with a message; the topic's key trusts no IAM
-        policy alone, so its policy names the role too."""
+    def _allow_publishing(self, stack: Stack, policy: iam.ManagedPolicy, topic: sns.ITopic, key: kms.IKey, role_name: str) -> None:
+        """The role may publish to the topic; the topic's key trusts no IAM policy alone, so its
+        policy names the role too."""
         policy.add_statements(
             iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]),
             iam.PolicyStatement(
@@ -125,19 +123,21 @@ class TamperAlerts(Construct):
             via_services=["sns"],
         )
 
-        def target(what: str) -> events.IRuleTarget:
-            message = events.RuleTargetInput.from_text(
-                f"Tamper alert: {what}. {events.EventField.from_path('$.detail.eventName')} "
-                f"by {events.EventField.from_path('$.detail.userIdentity.arn')} "
-                f"in {events.EventField.from_path('$.detail.awsRegion')} "
-                f"(account {events.EventField.from_path('$.account')}, {events.EventField.from_path('$.time')})"
-            )
-            return targets.SnsTopic(topic, message=message, role=self.role.without_policy_updates())
-
-        self._target = target
+    def _target(self, what: str) -> events.IRuleTarget:
+        """The primary bus, the event unchanged; or the topic, with a message of what, who, where."""
+        role = self.role.without_policy_updates()
+        if self._bus is not None:
+            return targets.EventBus(self._bus, role=role)
+        assert self._topic is not None  # __init__ takes one of the two
+        message = events.RuleTargetInput.from_text(
+            f"Tamper alert: {what}. {events.EventField.from_path('$.detail.eventName')} "
+            f"by {events.EventField.from_path('$.detail.userIdentity.arn')} "
+            f"in {events.EventField.from_path('$.detail.awsRegion')} "
+            f"(account {events.EventField.from_path('$.account')}, {events.EventField.from_path('$.time')})"
+        )
+        return targets.SnsTopic(self._topic, message=message, role=role)
 
     def _rule(self, id: str, what: str, event_pattern: dict) -> events.Rule:
-        self.patterns[id] = event_pattern
         return events.Rule(
             self,
             id,

@@ -109,7 +109,7 @@ class PlatformStack(Stack):
                 alarm(self, kind, account, config.alarms, actions)
         if naming.tamper_alerts_on(config):
             # Every call that would undo a protection pages on-call (constructs_lib/tamper.py).
-            self.tamper_alerts = TamperAlerts(
+            TamperAlerts(
                 self,
                 "TamperAlerts",
                 watched=TAMPER_WATCH,
