@@ -17,7 +17,7 @@ from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive_path import ArchivedTable, ArchivePath
-from constructs_lib.kms import allow_use, via
+from constructs_lib.kms import allow_use, role_arn, via
 from constructs_lib.nag import acknowledge, control_tower
 
 
@@ -99,7 +99,7 @@ class TableArchiver(Construct):
             ),
         )
         # The key's side of the pipe's grants: dead letters through SQS, stream records through DynamoDB.
-        pipe_arn = Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name=pipe_role_name(name_prefix))
+        pipe_arn = role_arn(self, pipe_role_name(name_prefix))
         allow_use(
             key,
             self,

@@ -2,7 +2,8 @@
 
 A literal reads the same in every template and review summary, and (unlike a GetAtt) adds no
 CloudFormation dependency, so a policy may name a role another stack creates later. Inside a
-stack, `constructs_lib.facts` writes them from the stack's region and account.
+stack, `Stack.format_arn` writes them (`constructs_lib.kms.role_arn` for roles); this module
+imports no CDK, so tools use it too.
 """
 
 from __future__ import annotations

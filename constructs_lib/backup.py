@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib.identity import cfn_resource, pin
-from constructs_lib.kms import USE_ACTIONS, allow_use
+from constructs_lib.kms import USE_ACTIONS, allow_use, role_arn
 from constructs_lib.nag import acknowledge
 from constructs_lib.props import BackupRule, Governance
 from constructs_lib.table import DataTable
@@ -250,7 +250,7 @@ def table_backup_plan(
         key,
         plan,
         sid="BackupReadsTables",
-        principal_arns=[Stack.of(plan).format_arn(service="iam", region="", resource="role", resource_name=backup_role_name(plan_name))],
+        principal_arns=[role_arn(plan, backup_role_name(plan_name))],
         actions=BACKUP_KEY_ACTIONS,
         via_services=("backup", "dynamodb"),
     )

@@ -282,6 +282,12 @@ def log_service_may_use(key: kms.IKey, scope: Construct, *, sid: str, log_group_
     )
 
 
+def role_arn(scope: Construct, role_name: str) -> str:
+    """The literal ARN of role `role_name` in `scope`'s account, for `allow_use`: a key policy
+    naming a role by reference would make the key wait for the role."""
+    return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=role_name)
+
+
 def via(scope: Construct, service: str) -> str:
     """The kms:ViaService value of `service` ("dynamodb") in `scope`'s region."""
     return f"{service}.{Stack.of(scope).region}.amazonaws.com"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_lib.kms import allow_use
+from constructs_lib.kms import allow_use, role_arn
 from constructs_lib.specs import LeadingKeys
 from constructs_lib.table import KMS_READ_ACTIONS, KMS_WRITE_ACTIONS, DataTable, Grant, statements
 
@@ -94,10 +94,7 @@ class DataAccessRoles(Construct):
             )
         # The key's side of the grants: each role only through DynamoDB. By literal ARN: a key
         # policy naming a role by reference would make the key wait for the role.
-        arns = {
-            role: Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name=name)
-            for role, name in self.names.items()
-        }
+        arns = {role: role_arn(self, name) for role, name in self.names.items()}
         writers = [arns[r] for r in ("App", "Migration", "Tenant") if r in arns]
         allow_use(key, self, sid="TablesReadWrite", principal_arns=writers, actions=KMS_WRITE_ACTIONS, via_services=("dynamodb",))
         allow_use(key, self, sid="TablesReadOnly", principal_arns=[arns["ReadOnly"]], actions=KMS_READ_ACTIONS, via_services=("dynamodb",))

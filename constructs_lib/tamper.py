@@ -22,7 +22,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib.kms import allow_use, via
+from constructs_lib.kms import allow_use, role_arn, via
 from constructs_lib.props import WatchedCalls
 
 API_CALL = "AWS API Call via CloudTrail"
@@ -118,7 +118,7 @@ class TamperAlerts(Construct):
             key,
             self,
             sid="AllowTamperAlertsToPublish",
-            principal_arns=[stack.format_arn(service="iam", region="", resource="role", resource_name=role_name)],
+            principal_arns=[role_arn(self, role_name)],
             actions=["kms:Decrypt", "kms:GenerateDataKey"],
             via_services=["sns"],
         )

@@ -26,7 +26,7 @@ from constructs_lib.archive_bucket import ReplicationTarget, replicate
 from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
-from constructs_lib.kms import allow_use, log_group_arn, log_service_may_use
+from constructs_lib.kms import allow_use, log_group_arn, log_service_may_use, role_arn
 from constructs_lib.logs import acknowledge_short_retention, retention
 from constructs_lib.nag import acknowledge, in_packs
 
@@ -86,7 +86,7 @@ class AuditTrail(Construct):
                 key,
                 self,
                 sid="ReplicationReadsTrailLogs",
-                principal_arns=[stack.format_arn(service="iam", region="", resource="role", resource_name=replicate_to.role_name)],
+                principal_arns=[role_arn(self, replicate_to.role_name)],
                 actions=("kms:Decrypt",),
                 via_services=("s3",),
             )
