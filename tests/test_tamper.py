@@ -44,10 +44,6 @@ def rule_for(synthesized, env: str, rule_id: str) -> dict:
     return props
 
 
-def role_arn(cfg, name: str) -> str:
-    return f"arn:aws:iam::{cfg.account}:role/{name}"
-
-
 def cloudtrail_event(cfg, service: str, name: str, *, role: str | None, bucket: str | None = None) -> dict:
     """An "AWS API Call via CloudTrail" event: `role` is the assumed role's name, or None for an
     IAM user's call (no session issuer)."""
@@ -61,7 +57,7 @@ def cloudtrail_event(cfg, service: str, name: str, *, role: str | None, bucket: 
                 "sessionIssuer": {
                     "type": "Role",
                     "principalId": "AROAEXAMPLE",
-                    "arn": role_arn(cfg, role),
+                    "arn": naming.role_arn(cfg, role),
                     "accountId": cfg.account,
                     "userName": role,
                 },
@@ -163,7 +159,7 @@ def test_the_publish_role_may_use_the_topic_key_through_sns_only(synthesized, en
         for s in template["Resources"]["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"]
         if s.get("Sid") == "AllowTamperAlertsToPublish"
     ]
-    assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": [role_arn(cfg, naming.tamper_alerts_role_name(cfg))]}
+    assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": [naming.role_arn(cfg, naming.tamper_alerts_role_name(cfg))]}
     assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [f"sns.{cfg.region}.amazonaws.com"]
     # No statement lets EventBridge itself, from any account, publish or use the key.
     for lid, res in template["Resources"].items():
