@@ -353,4 +353,21 @@ TAMPER_WATCH: tuple[WatchedCalls, ...] = (
         names=("DeleteTopic", "RemovePermission", "SetTopicAttributes", "Unsubscribe"),
         exempt=("deployer",),
     ),
+    # Every metric alarm (the denied-calls queue's among them) is silenced by deleting it or
+    # switching its actions off; the queue by losing its policy or key.
+    WatchedCalls(
+        id="AlertAlarms",
+        what="a CloudWatch alarm was deleted or its actions switched off outside a deploy",
+        service="cloudwatch",
+        endpoint="monitoring",
+        names=("DeleteAlarms", "DisableAlarmActions"),
+        exempt=("deployer",),
+    ),
+    WatchedCalls(
+        id="AlertQueue",
+        what="an SQS queue or its policy changed outside a deploy",
+        service="sqs",
+        names=("AddPermission", "DeleteQueue", "RemovePermission", "SetQueueAttributes"),
+        exempt=("deployer",),
+    ),
 )

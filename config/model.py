@@ -174,14 +174,13 @@ class AuditTrailConfig:
     mode: Literal["create", "organization", "off"] = "off"
     # Record reads (GetItem, Query, Scan) as well as writes. Every event is billed.
     read_events: bool = False
-    # Management events too (key policy changes, DeleteTable). Off where the account's own
-    # trail records them already: a second copy of management events is billed.
+    # Management events too (key policy changes, DeleteTable): the tamper alerts' source. Off
+    # only where another trail of the account records them (`make preflight` looks for it): a
+    # second copy of management events is billed.
     management_events: bool = False
     # Days the log files are kept (lifecycle) and locked (Object Lock, if set).
     retention_days: int = 2555
     object_lock: Literal["COMPLIANCE", "GOVERNANCE"] | None = None
-    # Days the CloudWatch Logs copy is kept: it feeds two alarms, the S3 copy is the record.
-    log_group_retention_days: int = 90
     # Roles (ARNs) that may read the log files (auditors); the break-glass role always can.
     reader_arns: tuple[str, ...] = ()
     # mode "organization": the trail that records this account's tables.
@@ -207,8 +206,6 @@ class WorkloadConfig:
     # (None: the minimum capacity all month).
     database_gb: float = 0
     database_average_acu: float | None = None
-    # Size of one CloudTrail data event in the trail's CloudWatch Logs copy, in KB.
-    trail_event_kb: float = 1.5
 
 
 @dataclass(frozen=True, kw_only=True)

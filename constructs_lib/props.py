@@ -181,3 +181,9 @@ class WatchedCalls:
     names: tuple[str, ...]
     exempt: tuple[str, ...] = ()
     buckets: bool = False
+    # Where the API's endpoint is not named after the service (CloudWatch: monitoring).
+    endpoint: str | None = None
+
+    @property
+    def event_source(self) -> str:
+        return f"{self.endpoint or self.service}.amazonaws.com"

@@ -3,10 +3,14 @@ protection (a key disabled, the trail stopped, a recovery point deleted, a table
 an archive bucket's policy rewritten), each sending on-call what happened, who and where.
 
 The rules read "AWS API Call via CloudTrail" events, which EventBridge receives only while a
-trail logs management events in the rule's region ("Events delivered via AWS CloudTrail", in
-the EventBridge user guide; CloudTrail: "Logging management events"); global services' calls
-(IAM) arrive in us-east-1. The platform stack creates the rules where config's trail logs
-management events (audit_trail.management_events, or an organization trail).
+trail logs them in the rule's region ("Events delivered via AWS CloudTrail", in the EventBridge
+user guide; CloudTrail: "Logging management events"): management events for the watched calls,
+the trail's data events for the break-glass role's reads and for denied data calls; global
+services' calls (IAM) arrive in us-east-1. The platform stack creates the rules wherever a
+trail records the environment (audit_trail.mode create or organization).
+
+Denied data calls do not page one by one (a deploy that breaks a grant would send thousands):
+they queue, and one alarm on the queue pages until someone has read and purged it.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib.alerts import AlarmActions
 from constructs_lib.kms import allow_use, role_arn, via
+from constructs_lib.nag import acknowledge, control_tower
 from constructs_lib.props import WatchedCalls
 
 API_CALL = "AWS API Call via CloudTrail"
@@ -30,7 +38,7 @@ API_CALL = "AWS API Call via CloudTrail"
 
 def pattern(watched: WatchedCalls, exempt_arns: Sequence[str], buckets: Sequence[str] = ()) -> dict:
     """The rule's event pattern: the service's calls by name, from anyone but `exempt_arns`."""
-    detail: dict = {"eventSource": [f"{watched.service}.amazonaws.com"], "eventName": sorted(watched.names)}
+    detail: dict = {"eventSource": [watched.event_source], "eventName": sorted(watched.names)}
     if exempt_arns:
         detail["$or"] = [
             {"userIdentity": {"type": [{"anything-but": ["AssumedRole"]}]}},
@@ -39,6 +47,13 @@ def pattern(watched: WatchedCalls, exempt_arns: Sequence[str], buckets: Sequence
     if watched.buckets:
         detail["requestParameters"] = {"bucketName": sorted(buckets)}
     return {"source": [f"aws.{watched.service}"], "detail-type": [API_CALL], "detail": detail}
+
+
+def denied_pattern() -> dict:
+    """A data call (a table's, a stream's, an archive object's) refused for want of permission:
+    a grant a deploy broke, or somebody trying. Data events only: a denied console click is not."""
+    errors = [{"prefix": "AccessDenied"}, {"suffix": "UnauthorizedOperation"}]
+    return {"detail-type": [API_CALL], "detail": {"eventCategory": ["Data"], "errorCode": errors}}
 
 
 def break_glass_pattern(break_glass_arn: str) -> dict:
@@ -64,13 +79,19 @@ class TamperAlerts(Construct):
         env: str,
         topic: sns.ITopic | None = None,
         key: kms.IKey | None = None,
+        actions: AlarmActions | None = None,
+        denied_calls_queue: str | None = None,
+        denied_calls_readers: Sequence[str] = (),
         forward_to_bus_arn: str | None = None,
     ) -> None:
-        """To `topic` (under `key`) in the primary region; elsewhere, `forward_to_bus_arn`: the
-        primary region's default bus, whose rules (the same patterns) page."""
+        """To `topic` (under `key`) in the primary region, denied data calls to the queue
+        `denied_calls_queue` (which `denied_calls_readers` may read) with an alarm to `actions`;
+        elsewhere, `forward_to_bus_arn`: the primary region's default bus, whose rules (the same
+        patterns) page."""
         super().__init__(scope, id)
-        if (topic is None or key is None) == (forward_to_bus_arn is None):
-            raise ValueError("TamperAlerts: give either topic and key, or forward_to_bus_arn")
+        primary = topic is not None and key is not None and actions is not None and denied_calls_queue is not None
+        if primary == (forward_to_bus_arn is not None):
+            raise ValueError("TamperAlerts: give either topic, key, actions and denied_calls_queue, or forward_to_bus_arn")
         # EventBridge publishes as this role, which only this account's rules may assume: the
         # target's default would grant the service itself, from any account, on the topic.
         stack = Stack.of(self)
@@ -102,6 +123,60 @@ class TamperAlerts(Construct):
         # guide); the L2 Rule has no property for it, hence the L1 override.
         rule = self._rule("BreakGlass", f"the break-glass role was used in {env}", break_glass_pattern(break_glass_arn))
         cast(events.CfnRule, rule.node.default_child).state = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+        what = f"a data call was denied in {env}"
+        if self._bus is not None:
+            self._rule("DeniedDataCalls", what, denied_pattern())
+        elif primary:
+            self._denied_calls(what, cast(kms.IKey, key), cast(AlarmActions, actions), cast(str, denied_calls_queue), denied_calls_readers)
+
+    def _denied_calls(self, what: str, key: kms.IKey, actions: AlarmActions, queue_name: str, readers: Sequence[str]) -> None:
+        """Denied data calls into a queue kept 14 days (the events name the caller and the item's
+        key: encrypted under the alerts key), and one alarm while it holds any: on-call hears
+        once, reads who was denied what, and purges the queue to clear the alarm."""
+        queue = sqs.Queue(
+            self,
+            "DeniedDataCallsQueue",
+            queue_name=queue_name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            retention_period=Duration.days(14),
+            enforce_ssl=True,
+        )
+        no_dlq = (
+            "This queue is itself the place denied calls wait for a person to read them; nothing consumes it "
+            "automatically, so there are no failed receives a dead-letter queue would catch."
+        )
+        acknowledge(queue, {"AwsSolutions-SQS3": no_dlq, control_tower("sqs_dlq_check"): no_dlq})
+        # EventBridge sends as the service, for this account's rules only (the target's policy).
+        events.Rule(
+            self,
+            "DeniedDataCalls",
+            description=f"Queues for on-call: {what}",
+            event_pattern=_event_pattern(denied_pattern()),
+            targets=[targets.SqsQueue(queue)],
+        )
+        if readers:
+            allow_use(
+                key, self, sid="DeniedCallsReadersDecrypt", principal_arns=list(readers), actions=("kms:Decrypt",), via_services=("sqs",)
+            )
+        actions.alarm(
+            self,
+            "DeniedDataCallsAlarm",
+            name=queue_name,
+            description=f"A principal was denied a data call (table, stream or archive object): a grant a deploy broke, or "
+            f"somebody trying. Read the events in SQS queue {queue_name}, then purge it to clear this alarm.",
+            # By the queue's name, as the dashboards and docs read it.
+            metric=cloudwatch.Metric(
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions_map={"QueueName": queue_name},
+                statistic="Maximum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
 
     def _allow_publishing(self, stack: Stack, policy: iam.ManagedPolicy, topic: sns.ITopic, key: kms.IKey, role_name: str) -> None:
         """The role may publish to the topic; the topic's key trusts no IAM policy alone, so its
@@ -142,10 +217,10 @@ class TamperAlerts(Construct):
             self,
             id,
             description=f"{self._verb}: {what}",
-            event_pattern=events.EventPattern(
-                source=event_pattern.get("source"),
-                detail_type=event_pattern["detail-type"],
-                detail=event_pattern["detail"],
-            ),
+            event_pattern=_event_pattern(event_pattern),
             targets=[self._target(what)],
         )
+
+
+def _event_pattern(pattern: dict) -> events.EventPattern:
+    return events.EventPattern(source=pattern.get("source"), detail_type=pattern["detail-type"], detail=pattern["detail"])

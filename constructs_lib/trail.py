@@ -4,40 +4,30 @@ A CloudTrail trail of the tables' data events (writes always, reads where config
 event is billed) into its own Object-Locked, access-logged bucket under its own key, with log
 file validation, so a deleted or edited log file is detectable and a locked one undeletable.
 
-The same events go to a CloudWatch Logs group kept for a short time, for two alarms the S3
-copy cannot raise: the break-glass role touching a table, and access denied on a table.
+What the events raise (the break-glass role's use, a denied data call, every call that would
+undo a protection) is EventBridge's: CloudTrail delivers the events the trail logs to the
+region's default bus (constructs_lib/tamper.py), so no CloudWatch Logs copy is needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive_bucket import ReplicationTarget, replicate
 from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
-from constructs_lib.kms import allow_use, log_group_arn, log_service_may_use, role_arn
-from constructs_lib.logs import acknowledge_short_retention, retention
-from constructs_lib.nag import acknowledge, in_packs
-
-METRIC_NAMESPACE = "DataAudit"
+from constructs_lib.kms import allow_use, role_arn
+from constructs_lib.nag import acknowledge, control_tower, in_packs
 
 TRAIL_PREFIX = "cloudtrail"
-
-# The two alarms are about the data (tables, streams, archives): where the trail logs management
-# events too (for the tamper alerts), a denied console click or the break-glass role's
-# management calls must not raise them (the tamper alerts' BreakGlass rule covers those).
-DATA_EVENTS = logs.FilterPattern.string_value("$.eventCategory", "=", "Data")
 
 
 class AuditTrail(Construct):
@@ -58,9 +48,6 @@ class AuditTrail(Construct):
         retention_days: int,
         object_lock_mode: str | None,
         removal_policy: RemovalPolicy,
-        log_retention_days: int,
-        break_glass_arn: str,
-        actions: AlarmActions,
         replicate_to: ReplicationTarget | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -178,46 +165,6 @@ class AuditTrail(Construct):
                     field_selectors=[cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="eventCategory", equal_to=["Management"])],
                 )
             )
-        group_name = f"/aws/cloudtrail/{trail_name}"
-        log_service_may_use(key, self, sid="CloudWatchLogsAuditTrail", log_group_names=[group_name])
-        group = logs.LogGroup(
-            self,
-            "Events",
-            log_group_name=group_name,
-            encryption_key=key,
-            retention=retention(log_retention_days),
-            removal_policy=removal_policy,
-        )
-        acknowledge_short_retention(
-            group,
-            log_retention_days,
-            "a working copy of the trail for its two alarms; the trail's S3 log files under Object Lock are the record, "
-            "kept audit_trail.retention_days.",
-        )
-        # CloudTrail delivers to the group as this role, for this trail only.
-        role = iam.Role(
-            self,
-            "DeliveryRole",
-            description=f"CloudTrail delivers {trail_name} events to {group_name}",
-            assumed_by=cloudtrail_service.with_conditions(
-                {"StringEquals": {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}}
-            ),
-        )
-        streams = f"{log_group_arn(self, group_name)}:log-stream:{stack.account}_CloudTrail_{stack.region}*"
-        delivery = iam.ManagedPolicy(
-            self,
-            "DeliveryPolicy",
-            description=f"Write {trail_name} events to {group_name} only",
-            roles=[role],
-            statements=[iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[streams])],
-        )
-        acknowledge(
-            delivery,
-            {
-                f"AwsSolutions-IAM5[Resource::{streams}]": "CloudTrail names its log streams ACCOUNT_CloudTrail_REGION with a "
-                "suffix of its own; the wildcard covers only those streams of this trail's one log group."
-            },
-        )
         self.trail = cloudtrail.CfnTrail(
             self,
             "Trail",
@@ -232,10 +179,7 @@ class AuditTrail(Construct):
             include_global_service_events=True,
             is_multi_region_trail=True,
             advanced_event_selectors=selectors,
-            cloud_watch_logs_log_group_arn=group.log_group_arn,
-            cloud_watch_logs_role_arn=role.role_arn,
         )
-        self.trail.node.add_dependency(delivery)
         # The evidence trail goes only where the environment says: Retain where data is protected.
         self.trail.apply_removal_policy(removal_policy)
         # CloudTrail checks the bucket policy when the trail is created.
@@ -243,51 +187,13 @@ class AuditTrail(Construct):
         if policy is not None:
             self.trail.node.add_dependency(policy)
         pin(self.trail, "AuditTrail")
-        self._alarm(
-            group,
-            actions,
-            "BreakGlass",
-            name=f"{trail_name}-break-glass",
-            description=f"The break-glass role read or wrote a table ({trail_name}): confirm the incident it was used for.",
-            pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.userIdentity.sessionContext.sessionIssuer.arn", "=", break_glass_arn), DATA_EVENTS
-            ),
+        reason = (
+            "The trail's events are watched on EventBridge, not in a CloudWatch Logs copy: rules on them page for the "
+            "break-glass role's use, every call that would undo a protection, and denied data calls (constructs_lib/"
+            "tamper.py). A copy of every data event would cost several hundred USD a month for the same alerts; the "
+            "record is the Object-Locked, validated log files."
         )
-        self._alarm(
-            group,
-            actions,
-            "AccessDenied",
-            name=f"{trail_name}-access-denied",
-            description=f"A principal was denied access to a table ({trail_name}): a missing grant, or somebody trying.",
-            pattern=logs.FilterPattern.all(
-                logs.FilterPattern.any(
-                    logs.FilterPattern.string_value("$.errorCode", "=", "AccessDenied*"),
-                    logs.FilterPattern.string_value("$.errorCode", "=", "*UnauthorizedOperation"),
-                ),
-                DATA_EVENTS,
-            ),
-        )
-
-    def _alarm(
-        self, group: logs.LogGroup, actions: AlarmActions, id: str, *, name: str, description: str, pattern: logs.IFilterPattern
-    ) -> None:
-        """A metric filter on the trail's events and an alarm on its first match."""
-        logs.MetricFilter(
-            self,
-            f"{id}Filter",
-            log_group=group,
-            filter_pattern=pattern,
-            metric_namespace=METRIC_NAMESPACE,
-            metric_name=name,
-            metric_value="1",
-        )
-        actions.alarm(
-            self,
-            f"{id}Alarm",
-            name=name,
-            description=description,
-            metric=cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name=name, statistic="Sum", period=Duration.minutes(5)),
-            threshold=1,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
+        acknowledge(
+            self.trail,
+            {**in_packs({"CloudTrailCloudWatchLogsEnabled": reason}), control_tower("cloud_trail_cloud_watch_logs_enabled_check"): reason},
         )

@@ -32,6 +32,11 @@ def tamper_alerts_role_name(cfg: EnvironmentConfig, region: str | None = None) -
     return f"data-tamper-alerts-{cfg.name}-{region or cfg.region}"
 
 
+def denied_calls_queue_name(cfg: EnvironmentConfig) -> str:
+    """The queue denied data calls wait in for on-call (constructs_lib/tamper.py)."""
+    return f"data-denied-calls-{cfg.name}"
+
+
 def tamper_buckets(cfg: EnvironmentConfig) -> list[str]:
     """The buckets whose policy, replication, lifecycle or lock changes page: the archives and
     the trail's, and their off-site replicas."""
@@ -44,9 +49,10 @@ def tamper_buckets(cfg: EnvironmentConfig) -> list[str]:
 
 
 def tamper_alerts_on(cfg: EnvironmentConfig) -> bool:
-    """Whether a trail feeds EventBridge management events: this app's, or the organization's."""
-    trail = cfg.audit_trail
-    return (trail.mode == "create" and trail.management_events) or trail.mode == "organization"
+    """Whether a trail feeds EventBridge: this app's, or the organization's. Its data events
+    feed the break-glass and denied-call rules; the other rules need management events, from
+    this trail (audit_trail.management_events) or another one `make preflight` finds."""
+    return cfg.audit_trail.mode in ("create", "organization")
 
 
 def access_log_bucket_name(cfg: EnvironmentConfig) -> str:

@@ -101,7 +101,7 @@ class PlatformStack(Stack):
         actions = AlarmActions(self, topic_arns=topic_arns)
         self.alarm_actions = actions
         if config.audit_trail.mode == "create":
-            self._audit_trail(config, policy, actions)
+            self._audit_trail(config, policy)
         # Directly under the stack, where their logical ids have always been.
         account = AlarmTarget(("account",), {}, "{kind}", {"env": config.name}, provisioned=any_provisioned)
         for kind in kinds_for("account"):
@@ -118,6 +118,10 @@ class PlatformStack(Stack):
                 break_glass_arn=config.keys.break_glass_arn,
                 topic=self.alert_topic,
                 key=self.alerts_key,
+                actions=actions,
+                denied_calls_queue=naming.denied_calls_queue_name(config),
+                # Who was denied what is evidence: the auditors read it, as they read the trail.
+                denied_calls_readers=config.audit_trail.reader_arns,
                 role_name=naming.tamper_alerts_role_name(config),
                 env=config.name,
             )
@@ -192,7 +196,7 @@ class PlatformStack(Stack):
             )
         return targets
 
-    def _audit_trail(self, config: EnvironmentConfig, policy, actions: AlarmActions) -> None:
+    def _audit_trail(self, config: EnvironmentConfig, policy) -> None:
         """CloudTrail data events of every table of the environment, under a key of their own:
         the evidence of who read or changed PHI is readable only by the auditors config names."""
         trail = config.audit_trail
@@ -231,9 +235,6 @@ class PlatformStack(Stack):
             retention_days=trail.retention_days,
             object_lock_mode=trail.object_lock,
             removal_policy=policy,
-            log_retention_days=trail.log_group_retention_days,
-            break_glass_arn=config.keys.break_glass_arn,
-            actions=actions,
             # Off-site: the log files replicate, locked, to the second region (stacks/offsite.py).
             replicate_to=naming.offsite_target(
                 config, bucket_name=naming.offsite_trail_bucket_name(config), role_name=naming.trail_replication_role_name(config)

@@ -672,10 +672,6 @@ ORG_TRAIL = "arn:aws:cloudtrail:us-east-1:999999999999:trail/organization"
             AuditTrailConfig(mode="create", organization_trail_arn=ORG_TRAIL),
             f"staging.audit_trail.organization_trail_arn = {ORG_TRAIL!r} is not allowed: None unless mode is organization",
         ),
-        (
-            AuditTrailConfig(mode="create", log_group_retention_days=100),
-            "staging.audit_trail.log_group_retention_days = 100 is not allowed: a CloudWatch Logs retention",
-        ),
         (AuditTrailConfig(mode="create", retention_days=0), "staging.audit_trail.retention_days = 0 is not allowed"),
         (AuditTrailConfig(mode="create", object_lock="LEGAL"), "staging.audit_trail.object_lock = 'LEGAL' is not allowed"),
         (
@@ -689,7 +685,6 @@ ORG_TRAIL = "arn:aws:cloudtrail:us-east-1:999999999999:trail/organization"
         "unknown mode",
         "organization without arn",
         "arn without organization",
-        "log retention",
         "retention",
         "lock",
         "foreign reader",

@@ -17,7 +17,7 @@ from tools.assembly import Stack, load_stacks
 
 
 def trail_with(*selectors: dict) -> dict:
-    """A trail copied into CloudWatch Logs, logging table writes and `selectors`."""
+    """A trail logging table writes and `selectors`."""
     table_writes = {
         "FieldSelectors": [
             {"Field": "eventCategory", "Equals": ["Data"]},
@@ -28,7 +28,6 @@ def trail_with(*selectors: dict) -> dict:
     return {
         "Type": "AWS::CloudTrail::Trail",
         "Properties": {
-            "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111111111111:log-group:trail",
             "AdvancedEventSelectors": [table_writes, *selectors],
         },
     }
@@ -220,7 +219,6 @@ EXPECTED = {
     ("variable", "Contributor Insights events"): 3.24,  # 18 M requests of Hot x 6 rules x 0.03
     ("variable", "Aurora storage"): 1.00,  # 10 GB x 0.10
     ("variable", "CloudTrail data events (writes)"): 6.00,  # 6 M writes = 60 x 100,000 x 0.10
-    ("variable", "CloudTrail events into CloudWatch Logs"): 4.2915,  # 6e6 x 1.5 KB / 1024^2 = 8.583 GB x 0.50
     ("variable", "Archive pipes (stream to buffer, buffer to Firehose)"): 0.44,  # 1 M x 1.1 x 0.40
     ("variable", "Archive buffer queue (send; receive and delete in batches)"): 0.48,  # 1 M x 1.2 x 0.40
     ("variable", "Firehose ingestion of expired items"): 0.1383,  # 1e6 x 5 KB / 1024^2 = 4.768 GB x 0.029
@@ -382,7 +380,7 @@ def test_only_an_environment_with_system_budgets_is_split_by_system(synthesized)
 
 def test_the_archive_streams_reads_are_priced_as_the_pipes_polls():
     """A stream selector of two tables: each shard polled four times a second all month, every
-    poll a data event, and each copied into CloudWatch Logs."""
+    poll a data event."""
     from tools.assembly import Stack
     from tools.cost.pricing import STREAM_POLLS_PER_MONTH, estimate
 
@@ -402,4 +400,3 @@ def test_the_archive_streams_reads_are_priced_as_the_pipes_polls():
     lines = {line.item: line.quantity for line in estimate("dev", [stack], WorkloadConfig()).lines}
     assert STREAM_POLLS_PER_MONTH == 4 * 86_400 * 30
     assert lines["CloudTrail data events (archive stream reads)"] == 2 * STREAM_POLLS_PER_MONTH / 1e6 * 10  # per 100,000
-    assert lines["CloudTrail events into CloudWatch Logs"] == 2 * STREAM_POLLS_PER_MONTH * 1.5 / 1024**2

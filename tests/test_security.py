@@ -14,7 +14,7 @@ import config
 from config import retention
 from config.catalogue import SYSTEMS
 from stacks import naming
-from tests.expected import AUDITED, PROTECTED, REBUILDABLE, table_count
+from tests.expected import PROTECTED, REBUILDABLE, table_count
 from tests.test_guardrails import ENVS, stacks_of
 
 KMS_ADMIN_ONLY = {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias"}
@@ -410,24 +410,6 @@ def test_the_audit_trail_records_every_table_into_locked_encrypted_logged_storag
     assert len(service) == 2 and all(st["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for st in service)
     key = {st.get("Sid"): st for st in res["KeyAuditTrail"]["Properties"]["KeyPolicy"]["Statement"]}
     assert key["CloudTrailEncryptsLogFiles"]["Condition"]["StringEquals"] == {"aws:SourceArn": trail_arn}
-
-
-@pytest.mark.parametrize("env", AUDITED)
-def test_break_glass_use_and_denied_access_raise_alarms(synthesized, env):
-    cfg = config.ENVIRONMENTS[env]
-    res = platform_of(synthesized, env)
-    filters = {
-        r["Properties"]["MetricTransformations"][0]["MetricName"]: r["Properties"] for r in of_type(res, "AWS::Logs::MetricFilter").values()
-    }
-    assert set(filters) == {f"data-audit-{env}-break-glass", f"data-audit-{env}-access-denied"}
-    assert cfg.keys.break_glass_arn in filters[f"data-audit-{env}-break-glass"]["FilterPattern"]
-    # Data events only: the trail may log management events too (tamper alerts), and a denied
-    # console click is not a denied table read.
-    for name, f in filters.items():
-        assert f["FilterPattern"].endswith('&& ($.eventCategory = "Data") }'), name
-    alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in of_type(res, "AWS::CloudWatch::Alarm").values()}
-    for name in filters:
-        assert alarms[name]["Threshold"] == 1 and alarms[name]["AlarmActions"], name
 
 
 def test_dev_has_no_trail_and_an_organization_trail_creates_nothing(synthesized):

@@ -22,11 +22,7 @@ from tests.expected import ENVS
 from tests.support import resources
 
 # Environments whose trail logs management events: the rules' only source of events.
-WATCHED = [
-    name
-    for name, cfg in config.ENVIRONMENTS.items()
-    if cfg.audit_trail.mode == "organization" or (cfg.audit_trail.mode == "create" and cfg.audit_trail.management_events)
-]
+WATCHED = [name for name, cfg in config.ENVIRONMENTS.items() if cfg.audit_trail.mode in ("create", "organization")]
 assert WATCHED and set(WATCHED) != set(ENVS), "the tests need an environment with tamper alerts and one without"
 ADMIN = "KeyAdministrator"  # a role allowed to administer, but never unannounced
 
@@ -44,9 +40,11 @@ def rule_for(synthesized, env: str, rule_id: str) -> dict:
     return props
 
 
-def cloudtrail_event(cfg, service: str, name: str, *, role: str | None, bucket: str | None = None) -> dict:
+def cloudtrail_event(
+    cfg, service: str, name: str, *, role: str | None, bucket: str | None = None, endpoint: str | None = None, **detail: object
+) -> dict:
     """An "AWS API Call via CloudTrail" event: `role` is the assumed role's name, or None for an
-    IAM user's call (no session issuer)."""
+    IAM user's call (no session issuer); `detail` replaces fields of a management event's."""
     if role:
         identity = {
             "type": "AssumedRole",
@@ -84,7 +82,7 @@ def cloudtrail_event(cfg, service: str, name: str, *, role: str | None, bucket: 
             "eventVersion": "1.09",
             "userIdentity": identity,
             "eventTime": "2026-12-07T04:00:00Z",
-            "eventSource": f"{service}.amazonaws.com",
+            "eventSource": f"{endpoint or service}.amazonaws.com",
             "eventName": name,
             "awsRegion": cfg.region,
             "sourceIPAddress": "203.0.113.10",
@@ -92,6 +90,8 @@ def cloudtrail_event(cfg, service: str, name: str, *, role: str | None, bucket: 
             "readOnly": False,
             "eventType": "AwsApiCall",
             "managementEvent": True,
+            "eventCategory": "Management",
+            **detail,
         },
     }
 
@@ -105,11 +105,11 @@ def exempt_roles(cfg, group) -> list[str]:
     return [arn.rsplit("/", 1)[1] for who in group.exempt for arn in names[who]]
 
 
-def test_only_environments_whose_trail_logs_management_events_have_tamper_alerts(synthesized):
+def test_only_environments_with_a_trail_have_tamper_alerts(synthesized):
     for env in ENVS:
         found = [lid for lid in rules(synthesized, env) if lid.startswith("TamperAlerts")]
         if env in WATCHED:
-            assert len(found) == len(TAMPER_WATCH) + 1, env  # one per group, and the break-glass rule
+            assert len(found) == len(TAMPER_WATCH) + 2, env  # one per group, break-glass use and denied data calls
         else:
             assert found == [], env
 
@@ -138,8 +138,8 @@ def test_every_rule_pages_the_alert_topic_as_its_own_role_with_what_who_and_wher
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": cfg.account}}
-    found = [props for lid, props in rules(synthesized, env).items() if lid.startswith("TamperAlerts")]
-    assert found
+    found = [props for lid, props in rules(synthesized, env).items() if lid.startswith("TamperAlerts") and "DeniedDataCalls" not in lid]
+    assert len(found) == len(TAMPER_WATCH) + 1
     for props in found:
         assert props["State"] in ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
         (target,) = props["Targets"]
@@ -161,12 +161,19 @@ def test_the_publish_role_may_use_the_topic_key_through_sns_only(synthesized, en
     ]
     assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": [naming.role_arn(cfg, naming.tamper_alerts_role_name(cfg))]}
     assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [f"sns.{cfg.region}.amazonaws.com"]
-    # No statement lets EventBridge itself, from any account, publish or use the key.
+    # No statement lets EventBridge itself publish to the topic, nor use the key for another
+    # account's rules; the one direct grant is the denied-calls queue's (SQS targets take no role).
+    direct = []
     for lid, res in template["Resources"].items():
         document = res["Properties"].get("PolicyDocument") or res["Properties"].get("KeyPolicy") or {}
         for s in document.get("Statement", []):
             if "events.amazonaws.com" in json.dumps(s.get("Principal", {})):
-                pytest.fail(f"{lid} grants EventBridge directly: {s}")
+                assert s["Condition"] == {"StringEquals": {"aws:SourceAccount": cfg.account}}, (
+                    f"{lid} grants EventBridge for any account: {s}"
+                )
+                assert "sns:Publish" not in json.dumps(s), f"{lid} lets EventBridge publish without the role: {s}"
+                direct.append(lid)
+    assert sorted(lid.rstrip("0123456789ABCDEF") for lid in direct) == ["KeyAlerts", "TamperAlertsDeniedDataCallsQueuePolicy"]
 
 
 @pytest.mark.parametrize("group", TAMPER_WATCH, ids=lambda g: g.id)
@@ -177,11 +184,13 @@ def test_each_watched_call_pages_unless_its_one_allowed_role_made_it(synthesized
     bucket = naming.archive_bucket_name(cfg, audit=True) if group.buckets else None
     for name in group.names:
         for caller in (ADMIN, "BreakGlass", None):
-            assert matches(props, cloudtrail_event(cfg, group.service, name, role=caller, bucket=bucket)), (name, caller)
+            event = cloudtrail_event(cfg, group.service, name, role=caller, bucket=bucket, endpoint=group.endpoint)
+            assert matches(props, event), (name, caller)
         for exempt in exempt_roles(cfg, group):
-            assert not matches(props, cloudtrail_event(cfg, group.service, name, role=exempt, bucket=bucket)), (name, exempt)
+            event = cloudtrail_event(cfg, group.service, name, role=exempt, bucket=bucket, endpoint=group.endpoint)
+            assert not matches(props, event), (name, exempt)
     # Near misses: a read of the same service, the same name from another service.
-    assert not matches(props, cloudtrail_event(cfg, group.service, "ListTags", role=ADMIN, bucket=bucket))
+    assert not matches(props, cloudtrail_event(cfg, group.service, "ListTags", role=ADMIN, bucket=bucket, endpoint=group.endpoint))
     other = "sqs" if group.service != "sqs" else "sns"
     assert not matches(props, cloudtrail_event(cfg, other, group.names[0], role=ADMIN, bucket=bucket))
 
@@ -194,7 +203,8 @@ def test_the_deployer_is_exempt_only_where_a_deploy_makes_the_call(synthesized, 
     # these, so they page whoever makes them, the deployer included.
     for group in TAMPER_WATCH:
         props = rule_for(synthesized, env, group.id)
-        event = cloudtrail_event(cfg, group.service, group.names[0], role=deployer, bucket=naming.archive_bucket_name(cfg, audit=False))
+        bucket = naming.archive_bucket_name(cfg, audit=False)
+        event = cloudtrail_event(cfg, group.service, group.names[0], role=deployer, bucket=bucket, endpoint=group.endpoint)
         assert matches(props, event) == ("deployer" not in group.exempt), group.id
     assert {g.id for g in TAMPER_WATCH if "deployer" not in g.exempt} >= {"KeyDestruction", "TrailStopped", "RecoveryPoints"}
 
@@ -240,7 +250,7 @@ def test_the_offsite_region_forwards_the_same_calls_to_the_primary_bus(synthesiz
     template = synthesized[f"data-offsite-{env}"].template
     forwarded = {lid: res["Properties"] for lid, res in resources(template, "AWS::Events::Rule").items()}
     primary = rules(synthesized, env)
-    assert len(forwarded) == len(TAMPER_WATCH) + 1
+    assert len(forwarded) == len(TAMPER_WATCH) + 2
     (role_id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("TamperAlertsPublishRole")]
     role = template["Resources"][role_id]["Properties"]
     assert role["RoleName"] == naming.tamper_alerts_role_name(cfg, cfg.offsite.region)
@@ -263,3 +273,78 @@ def test_the_offsite_regions_deploys_do_not_page(synthesized, env):
     offsite_deployer = naming.deployer_arn(cfg, cfg.offsite.region).rsplit("/", 1)[1]
     assert not matches(props, cloudtrail_event(cfg, "kms", "PutKeyPolicy", role=offsite_deployer))
     assert matches(props, cloudtrail_event(cfg, "kms", "PutKeyPolicy", role=ADMIN))
+
+
+def data_event(cfg, service: str, name: str, *, role: str | None, **detail: object) -> dict:
+    """A data event as CloudTrail delivers it (CloudTrail user guide, "Logging data events":
+    `eventCategory` Data, `managementEvent` false; a refused call carries `errorCode`)."""
+    return cloudtrail_event(cfg, service, name, role=role, managementEvent=False, eventCategory="Data", readOnly=True, **detail)
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_any_data_call_by_the_break_glass_role_pages(synthesized, env):
+    """The trail's data events reach the same rule: reading a table or an archived item as
+    break-glass pages, as the trail's metric-filter alarm did before."""
+    cfg = config.ENVIRONMENTS[env]
+    props = rule_for(synthesized, env, "BreakGlass")
+    break_glass = cfg.keys.break_glass_arn.rsplit("/", 1)[1]
+    for service, name in (("dynamodb", "GetItem"), ("dynamodb", "GetRecords"), ("s3", "GetObject")):
+        assert matches(props, data_event(cfg, service, name, role=break_glass)), name
+        assert not matches(props, data_event(cfg, service, name, role=ADMIN)), name
+
+
+@pytest.mark.parametrize("env", WATCHED)
+def test_denied_data_calls_queue_for_on_call_and_one_alarm_pages_until_the_queue_is_read(synthesized, env):
+    cfg = config.ENVIRONMENTS[env]
+    template = platform(synthesized, env)
+    props = rule_for(synthesized, env, "DeniedDataCalls")
+    denied = "User: arn:aws:sts::...:assumed-role/x/y is not authorized to perform: dynamodb:GetItem"
+    for code in ("AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation"):
+        for caller in (ADMIN, None):
+            event = data_event(cfg, "dynamodb", "GetItem", role=caller, errorCode=code, errorMessage=denied)
+            assert matches(props, event), (code, caller)
+    assert matches(props, data_event(cfg, "s3", "GetObject", role=ADMIN, errorCode="AccessDenied"))
+    # Near misses: a call that succeeded, one that failed otherwise, a denied management call.
+    assert not matches(props, data_event(cfg, "dynamodb", "GetItem", role=ADMIN))
+    assert not matches(props, data_event(cfg, "dynamodb", "GetItem", role=ADMIN, errorCode="ProvisionedThroughputExceededException"))
+    assert not matches(props, cloudtrail_event(cfg, "dynamodb", "DescribeTable", role=ADMIN, errorCode="AccessDenied"))
+    # One target: the queue, kept 14 days under the alerts key, reachable only over TLS.
+    (target,) = props["Targets"]
+    (queue_id,) = resources(template, "AWS::SQS::Queue")
+    assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    queue = template["Resources"][queue_id]["Properties"]
+    assert queue["QueueName"] == naming.denied_calls_queue_name(cfg)
+    assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": ["KeyAlerts", "Arn"]} and queue["MessageRetentionPeriod"] == 14 * 86400
+    (policy,) = resources(template, "AWS::SQS::QueuePolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    # One page while it holds anything, and one when it has been read and purged.
+    (alarm,) = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == queue["QueueName"]
+    ]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue["QueueName"]}]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert {"Ref": next(iter(resources(template, "AWS::SNS::Topic")))} in alarm["AlarmActions"] == alarm["OKActions"]
+    # The auditors may read it (decrypt through SQS), as they read the trail.
+    key = {s.get("Sid"): s for s in template["Resources"]["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"]}
+    if cfg.audit_trail.reader_arns:
+        readers = key["DeniedCallsReadersDecrypt"]
+        assert readers["Condition"]["ArnEquals"]["aws:PrincipalArn"] == list(cfg.audit_trail.reader_arns)
+        assert readers["Condition"]["StringEquals"]["kms:ViaService"] == [f"sqs.{cfg.region}.amazonaws.com"]
+    else:
+        assert "DeniedCallsReadersDecrypt" not in key
+
+
+def test_the_trail_keeps_no_cloudwatch_logs_copy(synthesized):
+    """EventBridge rules replaced the copy and its metric filters (constructs_lib/trail.py)."""
+    trails = 0
+    for env in ENVS:
+        template = platform(synthesized, env)
+        for trail in resources(template, "AWS::CloudTrail::Trail").values():
+            trails += 1
+            assert "CloudWatchLogsLogGroupArn" not in trail["Properties"], env
+        assert not resources(template, "AWS::Logs::MetricFilter"), env
+    assert trails

@@ -59,7 +59,6 @@ PRICES: dict[str, Price] = {
     "cloudwatch.alarm.metric": Price(0.10, "alarm metric-month (standard resolution)", CLOUDWATCH),
     "cloudwatch.alarm.metric_high_resolution": Price(0.30, "alarm metric-month (high resolution)", CLOUDWATCH),
     "cloudwatch.dashboard": Price(3.00, "dashboard-month", CLOUDWATCH),
-    "cloudwatch.logs.ingest": Price(0.50, "GB ingested", CLOUDWATCH),
     # KMS.
     "kms.key": Price(1.00, "key-month (each rotation adds 1.00, for the first two)", "https://aws.amazon.com/kms/pricing/"),
     # Aurora PostgreSQL Serverless v2 (Aurora Standard storage configuration).

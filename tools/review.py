@@ -145,6 +145,13 @@ def issuer_arns(pattern: dict) -> list:
     return pattern.get("userIdentity", {}).get("sessionContext", {}).get("sessionIssuer", {}).get("arn", [])
 
 
+def matcher(value: object) -> str:
+    """An event-pattern value as a reviewer reads it: AccessDenied*, *UnauthorizedOperation."""
+    if isinstance(value, dict) and set(value) <= {"prefix", "suffix"}:
+        return f"{value['prefix']}*" if "prefix" in value else f"*{value['suffix']}"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
 def rule_line(lid: str, res: dict) -> str:
     """An EventBridge rule: which calls it matches, by whom, how many callers it exempts, its
     state and target (a tamper alert's exemption added or a rule dropped shows in a diff)."""
@@ -153,9 +160,13 @@ def rule_line(lid: str, res: dict) -> str:
     detail = pattern.get("detail", {})
     source = ",".join(pattern.get("source") or ["any source"])
     names = detail.get("eventName")
-    calls = ",".join(names) if names else "any call"
+    # Narrowed by category or outcome (the denied data calls): say so, or it reads as "any call".
+    category = ",".join(detail.get("eventCategory", ["any"]))
+    calls = ",".join(names) if names else f"{category} call"
     if len(calls) > 90:
         calls = f"{len(names)} calls"
+    if "errorCode" in detail:
+        calls += " failing " + ",".join(matcher(v) for v in detail["errorCode"])
     issuer = issuer_arns(detail)
     by = f" by {','.join(a.rsplit('/', 1)[-1] for a in issuer)}" if issuer else ""
     exempt = sum(len(v.get("anything-but", [])) for branch in detail.get("$or", []) for v in issuer_arns(branch) if isinstance(v, dict))

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 import re
 
-from config.rules.aws import LOG_RETENTION_DAYS, check_role_arns
+from config.rules.aws import check_role_arns
 
 CLOUDTRAIL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:cloudtrail:[a-z0-9-]+:(?P<account>\d{12}):trail/[\w.-]{3,128}$")
 
@@ -54,11 +54,5 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         "audit_trail.object_lock",
         trail.object_lock,
         "COMPLIANCE, GOVERNANCE or None",
-    )
-    p.check(
-        trail.log_group_retention_days in LOG_RETENTION_DAYS,
-        "audit_trail.log_group_retention_days",
-        trail.log_group_retention_days,
-        "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
     )
     check_role_arns(p, "audit_trail.reader_arns", trail.reader_arns)

@@ -55,6 +55,7 @@ def physical_names(cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> lis
         (f"data-audit-archive-{env}-replication", ROLE),
         (f"cdk-deploy-{env}", ROLE),
         *((f"data-tamper-alerts-{env}-{region}", ROLE) for region in regions),  # and its managed policy (128 allowed)
+        (f"data-denied-calls-{env}", QUEUE),
         *((f"data-tables-{env}{o}", VAULT) for o in offsite),
         (f"personalpod-{env}", DB_IDENTIFIER),
         (f"personalpod-{env}-writer", DB_IDENTIFIER),

@@ -20,9 +20,9 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
     for name in ("read_million", "write_million", "table_gb", "expired_million", "database_gb"):
         value = getattr(w, name)
         p.check(number(value) and value >= 0, f"workload.{name}", value, "a number >= 0")
-    for name in ("item_kb", "trail_event_kb"):
-        value = getattr(w, name)
-        p.check(number(value) and 0 < value <= 400, f"workload.{name}", value, "a number of KB > 0 and <= 400 (DynamoDB's item limit)")
+    p.check(
+        number(w.item_kb) and 0 < w.item_kb <= 400, "workload.item_kb", w.item_kb, "a number of KB > 0 and <= 400 (DynamoDB's item limit)"
+    )
     acu = w.database_average_acu
     db = cfg.database
     if acu is not None:

@@ -547,6 +547,19 @@ def test_no_trail_or_one_stopped_or_reads_only_fails_naming_each(aws_at):
     assert f"{stopped} (not logging)" in line.seen and f"{reads} (no management write events)" in line.seen, line
 
 
+def test_this_apps_trail_without_management_events_needs_another_trail_that_logs_them(aws_at):
+    """Its data events feed the break-glass and denied-call rules, which exist anyway; the
+    tamper rules need management events from some trail of the account."""
+    region = "ca-central-1"
+    aws = aws_at(region)
+    cfg = ready(region, audit_trail=dataclasses.replace(PROD.audit_trail, management_events=False))
+    line = one(resources.management_events(context(aws, cfg)))
+    assert line.status == "FAIL" and line.seen == f"no trail logs management write events in {region}", line
+    name = organization_trail(aws, region, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    line = one(resources.management_events(context(aws, cfg)))
+    assert line.status == "PASS" and f"trail {name} logs management write events in {region}" in line.seen, line
+
+
 @pytest.mark.parametrize(
     "selectors, logs",
     [

@@ -177,13 +177,6 @@ def _trail(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) ->
         stream_events = streams * STREAM_POLLS_PER_MONTH / 1e6  # millions
         if stream_events:
             estimate.add("variable", "CloudTrail data events (archive stream reads)", stream_events * 10, "cloudtrail.data_event")
-        if p.get("CloudWatchLogsLogGroupArn"):
-            estimate.add(
-                "variable",
-                "CloudTrail events into CloudWatch Logs",
-                (events + stream_events) * 1e6 * workload.trail_event_kb / KB_PER_GB,
-                "cloudwatch.logs.ingest",
-            )
 
 
 def _buckets(stacks: list[Stack]) -> dict[str, dict]:

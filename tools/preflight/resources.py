@@ -100,15 +100,13 @@ def management_events(ctx: Context) -> Iterator[Line]:
     """The tamper alerts (constructs_lib/tamper.py) see a call only if a trail logs management
     write events in the rules' region: this app's own trail, or the organization's."""
     trail = ctx.cfg.audit_trail
-    if trail.mode == "create":
-        if trail.management_events:
-            yield passed("management events", "this app's trail logs them in every region (audit_trail.management_events)")
-        else:
-            yield passed("management events", "no tamper alerts here (audit_trail.management_events off): nothing needs them")
+    if trail.mode == "create" and trail.management_events:
+        yield passed("management events", "this app's trail logs them in every region (audit_trail.management_events)")
         return
-    if trail.mode != "organization":
+    if trail.mode == "off":
         yield passed("management events", "no tamper alerts here (audit_trail.mode off): nothing needs them")
         return
+    # The organization's trail, or (management_events off) another trail of the account.
     yield attempt("management events", "cloudtrail:DescribeTrails", partial(_management_events, ctx))
 
 
@@ -129,8 +127,8 @@ def _management_events(ctx: Context) -> Line:
     return failed(
         "management events",
         f"no trail logs management write events in {region}" + (f": {', '.join(others)}" if others else ""),
-        "have the organization trail log management events (read and write, or write-only) in every region, "
-        f"or set audit_trail.mode = 'create' with management_events = True in {WHERE}",
+        "have the organization's (or the account's) trail log management events (read and write, or write-only) "
+        f"in every region, or set audit_trail.mode = 'create' with management_events = True in {WHERE}",
     )
 
 
