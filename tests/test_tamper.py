@@ -348,3 +348,38 @@ def test_the_trail_keeps_no_cloudwatch_logs_copy(synthesized):
             assert "CloudWatchLogsLogGroupArn" not in trail["Properties"], env
         assert not resources(template, "AWS::Logs::MetricFilter"), env
     assert trails
+
+
+def test_the_auditors_may_read_the_denied_calls_and_an_organization_trail_gets_the_rules_too():
+    """Who was denied what is evidence: `audit_trail.reader_arns` may decrypt the queue, through
+    SQS only. An organization trail feeds the same rules (nothing of the trail is created)."""
+    from dataclasses import replace
+
+    from stacks.platform import PlatformStack
+    from tests.support import new_app
+
+    staging = config.ENVIRONMENTS["staging"]
+    auditor = f"arn:aws:iam::{staging.account}:role/Auditor"
+    organization = replace(
+        staging,
+        audit_trail=replace(
+            staging.audit_trail,
+            mode="organization",
+            organization_trail_arn=f"arn:aws:cloudtrail:us-east-1:{staging.account}:trail/org",
+            reader_arns=(auditor,),
+        ),
+    )
+    app = new_app()
+    stack = PlatformStack(
+        app, "Platform", config=organization, any_provisioned=False, env={"account": staging.account, "region": staging.region}
+    )
+    template = app.synth().get_stack_artifact(stack.artifact_id).template
+    assert not resources(template, "AWS::CloudTrail::Trail")
+    rule_ids = [lid for lid in resources(template, "AWS::Events::Rule") if lid.startswith("TamperAlerts")]
+    assert len(rule_ids) == len(TAMPER_WATCH) + 2 and any(lid.startswith("TamperAlertsDeniedDataCalls") for lid in rule_ids)
+    (readers,) = [
+        s for s in template["Resources"]["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "DeniedCallsReadersDecrypt"
+    ]
+    assert readers["Action"] == "kms:Decrypt"
+    assert readers["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [auditor]
+    assert readers["Condition"]["StringEquals"]["kms:ViaService"] == [f"sqs.{staging.region}.amazonaws.com"]
