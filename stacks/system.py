@@ -129,7 +129,8 @@ class SystemStack(Stack):
             migration_principal_arns=config.access.migration_principal_arns if system.migration_role else None,
             tenant_isolation=system.tenant_isolation,
             key=self.key,
-            app_parameter_arns=[naming.parameter_arn(config, name) for name in parameters.values()],
+            # By their common path: the policy does not grow with each table.
+            app_parameter_arns=[naming.parameter_arn(config, config.table_parameter_name(system.key, "*"))],
         )
         self._publish_tables(config, system, parameters, rules)
         # On-call's first page for the system: every table, and its archive where it has one.
@@ -152,7 +153,7 @@ class SystemStack(Stack):
     def _publish_tables(self, config: EnvironmentConfig, system: SystemSpec, parameters: dict[str, str], rules: dict) -> None:
         """One SSM parameter per table: what the app needs to use it (its name, its indexes, the
         TTL attribute and the days to write into it), so nobody keeps a second list. The app
-        role may read exactly these."""
+        role may read these, by their path (/data/ENV/SYSTEM/tables/*), which holds only them."""
         for spec in system.tables:
             rule = rules.get(spec.id)
             value = {

@@ -38,8 +38,9 @@ def test_every_table_publishes_its_name_indexes_and_retention_and_the_app_may_re
         (read,) = [
             st for st in app["Properties"]["PolicyDocument"]["Statement"] if st["Action"] == ["ssm:GetParameter", "ssm:GetParameters"]
         ]
-        resources = read["Resource"] if isinstance(read["Resource"], list) else [read["Resource"]]
-        assert sorted(resources) == sorted(f"arn:aws:ssm:us-east-1:{stack.account}:parameter{name}" for name in parameters)
+        # Its own tables' parameters, by their path: nothing else is published under it.
+        assert read["Resource"] == f"arn:aws:ssm:us-east-1:{stack.account}:parameter/data/{env}/{system.key}/tables/*"
+        assert all(name.startswith(f"/data/{env}/{system.key}/tables/") for name in parameters)
     assert seen == table_count() > 0, "every table of the catalogue, once (config/catalogue.py)"
 
 

@@ -119,6 +119,10 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
     # Log groups kept less than a year by config: the database's outside prod.
     if env != "prod":
         expected |= {(f"personalpod-database/{group}/Resource", RETENTION) for group in ("Database/PostgresqlLogs", "Network/FlowLogs")}
+    # The app roles read their system's table parameters by path (the policy stays small).
+    for system in SYSTEMS:
+        parameters = f"arn:aws:ssm:us-east-1:{ACCOUNTS[env]}:parameter/data/{env}/{system.key}/tables/*"
+        expected.add((f"{system.key}/Access/AppPolicy/Resource", f"AwsSolutions-IAM5[Resource::{parameters}]"))
     # Firehose writes under one table's prefix each: the object wildcard is that prefix only.
     for table in ("AuditLogs", "Locations", "UserProfiles", "Users"):
         bucket = f"data-{'audit-' if table == 'AuditLogs' else ''}archive-{env}-{ACCOUNTS[env]}-us-east-1"

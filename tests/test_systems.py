@@ -287,8 +287,13 @@ def test_role_policies_are_least_privilege(synthesized, system, env):
             assert "dynamodb:Scan" not in actions
             for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
                 assert resource != "*", statement
-                if isinstance(resource, str) and resource.split(":parameter", 1)[-1] in parameter_names:
-                    continue  # one of this stack's own SSM parameters, by its literal ARN
+                if isinstance(resource, str) and ":parameter/" in resource:
+                    # This stack's own SSM parameters, by their path: it matches them all, and nothing else.
+                    path = resource.split(":parameter", 1)[1]
+                    assert path.endswith("/*") and path.count("*") == 1, resource
+                    matched = {n for n in parameter_names if n.startswith(path[:-1])}
+                    assert matched == parameter_names and path == f"/data/{env}/{system}/tables/*", resource
+                    continue
                 # Every resource is one of this stack's own tables, indexes, keys or roles.
                 refs = {r for r in json.dumps(resource).replace('"', " ").split() if r[:1].isupper()}
                 assert refs & (own | {logical_id_of_role(template, n) for n in roles(template)}), resource
