@@ -10,19 +10,37 @@ replaces the table (the deploy guard and the pin tests stop both).
 
 from __future__ import annotations
 
-from constructs_lib.specs import IndexSpec, Key, KeyType, LeadingKeys, SystemSpec, TableClass, TableSpec
+from constructs_lib.specs import Holding, IndexSpec, InsightsMode, Key, KeyType, LeadingKeys, SystemSpec, TableClass, TableSpec
 
 S: KeyType = "S"
 N: KeyType = "N"
 TTL = "expiresAt"  # epoch seconds (Number); DynamoDB deletes the item within days after it
 
+# What each table holds (constructs_lib/specs.py, Holding). A table marked as holding none of
+# them has its reason in docs/data-model/decisions/<system>.md ("What the tables hold").
+PHI: tuple[Holding, ...] = ("phi",)
+NOTHING: tuple[Holding, ...] = ()
+# Contributor Insights: the hot tables' most; sensitive keys get THROTTLED_KEYS at most.
+ACCESSED: InsightsMode = "ACCESSED_AND_THROTTLED_KEYS"
+THROTTLED: InsightsMode = "THROTTLED_KEYS"
 
-def _gsi(pk: str, sk: str | None, serves: str, *, pk_type: KeyType = S, sk_type: KeyType = S, name: str | None = None) -> IndexSpec:
+
+def _gsi(
+    pk: str,
+    sk: str | None,
+    serves: str,
+    *,
+    pk_type: KeyType = S,
+    sk_type: KeyType = S,
+    name: str | None = None,
+    holds: tuple[Holding, ...] = (),
+) -> IndexSpec:
     return IndexSpec(
         name=name or (f"{pk}-{sk}-index" if sk else f"{pk}-index"),
         partition_key=Key(pk, pk_type),
         sort_key=Key(sk, sk_type) if sk else None,
         serves=serves,
+        holds=holds,
     )
 
 
@@ -35,6 +53,7 @@ THERAPEUTIC_WAVE = SystemSpec(
     tables=(
         TableSpec(
             id="Users",
+            holds=PHI,
             name="therapeutic-wave-users-{env}",
             partition_key=Key("userId"),
             indexes=(
@@ -50,7 +69,8 @@ THERAPEUTIC_WAVE = SystemSpec(
         ),
         TableSpec(
             id="Sessions",
-            hot=True,
+            holds=("phi", "secret-keys"),
+            insights=THROTTLED,
             name="therapeutic-wave-sessions-{env}",
             partition_key=Key("sessionId"),
             indexes=(_gsi("userId", "startTime", "a user's sessions, newest first or in a time range"),),
@@ -60,6 +80,7 @@ THERAPEUTIC_WAVE = SystemSpec(
         ),
         TableSpec(
             id="Progress",
+            holds=PHI,
             name="therapeutic-wave-progress-{env}",
             partition_key=Key("progressId"),
             indexes=(_gsi("userId", "weekStartDate", "a user's weekly progress, by week or week range"),),
@@ -69,6 +90,7 @@ THERAPEUTIC_WAVE = SystemSpec(
         ),
         TableSpec(
             id="Settings",
+            holds=PHI,
             name="therapeutic-wave-settings-{env}",
             partition_key=Key("settingsId"),
             ttl_attribute=TTL,
@@ -89,12 +111,14 @@ def _daylight(
     indexes: tuple[IndexSpec, ...] = (),
     ttl: bool,
     description: str,
-    hot: bool = False,
+    holds: tuple[Holding, ...],
+    insights: InsightsMode | None = None,
     table_class: TableClass = "STANDARD",
 ) -> TableSpec:
     # Daylight keeps the seed's table names verbatim after a per-environment prefix.
     return TableSpec(
-        hot=hot,
+        holds=holds,
+        insights=insights,
         table_class=table_class,
         id=table_id,
         name=f"daylight-{{env}}-{seed_name}",
@@ -121,6 +145,7 @@ DAYLIGHT = SystemSpec(
             "userService.getUserById",
             indexes=(_gsi("email", None, "userService.getUserByEmail"),),
             ttl=True,
+            holds=PHI,
             description="User accounts (cold, 2555 days). expiresAt is set only when an account is closed; the expired item is archived.",
         ),
         _daylight(
@@ -129,6 +154,7 @@ DAYLIGHT = SystemSpec(
             Key("userId"),
             "get/update a user's extended profile",
             ttl=True,
+            holds=PHI,
             description="Extended profiles (cold, 2555 days); expiresAt set on account closure; archived.",
         ),
         _daylight(
@@ -138,8 +164,9 @@ DAYLIGHT = SystemSpec(
             "get an active session by id",
             indexes=(_gsi("userId", "createdAt", "a user's active sessions (sign out everywhere)"),),
             ttl=True,
+            holds=("secret-keys",),
             description="Active user sessions (hot, 30 days).",
-            hot=True,
+            insights=THROTTLED,
         ),
         _daylight(
             "Plans",
@@ -148,6 +175,7 @@ DAYLIGHT = SystemSpec(
             "planningService.getUserPlans (Query by userId); updatePlan(planId, userId) (GetItem/UpdateItem)",
             sk=Key("planId"),
             ttl=True,
+            holds=PHI,
             description="User planning data (warm, 365 days).",
         ),
         _daylight(
@@ -157,6 +185,7 @@ DAYLIGHT = SystemSpec(
             "get a location by id",
             indexes=(_gsi("geohash", "locationId", "locations near a point: Query by geohash prefix cell"),),
             ttl=True,
+            holds=PHI,
             description="Location information (cold, 1095 days); expiresAt set when a location is retired; archived.",
         ),
         _daylight(
@@ -166,6 +195,7 @@ DAYLIGHT = SystemSpec(
             "getUserLocationHistory(userId, limit) newest first; getLocationHistoryByDateRange(userId, start, end) as BETWEEN on recordedAt",
             sk=Key("recordedAt"),
             ttl=True,
+            holds=PHI,
             description="Historical location data (hot, 90 days). recordedAt is ISO-8601 with a unique suffix.",
         ),
         # Caches
@@ -175,6 +205,7 @@ DAYLIGHT = SystemSpec(
             Key("locationKey"),
             "cacheService.get/setWeatherCache(locationKey)",
             ttl=True,
+            holds=NOTHING,
             description="Weather data (hot, 7 days; the app's ttlMinutes sets expiresAt).",
         ),
         _daylight(
@@ -183,6 +214,7 @@ DAYLIGHT = SystemSpec(
             Key("routeKey"),
             "cacheService.get/setTrafficCache(routeKey)",
             ttl=True,
+            holds=NOTHING,
             description="Traffic information (hot, 30 days).",
         ),
         _daylight(
@@ -192,6 +224,7 @@ DAYLIGHT = SystemSpec(
             "events near a location, by start time range (eventKey = startsAt#eventId)",
             sk=Key("eventKey"),
             ttl=True,
+            holds=NOTHING,
             description="Event data (hot, 14 days).",
         ),
         # Analytics
@@ -203,6 +236,7 @@ DAYLIGHT = SystemSpec(
             sk=Key("occurredAt"),
             indexes=(_gsi("eventDate", "occurredAt", "analyticsService.getDailyAnalytics(date)"),),
             ttl=True,
+            holds=PHI,
             description="User activity tracking (warm, 365 days).",
         ),
         _daylight(
@@ -212,6 +246,7 @@ DAYLIGHT = SystemSpec(
             "one metric's samples over a time range",
             sk=Key("timestamp"),
             ttl=True,
+            holds=NOTHING,
             description="System performance data (hot, 30 days).",
         ),
         _daylight(
@@ -221,6 +256,7 @@ DAYLIGHT = SystemSpec(
             "a component's errors over a time range",
             sk=Key("occurredAt"),
             ttl=True,
+            holds=PHI,
             description="Error tracking (warm, 90 days).",
         ),
         # Security
@@ -231,8 +267,9 @@ DAYLIGHT = SystemSpec(
             "validate an authentication session",
             indexes=(_gsi("userId", "createdAt", "a user's authentication sessions (revoke all)"),),
             ttl=True,
+            holds=("secret-keys",),
             description="Authentication sessions; not in the seed's retention table: hot, 30 days (decision).",
-            hot=True,
+            insights=THROTTLED,
         ),
         _daylight(
             "AuditLogs",
@@ -242,12 +279,19 @@ DAYLIGHT = SystemSpec(
             sk=Key("occurredAt"),
             indexes=(_gsi("resourceId", "occurredAt", "who touched a resource, over a time range"),),
             ttl=True,
+            holds=("audit",),
             description="Security audit trail (cold, 2555 days): items leave the table after 365 days into the archive.",
             # Seven years of evidence, read only in audits: storage is its cost (decisions/daylight.md).
             table_class="STANDARD_INFREQUENT_ACCESS",
         ),
         _daylight(
-            "Roles", "roles", Key("roleId"), "get a role and its permission ids", ttl=False, description="User roles; kept until deleted."
+            "Roles",
+            "roles",
+            Key("roleId"),
+            "get a role and its permission ids",
+            ttl=False,
+            holds=NOTHING,
+            description="User roles; kept until deleted.",
         ),
         _daylight(
             "Permissions",
@@ -255,6 +299,7 @@ DAYLIGHT = SystemSpec(
             Key("permissionId"),
             "get a permission definition",
             ttl=False,
+            holds=NOTHING,
             description="Permission definitions; kept until deleted.",
         ),
         # API management
@@ -265,6 +310,7 @@ DAYLIGHT = SystemSpec(
             "authenticate a request by the hash of its API key",
             indexes=(_gsi("ownerId", "createdAt", "an owner's API keys"),),
             ttl=False,
+            holds=("secret-keys",),
             description="API keys (stored hashed); revoked explicitly, not expired.",
         ),
         _daylight(
@@ -274,6 +320,7 @@ DAYLIGHT = SystemSpec(
             "one key's usage over a time range",
             sk=Key("timestamp"),
             ttl=True,
+            holds=NOTHING,
             description="API usage tracking (warm, 365 days).",
         ),
         _daylight(
@@ -282,8 +329,9 @@ DAYLIGHT = SystemSpec(
             Key("bucketKey"),
             "read/increment one rate-limit window (bucketKey = key#window)",
             ttl=True,
+            holds=NOTHING,
             description="Rate-limit counters; not in the seed's retention table: hot, 1 day (decision).",
-            hot=True,
+            insights=ACCESSED,
         ),
     ),
 )
@@ -299,7 +347,8 @@ MADMALL = SystemSpec(
     tables=(
         TableSpec(
             id="Main",
-            hot=True,
+            holds=PHI,
+            insights=ACCESSED,
             name="madmall-{env}-main",
             partition_key=Key("PK"),
             sort_key=Key("SK"),
@@ -328,19 +377,35 @@ FUSION_HEALTH = SystemSpec(
     tables=(
         TableSpec(
             id="Entries",
-            hot=True,
+            holds=PHI,
+            # Its indexes are keyed by health values: their accessed keys are PHI.
+            insights=THROTTLED,
             name="fusion-health-entries-{env}",
             partition_key=Key("date"),
             sort_key=Key("timestamp"),
             indexes=(
-                _gsi("medication_taken", "date", "all entries with a medication, optionally in a date range", name="medication-index"),
-                _gsi("max_pain_level", "date", "entries by pain severity, optionally in a date range", pk_type=N, name="pain-level-index"),
+                _gsi(
+                    "medication_taken",
+                    "date",
+                    "all entries with a medication, optionally in a date range",
+                    name="medication-index",
+                    holds=("phi-keys",),
+                ),
+                _gsi(
+                    "max_pain_level",
+                    "date",
+                    "entries by pain severity, optionally in a date range",
+                    pk_type=N,
+                    name="pain-level-index",
+                    holds=("phi-keys",),
+                ),
             ),
             serves="all entries of a date (MMDD); a date's entries in a time range (HHMM)",
             description="Health entries imported from entries.json; medication_taken and max_pain_level are derived on import. Medical records: no TTL.",
         ),
         TableSpec(
             id="DailySummaries",
+            holds=PHI,
             name="fusion-daily-summaries-{env}",
             partition_key=Key("date"),
             serves="a date's aggregated summary",
@@ -363,7 +428,8 @@ PERSONALPOD = SystemSpec(
     tables=(
         TableSpec(
             id="Cache",
-            hot=True,
+            holds=PHI,
+            insights=ACCESSED,
             name="personalpod-{env}-cache",
             partition_key=Key("userId"),
             sort_key=Key("cacheKey"),
@@ -373,7 +439,8 @@ PERSONALPOD = SystemSpec(
         ),
         TableSpec(
             id="Sessions",
-            hot=True,
+            holds=("phi", "secret-keys"),
+            insights=THROTTLED,
             name="personalpod-{env}-sessions",
             partition_key=Key("userId"),
             sort_key=Key("sessionId"),
@@ -383,6 +450,7 @@ PERSONALPOD = SystemSpec(
         ),
         TableSpec(
             id="ShareTokens",
+            holds=("secret-keys",),
             name="personalpod-{env}-share-tokens",
             partition_key=Key("token"),
             indexes=(_gsi("ownerId", "expiresAt", "an owner's share links, soonest expiry first", sk_type=N),),
@@ -392,6 +460,7 @@ PERSONALPOD = SystemSpec(
         ),
         TableSpec(
             id="Activity",
+            holds=PHI,
             name="personalpod-{env}-activity",
             partition_key=Key("userId"),
             sort_key=Key("activityKey"),

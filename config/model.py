@@ -266,7 +266,8 @@ class EnvironmentConfig:
     backup: BackupConfig = BackupConfig()
     audit_trail: AuditTrailConfig = AuditTrailConfig()
     offsite: OffsiteConfig = OffsiteConfig()
-    # Contributor Insights on the catalogue's hot tables (TableSpec.hot): "off", or the mode:
+    # Contributor Insights on the catalogue's hot tables, at most this (TableSpec.insights is each
+    # table's own most): "off", or the mode:
     # THROTTLED_KEYS (only throttled requests, cheap) or ACCESSED_AND_THROTTLED_KEYS (every key).
     contributor_insights: Literal["off", "THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS"] = "off"
     tags: Mapping[str, str] = field(default_factory=dict)

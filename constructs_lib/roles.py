@@ -19,7 +19,8 @@ class DataAccessRoles(Construct):
     """The roles a system's data is reached through, each scoped to its tables, indexes and key.
 
     - app: the application's read-write role, assumed by its compute service;
-    - readonly: analytics and support, assumed by the configured roles; no writes;
+    - readonly: analytics and support, assumed by the configured roles; no writes, and nothing
+      of a table whose keys are bearer secrets (sessions, tokens): reading one is access;
     - migration (optional): bulk loads and data fixes, assumed by the configured roles;
     - tenant (optional): a user's own partitions only (`dynamodb:LeadingKeys`), assumed by the
       app role with the user's id as a session tag, so a bug in one request cannot read
@@ -53,7 +54,7 @@ class DataAccessRoles(Construct):
             f"{name_prefix}-readonly",
             _arns(readonly_principal_arns),
             "Read-only access for analytics and support",
-            [g for t in tables for g in t.read_grants()],
+            [g for t in tables if "secret-keys" not in t.spec.all_holdings for g in t.read_grants()],
         )
 
         self.migration = None

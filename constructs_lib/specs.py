@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 KeyType = Literal["S", "N", "B"]
+# What a table's items or keys hold: the controls that depend on it read this one field
+# (docs/security.md, "What a table holds"). "phi": items hold protected health information;
+# "phi-keys": a key of the table or an index is itself a health value (a medication, a pain
+# level); "secret-keys": a key is a bearer secret (a session id, a token): knowing it is access;
+# "audit": audit evidence, insert-only. An empty tuple says it holds none of these: a reviewed
+# decision with its reason in docs/data-model/decisions.md.
+Holding = Literal["phi", "phi-keys", "secret-keys", "audit"]
+HOLDINGS: tuple[Holding, ...] = ("phi", "phi-keys", "secret-keys", "audit")
+# Keys whose values must not appear in metrics (Contributor Insights' top keys) or reach analysts.
+SENSITIVE_KEYS: frozenset[str] = frozenset({"phi-keys", "secret-keys"})
+InsightsMode = Literal["THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS"]
+INSIGHTS_MODES: tuple[InsightsMode, ...] = ("THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS")  # narrowest first
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
 TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
 
@@ -30,6 +42,8 @@ class IndexSpec:
     include: tuple[str, ...] = ()
     # The access pattern this index exists for; it goes into the data-model docs.
     serves: str
+    # What this index's keys add to the table's holdings (e.g. "phi-keys": keyed by a medication).
+    holds: tuple[Holding, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,12 +79,16 @@ class TableSpec:
     ttl_attribute: str | None = None
     # What the base table's key serves; it goes into the data-model docs.
     serves: str
+    # What its items and keys hold (Holding): no default, so a new table says.
+    holds: tuple[Holding, ...]
     description: str = ""
     local_indexes: tuple[LocalIndexSpec, ...] = ()
     # Standard-IA for storage-heavy, rarely read tables: storage 60% cheaper, requests dearer.
     table_class: TableClass = "STANDARD"
-    # A hot table (the busiest keys matter): Contributor Insights where config turns it on.
-    hot: bool = False
+    # A hot table (the busiest keys matter): the most Contributor Insights it gets, where the
+    # environment's contributor_insights allows it. Tables or indexes with sensitive keys get
+    # THROTTLED_KEYS at most: an accessed-keys report lists the keys (validation refuses more).
+    insights: InsightsMode | None = None
     warm_throughput: WarmThroughput | None = None
     # This table's own alarm thresholds over the environment's, by the catalogue's threshold
     # names (config/alarms.py), e.g. {"latency_ms": 500} for a table whose queries are slow by design.
@@ -79,6 +97,16 @@ class TableSpec:
     @property
     def logical_id(self) -> str:
         return f"Table{self.id}"
+
+    @property
+    def all_holdings(self) -> frozenset[str]:
+        """What the table and every index hold."""
+        return frozenset(self.holds).union(*(index.holds for index in self.indexes))
+
+    @property
+    def sensitive_keys(self) -> frozenset[str]:
+        """The holdings that make its keys (or an index's) sensitive."""
+        return self.all_holdings & SENSITIVE_KEYS
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ from constructs_lib.kms import via
 from constructs_lib.monitoring import Alarms, table_targets
 from constructs_lib.nag import acknowledge
 from constructs_lib.props import AlarmKind, AlarmSettings, Governance, Replica, TableBilling
-from constructs_lib.specs import Key, TableSpec
+from constructs_lib.specs import INSIGHTS_MODES, Key, TableSpec
 
 # Least privilege: no Scan (every access pattern is a key or index lookup), no wildcards.
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
@@ -31,6 +31,10 @@ WRITE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 )
+# Audit evidence is insert-only for every role but break-glass: no update, no delete, and no
+# BatchWriteItem (its DeleteRequest deletes). PutItem can still overwrite an item with the
+# same key: the app writes with attribute_not_exists on the key (docs/security.md).
+INSERT_ONLY_ACTIONS = ("dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
 # A customer-managed key is used by DynamoDB on the caller's behalf.
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
@@ -220,9 +224,9 @@ class DataTable(Construct):
             or None,
             table_class=dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS if spec.table_class == "STANDARD_INFREQUENT_ACCESS" else None,
             contributor_insights_specification=dynamodb.ContributorInsightsSpecification(
-                enabled=True, mode=dynamodb.ContributorInsightsMode[settings.contributor_insights]
+                enabled=True, mode=dynamodb.ContributorInsightsMode[insights]
             )
-            if spec.hot and settings.contributor_insights
+            if (insights := insights_mode(spec.insights, settings.contributor_insights))
             else None,
             warm_throughput=dynamodb.WarmThroughput(
                 read_units_per_second=spec.warm_throughput.read_units_per_second,
@@ -304,7 +308,8 @@ class DataTable(Construct):
 
     def write_grants(self, *, leading_keys: Sequence[str] = ()) -> list[Grant]:
         # Writes go to the base table only; DynamoDB maintains the indexes.
-        return self._grants(WRITE_ACTIONS, KMS_WRITE_ACTIONS, [], leading_keys)
+        actions = INSERT_ONLY_ACTIONS if "audit" in self.spec.holds else WRITE_ACTIONS
+        return self._grants(actions, KMS_WRITE_ACTIONS, [], leading_keys)
 
     def read_write_grants(self, *, indexes: Sequence[str] | None = None, leading_keys: Sequence[str] = ()) -> list[Grant]:
         return self.read_grants(indexes=indexes, leading_keys=leading_keys) + self.write_grants(leading_keys=leading_keys)
@@ -319,6 +324,13 @@ class DataTable(Construct):
             Grant(tuple(actions), (self._arn, *self.index_arns(indexes)), conditions),
             Grant(tuple(kms_actions), (self._key_arn,), {"StringEquals": {"kms:ViaService": self._kms_via}}),
         ]
+
+
+def insights_mode(table: str | None, environment: str | None) -> str | None:
+    """The narrower of the table's Contributor Insights (the catalogue's) and the environment's."""
+    if table is None or environment is None:
+        return None
+    return min(table, environment, key=INSIGHTS_MODES.index)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ NOTIFICATIONS = TableSpec(
     indexes=(IndexSpec(name="unread-index", partition_key=Key("userId"), sort_key=Key("readAt"), serves="a user's unread notifications"),),
     ttl_attribute="expiresAt",
     serves="a user's notifications, newest first",
+    holds=("phi",),
 )
 NEW_KIND = AlarmKind(
     id="ConditionalCheckFailures",

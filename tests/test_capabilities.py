@@ -12,7 +12,7 @@ import config
 from config import ENVIRONMENTS
 from config.catalogue import SYSTEMS
 from config.rules.catalogue import catalogue_problems
-from constructs_lib.specs import Key, LocalIndexSpec, TableSpec, WarmThroughput
+from constructs_lib.specs import IndexSpec, Key, LocalIndexSpec, TableSpec, WarmThroughput
 from tests.expected import ENVS
 from tests.test_config import assert_rejected
 from tests.test_constructs import build_table
@@ -28,6 +28,12 @@ def home(stack, lid: str) -> tuple[dict, dict]:
     return props, replica
 
 
+# Hot tables whose keys (or an index's) are bearer secrets or health values: an accessed-keys
+# report would list them, so they get THROTTLED_KEYS at most (issue 26).
+SENSITIVE_HOT = {("daylight", "UserSessions"), ("daylight", "AuthSessions"), ("therapeutic-wave", "Sessions"),
+                 ("fusion-health", "Entries"), ("personalpod", "Sessions")}  # fmt: skip
+
+
 @pytest.mark.parametrize("env, mode", [("dev", None), ("staging", "THROTTLED_KEYS"), ("prod", "ACCESSED_AND_THROTTLED_KEYS")])
 def test_contributor_insights_on_the_hot_tables_where_config_has_it(synthesized, env, mode):
     seen = 0
@@ -35,10 +41,33 @@ def test_contributor_insights_on_the_hot_tables_where_config_has_it(synthesized,
         stack = synthesized[f"{system.key}-{env}"]
         for spec in system.tables:
             _, replica = home(stack, spec.logical_id)
-            expected = {"Enabled": True, "Mode": mode} if mode and (system.key, spec.id) in HOT else None
+            hot = (system.key, spec.id) in HOT
+            narrowed = "THROTTLED_KEYS" if (system.key, spec.id) in SENSITIVE_HOT else mode
+            expected = {"Enabled": True, "Mode": narrowed} if mode and hot else None
             assert replica.get("ContributorInsightsSpecification") == expected, (system.key, spec.id)
-            seen += (system.key, spec.id) in HOT
-    assert seen == len(HOT) == 8
+            # Each index's rule has the table's mode: a GSI keyed by a health value is as sensitive.
+            for index in replica.get("GlobalSecondaryIndexes", []):
+                assert index.get("ContributorInsightsSpecification") == expected, (system.key, spec.id, index["IndexName"])
+            seen += hot
+    assert seen == len(HOT) == 8 and SENSITIVE_HOT < HOT
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_sensitive_key_reaches_an_accessed_keys_report(synthesized, env):
+    """Whatever config says, a table or index whose keys are secrets or health values never has
+    ACCESSED_AND_THROTTLED_KEYS: anyone with cloudwatch:GetInsightRuleReport would read them."""
+    sensitive = 0
+    for system in SYSTEMS:
+        stack = synthesized[f"{system.key}-{env}"]
+        for spec in system.tables:
+            if not spec.sensitive_keys:
+                continue
+            sensitive += 1
+            _, replica = home(stack, spec.logical_id)
+            modes = [replica.get("ContributorInsightsSpecification", {}).get("Mode")]
+            modes += [i.get("ContributorInsightsSpecification", {}).get("Mode") for i in replica.get("GlobalSecondaryIndexes", [])]
+            assert "ACCESSED_AND_THROTTLED_KEYS" not in modes, (system.key, spec.id)
+    assert sensitive >= len(SENSITIVE_HOT)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -80,6 +109,7 @@ def test_warm_throughput_and_local_indexes_reach_the_table():
         ),
         warm_throughput=WarmThroughput(read_units_per_second=12000, write_units_per_second=4000),
         serves="a customer's orders",
+        holds=("phi",),
     )
     stack, _ = build_table(spec=spec)
     props = Template.from_stack(stack).find_resources("AWS::DynamoDB::GlobalTable")["TableOrders"]["Properties"]
@@ -95,7 +125,7 @@ def test_warm_throughput_and_local_indexes_reach_the_table():
 
 
 def table(**changes) -> TableSpec:
-    base = TableSpec(id="T", name="t-{env}", partition_key=Key("pk"), sort_key=Key("sk"), serves="x")
+    base = TableSpec(id="T", name="t-{env}", partition_key=Key("pk"), sort_key=Key("sk"), serves="x", holds=())
     return replace(base, **changes)
 
 
@@ -125,8 +155,39 @@ def table(**changes) -> TableSpec:
         ),
         (table(warm_throughput=WarmThroughput(read_units_per_second=0)), "catalogue s.T: warm_throughput.read_units_per_second = 0"),
         (table(table_class="GLACIER"), "catalogue s.T: table_class = 'GLACIER'; STANDARD or STANDARD_INFREQUENT_ACCESS"),
+        (
+            table(holds=("secret-keys",), insights="ACCESSED_AND_THROTTLED_KEYS"),
+            "catalogue s.T.insights = 'ACCESSED_AND_THROTTLED_KEYS' is not allowed: its keys hold secret-keys, which an "
+            "accessed-keys report would list; THROTTLED_KEYS at most",
+        ),
+        (
+            table(
+                holds=("phi",),
+                insights="ACCESSED_AND_THROTTLED_KEYS",
+                indexes=(IndexSpec(name="by-dose", partition_key=Key("dose"), serves="y", holds=("phi-keys",)),),
+            ),
+            "catalogue s.T.insights = 'ACCESSED_AND_THROTTLED_KEYS' is not allowed: its keys hold phi-keys",
+        ),
+        (table(insights="ALL"), "catalogue s.T.insights = 'ALL' is not allowed: None, THROTTLED_KEYS or ACCESSED_AND_THROTTLED_KEYS"),
+        (
+            table(holds=("pii",)),
+            "catalogue s.T.holds = ('pii',) is not allowed: a tuple of phi, phi-keys, secret-keys, audit (or () for none)",
+        ),
+        (table(holds="phi"), "catalogue s.T.holds = 'phi' is not allowed: a tuple of"),
     ],
-    ids=["lsi without sort key", "six lsis", "lsi on own sort key", "duplicate lsi", "warm zero", "class"],
+    ids=[
+        "lsi without sort key",
+        "six lsis",
+        "lsi on own sort key",
+        "duplicate lsi",
+        "warm zero",
+        "class",
+        "accessed keys of a secret-keyed table",
+        "accessed keys of a phi-keyed index",
+        "unknown insights mode",
+        "unknown holding",
+        "holds not a tuple",
+    ],
 )
 def test_catalogue_capability_mistakes_are_named(spec, message):
     from constructs_lib.specs import SystemSpec

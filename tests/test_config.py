@@ -824,7 +824,7 @@ def _madmall_with(table, listed: tuple[str, ...]):
 
 
 NOTIFICATIONS = TableSpec(
-    id="Notifications", name="madmall-{env}-notifications", partition_key=Key("userId"), serves="a user's notifications"
+    id="Notifications", name="madmall-{env}-notifications", partition_key=Key("userId"), serves="a user's notifications", holds=("phi",)
 )
 
 
@@ -863,7 +863,7 @@ def test_a_bare_pattern_cannot_match_a_composed_key():
     from config.catalogue import PERSONALPOD
     from config.rules.catalogue import tenant_problems
 
-    composed = TableSpec(id="Feed", name="personalpod-{env}-feed", partition_key=Key("PK"), serves="x")
+    composed = TableSpec(id="Feed", name="personalpod-{env}-feed", partition_key=Key("PK"), serves="x", holds=())
     rule = replace(PERSONALPOD.tenant_isolation, tables=(*PERSONALPOD.tenant_isolation.tables, "Feed"))
     (line,) = tenant_problems(replace(PERSONALPOD, tables=(*PERSONALPOD.tables, composed), tenant_isolation=rule))
     assert "can never match Feed's partition key PK (S): PK holds composed values, so the pattern needs their prefix" in line

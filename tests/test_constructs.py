@@ -31,6 +31,7 @@ SPEC = TableSpec(
     ),
     ttl_attribute="expiresAt",
     serves="a customer's orders",
+    holds=("phi",),
 )
 ALARMS = AlarmSettings(
     thresholds=alarm_thresholds(throttle_events=3, system_errors=2, latency_ms=40, user_errors=1, replication_latency_ms=90_000),

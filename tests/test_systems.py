@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from tests.expected import ENVS, PRODUCTION
+from config.catalogue import SYSTEMS as CATALOGUE
+from tests.expected import ENVS, PRODUCTION, table_count
 from tests.support import resources
 
 H, R = "HASH", "RANGE"
@@ -314,6 +315,46 @@ def test_readonly_role_cannot_write(synthesized, system, env):
         "kms:Decrypt",
         "kms:DescribeKey",
     }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_readonly_role_reaches_no_table_keyed_by_secrets(synthesized, env):
+    """Analysts read PHI where their job needs it, never sessions or tokens: a session id or a
+    share token read is a way in (issue 26)."""
+    secret, reached = 0, 0
+    for system in CATALOGUE:
+        template = synthesized[f"{system.key}-{env}"].template
+        statements = statements_of(template, logical_id_of_role(template, f"{system.key}-{env}-readonly"))
+        text = json.dumps([s["Resource"] for s in statements])
+        for spec in system.tables:
+            if "secret-keys" in spec.all_holdings:
+                secret += 1
+                assert f'"{spec.logical_id}"' not in text, (system.key, spec.id)
+            else:
+                reached += 1
+                assert f'"{spec.logical_id}"' in text, (system.key, spec.id)
+    # Sessions (3 systems), auth sessions, API keys, share tokens; the rest stays readable.
+    assert secret == 6 and reached == table_count() - 6
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_audit_records_are_insert_only_for_every_role(synthesized, env):
+    """No role of the stacks may update or delete audit evidence (break-glass is outside them):
+    PutItem only, and the app writes with attribute_not_exists (docs/security.md)."""
+    audited = 0
+    for system in CATALOGUE:
+        template = synthesized[f"{system.key}-{env}"].template
+        for spec in system.tables:
+            if "audit" not in spec.holds:
+                continue
+            for name in roles(template):
+                for statement in statements_of(template, logical_id_of_role(template, name)):
+                    if f'"{spec.logical_id}"' not in json.dumps(statement["Resource"]):
+                        continue
+                    actions = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
+                    assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}, (name, statement)
+                    audited += "dynamodb:PutItem" in actions
+    assert audited == 2  # daylight's app and migration roles still append
 
 
 @pytest.mark.parametrize(

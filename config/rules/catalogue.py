@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from constructs_lib.specs import SystemSpec
+    from constructs_lib.specs import SystemSpec, TableSpec
 
 from config.rules.alarms import threshold_problems
+from constructs_lib.specs import HOLDINGS, INSIGHTS_MODES
 
 # DynamoDB's default quota of global secondary indexes per table, and its fixed limit of local ones.
 MAX_GSIS = 20
@@ -62,6 +63,24 @@ def tenant_problems(system: SystemSpec) -> list[str]:
     return lines
 
 
+def holding_problems(where: str, table: TableSpec) -> list[str]:
+    """What a table holds is one of the known holdings, and decides how much Contributor
+    Insights it may have: an accessed-keys report would put sensitive keys in front of anyone
+    with cloudwatch:GetInsightRuleReport."""
+    lines = []
+    for name, holds in (("holds", table.holds), *((f"indexes[{i.name!r}].holds", i.holds) for i in table.indexes)):
+        if not isinstance(holds, tuple) or any(h not in HOLDINGS for h in holds):
+            lines.append(f"catalogue {where}.{name} = {holds!r} is not allowed: a tuple of {', '.join(HOLDINGS)} (or () for none)")
+    if table.insights is not None and table.insights not in INSIGHTS_MODES:
+        lines.append(f"catalogue {where}.insights = {table.insights!r} is not allowed: None, {' or '.join(INSIGHTS_MODES)}")
+    elif table.insights == "ACCESSED_AND_THROTTLED_KEYS" and table.sensitive_keys:
+        lines.append(
+            f"catalogue {where}.insights = 'ACCESSED_AND_THROTTLED_KEYS' is not allowed: its keys hold "
+            f"{', '.join(sorted(table.sensitive_keys))}, which an accessed-keys report would list; THROTTLED_KEYS at most"
+        )
+    return lines
+
+
 def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
     """Mistakes in the table catalogue that CDK or CloudFormation would only report as a
     traceback or a failed deployment: one line each, naming system, table and index."""
@@ -93,6 +112,7 @@ def catalogue_problems(systems: Sequence[SystemSpec]) -> list[str]:
                     lines.append(
                         f"catalogue {where}: local index {local.name!r} sorts on the table's own sort key; query the table instead"
                     )
+            lines += holding_problems(where, table)
             warm = table.warm_throughput
             if warm is not None:
                 for unit in ("read_units_per_second", "write_units_per_second"):

@@ -74,6 +74,7 @@ def synthetic_system(tables: int):
             ),
             ttl_attribute="expiresAt",
             serves="bench: item by id",
+            holds=(),
         )
         for i in range(tables)
     )

@@ -77,6 +77,13 @@ def index_list(facts: Mapping[str, TableFacts]) -> str:
     return per_env({env: code_list(f.indexes) for env, f in facts.items()})
 
 
+def holds_text(spec: TableSpec) -> str:
+    """What the table holds (the catalogue's `holds`), its indexes' keys included."""
+    own = ", ".join(spec.holds) or "none of PHI, secret keys or audit evidence (docs/data-model/decisions)"
+    extra = [f"{index.name}: {', '.join(index.holds)}" for index in spec.indexes if index.holds]
+    return own + (f"; keys of {'; '.join(extra)}" if extra else "")
+
+
 def table_section(system: SystemSpec, spec: TableSpec, facts: dict[str, TableFacts], table_alarms: dict[str, list[AlarmFacts]]) -> str:
     overview = md_table(
         ["", ""],
@@ -85,6 +92,7 @@ def table_section(system: SystemSpec, spec: TableSpec, facts: dict[str, TableFac
             ["partition key", field(facts, "partition")],
             ["sort key", field(facts, "sort")],
             ["base key serves", spec.serves],
+            ["holds", holds_text(spec)],
             ["TTL attribute", field(facts, "ttl")],
             ["retention", retention_text(system, spec)],
             ["billing", field(facts, "billing")],
