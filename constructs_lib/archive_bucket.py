@@ -92,6 +92,24 @@ class ArchiveBucket(Construct):
             bucket_name=bucket_name,
         ).bucket
         pin(self.bucket, logical_id)
+        # An upload must be encrypted under this bucket's own key: SSE-S3, or another key, would
+        # escape this key's policy (who may decrypt the archive). A request without the headers
+        # gets the bucket's default, this key; Firehose names it by ARN (constructs_lib/archive_path.py).
+        # Replication writes with s3:ReplicateObject, under the replica's key, and is not affected.
+        for sid, header, value in (
+            ("DenyUploadsNotUnderKms", "s3:x-amz-server-side-encryption", "aws:kms"),
+            ("DenyUploadsUnderAnotherKey", "s3:x-amz-server-side-encryption-aws-kms-key-id", key.key_arn),
+        ):
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects("*")],
+                    conditions={"StringNotEqualsIfExists": {header: value}},
+                )
+            )
         if replicate_to is not None:
             replicate(self, self.bucket, bucket_name, logical_id, key, replicate_to, [r.prefix for r in rules])
         else:

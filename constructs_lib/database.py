@@ -33,6 +33,11 @@ ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_11
 # Not PostgreSQL's 5432: scanners that sweep the default port find nothing (AwsSolutions-RDS11).
 # Clients never see this port; they reach the proxy, which always listens on 5432.
 DB_PORT = 5433
+# A rule no packet matches: a group's only inline egress rule when it may send nothing else
+# inline (what CDK writes for allow_all_outbound=False groups without egress rules).
+NO_TRAFFIC = ec2.CfnSecurityGroup.EgressProperty(
+    ip_protocol="icmp", cidr_ip="255.255.255.255/32", from_port=252, to_port=86, description="Disallow all traffic"
+)
 PROXY_PORT = 5432
 # The server refuses any connection without TLS.
 TLS_PARAMETERS = {"rds.force_ssl": "1"}
@@ -278,6 +283,13 @@ class PostgresDatabase(Construct):
             for rule in group.node.children:
                 if isinstance(rule, (ec2.CfnSecurityGroupIngress, ec2.CfnSecurityGroupEgress)) and "IndirectPort" in rule.node.id:
                     rule.from_port = rule.to_port = DB_PORT
+        # The proxy sends only to the cluster (CDK's separate egress rule above). A group created
+        # without an inline egress rule gets EC2's allow-all egress (AWS::EC2::SecurityGroup,
+        # "SecurityGroupEgress"), and CDK drops its inline no-traffic rule from a group once any
+        # egress rule is added, separate ones included: put it back, as on the cluster's group.
+        # Inline, the proxy-to-cluster rule itself would collide on update with the separate one
+        # already deployed (EC2 refuses a duplicate rule).
+        cfn_resource(self.proxy_security_group, ec2.CfnSecurityGroup).security_group_egress = [NO_TRAFFIC]
         # The application's direct path carries schema migrations signed in as the master user.
         self.cluster.connections.allow_from(
             self.client_security_group, ec2.Port.tcp(DB_PORT), "Application clients (migrations) to the cluster"

@@ -202,6 +202,11 @@ def test_security_groups_admit_only_the_proxy_and_the_application(synthesized, e
     assert groups[cluster_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == [
         {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}
     ]
+    # On the group itself: no allow-all egress (EC2 adds one to a group created without an
+    # inline egress rule); its one way out is the separate rule to the cluster.
+    assert groups[proxy_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == [
+        {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}
+    ]
     egress = [r["Properties"] for r in resources(tpl, "AWS::EC2::SecurityGroupEgress").values()]
     assert [(r["GroupId"], r["DestinationSecurityGroupId"], r["FromPort"]) for r in egress] == [(proxy_sg, cluster_sg, 5433)]
 

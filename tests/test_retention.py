@@ -453,3 +453,45 @@ def test_system_budgets_filter_on_the_system_tag_every_system_resource_carries(s
         for res in [*tables, *clusters]:
             tags = res["Properties"].get("Tags") or res["Properties"]["Replicas"][0]["Tags"]
             assert {"Key": "System", "Value": system} in tags, stack_name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_archives_refuse_uploads_not_under_their_own_key(synthesized, env):
+    """An upload with SSE-S3, or under another key, would escape the archive key's policy:
+    every archive bucket (and the off-site replica) denies it. Without the headers an upload
+    gets the bucket's default, that key; Firehose names it by ARN (checked above)."""
+    stacks = [f"data-platform-{env}", *([f"data-offsite-{env}"] if config.ENVIRONMENTS[env].offsite.region else [])]
+    checked = 0
+    for name in stacks:
+        tpl = template(synthesized, name)
+        for policy in resources(tpl, "AWS::S3::BucketPolicy").values():
+            bucket_id = policy["Properties"]["Bucket"]["Ref"]
+            if "Archive" not in bucket_id:
+                continue
+            bucket = tpl["Resources"][bucket_id]["Properties"]
+            key = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+            denies = {
+                s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid", "").startswith("DenyUploads")
+            }
+            objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]}
+            assert denies == {
+                "DenyUploadsNotUnderKms": {
+                    "Sid": "DenyUploadsNotUnderKms",
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": "s3:PutObject",
+                    "Resource": objects,
+                    "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                },
+                "DenyUploadsUnderAnotherKey": {
+                    "Sid": "DenyUploadsUnderAnotherKey",
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": "s3:PutObject",
+                    "Resource": objects,
+                    "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key}},
+                },
+            }, (name, bucket_id)
+            checked += 1
+    # The general and the audit archive, and in prod the audit archive's off-site replica.
+    assert checked == 2 + (1 if config.ENVIRONMENTS[env].offsite.region else 0)
