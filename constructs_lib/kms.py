@@ -17,7 +17,7 @@ data or destroy a key by granting themselves permissions. Instead:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -217,9 +217,11 @@ def allow_use(
     principal_arns: Sequence[str],
     actions: Sequence[str],
     via_services: Sequence[str] = (),
+    context: Mapping[str, Mapping[str, object]] | None = None,
 ) -> None:
     """Let exactly `principal_arns` use `key` for `actions`, only through `via_services` (short
-    names such as "dynamodb") when given.
+    names such as "dynamodb") when given, and only with the encryption-context conditions
+    `context` (operator -> {condition key: value}) when given.
 
     The principal is the account, narrowed by aws:PrincipalArn: the roles' own IAM policies must
     grant the same, and a role in another stack, deployed later, needs no CloudFormation
@@ -232,6 +234,8 @@ def allow_use(
     }
     if via_services:
         conditions["StringEquals"]["kms:ViaService"] = sorted(via(scope, s) for s in via_services)
+    for operator, values in (context or {}).items():
+        conditions.setdefault(operator, {}).update(values)
     key.add_to_resource_policy(
         iam.PolicyStatement.from_json(
             {

@@ -52,7 +52,7 @@ class DataAccessRoles(Construct):
         self.readonly = self._role(
             "ReadOnly",
             f"{name_prefix}-readonly",
-            _arns(readonly_principal_arns),
+            _people(readonly_principal_arns),
             "Read-only access for analytics and support",
             [g for t in tables if "secret-keys" not in t.spec.all_holdings for g in t.read_grants()],
         )
@@ -62,7 +62,7 @@ class DataAccessRoles(Construct):
             self.migration = self._role(
                 "Migration",
                 f"{name_prefix}-migration",
-                _arns(migration_principal_arns),
+                _people(migration_principal_arns),
                 "Bulk data migration and imports",
                 [g for t in tables for g in t.read_write_grants()],
             )
@@ -113,6 +113,10 @@ class DataAccessRoles(Construct):
     def _role(self, id: str, name: str, principal: iam.IPrincipal, description: str, grants: list[Grant]) -> iam.Role:
         self.names[id] = name
         role = iam.Role(self, id, role_name=name, assumed_by=principal, description=description, max_session_duration=Duration.hours(1))
+        if isinstance(principal, SourceIdentityPrincipal) and role.assume_role_policy is not None:
+            # A source identity passed on (set at sign-in, or by an earlier role in the chain)
+            # needs sts:SetSourceIdentity in the trust policy, under the same condition.
+            role.assume_role_policy.add_statements(principal.set_source_identity_statement())
         # Each role's permissions live in one customer-managed policy named after it.
         document = iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": statements(grants)})
         self.policies[id] = iam.ManagedPolicy(
@@ -123,3 +127,25 @@ class DataAccessRoles(Construct):
 
 def _arns(arns: Sequence[str]) -> iam.IPrincipal:
     return iam.CompositePrincipal(*[iam.ArnPrincipal(arn) for arn in arns])
+
+
+# People's sessions must carry a source identity, so that each data event names the person,
+# not only the role session (docs/security.md, "Attribution").
+SOURCE_IDENTITY = {"StringLike": {"sts:SourceIdentity": "?*"}}
+
+
+class SourceIdentityPrincipal(iam.PrincipalWithConditions):
+    """The roles people assume: only with a source identity set."""
+
+    def __init__(self, arns: Sequence[str]) -> None:
+        super().__init__(_arns(arns), SOURCE_IDENTITY)
+        self.arns = list(arns)
+
+    def set_source_identity_statement(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["sts:SetSourceIdentity"], principals=[iam.ArnPrincipal(a) for a in self.arns], conditions=SOURCE_IDENTITY
+        )
+
+
+def _people(arns: Sequence[str]) -> iam.IPrincipal:
+    return SourceIdentityPrincipal(arns)

@@ -187,8 +187,18 @@ class SystemStack(Stack):
             logical_id="KeyFieldEncryption",
             governance=naming.governance(config),
         ).key
-        self.roles.policies["App"].add_statements(iam.PolicyStatement(actions=list(FIELD_KEY_ACTIONS), resources=[key.key_arn]))
+        # A ciphertext is bound to its record: every call names the table and the item's key in
+        # its encryption context (docs/data-model/decisions/therapeutic-wave.md), so a field copied to
+        # another record does not decrypt there. Each named key must be present: a condition on
+        # kms:EncryptionContextKeys alone (ForAllValues) passes an empty context.
+        context: dict[str, dict[str, object]] = {
+            "StringEquals": {"kms:EncryptionContext:table": sorted(config.table_name(system.key, t.id, t.name) for t in system.tables)},
+            "Null": {"kms:EncryptionContext:record": "false"},
+        }
+        self.roles.policies["App"].add_statements(
+            iam.PolicyStatement(actions=list(FIELD_KEY_ACTIONS), resources=[key.key_arn], conditions=context)
+        )
         # The app calls KMS itself here (envelope encryption), so no service is in between.
         app = naming.role_arn(config, self.roles.names["App"])
-        allow_use(key, self, sid="AppEnvelopeEncryption", principal_arns=[app], actions=FIELD_KEY_ACTIONS)
+        allow_use(key, self, sid="AppEnvelopeEncryption", principal_arns=[app], actions=FIELD_KEY_ACTIONS, context=context)
         return key

@@ -407,3 +407,58 @@ def test_managed_policies_fit_iams_size_limit(synthesized, env):
         for policy in found:
             size = len(json.dumps(policy["PolicyDocument"], separators=(",", ":")))
             assert size < 6_144 * 0.75, f"{policy['ManagedPolicyName']}: {size} characters, too close to IAM's 6,144 limit"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_people_assume_their_roles_only_with_a_source_identity(synthesized, env):
+    """The roles people assume (read-only, migration) require a source identity, which then
+    names the person in every data event; services' roles (app, tenant) do not."""
+    import config
+
+    access = config.ENVIRONMENTS[env].access
+    people = {"readonly": list(access.readonly_principal_arns), "migration": list(access.migration_principal_arns)}
+    checked = 0
+    for system in CATALOGUE:
+        template = synthesized[f"{system.key}-{env}"].template
+        for name, role in roles(template).items():
+            kind = name.rsplit("-", 1)[1]
+            trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            if kind in people:
+                (statement,) = trust
+                assert statement["Action"] == ["sts:AssumeRole", "sts:SetSourceIdentity"], name
+                assert statement["Condition"] == {"StringLike": {"sts:SourceIdentity": "?*"}}, name
+                arns = statement["Principal"]["AWS"]
+                assert sorted(arns if isinstance(arns, list) else [arns]) == sorted(people[kind]), name
+                checked += 1
+            else:
+                assert "sts:SourceIdentity" not in json.dumps(trust), name
+    assert checked == sum(1 + system.migration_role for system in CATALOGUE)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_field_key_binds_each_ciphertext_to_its_record(synthesized, env):
+    """Every use of the field-encryption key names a table of the system and the record in its
+    encryption context, both in the key policy and in the app role's policy: each key must be
+    present (a ForAllValues condition on the context keys alone passes an empty context)."""
+    import config
+
+    cfg = config.ENVIRONMENTS[env]
+    systems = [s for s in CATALOGUE if s.field_encryption]
+    assert systems
+    for system in systems:
+        template = synthesized[f"{system.key}-{env}"].template
+        names = sorted(cfg.table_name(system.key, t.id, t.name) for t in system.tables)
+        expected = {"StringEquals": {"kms:EncryptionContext:table": names}, "Null": {"kms:EncryptionContext:record": "false"}}
+        (key_statement,) = [
+            s
+            for s in template["Resources"]["KeyFieldEncryption"]["Properties"]["KeyPolicy"]["Statement"]
+            if s.get("Sid") == "AppEnvelopeEncryption"
+        ]
+        conditions = key_statement["Condition"]
+        assert conditions["StringEquals"]["kms:EncryptionContext:table"] == names
+        assert conditions["Null"] == expected["Null"]
+        app = logical_id_of_role(template, f"{system.key}-{env}-app")
+        (statement,) = [s for s in statements_of(template, app) if "KeyFieldEncryption" in json.dumps(s["Resource"])]
+        assert statement["Condition"] == expected
+        # Nothing else of the key is open to a role of the stack.
+        assert not [s for s in statements_of(template, app) if "KeyFieldEncryption" in json.dumps(s) and s is not statement]
