@@ -35,6 +35,8 @@ REUSABLE = "./.github/workflows/deploy-environment.yml"
 ROLE = "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID }}:role/cdk-deploy-${{ inputs.environment }}"
 # The build job uploads it; every environment job downloads it. Same run, same commit, same name.
 ARTIFACT = "cdk-assembly-${{ github.sha }}"
+# The build job's venv and CDK CLI: the deploy jobs install nothing.
+TOOLCHAIN = "cdk-toolchain-${{ github.sha }}"
 OIDC_PERMISSIONS = {"id-token": "write", "contents": "read"}
 # A command of a `make -n` listing that synthesizes: `cdk [--flags] synth`, or a sub-make of synth.
 SYNTH_COMMAND = re.compile(r"(^|[;&|]\s*)cdk(\s+--\S+)*\s+synth\b|^\s*(\S*/)?make\s.*\bsynth\b", re.MULTILINE)
@@ -143,10 +145,9 @@ def test_deploy_runs_on_push_to_main_only():
     on = load("deploy-environment.yml")["on"]
     assert list(on) == ["workflow_call"]
     assert list(on["workflow_call"]) == ["inputs"]  # no `secrets:`, no outputs
-    (name,) = on["workflow_call"]["inputs"]
-    assert name == "environment"
-    spec = on["workflow_call"]["inputs"]["environment"]
-    assert (spec["type"], spec["required"]) == ("string", True)
+    assert list(on["workflow_call"]["inputs"]) == ["environment", "python-version"]
+    for spec in on["workflow_call"]["inputs"].values():
+        assert (spec["type"], spec["required"]) == ("string", True)
 
 
 def test_deploy_jobs_are_build_then_one_deploy_per_environment_in_order():
@@ -160,7 +161,11 @@ def test_deploy_jobs_are_build_then_one_deploy_per_environment_in_order():
     assert strategy["max-parallel"] == 1 and strategy["fail-fast"] is True
     assert strategy["matrix"] == {"environment": "${{ fromJSON(needs.build.outputs.environments) }}"}
     build = jobs["build"]
-    assert build["outputs"] == {"environments": "${{ steps.environments.outputs.list }}"}
+    assert build["outputs"] == {
+        "environments": "${{ steps.environments.outputs.list }}",
+        # The exact Python the venv was made with, for the deploy jobs that unpack it.
+        "python-version": "${{ steps.python.outputs.python-version }}",
+    }
     listing = steps(build)[step_index(build, runs("-m tools environments --json"), "listing the environments")]
     assert listing["id"] == "environments"
     assert step_index(build, runs("make setup"), "make setup") < step_index(build, runs("-m tools environments"), "the listing")
@@ -193,8 +198,7 @@ def test_build_job_synthesizes_once_validates_and_uploads_the_assembly():
 
     pack = steps(job)[step_index(job, runs("tar -cf"), "packing cdk.out")]
     assert 'tar -cf "$RUNNER_TEMP/cdk-assembly.tar" cdk.out' in pack["run"]
-    upload = steps(job)[step_index(job, uses("actions/upload-artifact"), "uploading the assembly")]
-    assert upload["with"]["name"] == ARTIFACT
+    (upload,) = [s for s in steps(job) if uses("actions/upload-artifact")(s) and s["with"]["name"] == ARTIFACT]
     assert upload["with"]["path"] == "${{ runner.temp }}/cdk-assembly.tar"
     assert upload["with"]["if-no-files-found"] == "error"
     # No AWS in the build: no token, no environment, no credentials.
@@ -205,7 +209,7 @@ def test_build_job_synthesizes_once_validates_and_uploads_the_assembly():
 def test_the_deploy_job_calls_the_reusable_workflow_for_its_environment():
     job = load("deploy.yml")["jobs"]["deploy"]
     assert job["uses"] == REUSABLE
-    assert job["with"] == {"environment": "${{ matrix.environment }}"}
+    assert job["with"] == {"environment": "${{ matrix.environment }}", "python-version": "${{ needs.build.outputs.python-version }}"}
     # OIDC needs no secret, so none is passed (not even `secrets: inherit`).
     assert "secrets" not in job
     # A called workflow can only keep or lower its caller's permissions: the caller must grant
@@ -232,15 +236,16 @@ def test_deploy_environment_job_uses_its_github_environment_and_oidc():
 def test_deploy_environment_job_downloads_the_assembly_then_preflights_then_deploys():
     job = deploy_job()
     python = steps(job)[step_index(job, uses("actions/setup-python"), "setting up Python")]
-    assert python["with"]["python-version"] == "3.11"
+    assert python["with"]["python-version"] == "${{ inputs.python-version }}"
     checkout = steps(job)[step_index(job, uses("actions/checkout"), "checkout")]
     assert checkout["with"]["persist-credentials"] is False
     order = [
         step_index(job, uses("actions/checkout"), "checkout"),
         step_index(job, uses("actions/setup-python"), "setup-python"),
-        step_index(job, runs("make setup"), "make setup"),
-        step_index(job, uses("actions/download-artifact"), "downloading the assembly"),
-        step_index(job, runs("tar -xf"), "unpacking it into cdk.out"),
+        step_index(job, lambda s: uses("actions/download-artifact")(s) and s["with"]["name"] == TOOLCHAIN, "the toolchain"),
+        step_index(job, runs("touch .venv/.setup-done"), "unpacking the toolchain"),
+        step_index(job, lambda s: uses("actions/download-artifact")(s) and s["with"]["name"] == ARTIFACT, "the assembly"),
+        step_index(job, runs('tar -xf "$RUNNER_TEMP/cdk-assembly/'), "unpacking it into cdk.out"),
         step_index(job, runs("from config.environments import ENVIRONMENTS"), "checking the account id"),
         step_index(job, uses("aws-actions/configure-aws-credentials"), "assuming the role"),
         step_index(job, runs("make preflight"), "make preflight"),
@@ -248,9 +253,9 @@ def test_deploy_environment_job_downloads_the_assembly_then_preflights_then_depl
     ]
     assert order == sorted(order)
 
-    download = steps(job)[step_index(job, uses("actions/download-artifact"), "downloading the assembly")]
+    download = steps(job)[step_index(job, lambda s: uses("actions/download-artifact")(s) and s["with"]["name"] == ARTIFACT, "the assembly")]
     assert download["with"] == {"name": ARTIFACT, "path": "${{ runner.temp }}/cdk-assembly"}
-    unpack = steps(job)[step_index(job, runs("tar -xf"), "unpacking it into cdk.out")]
+    unpack = steps(job)[step_index(job, runs('tar -xf "$RUNNER_TEMP/cdk-assembly/'), "unpacking it into cdk.out")]
     assert 'tar -xf "$RUNNER_TEMP/cdk-assembly/cdk-assembly.tar"' in unpack["run"]
     preflight = steps(job)[step_index(job, runs("make preflight"), "make preflight")]
     # As the bootstrap lookup role: the deploy role itself may only assume the bootstrap roles.
@@ -449,3 +454,46 @@ def test_change_summary_of_no_change_passes(tmp_path, capsys, monkeypatch):
 def test_change_summary_names_a_missing_input(tmp_path, capsys):
     assert change_summary.main([str(tmp_path / "nope"), str(tmp_path)]) == 2
     assert "nope: no such directory" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- supply chain
+
+
+# An action by full commit SHA, its release in a trailing comment (Dependabot moves both).
+PINNED = re.compile(r"^\s*(-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
+INSTALLS = re.compile(r"\bmake setup\b|\bpip3? install\b|\bnpm (ci|install)\b|\bpython -m pip\b|\bmake (test|scan|synth|lint)\b")
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_every_action_is_pinned_by_commit_sha_with_its_release(name):
+    """A tag can be moved to other code; a SHA cannot. The SHAs cannot be checked against
+    GitHub offline: their form is checked here, and Dependabot keeps them current."""
+    lines = [line for line in (WORKFLOWS / name).read_text().splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+    assert lines
+    for line in lines:
+        if "./.github/workflows/" in line:
+            continue  # a reusable workflow of this repository, at this commit
+        assert PINNED.match(line), line
+    dependabot = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert any(u["package-ecosystem"] == "github-actions" for u in dependabot["updates"])
+
+
+def test_no_job_that_may_get_an_oidc_token_installs_or_runs_packages_code_before_it_is_needed():
+    """Package installation (and the tests and scanners, which import them) runs only in jobs
+    without id-token: write; the deploy job unpacks the build job's toolchain and only then
+    assumes the role."""
+    jobs = [(f"{name}:{jid}", job) for name in WORKFLOW_FILES for jid, job in load(name)["jobs"].items()]
+    oidc = [(where, job) for where, job in jobs if (job.get("permissions") or {}).get("id-token") == "write" and "steps" in job]
+    assert [where for where, _ in oidc] == ["deploy-environment.yml:deploy"]
+    for where, job in jobs:
+        scripts = "\n".join(s.get("run", "") for s in steps(job))
+        if (where, job) in oidc:
+            assert not INSTALLS.search(scripts), where
+    # The workflow-level default grants no token anywhere.
+    for name in WORKFLOW_FILES:
+        assert load(name)["permissions"] == {"contents": "read"}, name
+    build = load("deploy.yml")["jobs"]["build"]
+    pack = steps(build)[step_index(build, runs("cdk-toolchain.tar"), "packing the toolchain")]
+    assert "--exclude=.venv/scanners .venv node_modules" in pack["run"]
+    (upload,) = [s for s in steps(build) if uses("actions/upload-artifact")(s) and s["with"]["name"] == TOOLCHAIN]
+    assert step_index(build, runs("make setup"), "make setup") < steps(build).index(upload)
