@@ -117,7 +117,7 @@ preflight: $(STAMP) ## Read-only checks before a deploy (placeholders offline; t
 	$(BIN)/python -m tools preflight --env $(ENV) $(if $(PREFLIGHT_ROLE),--role-arn $(PREFLIGHT_ROLE),)
 
 .PHONY: db-bootstrap
-db-bootstrap: $(STAMP) ## Create the PostgreSQL user the app signs in as through RDS Proxy (once per environment): make db-bootstrap ENV=prod
+db-bootstrap: $(STAMP) ## The app's and the people's PostgreSQL users and database audit (once per environment; exit 3: reboot the writer): make db-bootstrap ENV=prod
 	@test -n "$(ENV)" || { echo "make db-bootstrap needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
 	$(BIN)/python -m tools db-bootstrap --env $(ENV) $(DB_BOOTSTRAP_ARGS)
 

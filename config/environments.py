@@ -15,6 +15,7 @@ from config.model import (
     BackupRuleConfig,
     BillingConfig,
     DatabaseConfig,
+    DatabasePerson,
     EnvironmentConfig,
     KeyConfig,
     OffsiteConfig,
@@ -72,6 +73,10 @@ DEV = EnvironmentConfig(
     monthly_budget_usd=300,
     access_log_retention_days=90,
     database=DatabaseConfig(
+        # Who signs in to the database as themselves (make db-bootstrap creates the users), and
+        # what runs make db-bootstrap: the only reader of the master secret (docs/database.md).
+        people=(DatabasePerson(name="dba_oncall", principal_arn="arn:aws:iam::111111111111:role/DatabaseOnCall"),),
+        bootstrap_principal_arn="arn:aws:iam::111111111111:role/DatabaseBootstrap",
         vpc_cidr="10.40.0.0/16",
         # Two zones: the fewest RDS and RDS Proxy accept, and fewer interface-endpoint ENIs.
         zone_count=2,
@@ -135,6 +140,10 @@ STAGING = EnvironmentConfig(
     audit_trail=AuditTrailConfig(mode="create", read_events=False, management_events=True, object_lock="GOVERNANCE", retention_days=365),
     # Staging mirrors prod's topology (a reader to fail over to) at a smaller capacity ceiling.
     database=DatabaseConfig(
+        # Who signs in to the database as themselves (make db-bootstrap creates the users), and
+        # what runs make db-bootstrap: the only reader of the master secret (docs/database.md).
+        people=(DatabasePerson(name="dba_oncall", principal_arn="arn:aws:iam::222222222222:role/DatabaseOnCall"),),
+        bootstrap_principal_arn="arn:aws:iam::222222222222:role/DatabaseBootstrap",
         vpc_cidr="10.41.0.0/16",
         zone_count=3,
         min_capacity_acu=0.5,
@@ -221,6 +230,10 @@ PROD = EnvironmentConfig(
     # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest
     # continuous-backup window and a final snapshot if the cluster is ever deleted.
     database=DatabaseConfig(
+        # Who signs in to the database as themselves (make db-bootstrap creates the users), and
+        # what runs make db-bootstrap: the only reader of the master secret (docs/database.md).
+        people=(DatabasePerson(name="dba_oncall", principal_arn="arn:aws:iam::333333333333:role/DatabaseOnCall"),),
+        bootstrap_principal_arn="arn:aws:iam::333333333333:role/DatabaseBootstrap",
         vpc_cidr="10.42.0.0/16",
         zone_count=3,
         min_capacity_acu=2,

@@ -209,6 +209,15 @@ class WorkloadConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatabasePerson:
+    """A person who may sign in to the database: as their own PostgreSQL user `name`, with an
+    IAM token only their role `principal_arn` can get (docs/database.md, "People")."""
+
+    name: str
+    principal_arn: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """PersonalPod's Aurora PostgreSQL Serverless v2 cluster (stack personalpod-database-{env})."""
 
@@ -232,6 +241,12 @@ class DatabaseConfig:
     # AWS Backup plan of the cluster, into the environment's vault, where backup.enabled.
     # Aurora backups have no cold storage (validation refuses it).
     backup_rules: tuple[BackupRuleConfig, ...] = ()
+    # People who sign in to the database, each as their own IAM database user, created and
+    # disabled by `make db-bootstrap`: never the shared master user.
+    people: tuple[DatabasePerson, ...] = ()
+    # The one identity that may read the master secret: what runs `make db-bootstrap` (a CI or
+    # task role, not a person's). None: nobody but break-glass.
+    bootstrap_principal_arn: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

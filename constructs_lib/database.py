@@ -40,7 +40,22 @@ NO_TRAFFIC = ec2.CfnSecurityGroup.EgressProperty(
 )
 PROXY_PORT = 5432
 # The server refuses any connection without TLS.
-TLS_PARAMETERS = {"rds.force_ssl": "1"}
+# The cluster parameter group: TLS on every connection, and database audit (docs/database.md,
+# "Database audit"). pgaudit logs writes, DDL and role changes as statements, and reads only
+# per object: SELECTs on the tables its audit role (rds_pgaudit, which db-bootstrap grants
+# SELECT on them) may read. Bound parameters are not logged (log_parameter off): their values
+# are the PHI. shared_preload_libraries is static: it takes effect when the writer reboots,
+# which CloudFormation does not do (db-bootstrap says so until it has).
+AUDIT_ROLE = "rds_pgaudit"
+CLUSTER_PARAMETERS = {
+    "rds.force_ssl": "1",
+    "shared_preload_libraries": "pg_stat_statements,pgaudit",
+    "pgaudit.log": "write,ddl,role",
+    "pgaudit.role": AUDIT_ROLE,
+    "pgaudit.log_parameter": "0",
+    "log_connections": "1",
+    "log_disconnections": "1",
+}
 LOG_EXPORTS = ("postgresql",)
 
 
@@ -137,7 +152,12 @@ class PostgresDatabase(Construct):
         # --- the cluster -------------------------------------------------------------------
         engine = rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION)
         parameters = rds.ParameterGroup(
-            self, "Parameters", engine=engine, description=f"{name}: TLS required on every connection", parameters=TLS_PARAMETERS
+            # The description is CloudFormation's to keep: changing it replaces the group.
+            self,
+            "Parameters",
+            engine=engine,
+            description=f"{name}: TLS required on every connection",
+            parameters=CLUSTER_PARAMETERS,
         )
         # RDS creates this log group on first export, unencrypted and kept forever; creating it
         # first gives it the key and a retention (and no log-retention Lambda).

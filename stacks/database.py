@@ -64,13 +64,14 @@ class DatabaseStack(Stack):
             # the master password it generates in Secrets Manager, encrypted with this key.
             deployer_services=("rds", "secretsmanager"),
         ).key
-        # make db-bootstrap reads the master secret as a migration role (docs/first-deploy.md).
-        if config.access.migration_principal_arns:
+        # Only what runs make db-bootstrap reads the master secret: a non-human identity named
+        # in config, never a person's role (people sign in as their own users: docs/database.md).
+        if settings.bootstrap_principal_arn:
             allow_use(
                 self.key,
                 self,
-                sid="MigrationReadsMasterSecret",
-                principal_arns=list(config.access.migration_principal_arns),
+                sid="BootstrapReadsMasterSecret",
+                principal_arns=[settings.bootstrap_principal_arn],
                 actions=("kms:Decrypt",),
                 via_services=("secretsmanager",),
             )
@@ -120,6 +121,7 @@ class DatabaseStack(Stack):
         )
 
         self.alarm_actions = alarm_actions
+        self._people(config, name)
         Dashboard(
             self,
             "Dashboard",
@@ -175,3 +177,18 @@ class DatabaseStack(Stack):
         needs AWS credentials), and literal zone names trip cfn-lint's W3010.
         """
         return [Fn.select(i, Fn.get_azs()) for i in range(MAX_ZONES)]
+
+    def _people(self, config: EnvironmentConfig, name: str) -> None:
+        """Each person's role may get IAM sign-in tokens for their own database user only, by a
+        managed policy of its own attached to that role; db-bootstrap creates the user."""
+        cluster_id = self.database.cluster.cluster_resource_identifier
+        for i, person in enumerate(config.database.people):
+            user_arn = f"arn:{self.partition}:rds-db:{self.region}:{self.account}:dbuser:{cluster_id}/{person.name}"
+            iam.ManagedPolicy(
+                self,
+                f"Person{i}",
+                managed_policy_name=f"{name}-db-person-{person.name}",
+                description=f"Sign in to {name} as database user {person.name}, and as nobody else",
+                statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[user_arn])],
+                roles=[iam.Role.from_role_arn(self, f"PersonRole{i}", person.principal_arn)],
+            )

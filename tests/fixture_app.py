@@ -13,7 +13,7 @@ import pytest
 
 from config import ENVIRONMENTS, SYSTEMS
 from config import alarms as alarm_catalogue
-from config.model import AccessConfig, EnvironmentConfig, KeyConfig, ReplicaConfig
+from config.model import AccessConfig, DatabasePerson, EnvironmentConfig, KeyConfig, ReplicaConfig
 from config.rules import problems
 from constructs_lib.props import AlarmKind, MetricSpec, ThresholdSpec
 from constructs_lib.specs import IndexSpec, Key, SystemSpec, TableSpec
@@ -64,6 +64,12 @@ def qa() -> EnvironmentConfig:
         access=AccessConfig(readonly_principal_arns=(f"{role}/DataAnalyst",), migration_principal_arns=(f"{role}/DataMigration",)),
         keys=KeyConfig(administrator_arns=(f"{role}/KeyAdministrator",), break_glass_arn=f"{role}/BreakGlass"),
         backup=dataclasses.replace(second.backup, restore_principal_arns=(f"{role}/DataRestore",)),
+        # Principals are per account: a copied environment names its own (validation says so).
+        database=dataclasses.replace(
+            second.database,
+            people=(DatabasePerson(name="dba_oncall", principal_arn=f"{role}/DatabaseOnCall"),),
+            bootstrap_principal_arn=f"{role}/DatabaseBootstrap",
+        ),
         # A replica region, as an environment grows one: the archive streams moved to
         # NEW_AND_OLD_IMAGES first, as validation requires (docs/first-deploy.md).
         replicas=(

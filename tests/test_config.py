@@ -936,3 +936,29 @@ def test_a_sample_file_naming_an_unknown_table_is_refused(tmp_path):
 def test_a_vault_lock_needs_a_maximum_and_production_a_compliance_lock(env, backup_changes, expected):
     cfg = ENVS[env]
     assert_rejected([expected], **{env: replace(cfg, backup=replace(cfg.backup, **backup_changes))})
+
+
+def test_database_people_mistakes_are_named():
+    from config.model import DatabasePerson
+
+    staging = config.ENVIRONMENTS["staging"]
+    alice = DatabasePerson(name="alice", principal_arn="arn:aws:iam::222222222222:role/Alice")
+    people = (
+        alice,
+        DatabasePerson(name="alice", principal_arn="arn:aws:iam::222222222222:role/Other"),
+        DatabasePerson(name="bob", principal_arn=alice.principal_arn),
+        DatabasePerson(name="Robert'); DROP", principal_arn="arn:aws:iam::999999999999:role/Bob"),
+        DatabasePerson(name="personalpod_admin", principal_arn="arn:aws:iam::222222222222:role/Admin"),
+    )
+    database = replace(staging.database, people=people, bootstrap_principal_arn=staging.access.migration_principal_arns[0])
+    assert_rejected(
+        [
+            "staging.database.people[1].name = 'alice' is not allowed: each person once: database.people[0] has it already",
+            "staging.database.people[2].principal_arn = 'arn:aws:iam::222222222222:role/Alice' is not allowed: each person once",
+            'staging.database.people[3].name = "Robert\'); DROP" is not allowed: a PostgreSQL user name',
+            "staging.database.people[3].principal_arn = 'arn:aws:iam::999999999999:role/Bob' is not allowed: an IAM role ARN",
+            "staging.database.people[4].name = 'personalpod_admin' is not allowed",
+            "staging.database.bootstrap_principal_arn = 'arn:aws:iam::222222222222:role/DataMigration' is not allowed: a non-human identity",
+        ],
+        staging=replace(staging, database=database),
+    )

@@ -226,6 +226,60 @@ def test_iam_authentication_and_tls_are_required_by_the_cluster(synthesized, env
 
 
 @pytest.mark.parametrize("env", ENVS)
+def test_the_cluster_audits_writes_ddl_roles_connections_and_reads_per_object(synthesized, env):
+    """pgaudit through the parameter group: writes, DDL and role changes as statements; reads
+    only per object (SELECTs on what rds_pgaudit may read, which db-bootstrap grants); no bound
+    parameter values (the PHI itself); every connection and disconnection."""
+    _, params = one(template(synthesized, env), "AWS::RDS::DBClusterParameterGroup")
+    parameters = params["Properties"]["Parameters"]
+    assert "pgaudit" in parameters["shared_preload_libraries"].split(",")
+    assert "pg_stat_statements" in parameters["shared_preload_libraries"].split(",")  # Aurora's default, kept
+    assert set(parameters["pgaudit.log"].split(",")) == {"write", "ddl", "role"}  # not "read": per object only
+    assert parameters["pgaudit.role"] == "rds_pgaudit"
+    assert parameters["pgaudit.log_parameter"] == "0"
+    assert parameters["log_connections"] == parameters["log_disconnections"] == "1"
+    # Changing the description would replace the group (and with it the cluster's reboot story).
+    assert params["Properties"]["Description"] == f"personalpod-{env}: TLS required on every connection"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_the_bootstrap_identity_may_read_the_master_secret_and_people_sign_in_as_themselves(synthesized, env):
+    import config
+
+    cfg = config.ENVIRONMENTS[env]
+    tpl = template(synthesized, env)
+    statements = {s.get("Sid"): s for s in tpl["Resources"]["KeyDatabase"]["Properties"]["KeyPolicy"]["Statement"]}
+    assert "MigrationReadsMasterSecret" not in statements  # no person's role decrypts the master secret
+    assert cfg.database.bootstrap_principal_arn
+    reader = statements["BootstrapReadsMasterSecret"]
+    assert reader["Action"] == "kms:Decrypt"
+    assert reader["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [cfg.database.bootstrap_principal_arn]
+    assert reader["Condition"]["StringEquals"]["kms:ViaService"] == [f"secretsmanager.{cfg.region}.amazonaws.com"]
+    # Each person: a policy of their own, for their own database user, on their own role.
+    policies = {
+        r["Properties"]["ManagedPolicyName"]: r["Properties"]
+        for r in resources(tpl, "AWS::IAM::ManagedPolicy").values()
+        if r["Properties"].get("ManagedPolicyName", "").startswith(f"personalpod-{env}-db-person-")
+    }
+    assert cfg.database.people and len(policies) == len(cfg.database.people)
+    for person in cfg.database.people:
+        policy = policies[f"personalpod-{env}-db-person-{person.name}"]
+        assert policy["Roles"] == [person.principal_arn.rsplit("/", 1)[1]]
+        (statement,) = policy["PolicyDocument"]["Statement"]
+        assert statement["Action"] == "rds-db:connect"
+        assert statement["Resource"] == {
+            "Fn::Join": [
+                "",
+                [
+                    f"arn:aws:rds-db:{cfg.region}:{cfg.account}:dbuser:",
+                    {"Fn::GetAtt": ["DatabaseCluster", "DBClusterResourceId"]},
+                    f"/{person.name}",
+                ],
+            ]
+        }
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_master_password_is_generated_into_secrets_manager_and_rotated_by_rds(synthesized, env):
     tpl = template(synthesized, env)
     _, cluster = one(tpl, "AWS::RDS::DBCluster")

@@ -187,7 +187,7 @@ def test_every_role_a_key_names_exists(synthesized, env):
         for res in stack.template["Resources"].values()
         if res["Type"] == "AWS::IAM::Role" and "RoleName" in res["Properties"]
     }
-    known = created | set(cfg.access.migration_principal_arns)
+    known = created | set(cfg.access.migration_principal_arns) | ({cfg.database.bootstrap_principal_arn} - {None})
     named = {
         arn
         for statements in keys_of(stacks).values()

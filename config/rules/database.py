@@ -13,8 +13,14 @@ if TYPE_CHECKING:
     from constructs_lib.specs import SystemSpec
 
 import ipaddress
+import re
 
-from config.rules.aws import LOG_RETENTION_DAYS
+from config.rules.aws import IAM_ROLE_ARN, LOG_RETENTION_DAYS, ROLE_ARN_ALLOWED
+
+# A PostgreSQL user name db-bootstrap writes unquoted: lower case, digits, _; not a name the
+# stack or RDS uses itself.
+PERSON_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+RESERVED_NAMES = ("personalpod_admin", "personalpod_app", "personalpod_people", "rds_pgaudit", "rdsadmin", "postgres")
 
 PERFORMANCE_INSIGHTS_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
@@ -87,6 +93,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         db.monitoring_interval_seconds,
         "one of 1, 5, 10, 15, 30, 60",
     )
+    _people(p, cfg)
     if cfg.protection == "production":
         # The primary store of users' data: a config slip must never be able to delete it.
         p.check(
@@ -103,4 +110,47 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         )
         p.check(
             not isinstance(days, int) or days >= 7, "database.backup_retention_days", days, f">= 7 where protection is {cfg.protection!r}"
+        )
+
+
+def _people(p: Problems, cfg: EnvironmentConfig) -> None:
+    """Each person once, by a user name db-bootstrap can write, through a role of this account;
+    the master secret's reader is not a person's role."""
+    db = cfg.database
+    names: dict[str, int] = {}
+    arns: dict[str, int] = {}
+    for i, person in enumerate(db.people):
+        key = f"database.people[{i}]"
+        p.check(
+            isinstance(person.name, str) and bool(PERSON_NAME.match(person.name)) and person.name not in RESERVED_NAMES,
+            f"{key}.name",
+            person.name,
+            "a PostgreSQL user name: a lower-case letter, then 1-62 of a-z 0-9 _; not " + ", ".join(RESERVED_NAMES),
+        )
+        p.check(
+            isinstance(person.principal_arn, str)
+            and bool(IAM_ROLE_ARN.match(person.principal_arn))
+            and person.principal_arn.split(":")[4] == cfg.account,
+            f"{key}.principal_arn",
+            person.principal_arn,
+            f"{ROLE_ARN_ALLOWED} in this environment's account ({cfg.account})",
+        )
+        for seen, value, what in ((names, person.name, "name"), (arns, person.principal_arn, "principal_arn")):
+            if value in seen:
+                p.check(False, f"{key}.{what}", value, f"each person once: database.people[{seen[value]}] has it already")
+            seen.setdefault(value, i)
+    arn = db.bootstrap_principal_arn
+    if arn is not None:
+        p.check(
+            isinstance(arn, str) and bool(IAM_ROLE_ARN.match(arn)) and arn.split(":")[4] == cfg.account,
+            "database.bootstrap_principal_arn",
+            arn,
+            f"{ROLE_ARN_ALLOWED} in this environment's account ({cfg.account}), or None",
+        )
+        people = {*arns, *cfg.access.readonly_principal_arns, *cfg.access.migration_principal_arns}
+        p.check(
+            arn not in people,
+            "database.bootstrap_principal_arn",
+            arn,
+            "a non-human identity (a CI or task role): not a person's, the read-only or the migration principals",
         )

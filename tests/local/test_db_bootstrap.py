@@ -37,8 +37,15 @@ import pytest
 from botocore.stub import Stubber
 
 from config.environments import ENVIRONMENTS
+from constructs_lib.database import AUDIT_ROLE
 from stacks.database import ADMIN_USER, APP_USER, DATABASE_NAME
 from tools import db_bootstrap
+from tools.db_bootstrap.audit import AFTER_REBOOT, PEOPLE_ROLE
+
+# dev's database.people (config/environments.py): who db-bootstrap signs in as themselves.
+PEOPLE = [person.name for person in ENVIRONMENTS["dev"].database.people]
+# The local server has no pgaudit (Aurora has): a run that did everything else exits 3.
+DONE = db_bootstrap.REBOOT_PENDING
 
 SUPERUSER = "postgres"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds!cluster-0123-AbCdEf"
@@ -266,6 +273,9 @@ def server() -> Iterator[Server]:
                 f"CREATE ROLE {ADMIN_USER} WITH LOGIN CREATEROLE CREATEDB PASSWORD '{instance.admin_password}'",
                 f"CREATE ROLE {db_bootstrap.IAM_ROLE}",  # RDS's role for IAM sign-in, here a plain stand-in
                 f"GRANT {db_bootstrap.IAM_ROLE} TO {ADMIN_USER} WITH ADMIN OPTION",
+                # RDS's master user (rds_superuser) reads every setting: the bootstrap asks
+                # whether shared_preload_libraries holds pgaudit yet.
+                f"GRANT pg_read_all_settings TO {ADMIN_USER}",
                 f"CREATE DATABASE {DATABASE_NAME} OWNER {ADMIN_USER}",
                 # Without this, PUBLIC's default CONNECT would hide a missing grant from has_database_privilege.
                 f"REVOKE CONNECT ON DATABASE {DATABASE_NAME} FROM PUBLIC",
@@ -289,6 +299,19 @@ def su(server: Server) -> Iterator[Any]:
         if connection.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=APP_USER):
             connection.run(f"REVOKE ALL ON DATABASE {DATABASE_NAME} FROM {APP_USER}")
             connection.run(f"DROP ROLE {APP_USER}")
+        # The audit and people part's roles too: every test starts from a cluster as RDS makes it.
+        people = [
+            row[0] for row in connection.run("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names)", names=[*PEOPLE, "formerdba"])
+        ]
+        for name in [*people, PEOPLE_ROLE, AUDIT_ROLE]:
+            if connection.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=name):
+                if name == AUDIT_ROLE:
+                    connection.run(
+                        f"ALTER DEFAULT PRIVILEGES FOR ROLE {ADMIN_USER} IN SCHEMA public REVOKE SELECT ON TABLES FROM {AUDIT_ROLE}"
+                    )
+                connection.run(f"DROP OWNED BY {name}")
+                connection.run(f"DROP ROLE {name}")
+        connection.run("DROP TABLE IF EXISTS public.notes, public.later")
         yield connection
     finally:
         connection.close()
@@ -404,7 +427,7 @@ def test_first_run_creates_the_user_with_login_no_password_rds_iam_and_connect(s
     aws.cluster("dev")
     aws.secret(server.admin_password)
 
-    assert db_bootstrap.main(local(server)) == 0
+    assert db_bootstrap.main(local(server)) == DONE
 
     out = capsys.readouterr().out
     assert f"connected to 127.0.0.1:{server.port} as {ADMIN_USER}, database {DATABASE_NAME}" in out
@@ -421,13 +444,13 @@ def test_first_run_creates_the_user_with_login_no_password_rds_iam_and_connect(s
 def test_second_run_changes_nothing_and_says_the_role_exists(server, su, aws, capsys):
     aws.cluster("dev")
     aws.secret(server.admin_password)
-    assert db_bootstrap.main(local(server)) == 0
+    assert db_bootstrap.main(local(server)) == DONE
     first = app_user(su)
     capsys.readouterr()
     aws.cluster("dev")
     aws.secret(server.admin_password)
 
-    assert db_bootstrap.main(local(server)) == 0
+    assert db_bootstrap.main(local(server)) == DONE
 
     out = capsys.readouterr().out
     assert f"role {APP_USER} already exists" in out
@@ -452,7 +475,7 @@ def test_an_existing_user_without_login_gets_login(server, su, aws, capsys):
     aws.cluster("dev")
     aws.secret(server.admin_password)
 
-    assert db_bootstrap.main(local(server)) == 0
+    assert db_bootstrap.main(local(server)) == DONE
 
     assert f"role {APP_USER} already exists; gave it LOGIN" in capsys.readouterr().out
     user = app_user(su)
@@ -472,9 +495,16 @@ def test_dry_run_connects_to_nothing_and_prints_sql_that_works(server, su, monke
     assert "CREATE ROLE personalpod_app WITH LOGIN PASSWORD NULL" in out
     assert "GRANT rds_iam TO personalpod_app;" in out
     assert "GRANT CONNECT ON DATABASE personalpod TO personalpod_app;" in out
-    assert out.splitlines()[1] == "BEGIN;" and out.splitlines()[-1] == "COMMIT;"
+    assert out.splitlines()[1] == "BEGIN;"
+    # The audit and people part, then the extension apart: it fails until the writer reboots.
+    script, extension = out.split(AFTER_REBOOT + "\n")
+    assert script.splitlines()[-1] == "COMMIT;" and extension == "CREATE EXTENSION IF NOT EXISTS pgaudit;\n"
+    assert f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDIT_ROLE};" in script
+    for person in ENVIRONMENTS["prod"].database.people:
+        assert f"GRANT {PEOPLE_ROLE} TO {person.name};" in script
     assert "personalpod-prod" in out.splitlines()[0]
     assert app_user(su) is None
+    out = script  # the local server has no pgaudit to create
 
     # The printed SQL is the bootstrap itself: psql runs it as the master user, twice.
     psql = [str(server.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.port)]
@@ -519,7 +549,7 @@ def test_without_host_the_writer_endpoint_and_password_come_from_aws(server, su,
     aws.cluster("staging", endpoint="localhost")
     aws.secret(server.admin_password)
 
-    assert db_bootstrap.main(["--env", "staging", "--port", str(server.port), "--sslmode", "disable"]) == 0
+    assert db_bootstrap.main(["--env", "staging", "--port", str(server.port), "--sslmode", "disable"]) == DONE
 
     assert f"connected to localhost:{server.port}" in capsys.readouterr().out
     assert aws.asked == [("rds", ENVIRONMENTS["staging"].region), ("secretsmanager", ENVIRONMENTS["staging"].region)]
@@ -531,7 +561,7 @@ def test_host_and_secret_arn_make_no_rds_call(server, su, aws, capsys):
     arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:given-AbCdEf"
     aws.secret(server.admin_password, arn=arn)
 
-    assert db_bootstrap.main(local(server, "--secret-arn", arn)) == 0
+    assert db_bootstrap.main(local(server, "--secret-arn", arn)) == DONE
 
     assert aws.asked == [("secretsmanager", ENVIRONMENTS["dev"].region)]
     assert f"created role {APP_USER}" in capsys.readouterr().out
@@ -565,7 +595,7 @@ def test_verify_full_with_the_ca_bundle_connects_over_tls(server, su, aws, capsy
     mark = server.log_mark()
     # No --sslmode: verify-full is the default.
     args = ["--env", "dev", "--host", "127.0.0.1", "--port", str(server.port), "--ca-bundle", str(server.ca_bundle)]
-    assert db_bootstrap.main(args) == 0
+    assert db_bootstrap.main(args) == DONE
 
     assert "(sslmode verify-full)" in capsys.readouterr().out
     # log_connections: the server saw the tool's sign-in over TLS.
@@ -642,3 +672,87 @@ def test_help_says_where_to_run_it(capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert "personalpod-ENV-db-clients" in out and "--host 127.0.0.1" in out and "default 5433" in out
+
+
+# --- database audit and people (issue 26) --------------------------------------------------------
+
+
+def person(su: Any, name: str) -> dict[str, Any] | None:
+    rows = su.run(
+        """
+        SELECT a.rolcanlogin, a.rolpassword IS NULL, a.rolsuper,
+          pg_has_role(a.rolname, :iam_role, 'MEMBER'), pg_has_role(a.rolname, :people, 'MEMBER'),
+          has_database_privilege(a.rolname, :database, 'CONNECT')
+        FROM pg_authid a WHERE a.rolname = :name
+        """,
+        name=name,
+        iam_role=db_bootstrap.IAM_ROLE,
+        people=PEOPLE_ROLE,
+        database=DATABASE_NAME,
+    )
+    keys = ("login", "no_password", "superuser", "rds_iam", "people", "connect")
+    return dict(zip(keys, rows[0], strict=True)) if rows else None
+
+
+SIGNED_IN_BY_IAM = {"login": True, "no_password": True, "superuser": False, "rds_iam": True, "people": True, "connect": True}
+
+
+def test_each_person_gets_an_iam_only_user_and_the_audit_role_reads_every_table(server, su, aws, capsys):
+    assert PEOPLE, "dev's config names nobody: the people part is untested"
+    admin = pg8000.native.Connection(
+        user=ADMIN_USER, password=server.admin_password, host="127.0.0.1", port=server.port, database=DATABASE_NAME, ssl_context=False
+    )
+    try:
+        admin.run("CREATE TABLE public.notes (id int)")  # a table the migrations made before
+        aws.cluster("dev")
+        aws.secret(server.admin_password)
+        assert db_bootstrap.main(local(server)) == DONE
+        admin.run("CREATE TABLE public.later (id int)")  # and one they make after
+    finally:
+        admin.close()
+    captured = capsys.readouterr()
+    for name in PEOPLE:
+        assert person(su, name) == SIGNED_IN_BY_IAM, name
+        assert f"person {name}: created" in captured.out
+    # pgaudit's object audit logs a SELECT on any table its role may read: all of them, later ones too.
+    for table in ("public.notes", "public.later"):
+        assert su.run("SELECT has_table_privilege(:role, :table, 'SELECT')", role=AUDIT_ROLE, table=table)[0][0], table
+    assert su.run("SELECT rolcanlogin FROM pg_roles WHERE rolname = :role", role=AUDIT_ROLE) == [[False]]
+    # No pgaudit on this server: everything else is done, and the reboot is named, once, on stderr.
+    assert "pgaudit: NOT loaded yet" in captured.out
+    err = one_line_error(captured.err)
+    assert "database audit is OFF" in err and "aws rds reboot-db-instance --db-instance-identifier personalpod-dev-writer" in err
+
+
+def test_the_people_part_runs_twice_unchanged_and_a_person_removed_loses_login(server, su, aws, capsys, monkeypatch):
+    for _ in range(2):
+        aws.cluster("dev")
+        aws.secret(server.admin_password)
+        assert db_bootstrap.main(local(server)) == DONE
+    assert all(person(su, name) == SIGNED_IN_BY_IAM for name in PEOPLE)
+    assert f"person {PEOPLE[0]}: ensured" in capsys.readouterr().out
+    # Someone leaves: config no longer lists them, and the next run disables their user.
+    dev = ENVIRONMENTS["dev"]
+    import dataclasses
+
+    monkeypatch.setitem(ENVIRONMENTS, "dev", dataclasses.replace(dev, database=dataclasses.replace(dev.database, people=())))
+    aws.cluster("dev")
+    aws.secret(server.admin_password)
+    assert db_bootstrap.main(local(server)) == DONE
+    out = capsys.readouterr().out
+    for name in PEOPLE:
+        assert person(su, name) == {**SIGNED_IN_BY_IAM, "login": False, "rds_iam": False}, name
+        assert f"person {name}: no longer in database.people, LOGIN and rds_iam revoked" in out
+
+
+def test_the_extension_is_created_once_pgaudit_is_loaded():
+    """Where the writer has rebooted (Aurora): the statements end with the extension. This
+    server cannot load pgaudit, so the statement is checked as sent, not run."""
+    from tools.db_bootstrap import audit
+
+    loaded = audit.statements(DATABASE_NAME, ["alice"], ["bob"])
+    assert loaded[-1] == "CREATE EXTENSION IF NOT EXISTS pgaudit"
+    assert "ALTER ROLE bob WITH NOLOGIN" in loaded and "REVOKE rds_iam FROM bob" in loaded
+    assert "CREATE EXTENSION IF NOT EXISTS pgaudit" not in audit.statements(DATABASE_NAME, ["alice"], extension=False)
+    with pytest.raises(ValueError, match="not a plain PostgreSQL identifier"):
+        audit.statements(DATABASE_NAME, ["Robert'); DROP TABLE notes;--"])

@@ -56,6 +56,8 @@ PROD_PLACEHOLDERS = {
     "prod.alerts.external_topic_arn": "arn:aws:sns:us-east-1:333333333333:pagerduty-data-oncall",
     "prod.access.readonly_principal_arns[0]": "arn:aws:iam::333333333333:role/DataAnalyst",
     "prod.access.migration_principal_arns[0]": "arn:aws:iam::333333333333:role/DataMigration",
+    "prod.database.people[0].principal_arn": "arn:aws:iam::333333333333:role/DatabaseOnCall",
+    "prod.database.bootstrap_principal_arn": "arn:aws:iam::333333333333:role/DatabaseBootstrap",
     "prod.keys.administrator_arns[0]": "arn:aws:iam::333333333333:role/KeyAdministrator",
     "prod.keys.break_glass_arn": "arn:aws:iam::333333333333:role/BreakGlass",
     "prod.backup.restore_principal_arns[0]": "arn:aws:iam::333333333333:role/DataRestore",
@@ -79,6 +81,9 @@ def ready(region: str, **changes: object):
         "backup": dataclasses.replace(PROD.backup, restore_principal_arns=()),
         # Off-site copies get a test of their own (test_bootstrap_covers_the_offsite_region).
         "offsite": OffsiteConfig(),
+        # Nobody signs in to the database, and nothing runs db-bootstrap: the principals tests
+        # name the roles they create.
+        "database": dataclasses.replace(PROD.database, people=(), bootstrap_principal_arn=None),
     }
     return dataclasses.replace(PROD, **{**values, **changes})
 

@@ -22,7 +22,13 @@ as a task in the `personalpod-ENV-db-clients` security group (with --host and --
 through an SSM port forward with `--host 127.0.0.1` (then `--sslmode require`, since the
 certificate names the cluster endpoint, not 127.0.0.1).
 
-Exit code: 0 done (or nothing to do), 2 any error, reported on one line.
+Then, in a transaction of its own (tools.db_bootstrap.audit): the database audit (pgaudit's
+extension and its audit role) and one IAM-only user per person of config's database.people;
+a person no longer listed loses LOGIN.
+
+Exit code: 0 done (or nothing to do), 2 any error, reported on one line, 3 done except the
+pgaudit extension: the writer has not been rebooted since the parameter group preloaded it
+(reboot it and run again; database audit is off until then).
 
     tools.db_bootstrap.sql         the statements, the --dry-run script, the state read back, the
                                    one transaction
@@ -41,10 +47,14 @@ from pathlib import Path
 from config.environments import ENVIRONMENTS
 from constructs_lib.database import DB_PORT
 from stacks.database import ADMIN_USER, APP_USER, DATABASE_NAME
+from tools.db_bootstrap import audit
 from tools.db_bootstrap.aws import cluster_identifier, describe_cluster, master_password, master_secret_arn, writer_endpoint
 from tools.db_bootstrap.connection import RDS_CA_BUNDLE_URL, SSL_MODES, Target, connect
 from tools.db_bootstrap.errors import BootstrapError
 from tools.db_bootstrap.sql import IAM_ROLE, bootstrap, script
+
+# Done but for the pgaudit extension: the writer must reboot first.
+REBOOT_PENDING = 3
 
 # The public names: what tests/local/test_db_bootstrap.py uses.
 __all__ = ["IAM_ROLE", "main"]
@@ -67,8 +77,10 @@ def parser() -> argparse.ArgumentParser:
             "Run it from a task in the personalpod-ENV-db-clients security group (with --host and --secret-arn:\n"
             "the VPC has no RDS API endpoint), or through an SSM port forward to the writer endpoint with\n"
             "--host 127.0.0.1 --sslmode require. AWS permissions: rds:DescribeDBClusters on the cluster (unless\n"
-            "--host and --secret-arn) and secretsmanager:GetSecretValue on the master secret.\n"
-            "Exit code: 0 done or nothing to do, 2 error (one line on stderr)."
+            "--host and --secret-arn) and secretsmanager:GetSecretValue on the master secret: only config's\n"
+            "database.bootstrap_principal_arn may decrypt it, so run it as that identity, never as a person.\n"
+            "Exit code: 0 done or nothing to do, 2 error (one line on stderr), 3 done but the writer must reboot\n"
+            "for pgaudit (database audit is off until then)."
         ),
     )
     parser.add_argument("--env", required=True, choices=sorted(ENVIRONMENTS), help="environment whose cluster to bootstrap")
@@ -103,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{args.host}:{args.port}" if args.host else f"the writer endpoint of cluster {cluster_identifier(env)}, port {args.port}"
         print(f"-- db-bootstrap {env} (dry run, nothing connected): as {ADMIN_USER} on {where}, database {DATABASE_NAME}")
         print(script(DATABASE_NAME, APP_USER), end="")
+        print(audit.script(DATABASE_NAME, [p.name for p in ENVIRONMENTS[env].database.people]), end="")
         return 0
     region = ENVIRONMENTS[env].region
     try:
@@ -124,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             for line in bootstrap(connection, DATABASE_NAME, APP_USER):
                 print(line)
+            lines, loaded = audit.ensure(connection, DATABASE_NAME, [p.name for p in ENVIRONMENTS[env].database.people])
+            for line in lines:
+                print(line)
         finally:
             try:
                 connection.close()
@@ -135,4 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # the connection broke while running the SQL: the server rolls back
         print(f"db-bootstrap {env}: error: connection lost, nothing was changed: {error.strerror or error}", file=sys.stderr)
         return 2
+    if not loaded:
+        print(
+            f"db-bootstrap {env}: database audit is OFF: pgaudit is not loaded until the writer reboots (the parameter group's "
+            f"shared_preload_libraries is static): aws rds reboot-db-instance --db-instance-identifier {cluster_identifier(env)}-writer "
+            f"--region {region}, then run db-bootstrap again",
+            file=sys.stderr,
+        )
+        return REBOOT_PENDING
     return 0
