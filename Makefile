@@ -146,7 +146,16 @@ update: $(STAMP) ## After a change you meant: regenerate every derived file (for
 	$(BIN)/ruff format --quiet .
 	$(BIN)/python -m pytest -q -n 0 -p no:cacheprovider tests/test_snapshots.py tests/test_review.py --snapshot-update
 	$(BIN)/python -m tools docs
+	$(BIN)/python -m tools bootstrap policy
 	@echo "update: done. Read 'git diff' (the review summaries first: tests/__snapshots__/test_review/), run make guard, then make test; docs/changes.md has the checklist."
+
+.PHONY: execution-policy bootstrap
+execution-policy: $(STAMP) ## Regenerate deploy/ (the CloudFormation execution policy and the roles' boundary) from the template snapshots; review the diff
+	$(BIN)/python -m tools bootstrap policy
+
+bootstrap: $(STAMP) ## Create the deploy path's policies and cdk bootstrap every account/region of ENV with them (admin credentials, once): make bootstrap ENV=prod
+	@test -n "$(ENV)" || { echo "make bootstrap needs ENV=<name> (one of: python -m tools environments)"; exit 2; }
+	$(BIN)/python -m tools bootstrap --env $(ENV) $(BOOTSTRAP_ARGS)
 
 .PHONY: docs
 docs: $(STAMP) ## Regenerate docs/data-model.md and docs/data-model/*.md from a fresh synth (DOCS_ARGS=--check only reports stale files)

@@ -32,6 +32,12 @@ def tamper_alerts_role_name(cfg: EnvironmentConfig, region: str | None = None) -
     return f"data-tamper-alerts-{cfg.name}-{region or cfg.region}"
 
 
+def boundary_name(cfg: EnvironmentConfig) -> str:
+    """The permissions boundary every role of the environment carries; `make bootstrap` creates
+    it from deploy/permissions-boundary.json (tools/bootstrap.py)."""
+    return f"data-platform-boundary-{cfg.name}"
+
+
 def denied_calls_queue_name(cfg: EnvironmentConfig) -> str:
     """The queue denied data calls wait in for on-call (constructs_lib/tamper.py)."""
     return f"data-denied-calls-{cfg.name}"

@@ -4,6 +4,7 @@ PostgreSQL store and the CI deploy role."""
 from __future__ import annotations
 
 from aws_cdk import Environment, Stage, Tags
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config.catalogue import SYSTEMS
@@ -113,6 +114,10 @@ class DataStage(Stage):
             # guard reads it from what is deployed too, so lowering it in config cannot silence the
             # guard for the same change's weakened protections.
             each.template_options.metadata = {PROTECTION_METADATA: config.protection}
+            # Every role the environment deploys carries the boundary: the execution policy
+            # refuses to create one without it (tools/bootstrap.py, deploy/).
+            boundary = iam.ManagedPolicy.from_managed_policy_name(each, "PermissionsBoundary", naming.boundary_name(config))
+            iam.PermissionsBoundary.of(each).apply(boundary)
         # The environment's overview: every alarm's state, in the platform stack (alarms are
         # addressed by name, like the alert topic, so no stack depends on another for it).
         names = [

@@ -28,6 +28,7 @@ COMMANDS = {
     "cost": ("tools.cost", "a monthly cost estimate of each environment, beside its budget (make cost)"),
     "app-env": ("tools.app_env", "each system's environment variables for its app, from cdk.out (make app-env)"),
     "archive-redrive": ("tools.archive_redrive", "move held TTL deletions back into their archive buffers (docs/retention.md)"),
+    "bootstrap": ("tools.bootstrap", "the deploy path's execution policy and boundary, and cdk bootstrap with them (make bootstrap)"),
     "db-bootstrap": ("tools.db_bootstrap", "create the database user the app signs in as with IAM (make db-bootstrap)"),
 }
 

@@ -32,6 +32,7 @@ from config.model import (
 )
 from tests.local.helpers import CREDENTIALS, ROOT, cli_env, tool, write_assembly
 from tools.assembly import Stack
+from tools.bootstrap import execution_policies
 from tools.preflight import checks, placeholders, resources, run, synthesized
 from tools.preflight.aws import Aws
 from tools.preflight.checks import Context
@@ -124,9 +125,16 @@ def assembly_with(root: Path, env: str, *, refused: list[int] | None = None, eng
     return write_assembly(root, [stack])
 
 
-def create_toolkit(aws: Aws, region: str, version: str, qualifier: str = "hnb659fds") -> None:
+def create_toolkit(aws: Aws, region: str, version: str, qualifier: str = "hnb659fds", policies: str | None = None) -> None:
+    """A CDKToolkit stack as `make bootstrap ENV=prod` leaves it (its execution policies), or
+    with `policies` ("" : CDK's default, AdministratorAccess)."""
+    if policies is None:
+        policies = ",".join(f"arn:aws:iam::{MOTO_ACCOUNT}:policy/data-cfn-exec-prod-{i}" for i in range(1, len(execution_policies()) + 1))
     template = {
-        "Parameters": {"Qualifier": {"Type": "String", "Default": qualifier}},
+        "Parameters": {
+            "Qualifier": {"Type": "String", "Default": qualifier},
+            "CloudFormationExecutionPolicies": {"Type": "CommaDelimitedList", "Default": policies},
+        },
         "Resources": {
             "Version": {
                 "Type": "AWS::SSM::Parameter",

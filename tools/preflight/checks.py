@@ -124,7 +124,24 @@ def _bootstrap_in(ctx: Context, region: str, check: str, required: synthesized.F
             f"{TOOLKIT_STACK} BootstrapVersion {version} < {required.value}, required by {required.source}",
             f"upgrade it with a current CDK CLI: {command}",
         )
-    return passed(check, f"{TOOLKIT_STACK} {status}, BootstrapVersion {version} >= {required.value} ({required.source})")
+    # CDK's default gives CloudFormation AdministratorAccess; this app's deploy path is the
+    # generated execution policies (tools/bootstrap.py).
+    from tools.bootstrap import execution_policy_arns
+
+    expected = execution_policy_arns(ctx.cfg)
+    given = sorted(filter(None, (parameters.get("CloudFormationExecutionPolicies") or "").split(",")))
+    if given != sorted(expected):
+        return failed(
+            check,
+            f"its CloudFormation execution role has {', '.join(given) or 'AdministratorAccess (the default)'}, not the app's "
+            f"execution policies ({', '.join(expected)})",
+            f"run make bootstrap ENV={ctx.cfg.name} (docs/first-deploy.md)",
+        )
+    return passed(
+        check,
+        f"{TOOLKIT_STACK} {status}, BootstrapVersion {version} >= {required.value} ({required.source}), "
+        f"execution policies {', '.join(p.rsplit('/', 1)[1] for p in expected)}",
+    )
 
 
 def principals(ctx: Context) -> Iterator[Line]:
