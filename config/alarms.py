@@ -263,7 +263,8 @@ def kinds_for(*scopes: str) -> tuple[AlarmKind, ...]:
 
 # The control-plane calls that would undo a protection, each group one EventBridge rule to the
 # alert topic (constructs_lib/tamper.py). `exempt`: who makes them unannounced ("deployer":
-# CloudFormation on a reviewed deploy; "backup": AWS Backup's plan roles).
+# CloudFormation on a reviewed deploy; "backup": AWS Backup's plan roles; "restore-tests": the
+# role AWS Backup's restore tests run as).
 TAMPER_WATCH: tuple[WatchedCalls, ...] = (
     WatchedCalls(
         id="KeyDestruction", what="a key was disabled or scheduled for deletion", service="kms", names=("DisableKey", "ScheduleKeyDeletion")
@@ -304,7 +305,7 @@ TAMPER_WATCH: tuple[WatchedCalls, ...] = (
         what="a restore or a copy of backed-up data was started by hand",
         service="backup",
         names=("StartCopyJob", "StartRestoreJob"),
-        exempt=("backup",),
+        exempt=("backup", "restore-tests"),
     ),
     WatchedCalls(
         id="TableProtection",
@@ -318,7 +319,9 @@ TAMPER_WATCH: tuple[WatchedCalls, ...] = (
             "RestoreTableToPointInTime",
             "UpdateContinuousBackups",
         ),
-        exempt=("deployer",),
+        # The restore tests create and delete their own tables (awsbackup-restore-test-*);
+        # a real table's policy denies them its deletion.
+        exempt=("deployer", "restore-tests"),
     ),
     WatchedCalls(
         id="ArchiveBuckets",

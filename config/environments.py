@@ -20,6 +20,7 @@ from config.model import (
     KeyConfig,
     OffsiteConfig,
     PitrConfig,
+    RestoreTestingConfig,
     SlackConfig,
     WorkloadConfig,
 )
@@ -132,6 +133,8 @@ STAGING = EnvironmentConfig(
         vault_lock_max_retention_days=2555,
         vault_lock_mode="governance",
         restore_principal_arns=("arn:aws:iam::222222222222:role/DataRestore",),
+        # Every table and the cluster restored each week, kept 2 hours, then deleted (docs/restore.md).
+        restore_testing=RestoreTestingConfig(),
     ),
     # Writes only: staging holds test data, and reads are most of the events.
     # Management events too: the tamper alerts (EventBridge) read them. The first copy of an
@@ -222,6 +225,8 @@ PROD = EnvironmentConfig(
         vault_lock_min_retention_days=35,
         vault_lock_max_retention_days=2555,
         restore_principal_arns=("arn:aws:iam::333333333333:role/DataRestore",),
+        # Every table and the cluster restored each week, kept 2 hours, then deleted (docs/restore.md).
+        restore_testing=RestoreTestingConfig(),
     ),
     # Who read which PHI, as well as who changed it, kept the seeds' 7 years under Compliance lock.
     audit_trail=AuditTrailConfig(mode="create", read_events=True, management_events=True, object_lock="COMPLIANCE", retention_days=2555),

@@ -133,6 +133,24 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RestoreTestingConfig:
+    """AWS Backup restore tests of every table and the database cluster (docs/restore.md,
+    "Restore tests"): each run restores the latest recovery point of each, under the
+    environment's keys, keeps it `keep_hours` for checks, then deletes it. Each run is billed
+    (a DynamoDB restore per GB: make cost prices it)."""
+
+    # When the plan runs (AWS Backup's cron or rate, UTC). The missing-run alarm watches 7 days,
+    # CloudWatch's longest evaluation range: run at least weekly.
+    schedule: str = "cron(0 7 ? * SUN *)"
+    # Hours AWS Backup may wait to start a run (StartWindowHours).
+    start_window_hours: int = 8
+    # Restore the latest recovery point from this many days back (SelectionWindowDays).
+    window_days: int = 7
+    # Hours a restored table or cluster is kept before AWS Backup deletes it (ValidationWindowHours).
+    keep_hours: int = 2
+
+
+@dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     enabled: bool = False
     rules: tuple[BackupRuleConfig, ...] = ()
@@ -148,6 +166,8 @@ class BackupConfig:
     # Roles (ARNs) that may restore or copy recovery points by hand (docs/restore.md), besides
     # break-glass and AWS Backup's own plan roles; the vaults' access policies deny everyone else.
     restore_principal_arns: tuple[str, ...] = ()
+    # Restore tests on a schedule; None: none (needs enabled, and a trail for their alerts).
+    restore_testing: RestoreTestingConfig | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -99,10 +99,12 @@ class AlarmActions:
         evaluation_periods: int,
         datapoints_to_alarm: int,
         comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
         """An alarm with this project's defaults: it fires at or above its threshold unless told
-        otherwise; no requests means no data points, which is not a problem; and OK actions go
-        out too, so the channel also hears when a problem clears."""
+        otherwise; no requests means no data points, which is not a problem (unless told: an
+        alarm on something that must happen); and OK actions go out too, so the channel also
+        hears when a problem clears."""
         self.names.append(name)
         alarm = cloudwatch.Alarm(
             scope,
@@ -114,7 +116,7 @@ class AlarmActions:
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
             comparison_operator=comparison_operator,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=treat_missing_data,
         )
         alarm.add_alarm_action(*self._actions)
         alarm.add_ok_action(*self._actions)

@@ -251,6 +251,10 @@ class PostgresDatabase(Construct):
                 self.cluster.node.find_child(construct_id),
                 in_packs({"RDSInBackupPlan": reason}),
             )
+        # The cluster's subnet group, which a restored copy must use too (restore tests).
+        subnet_group = self.cluster.node.find_child("Subnets")
+        assert isinstance(subnet_group, rds.SubnetGroup)
+        self.subnet_group_name = subnet_group.subnet_group_name
         master_secret = self.cluster.secret
         if master_secret is None:
             raise ValueError(f"{name}: the cluster has no master secret, though RDS manages its password in Secrets Manager")

@@ -165,7 +165,7 @@ class Governance:
 
 
 # Who a tamper-alert group may exempt (WatchedCalls.exempt), resolved by the platform stack.
-TAMPER_EXEMPT = ("deployer", "backup")
+TAMPER_EXEMPT = ("deployer", "backup", "restore-tests")
 
 
 @dataclass(frozen=True, kw_only=True)

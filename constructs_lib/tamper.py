@@ -56,6 +56,23 @@ def denied_pattern() -> dict:
     return {"detail-type": [API_CALL], "detail": {"eventCategory": ["Data"], "errorCode": errors}}
 
 
+RESTORE_JOB = "Restore Job State Change"
+
+
+def restore_failed_pattern() -> dict:
+    """A restore job that failed or was aborted: a restore test's, or anyone's."""
+    return {"source": ["aws.backup"], "detail-type": [RESTORE_JOB], "detail": {"status": ["FAILED", "ABORTED"]}}
+
+
+def restore_completed_pattern(restore_tests_arns: Sequence[str]) -> dict:
+    """A completed restore (somebody has a copy of the data now), unless the restore tests' role
+    made it. An event without the role's field pages too: a renamed field must not silence it."""
+    detail: dict = {"status": ["COMPLETED"]}
+    if restore_tests_arns:
+        detail["$or"] = [{"iamRoleArn": [{"anything-but": sorted(restore_tests_arns)}]}, {"iamRoleArn": [{"exists": False}]}]
+    return {"source": ["aws.backup"], "detail-type": [RESTORE_JOB], "detail": detail}
+
+
 def break_glass_pattern(break_glass_arn: str) -> dict:
     """Any call the break-glass role makes (its use is an incident)."""
     return {"detail-type": [API_CALL], "detail": {"userIdentity": {"sessionContext": {"sessionIssuer": {"arn": [break_glass_arn]}}}}}
@@ -83,6 +100,7 @@ class TamperAlerts(Construct):
         denied_calls_queue: str | None = None,
         denied_calls_readers: Sequence[str] = (),
         forward_to_bus_arn: str | None = None,
+        restore_tests_arns: Sequence[str] = (),
     ) -> None:
         """To `topic` (under `key`) in the primary region, denied data calls to the queue
         `denied_calls_queue` (which `denied_calls_readers` may read) with an alarm to `actions`;
@@ -123,6 +141,18 @@ class TamperAlerts(Construct):
         # guide); the L2 Rule has no property for it, hence the L1 override.
         rule = self._rule("BreakGlass", f"the break-glass role was used in {env}", break_glass_pattern(break_glass_arn))
         cast(events.CfnRule, rule.node.default_child).state = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+        # Restores (AWS Backup's events, not API calls): every failure, and every completed
+        # restore but the restore tests' (the vault's own notifications leave them to these).
+        restore = events.RuleTargetInput.from_text(
+            f"Restore job {events.EventField.from_path('$.detail.status')}: {events.EventField.from_path('$.detail.resourceType')} "
+            f"{events.EventField.from_path('$.detail.createdResourceArn')} as {events.EventField.from_path('$.detail.iamRoleArn')} "
+            f"in {events.EventField.from_path('$.region')} (account {events.EventField.from_path('$.account')}, "
+            f"{events.EventField.from_path('$.time')})"
+        )
+        self._rule("RestoreFailed", f"a restore job failed in {env}", restore_failed_pattern(), restore)
+        self._rule(
+            "RestoreCompleted", f"a restore completed in {env}: somebody has a copy", restore_completed_pattern(restore_tests_arns), restore
+        )
         what = f"a data call was denied in {env}"
         if self._bus is not None:
             self._rule("DeniedDataCalls", what, denied_pattern())
@@ -198,12 +228,14 @@ class TamperAlerts(Construct):
             via_services=["sns"],
         )
 
-    def _target(self, what: str) -> events.IRuleTarget:
+    def _target(self, what: str, message: events.RuleTargetInput | None = None) -> events.IRuleTarget:
         """The primary bus, the event unchanged; or the topic, with a message of what, who, where."""
         role = self.role.without_policy_updates()
         if self._bus is not None:
             return targets.EventBus(self._bus, role=role)
         assert self._topic is not None  # __init__ takes one of the two
+        if message is not None:
+            return targets.SnsTopic(self._topic, message=message, role=role)
         message = events.RuleTargetInput.from_text(
             f"Tamper alert: {what}. {events.EventField.from_path('$.detail.eventName')} "
             f"by {events.EventField.from_path('$.detail.userIdentity.arn')} "
@@ -212,13 +244,13 @@ class TamperAlerts(Construct):
         )
         return targets.SnsTopic(self._topic, message=message, role=role)
 
-    def _rule(self, id: str, what: str, event_pattern: dict) -> events.Rule:
+    def _rule(self, id: str, what: str, event_pattern: dict, message: events.RuleTargetInput | None = None) -> events.Rule:
         return events.Rule(
             self,
             id,
             description=f"{self._verb}: {what}",
             event_pattern=_event_pattern(event_pattern),
-            targets=[self._target(what)],
+            targets=[self._target(what, message)],
         )
 
 

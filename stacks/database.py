@@ -15,6 +15,7 @@ from constructs_lib.dashboards import Dashboard, database_widgets
 from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
+from constructs_lib.restore_tests import restore_test_selections
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
 from stacks import naming
@@ -152,6 +153,33 @@ class DatabaseStack(Stack):
                 actions=BACKUP_KEY_ACTIONS,
                 via_services=("backup", "rds"),
             )
+            tests = config.backup.restore_testing
+            if tests is not None:
+                # The cluster in the restore tests: into its isolated subnets and security group,
+                # under its own key, by the restore tests' role (docs/restore.md).
+                role_arns = naming.restore_tests_role_arns(config)
+                allow_use(
+                    self.key,
+                    self,
+                    sid="RestoreTestsCreateClusters",
+                    principal_arns=role_arns,
+                    actions=BACKUP_KEY_ACTIONS,
+                    via_services=("backup", "rds"),
+                )
+                restore_test_selections(
+                    self,
+                    plan_name=naming.restore_tests_plan_name(config),
+                    name="personalpod_database",
+                    resource_type="Aurora",
+                    resource_arns=[self.database.cluster.cluster_arn],
+                    role_arn=role_arns[0],
+                    overrides={
+                        "kmsKeyId": self.key.key_arn,
+                        "dbSubnetGroupName": self.database.subnet_group_name,
+                        "vpcSecurityGroupIds": Fn.join("", ['["', self.database.cluster_security_group.security_group_id, '"]']),
+                    },
+                    keep_hours=tests.keep_hours,
+                )
 
         # What an application needs to connect; plain outputs, not exports, so nothing is pinned.
         outputs = {

@@ -32,6 +32,20 @@ def tamper_alerts_role_name(cfg: EnvironmentConfig, region: str | None = None) -
     return f"data-tamper-alerts-{cfg.name}-{region or cfg.region}"
 
 
+def restore_tests_plan_name(cfg: EnvironmentConfig) -> str:
+    """The environment's restore testing plan (AWS Backup names: letters, digits, _)."""
+    return f"data_restore_tests_{cfg.name}"
+
+
+def restore_tests_role_name(cfg: EnvironmentConfig) -> str:
+    """The role AWS Backup restores (and deletes) the test copies as (constructs_lib/restore_tests.py)."""
+    return f"data-restore-tests-{cfg.name}"
+
+
+def restore_tests_role_arns(cfg: EnvironmentConfig) -> list[str]:
+    return [role_arn(cfg, restore_tests_role_name(cfg))] if cfg.backup.restore_testing else []
+
+
 def boundary_name(cfg: EnvironmentConfig) -> str:
     """The permissions boundary every role of the environment carries; `make bootstrap` creates
     it from deploy/permissions-boundary.json (tools/bootstrap.py)."""
@@ -213,14 +227,20 @@ def vault_lock(cfg: EnvironmentConfig) -> VaultLock | None:
     )
 
 
-def vault_restorers(cfg: EnvironmentConfig) -> list[str]:
+def vault_restorers(cfg: EnvironmentConfig, *, offsite: bool = False) -> list[str]:
     """Who may start a restore or a copy out of the environment's vaults besides break-glass:
-    config's restore roles and AWS Backup's own plan roles (their copy actions)."""
-    return sorted({*cfg.backup.restore_principal_arns, *backup_role_arns(cfg)})
+    config's restore roles, AWS Backup's own plan roles (their copy actions) and, in the primary
+    region's vault (whose recovery points they restore), the restore tests' role."""
+    tests = [] if offsite else restore_tests_role_arns(cfg)
+    return sorted({*cfg.backup.restore_principal_arns, *backup_role_arns(cfg), *tests})
 
 
 def tamper_exempt(cfg: EnvironmentConfig) -> dict[str, list[str]]:
     """Who each tamper-watch exemption (constructs_lib.props.TAMPER_EXEMPT) names: the deployer
     of every region deployed to (the off-site stack's calls reach the primary rules too)."""
     regions = [cfg.region, *([cfg.offsite.region] if cfg.offsite.region else [])]
-    return {"deployer": [deployer_arn(cfg, region) for region in regions], "backup": backup_role_arns(cfg)}
+    return {
+        "deployer": [deployer_arn(cfg, region) for region in regions],
+        "backup": backup_role_arns(cfg),
+        "restore-tests": restore_tests_role_arns(cfg),
+    }

@@ -91,7 +91,7 @@ class OffsiteStack(Stack):
             topic=None,
             lock=naming.vault_lock(config),
             governance=naming.governance(config, region),
-            restorers=naming.vault_restorers(config),
+            restorers=naming.vault_restorers(config, offsite=True),
             # Nothing copies out of the off-site vault but break-glass.
             removal_policy=policy,
         )
@@ -155,4 +155,5 @@ class OffsiteStack(Stack):
                 role_name=naming.tamper_alerts_role_name(config, region),
                 env=config.name,
                 forward_to_bus_arn=f"arn:{partition(config.region)}:events:{config.region}:{config.account}:event-bus/default",
+                restore_tests_arns=naming.restore_tests_role_arns(config),
             )

@@ -19,6 +19,7 @@ from constructs_lib.buckets import AccessLogBucket
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.monitoring import AlarmTarget, alarm
+from constructs_lib.restore_tests import RestoreTestPlan
 from constructs_lib.tamper import TamperAlerts
 from constructs_lib.trail import AuditTrail
 from stacks import naming
@@ -94,7 +95,18 @@ class PlatformStack(Stack):
                 restorers=naming.vault_restorers(config),
                 copy_targets=naming.backup_copy_vaults(config),
                 removal_policy=policy,
+                restores_by_rules=naming.tamper_alerts_on(config),
             )
+            if config.backup.restore_testing:
+                # The restore tests read recovery points through AWS Backup.
+                allow_use(
+                    backup_key,
+                    self,
+                    sid="RestoreTestsReadRecoveryPoints",
+                    principal_arns=naming.restore_tests_role_arns(config),
+                    actions=BACKUP_KEY_ACTIONS,
+                    via_services=("backup", "dynamodb"),
+                )
         self._budget(config)
 
         topic_arns = [self.alert_topic.topic_arn, *([alerts.external_topic_arn] if alerts.external_topic_arn else [])]
@@ -124,6 +136,21 @@ class PlatformStack(Stack):
                 denied_calls_readers=config.audit_trail.reader_arns,
                 role_name=naming.tamper_alerts_role_name(config),
                 env=config.name,
+                restore_tests_arns=naming.restore_tests_role_arns(config),
+            )
+        tests = config.backup.restore_testing
+        if tests is not None:
+            # Every table and the cluster restored on a schedule (constructs_lib/restore_tests.py).
+            RestoreTestPlan(
+                self,
+                "RestoreTests",
+                plan_name=naming.restore_tests_plan_name(config),
+                vault_arn=f"arn:{self.partition}:backup:{self.region}:{self.account}:backup-vault:{naming.backup_vault_name(config)}",
+                role_name=naming.restore_tests_role_name(config),
+                schedule=tests.schedule,
+                start_window_hours=tests.start_window_hours,
+                window_days=tests.window_days,
+                actions=actions,
             )
 
     def _archive(self, config: EnvironmentConfig, policy) -> dict[bool, ArchiveTarget]:

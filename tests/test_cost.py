@@ -400,3 +400,25 @@ def test_the_archive_streams_reads_are_priced_as_the_pipes_polls():
     lines = {line.item: line.quantity for line in estimate("dev", [stack], WorkloadConfig()).lines}
     assert STREAM_POLLS_PER_MONTH == 4 * 86_400 * 30
     assert lines["CloudTrail data events (archive stream reads)"] == 2 * STREAM_POLLS_PER_MONTH / 1e6 * 10  # per 100,000
+
+
+def test_restore_tests_are_priced_per_gb_restored_on_the_plans_schedule():
+    """Weekly runs (DAYS_PER_MONTH / 7 a month), each restoring every selected table, the
+    workload's GB spread over the environment's tables. The plan is in another stack."""
+    from tools.assembly import Stack
+    from tools.cost.pricing import DAYS_PER_MONTH, estimate
+
+    table = {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {"Replicas": [{"Region": "us-east-1"}]}}
+    plan = {"Type": "AWS::Backup::RestoreTestingPlan", "Properties": {"ScheduleExpression": "cron(0 7 ? * SUN *)"}}
+    selection = {
+        "Type": "AWS::Backup::RestoreTestingSelection",
+        "Properties": {"ProtectedResourceType": "DynamoDB", "ProtectedResourceArns": [{"Fn::GetAtt": [t, "Arn"]} for t in ("A", "B")]},
+    }
+    cluster = {
+        "Type": "AWS::Backup::RestoreTestingSelection",
+        "Properties": {"ProtectedResourceType": "Aurora", "ProtectedResourceArns": ["c"]},
+    }
+    system = Stack(name="s-dev", environment="dev", template={"Resources": {"A": table, "B": table, "T": selection, "C": cluster}})
+    platform = Stack(name="p-dev", environment="dev", template={"Resources": {"Plan": plan}})
+    lines = {line.item: line.quantity for line in estimate("dev", [system, platform], WorkloadConfig(table_gb=10)).lines}
+    assert lines["Restore tests (table restores)"] == pytest.approx(DAYS_PER_MONTH / 7 * 2 * 5)  # 2 tables of 5 GB each

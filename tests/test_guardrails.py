@@ -142,6 +142,13 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
             expected.add(("platform/AuditTrail/Logs/Bucket/Resource", f"{pack}-S3BucketReplicationEnabled"))
             expected.add(("platform/AuditTrail/Trail", f"{pack}-CloudTrailCloudWatchLogsEnabled"))
         expected.add(("platform/AuditTrail/Trail", "cdk-validator-cfnguard::cloud_trail_cloud_watch_logs_enabled_check"))
+        # The restore tests' role: AWS Backup's own restore policy, like the plans' roles.
+        expected.add(
+            (
+                "platform/RestoreTests/Role/Resource",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
+            )
+        )
         # The denied-calls queue is read by people: no consumer whose failures a DLQ would catch.
         for rule in ("AwsSolutions-SQS3", "cdk-validator-cfnguard::sqs_dlq_check"):
             expected.add(("platform/TamperAlerts/DeniedDataCallsQueue/Resource", rule))

@@ -109,7 +109,7 @@ def test_only_environments_with_a_trail_have_tamper_alerts(synthesized):
     for env in ENVS:
         found = [lid for lid in rules(synthesized, env) if lid.startswith("TamperAlerts")]
         if env in WATCHED:
-            assert len(found) == len(TAMPER_WATCH) + 2, env  # one per group, break-glass use and denied data calls
+            assert len(found) == len(TAMPER_WATCH) + 4, env  # one per group, break-glass, denied calls, two for restores
         else:
             assert found == [], env
 
@@ -138,7 +138,11 @@ def test_every_rule_pages_the_alert_topic_as_its_own_role_with_what_who_and_wher
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": cfg.account}}
-    found = [props for lid, props in rules(synthesized, env).items() if lid.startswith("TamperAlerts") and "DeniedDataCalls" not in lid]
+    found = [
+        props
+        for lid, props in rules(synthesized, env).items()
+        if lid.startswith("TamperAlerts") and not any(other in lid for other in ("DeniedDataCalls", "RestoreFailed", "RestoreCompleted"))
+    ]
     assert len(found) == len(TAMPER_WATCH) + 1
     for props in found:
         assert props["State"] in ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
@@ -250,7 +254,7 @@ def test_the_offsite_region_forwards_the_same_calls_to_the_primary_bus(synthesiz
     template = synthesized[f"data-offsite-{env}"].template
     forwarded = {lid: res["Properties"] for lid, res in resources(template, "AWS::Events::Rule").items()}
     primary = rules(synthesized, env)
-    assert len(forwarded) == len(TAMPER_WATCH) + 2
+    assert len(forwarded) == len(TAMPER_WATCH) + 4
     (role_id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("TamperAlertsPublishRole")]
     role = template["Resources"][role_id]["Properties"]
     assert role["RoleName"] == naming.tamper_alerts_role_name(cfg, cfg.offsite.region)
@@ -376,7 +380,7 @@ def test_the_auditors_may_read_the_denied_calls_and_an_organization_trail_gets_t
     template = app.synth().get_stack_artifact(stack.artifact_id).template
     assert not resources(template, "AWS::CloudTrail::Trail")
     rule_ids = [lid for lid in resources(template, "AWS::Events::Rule") if lid.startswith("TamperAlerts")]
-    assert len(rule_ids) == len(TAMPER_WATCH) + 2 and any(lid.startswith("TamperAlertsDeniedDataCalls") for lid in rule_ids)
+    assert len(rule_ids) == len(TAMPER_WATCH) + 4 and any(lid.startswith("TamperAlertsDeniedDataCalls") for lid in rule_ids)
     (readers,) = [
         s for s in template["Resources"]["KeyAlerts"]["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "DeniedCallsReadersDecrypt"
     ]

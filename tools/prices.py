@@ -53,6 +53,9 @@ PRICES: dict[str, Price] = {
     "backup.dynamodb.warm": Price(0.10, "GB-month", BACKUP, "unconfirmed: the on-demand backup price, which it matches elsewhere"),
     "backup.dynamodb.cold": Price(0.03, "GB-month", BACKUP, "unconfirmed"),
     "backup.aurora": Price(0.021, "GB-month", BACKUP),
+    "backup.dynamodb.restore": Price(
+        0.15, "GB restored", BACKUP, "unconfirmed: DynamoDB's restore price, which AWS Backup's matches elsewhere"
+    ),
     # us-east-1 to us-west-2 (to us-east-2 it is 0.01); AWS Backup copies pay it too (unconfirmed).
     "transfer.inter_region": Price(0.02, "GB", "https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer"),
     # CloudWatch.

@@ -167,9 +167,19 @@ def rule_line(lid: str, res: dict) -> str:
         calls = f"{len(names)} calls"
     if "errorCode" in detail:
         calls += " failing " + ",".join(matcher(v) for v in detail["errorCode"])
+    # A service's own events (a restore job's state), not API calls: their kind and status.
+    kinds = pattern.get("detail-type") or []
+    if kinds and kinds != ["AWS API Call via CloudTrail"]:
+        calls = ",".join(kinds) + (f" status {','.join(detail['status'])}" if "status" in detail else "")
     issuer = issuer_arns(detail)
     by = f" by {','.join(a.rsplit('/', 1)[-1] for a in issuer)}" if issuer else ""
     exempt = sum(len(v.get("anything-but", [])) for branch in detail.get("$or", []) for v in issuer_arns(branch) if isinstance(v, dict))
+    exempt += sum(
+        len(v.get("anything-but", []))
+        for branch in detail.get("$or", [])
+        for v in branch.get("iamRoleArn", [])
+        if isinstance(v, dict) and isinstance(v.get("anything-but"), list)
+    )
     targets = ",".join(ref(t.get("Arn")) for t in p.get("Targets", [])) or "nothing"
     return f"rule {lid}: {source} {calls}{by}, {exempt} exempt, {p.get('State')}, to {targets}"
 

@@ -47,6 +47,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
     backup = cfg.backup
     if cfg.protection != "rebuildable":
         p.check(backup.enabled is True, "backup.enabled", backup.enabled, f"True where protection is {cfg.protection!r}")
+    _restore_testing(p, cfg)
     if not backup.enabled:
         return
     _backup_rules(p, "backup.rules", backup.rules, cold_allowed=True)
@@ -94,3 +95,34 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
                 lock,
                 f"<= the shortest of {key}' delete_after_days ({shortest})",
             )
+
+
+SCHEDULE = re.compile(r"^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+
+
+def _restore_testing(p: Problems, cfg: EnvironmentConfig) -> None:
+    """Restore tests restore what the vault holds, and page through the tamper alerts' rules."""
+    tests = cfg.backup.restore_testing
+    if tests is None:
+        return
+    p.check(cfg.backup.enabled is True, "backup.restore_testing", "set", "None unless backup.enabled: there is nothing to restore")
+    p.check(
+        cfg.audit_trail.mode in ("create", "organization"),
+        "backup.restore_testing",
+        "set",
+        "None unless audit_trail.mode is create or organization: their failures page through the rules a trail feeds",
+    )
+    p.check(
+        bool(isinstance(tests.schedule, str) and SCHEDULE.match(tests.schedule)),
+        "backup.restore_testing.schedule",
+        tests.schedule,
+        "cron(...) or rate(N days|hours|minutes)",
+    )
+    for name, low, high in (("start_window_hours", 1, 168), ("keep_hours", 1, 168), ("window_days", 1, 365)):
+        value = getattr(tests, name)
+        p.check(
+            isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+            f"backup.restore_testing.{name}",
+            value,
+            f"a whole number from {low} to {high}",
+        )

@@ -27,6 +27,7 @@ VAULT = ("a backup vault name", 50, re.compile(r"^[A-Za-z0-9_.-]+$"))
 STACK = ("a CloudFormation stack name", 128, re.compile(r"^[A-Za-z][A-Za-z0-9-]*$"))
 PIPE = ("an EventBridge pipe or Firehose stream name", 64, re.compile(r"^[A-Za-z0-9_.-]+$"))
 QUEUE = ("an SQS queue name", 80, re.compile(r"^[A-Za-z0-9_-]+$"))
+RESTORE_PLAN = ("an AWS Backup restore testing plan name", 50, re.compile(r"^[A-Za-z0-9_]+$"))
 DB_IDENTIFIER = ("an RDS identifier", 63, re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"))
 # The stacks of an environment besides one per system (stacks/stage.py).
 SHARED_STACKS = ("data-platform", "ci-deploy", "data-offsite", "personalpod-database")
@@ -56,6 +57,8 @@ def physical_names(cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> lis
         (f"cdk-deploy-{env}", ROLE),
         *((f"data-tamper-alerts-{env}-{region}", ROLE) for region in regions),  # and its managed policy (128 allowed)
         (f"data-denied-calls-{env}", QUEUE),
+        (f"data-restore-tests-{env}", ROLE),
+        (f"data_restore_tests_{env}", RESTORE_PLAN),
         *((f"data-tables-{env}{o}", VAULT) for o in offsite),
         (f"personalpod-{env}", DB_IDENTIFIER),
         (f"personalpod-{env}-writer", DB_IDENTIFIER),

@@ -288,6 +288,23 @@ def _backups(estimate: Estimate, stacks: list[Stack], all_tables: list[Table], w
                         estimate.add("variable", "Backup copies to the off-site region", gb, "transfer.inter_region")
 
 
+def _restore_tests(
+    estimate: Estimate, stacks: list[Stack], context: list[Stack], all_tables: list[Table], workload: WorkloadConfig
+) -> None:
+    """Each run of the restore tests restores every selected table (a DynamoDB restore is billed
+    per GB) on the plan's schedule. Restoring the Aurora cluster is not billed (its copy has no
+    instance and lives `keep_hours`)."""
+    plans = [props(r) for _, _, r in of_type(context, "AWS::Backup::RestoreTestingPlan")]
+    if not plans or not all_tables:
+        return
+    runs = DAYS_PER_MONTH / interval_days(str(plans[0].get("ScheduleExpression", "")))
+    table_gb = workload.table_gb / len(all_tables)
+    for _, _, selection in of_type(stacks, "AWS::Backup::RestoreTestingSelection"):
+        if props(selection).get("ProtectedResourceType") == "DynamoDB":
+            count = len(props(selection).get("ProtectedResourceArns", []))
+            estimate.add("variable", "Restore tests (table restores)", runs * count * table_gb, "backup.dynamodb.restore")
+
+
 def _merge(lines: list[Line]) -> list[Line]:
     """One line per item: the same item from many stacks adds up."""
     merged: dict[tuple[str, str, str], float] = defaultdict(float)
@@ -309,6 +326,7 @@ def estimate(environment: str, stacks: Iterable[Stack], workload: WorkloadConfig
     _trail(result, chosen, workload)
     _archive(result, chosen, context, workload)
     _backups(result, chosen, all_tables, workload)
+    _restore_tests(result, chosen, context, all_tables, workload)
     result.lines = _merge(result.lines)
     declared = budget(context)
     if declared:
