@@ -19,9 +19,12 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
+from constructs_lib.backup import BACKUP_KEY_ACTIONS
+from constructs_lib.kms import allow_use
 from constructs_lib.nag import acknowledge
 
 MAX_PER_SELECTION = 30  # RestoreTestingSelection.ProtectedResourceArns
@@ -126,3 +129,32 @@ def restore_test_selections(
         )
         for n, chunk in enumerate(chunks, start=1)
     ]
+
+
+def restore_tests(
+    scope: Construct,
+    *,
+    key: kms.IKey,
+    sid: str,
+    service: str,
+    role_arn: str,
+    plan_name: str,
+    name: str,
+    resource_type: str,
+    resource_arns: Sequence[str],
+    overrides: Mapping[str, str],
+    keep_hours: int,
+) -> list[backup.CfnRestoreTestingSelection]:
+    """A stack's resources in the restore tests, restored under `key`, which lets the restore
+    tests' role use it through AWS Backup and `service` only."""
+    allow_use(key, scope, sid=sid, principal_arns=[role_arn], actions=BACKUP_KEY_ACTIONS, via_services=("backup", service))
+    return restore_test_selections(
+        scope,
+        plan_name=plan_name,
+        name=name,
+        resource_type=resource_type,
+        resource_arns=resource_arns,
+        role_arn=role_arn,
+        overrides=overrides,
+        keep_hours=keep_hours,
+    )

@@ -15,7 +15,7 @@ from constructs_lib.dashboards import Dashboard, database_widgets
 from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.restore_tests import restore_test_selections
+from constructs_lib.restore_tests import restore_tests
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS
 from stacks import naming
@@ -157,22 +157,16 @@ class DatabaseStack(Stack):
             if tests is not None:
                 # The cluster in the restore tests: into its isolated subnets and security group,
                 # under its own key, by the restore tests' role (docs/restore.md).
-                role_arns = naming.restore_tests_role_arns(config)
-                allow_use(
-                    self.key,
+                restore_tests(
                     self,
+                    key=self.key,
                     sid="RestoreTestsCreateClusters",
-                    principal_arns=role_arns,
-                    actions=BACKUP_KEY_ACTIONS,
-                    via_services=("backup", "rds"),
-                )
-                restore_test_selections(
-                    self,
+                    service="rds",
+                    role_arn=naming.role_arn(config, naming.restore_tests_role_name(config)),
                     plan_name=naming.restore_tests_plan_name(config),
                     name="personalpod_database",
                     resource_type="Aurora",
                     resource_arns=[self.database.cluster.cluster_arn],
-                    role_arn=role_arns[0],
                     overrides={
                         "kmsKeyId": self.key.key_arn,
                         "dbSubnetGroupName": self.database.subnet_group_name,

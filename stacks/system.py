@@ -18,10 +18,10 @@ from config.retention import archived as archived_tables
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.archive import TableArchiver, pipe_role_name
 from constructs_lib.archive_path import ArchivedTable, ArchiveTarget, archive_name
-from constructs_lib.backup import BACKUP_KEY_ACTIONS, table_backup_plan
+from constructs_lib.backup import table_backup_plan
 from constructs_lib.dashboards import Dashboard, archive_widgets, table_widgets
 from constructs_lib.kms import DataKey, allow_use
-from constructs_lib.restore_tests import restore_test_selections
+from constructs_lib.restore_tests import restore_tests
 from constructs_lib.roles import DataAccessRoles
 from constructs_lib.specs import SystemSpec
 from constructs_lib.system_tables import SystemTables
@@ -211,22 +211,16 @@ class SystemStack(Stack):
         the restore tests' role, which the key lets create encrypted tables through DynamoDB."""
         tests = config.backup.restore_testing
         assert tests is not None
-        role_arns = naming.restore_tests_role_arns(config)
-        allow_use(
-            self.key,
+        restore_tests(
             self,
+            key=self.key,
             sid="RestoreTestsCreateTables",
-            principal_arns=role_arns,
-            actions=BACKUP_KEY_ACTIONS,
-            via_services=("backup", "dynamodb"),
-        )
-        restore_test_selections(
-            self,
+            service="dynamodb",
+            role_arn=naming.role_arn(config, naming.restore_tests_role_name(config)),
             plan_name=naming.restore_tests_plan_name(config),
             name=f"{system.key.replace('-', '_')}_tables",
             resource_type="DynamoDB",
             resource_arns=[table.table_arn for table in self.tables.values()],
-            role_arn=role_arns[0],
             overrides={"encryptionType": "KMS", "kmsMasterKeyArn": self.key.key_arn},
             keep_hours=tests.keep_hours,
         )
