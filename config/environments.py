@@ -231,7 +231,9 @@ PROD = EnvironmentConfig(
     # Who read which PHI, as well as who changed it, kept the seeds' 7 years under Compliance lock.
     audit_trail=AuditTrailConfig(mode="create", read_events=True, management_events=True, object_lock="COMPLIANCE", retention_days=2555),
     # Off-site copies: backups and the audit archive in a second region, locked like the first.
-    offsite=OffsiteConfig(region="us-west-2"),
+    # The tables' off-site copies in a logically air-gapped vault there; set the multi-party
+    # approval team (offsite.mpa_approval_team_arn) once it exists: it cannot be taken back.
+    offsite=OffsiteConfig(region="us-west-2", air_gapped=True),
     # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest
     # continuous-backup window and a final snapshot if the cluster is ever deleted.
     database=DatabaseConfig(

@@ -182,6 +182,14 @@ class OffsiteConfig:
     # to as well; its account must be in trusted_accounts and its access policy must allow
     # this account's copies.
     account_vault_arn: str | None = None
+    # The tables' off-site copies go to a logically air-gapped vault there (AWS Backup keeps its
+    # recovery points in a service-owned account, always compliance-locked) instead of the
+    # standard off-site vault, which keeps the database's copies: AWS Backup cannot copy Aurora
+    # across regions into an air-gapped vault (docs/restore.md cites the limitation).
+    air_gapped: bool = False
+    # Multi-party approval team (AWS MPA) that can open the air-gapped vault when this account
+    # cannot: a real team's ARN only (validation refuses a placeholder account).
+    mpa_approval_team_arn: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -259,3 +259,38 @@ def table_backup_plan(
         via_services=("backup", "dynamodb"),
     )
     return plan
+
+
+class AirGappedVault(Construct):
+    """A logically air-gapped vault (AWS::Backup::LogicallyAirGappedBackupVault): its recovery
+    points live in an AWS Backup service-owned account, always under a compliance-mode lock
+    (the retention days are the lock's), under `key`, with the same access policy as the other
+    vaults, and a multi-party approval team where config names one (AWS Backup developer guide,
+    "Logically air-gapped vault")."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vault_name: str,
+        key: kms.IKey,
+        lock: VaultLock,
+        governance: Governance,
+        restorers: Sequence[str],
+        removal_policy: RemovalPolicy,
+        mpa_approval_team_arn: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.vault = backup.CfnLogicallyAirGappedBackupVault(
+            self,
+            "Vault",
+            backup_vault_name=vault_name,
+            encryption_key_arn=key.key_arn,
+            min_retention_days=lock.min_retention_days,
+            max_retention_days=lock.max_retention_days,
+            access_policy=vault_access_policy(governance, restorers=restorers, copy_targets=()).to_json(),
+            mpa_approval_team_arn=mpa_approval_team_arn,
+        )
+        self.vault.apply_removal_policy(removal_policy)
+        pin(self.vault, "BackupVaultAirGapped")

@@ -143,7 +143,7 @@ class DatabaseStack(Stack):
                 resource_arns=[self.database.cluster.cluster_arn],
                 selection_name="cluster",
                 what=f"the {name} PostgreSQL cluster",
-                copy_to=naming.backup_copy_vaults(config),
+                copy_to=naming.backup_copy_vaults(config, tables=False),
             )
             allow_use(
                 self.key,

@@ -180,13 +180,29 @@ def offsite_key_alias(cfg: EnvironmentConfig) -> str:
     return f"alias/data-offsite-{cfg.name}"
 
 
-def backup_copy_vaults(cfg: EnvironmentConfig) -> list[str]:
-    """ARNs of the vaults every backup rule copies to: the off-site vault, and another
-    account's vault where config names one."""
+def air_gapped_vault_name(cfg: EnvironmentConfig) -> str:
+    return f"{backup_vault_name(cfg)}-airgapped"
+
+
+def air_gapped_vault_arn(cfg: EnvironmentConfig) -> str:
+    region = cfg.offsite.region or cfg.region
+    return f"arn:{partition(region)}:backup:{region}:{cfg.account}:backup-vault:{air_gapped_vault_name(cfg)}"
+
+
+def backup_copy_vaults(cfg: EnvironmentConfig, *, tables: bool = True) -> list[str]:
+    """ARNs of the vaults every backup rule copies to: off-site, the air-gapped vault for the
+    tables where config has one (the database's copies stay in the standard off-site vault),
+    else the standard off-site vault; and another account's vault where config names one."""
+    offsite = air_gapped_vault_arn(cfg) if tables and cfg.offsite.air_gapped else offsite_vault_arn(cfg)
     return [
-        *([offsite_vault_arn(cfg)] if cfg.offsite.region else []),
+        *([offsite] if cfg.offsite.region else []),
         *([cfg.offsite.account_vault_arn] if cfg.offsite.account_vault_arn else []),
     ]
+
+
+def all_copy_vaults(cfg: EnvironmentConfig) -> list[str]:
+    """Every vault a rule may copy to (the primary vault's access policy allows just these)."""
+    return sorted({*backup_copy_vaults(cfg), *backup_copy_vaults(cfg, tables=False)})
 
 
 def backup_role_arns(cfg: EnvironmentConfig) -> list[str]:

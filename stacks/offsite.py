@@ -17,7 +17,7 @@ from config.model import EnvironmentConfig
 from config.retention import archived
 from constructs_lib.archive_bucket import ArchiveBucket, PrefixRule
 from constructs_lib.arns import partition
-from constructs_lib.backup import BACKUP_KEY_ACTIONS, TableBackupVault
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, AirGappedVault, TableBackupVault
 from constructs_lib.buckets import AccessLogBucket, SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import DataKey, allow_use
@@ -95,6 +95,20 @@ class OffsiteStack(Stack):
             # Nothing copies out of the off-site vault but break-glass.
             removal_policy=policy,
         )
+        lock = naming.vault_lock(config)
+        if config.offsite.air_gapped and lock is not None:
+            # The tables' copies, out of this account's reach (the database's stay above).
+            AirGappedVault(
+                self,
+                "AirGapped",
+                vault_name=naming.air_gapped_vault_name(config),
+                key=self.key,
+                lock=lock,
+                governance=naming.governance(config, region),
+                restorers=naming.vault_restorers(config, offsite=True),
+                removal_policy=policy,
+                mpa_approval_team_arn=config.offsite.mpa_approval_team_arn,
+            )
         logs = AccessLogBucket(
             self,
             "AccessLogs",

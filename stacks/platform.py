@@ -93,7 +93,7 @@ class PlatformStack(Stack):
                 lock=naming.vault_lock(config),
                 governance=self.governance,
                 restorers=naming.vault_restorers(config),
-                copy_targets=naming.backup_copy_vaults(config),
+                copy_targets=naming.all_copy_vaults(config),
                 removal_policy=policy,
                 restores_by_rules=naming.tamper_alerts_on(config),
             )

@@ -227,7 +227,7 @@ def test_backup_vault_encrypted_locked_guarded_and_notifying(synthesized, env):
     lock = props["LockConfiguration"]
     assert lock["MinRetentionDays"] == 35 and lock["MaxRetentionDays"] >= 365
     assert ("ChangeableForDays" in lock) is (env in PRODUCTION)
-    assert_vault_policy(props["AccessPolicy"], cfg, copy_targets=naming.backup_copy_vaults(cfg))
+    assert_vault_policy(props["AccessPolicy"], cfg, copy_targets=naming.all_copy_vaults(cfg))
 
 
 def assert_vault_policy(policy: dict, cfg, *, copy_targets: list[str], offsite: bool = False) -> None:
@@ -328,6 +328,7 @@ def test_dev_backs_up_no_database(synthesized):
 
 # --- off-site copies (prod: us-west-2)
 
+AIR_GAPPED_VAULT = "arn:aws:backup:us-west-2:333333333333:backup-vault:data-tables-prod-airgapped"
 OFFSITE_VAULT = "arn:aws:backup:us-west-2:333333333333:backup-vault:data-tables-prod-offsite"
 
 
@@ -346,8 +347,11 @@ def test_prod_backup_rules_copy_to_the_offsite_vault_and_only_prod_has_one(synth
             if env != "prod":
                 assert copies == [], (name, rule["RuleName"])
                 continue
-            # Kept as long as the original, cold storage included.
-            assert copies == [{"DestinationBackupVaultArn": OFFSITE_VAULT, "Lifecycle": rule["Lifecycle"]}], (name, rule["RuleName"])
+            # Kept as long as the original, cold storage included: the tables' in the air-gapped
+            # vault, the database's in the standard one (AWS Backup copies no Aurora backup
+            # across regions into an air-gapped vault).
+            target = OFFSITE_VAULT if name.startswith("personalpod-database") else AIR_GAPPED_VAULT
+            assert copies == [{"DestinationBackupVaultArn": target, "Lifecycle": rule["Lifecycle"]}], (name, rule["RuleName"])
 
 
 def test_the_offsite_stack_holds_a_locked_vault_and_the_audit_archive_replica(synthesized):
@@ -494,3 +498,45 @@ def test_archives_refuse_uploads_not_under_their_own_key(synthesized, env):
             checked += 1
     # The general and the audit archive, and in prod the audit archive's off-site replica.
     assert checked == 2 + (1 if config.ENVIRONMENTS[env].offsite.region else 0)
+
+
+def test_the_tables_off_site_copies_are_out_of_the_accounts_reach(synthesized):
+    """Prod's tables copy into a logically air-gapped vault in the off-site region: under the
+    off-site key, compliance-locked by construction for the lock's retention, guarded by the
+    same access policy, retained; no multi-party approval team until config names a real one."""
+    cfg = config.ENVIRONMENTS["prod"]
+    assert cfg.offsite.air_gapped and AIR_GAPPED_VAULT.endswith(naming.air_gapped_vault_name(cfg))
+    stack = synthesized["data-offsite-prod"]
+    (vault,) = resources(stack.template, "AWS::Backup::LogicallyAirGappedBackupVault").values()
+    props = vault["Properties"]
+    assert props["BackupVaultName"] == naming.air_gapped_vault_name(cfg)
+    assert props["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeyOffsite", "Arn"]}
+    assert (props["MinRetentionDays"], props["MaxRetentionDays"]) == (
+        cfg.backup.vault_lock_min_retention_days,
+        cfg.backup.vault_lock_max_retention_days,
+    )
+    assert vault["DeletionPolicy"] == vault["UpdateReplacePolicy"] == "Retain"
+    assert "MpaApprovalTeamArn" not in props
+    assert_vault_policy(props["AccessPolicy"], cfg, copy_targets=[], offsite=True)
+    # The primary vault lets copies go to both off-site vaults, nowhere else.
+    primary = resources(template(synthesized, "data-platform-prod"), "AWS::Backup::BackupVault")["BackupVault"]
+    (copies,) = [s for s in primary["Properties"]["AccessPolicy"]["Statement"] if s["Sid"] == "DenyCopiesOutsideTheEnvironment"]
+    assert copies["Condition"]["ForAnyValue:ArnNotLike"]["backup:CopyTargets"] == sorted([AIR_GAPPED_VAULT, OFFSITE_VAULT])
+
+
+def test_an_air_gapped_vault_needs_its_region_and_lock_and_refuses_a_placeholder_approval_team():
+    from dataclasses import replace
+
+    from tests.test_config import assert_rejected
+
+    staging = config.ENVIRONMENTS["staging"]
+    prod = config.ENVIRONMENTS["prod"]
+    assert_rejected(
+        ["staging.offsite.air_gapped = True is not allowed: False unless offsite.region is set"],
+        staging=replace(staging, offsite=replace(staging.offsite, air_gapped=True)),
+    )
+    placeholder = "arn:aws:mpa::333333333333:approval-team/abc123"
+    assert_rejected(
+        [f"prod.offsite.mpa_approval_team_arn = {placeholder!r} is not allowed: a real multi-party approval team's ARN"],
+        prod=replace(prod, offsite=replace(prod.offsite, mpa_approval_team_arn=placeholder)),
+    )

@@ -43,3 +43,32 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
             offsite.account_vault_arn,
             "a backup vault ARN, arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME",
         )
+    _air_gapped(p, cfg)
+
+
+MPA_TEAM_ARN = re.compile(r"^arn:aws(-[a-z]+)*:mpa::(?P<account>\d{12}):approval-team/[\w-]+$")
+# The shipped placeholder accounts (one digit twelve times): never a real team.
+PLACEHOLDER_ACCOUNT = re.compile(r"^(\d)\1{11}$")
+
+
+def _air_gapped(p: Problems, cfg: EnvironmentConfig) -> None:
+    offsite = cfg.offsite
+    if offsite.air_gapped:
+        p.check(offsite.region is not None, "offsite.air_gapped", True, "False unless offsite.region is set: the vault is there")
+        lock = cfg.backup.vault_lock_min_retention_days
+        p.check(
+            lock is not None and lock >= 7 and cfg.backup.vault_lock_max_retention_days is not None,
+            "offsite.air_gapped",
+            True,
+            "False unless backup.vault_lock_min_retention_days (at least 7, an air-gapped vault's minimum) and _max_ are set",
+        )
+    team = offsite.mpa_approval_team_arn
+    if team is not None:
+        match = MPA_TEAM_ARN.match(team) if isinstance(team, str) else None
+        p.check(
+            bool(match) and not PLACEHOLDER_ACCOUNT.match(match["account"] if match else "") and offsite.air_gapped,
+            "offsite.mpa_approval_team_arn",
+            team,
+            "a real multi-party approval team's ARN, arn:aws:mpa::ACCOUNT:approval-team/ID, with air_gapped (a vault's team "
+            "cannot be taken back once set: no placeholder account)",
+        )

@@ -1120,3 +1120,48 @@ def test_deleting_or_replacing_the_audit_trail_is_a_hazard(guard):
     code, findings = guard(*changed(lambda r: r.pop("AuditTrail"), base))
     assert code == 1
     assert [f["rule"] for f in findings if f["resource"] == "AuditTrail"] == ["STATEFUL-DELETE"]
+
+
+def test_the_air_gapped_vault_is_guarded_like_the_other_vaults(guard):
+    """Deleting or replacing it, or loosening its access policy's denies, is a hazard."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyRecoveryPointChangesExceptBreakGlass",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["backup:DeleteRecoveryPoint"],
+                "Resource": "*",
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": ["arn:aws:iam::333333333333:role/BreakGlass"]}},
+            }
+        ],
+    }
+    vault = {
+        "Type": "AWS::Backup::LogicallyAirGappedBackupVault",
+        "DeletionPolicy": "Retain",
+        "Properties": {
+            "BackupVaultName": "data-tables-prod-airgapped",
+            "MinRetentionDays": 35,
+            "MaxRetentionDays": 2555,
+            "AccessPolicy": policy,
+        },
+    }
+    base = {"BackupVaultAirGapped": vault}
+
+    code, findings = guard(*changed(lambda r: r.pop("BackupVaultAirGapped"), base))
+    assert code == 1 and [f["rule"] for f in findings if f["resource"] == "BackupVaultAirGapped"] == ["STATEFUL-DELETE"]
+
+    def rename(r):
+        r["BackupVaultAirGapped"]["Properties"]["BackupVaultName"] = "data-tables-prod-airgapped-2"
+
+    code, findings = guard(*changed(rename, base))
+    assert code == 1 and only(findings, "STATEFUL-REPLACE", PROD, "BackupVaultAirGapped")
+
+    def loosen(r):
+        r["BackupVaultAirGapped"]["Properties"]["AccessPolicy"]["Statement"][0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].append(
+            "arn:aws:iam::333333333333:role/Someone"
+        )
+
+    code, findings = guard(*changed(loosen, base))
+    assert code == 1 and only(findings, "PROTECTION-WEAKENED", PROD, "BackupVaultAirGapped")

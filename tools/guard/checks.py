@@ -230,7 +230,7 @@ def policy_documents(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
             (old.get("ResourcePolicy") or {}).get("PolicyDocument") or {},
             (new.get("ResourcePolicy") or {}).get("PolicyDocument") or {},
         )
-    elif pair.type == "AWS::Backup::BackupVault":
+    elif pair.type in ("AWS::Backup::BackupVault", "AWS::Backup::LogicallyAirGappedBackupVault"):
         yield "AccessPolicy", old.get("AccessPolicy") or {}, new.get("AccessPolicy") or {}
 
 

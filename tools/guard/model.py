@@ -20,6 +20,7 @@ STATEFUL_TYPES = frozenset(
         "AWS::RDS::DBCluster",
         "AWS::RDS::DBInstance",
         "AWS::Backup::BackupVault",
+        "AWS::Backup::LogicallyAirGappedBackupVault",
         "AWS::SecretsManager::Secret",
         "AWS::Logs::LogGroup",
         # The audit trail: deleting or replacing it stops the record of who read PHI.
@@ -37,6 +38,7 @@ PHYSICAL_NAME = {
     "AWS::RDS::DBCluster": "DBClusterIdentifier",
     "AWS::RDS::DBInstance": "DBInstanceIdentifier",
     "AWS::Backup::BackupVault": "BackupVaultName",
+    "AWS::Backup::LogicallyAirGappedBackupVault": "BackupVaultName",
     "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::CloudTrail::Trail": "TrailName",
