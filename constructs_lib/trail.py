@@ -41,6 +41,7 @@ class AuditTrail(Construct):
         key: kms.IKey,
         access_logs: s3.IBucket,
         table_arns: Sequence[str],
+        read_table_arns: Sequence[str],
         stream_table_arns: Sequence[str],
         archive_bucket_arns: Sequence[str],
         read_events: bool,
@@ -144,12 +145,12 @@ class AuditTrail(Construct):
             )
 
         # By prefix: a table restored under a name that begins with its original's (docs/restore.md)
-        # is logged too, in every region the environment uses.
-        selectors = [
-            data(
-                "DynamoDB table " + ("reads and writes" if read_events else "writes"), "AWS::DynamoDB::Table", table_arns, reads=read_events
-            )
-        ]
+        # is logged too, in every region the environment uses. Writes on every table; reads,
+        # where config pays for them, on those whose items are PHI or audit evidence (each read
+        # is an event: the catalogue's `holds` decides, docs/cost.md).
+        selectors = [data("DynamoDB table writes", "AWS::DynamoDB::Table", table_arns, reads=False)]
+        if read_events and read_table_arns:
+            selectors.append(data("DynamoDB table reads", "AWS::DynamoDB::Table", read_table_arns, reads=True))
         if stream_table_arns:
             # The archived tables' streams carry full old images: who read them (the archive pipe).
             selectors.append(

@@ -92,7 +92,7 @@ def audit_trail_bucket_name(cfg: EnvironmentConfig) -> str:
     return f"data-audit-trail-{cfg.name}-{cfg.account}-{cfg.region}"
 
 
-def table_arns(cfg: EnvironmentConfig, only: Iterable[tuple[str, str, object]] | None = None) -> list[str]:
+def table_arns(cfg: EnvironmentConfig, only: Iterable[tuple[str, ...]] | Iterable[tuple[str, str, object]] | None = None) -> list[str]:
     """Every table of the environment (or `only` those, as (system, table id, ...) entries) in
     every region it is in, by ARN from its name (the audit trail names them all)."""
     regions = [cfg.region, *(replica.region for replica in cfg.replicas)]
@@ -104,6 +104,15 @@ def table_arns(cfg: EnvironmentConfig, only: Iterable[tuple[str, str, object]] |
         if chosen is None or (system.key, spec.id) in chosen
         for region in regions
     ]
+
+
+# What makes a table's reads worth logging (issue 28): its items are PHI or audit evidence.
+READ_LOGGED = frozenset({"phi", "audit"})
+
+
+def read_logged_tables() -> list[tuple[str, str]]:
+    """(system, table id) of the tables whose reads the trail logs: PHI or audit evidence."""
+    return [(s.key, spec.id) for s in SYSTEMS for spec in s.tables if READ_LOGGED & set(spec.holds)]
 
 
 def backup_vault_name(cfg: EnvironmentConfig) -> str:

@@ -253,6 +253,7 @@ class PlatformStack(Stack):
             key=key,
             access_logs=self.access_log_bucket,
             table_arns=naming.table_arns(config),
+            read_table_arns=naming.table_arns(config, only=naming.read_logged_tables()),
             stream_table_arns=naming.table_arns(config, only=archived()),
             archive_bucket_arns=[
                 f"arn:{partition(config.region)}:s3:::{naming.archive_bucket_name(config, audit=audit)}" for audit in (False, True)

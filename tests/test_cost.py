@@ -286,7 +286,11 @@ def test_every_environment_counts_what_its_templates_declare(synthesized):
         assert result.total("variable") > 0, env
     prod = {line.item for line in results["prod"].lines}
     # What only prod declares: the read-and-write trail, off-site copies, insights on every hot key.
-    assert {"CloudTrail data events (reads and writes)", "Backup copies to the off-site region", "Contributor Insights events"} <= prod
+    assert {
+        "CloudTrail data events (reads of PHI and audit tables)",
+        "Backup copies to the off-site region",
+        "Contributor Insights events",
+    } <= prod
     assert "CloudTrail data events (writes)" in {line.item for line in results["staging"].lines}
     assert not any(line.item.startswith("CloudTrail") for line in results["dev"].lines)
 
@@ -422,3 +426,28 @@ def test_restore_tests_are_priced_per_gb_restored_on_the_plans_schedule():
     platform = Stack(name="p-dev", environment="dev", template={"Resources": {"Plan": plan}})
     lines = {line.item: line.quantity for line in estimate("dev", [system, platform], WorkloadConfig(table_gb=10)).lines}
     assert lines["Restore tests (table restores)"] == pytest.approx(DAYS_PER_MONTH / 7 * 2 * 5)  # 2 tables of 5 GB each
+
+
+def test_trail_reads_are_priced_for_the_tables_whose_reads_it_logs():
+    """Writes of every table; reads only of the tables a reads selector names (the PHI and audit
+    ones), the workload's reads spread evenly: here 1 table of 4."""
+    from tools.assembly import Stack
+    from tools.cost.pricing import estimate
+
+    def selector(arns: list[str], *, writes_only: bool) -> dict:
+        fields = [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+            {"Field": "resources.ARN", "StartsWith": arns},
+        ]
+        return {"FieldSelectors": fields + ([{"Field": "readOnly", "Equals": ["false"]}] if writes_only else [])}
+
+    tables = [f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(4)]
+    trail = {
+        "Type": "AWS::CloudTrail::Trail",
+        "Properties": {"AdvancedEventSelectors": [selector(tables, writes_only=True), selector(tables[:1], writes_only=False)]},
+    }
+    stack = Stack(name="p-prod", environment="prod", template={"Resources": {"Trail": trail}})
+    lines = {line.item: line.quantity for line in estimate("prod", [stack], WorkloadConfig(read_million=100, write_million=20)).lines}
+    assert lines["CloudTrail data events (writes)"] == 20 * 10  # per 100,000 events
+    assert lines["CloudTrail data events (reads of PHI and audit tables)"] == 100 * 0.25 * 10

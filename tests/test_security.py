@@ -376,15 +376,25 @@ def test_the_audit_trail_records_every_table_into_locked_encrypted_logged_storag
     selectors = {
         s["Name"]: {f["Field"]: f.get("Equals") or f.get("StartsWith") for f in s["FieldSelectors"]} for s in p["AdvancedEventSelectors"]
     }
-    (tables,) = [fields for name, fields in selectors.items() if name.startswith("DynamoDB table")]
+    tables = selectors["DynamoDB table writes"]
     assert tables["eventCategory"] == ["Data"] and tables["resources.type"] == ["AWS::DynamoDB::Table"]
     # By prefix (StartsWith), so a table restored under a name that begins with its original's is logged too.
-    (table_selector,) = [s for s in p["AdvancedEventSelectors"] if s["Name"].startswith("DynamoDB table")]
-    (arns,) = [f for f in table_selector["FieldSelectors"] if f["Field"] == "resources.ARN"]
-    assert arns == {"Field": "resources.ARN", "StartsWith": sorted(naming.table_arns(cfg))}
-    assert len(arns["StartsWith"]) == table_count() * (1 + len(cfg.replicas))
-    # Writes always; reads only where config pays for them.
-    assert ("readOnly" not in tables) is reads and tables.get("readOnly", ["false"]) == ["false"]
+    assert tables["resources.ARN"] == sorted(naming.table_arns(cfg))
+    assert len(tables["resources.ARN"]) == table_count() * (1 + len(cfg.replicas))
+    # Writes of every table always; reads only where config pays for them, and only of the
+    # tables whose items are PHI or audit evidence (the catalogue's `holds`).
+    assert tables["readOnly"] == ["false"]
+    if reads:
+        read = selectors["DynamoDB table reads"]
+        assert "readOnly" not in read and read["resources.type"] == ["AWS::DynamoDB::Table"]
+        sensitive = [(s.key, t.id) for s in SYSTEMS for t in s.tables if {"phi", "audit"} & set(t.holds)]
+        assert read["resources.ARN"] == sorted(naming.table_arns(cfg, only=sensitive))
+        assert 0 < len(sensitive) < table_count()
+        # A table that holds none of them, or only secret keys, has its writes logged, not its reads.
+        unread = naming.table_arns(cfg, only=[("daylight", "WeatherCache"), ("daylight", "AuthSessions")])
+        assert unread and not set(unread) & set(read["resources.ARN"]) and set(unread) <= set(tables["resources.ARN"])
+    else:
+        assert "DynamoDB table reads" not in selectors
     # Who read the archived tables' streams (old images) and the archives' objects: every read.
     archived = sorted(naming.table_arns(cfg, only=retention.archived()))
     assert archived

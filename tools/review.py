@@ -338,12 +338,14 @@ def summary_lines(stack: Stack) -> list[str]:
     for res in by_type.pop("AWS::CloudTrail::Trail", {}).values():
         p = props(res)
         for selector in p.get("AdvancedEventSelectors", []):
-            fields = {f["Field"]: f.get("Equals") for f in selector.get("FieldSelectors", [])}
-            tables = len(fields.get("resources.ARN") or [])
+            fields = {f["Field"]: f.get("Equals") or f.get("StartsWith") for f in selector.get("FieldSelectors", [])}
+            arns = len(fields.get("resources.ARN") or [])
             kind = "writes" if fields.get("readOnly") == ["false"] else "reads and writes"
+            # The selector's name and how many resources it names: a narrowed selector shows.
+            what = selector.get("Name") or f"{','.join(fields.get('eventCategory') or ['?'])} events"
             lines.append(
-                f"trail {ref(p.get('TrailName'))}: {','.join(fields.get('eventCategory') or ['?'])} events"
-                + (f", {kind} of {tables} tables" if tables else "")
+                f"trail {ref(p.get('TrailName'))}: {what}"
+                + (f", {kind} of {arns} ARN prefixes" if arns else "")
                 + f", to {ref(p.get('S3BucketName'))} under {ref(p.get('KMSKeyId'))}, "
                 f"validation {'on' if p.get('EnableLogFileValidation') else 'off'}"
             )

@@ -155,16 +155,31 @@ def _trail(estimate: Estimate, stacks: list[Stack], workload: WorkloadConfig) ->
         dynamodb = [s for s in selectors if "AWS::DynamoDB::Table" in str(s.get("FieldSelectors"))]
         if not dynamodb:
             continue
-        writes_only = all(
-            any(f.get("Field") == "readOnly" and f.get("Equals") == ["false"] for f in s.get("FieldSelectors", [])) for s in dynamodb
-        )
-        events = workload.write_million + (0 if writes_only else workload.read_million)  # millions, one event per request unit at most
-        estimate.add(
-            "variable",
-            "CloudTrail data events" + (" (writes)" if writes_only else " (reads and writes)"),
-            events * 10,
-            "cloudtrail.data_event",
-        )
+
+        # Writes of every table a selector names; reads of those a selector logs reads for (the
+        # catalogue's PHI and audit tables): the workload's reads spread evenly over the tables.
+        def arns(selector: dict) -> set[str]:
+            return {
+                str(v)
+                for f in selector.get("FieldSelectors", [])
+                if f.get("Field") == "resources.ARN"
+                for v in (f.get("StartsWith") or f.get("Equals") or [])
+            }
+
+        def writes_only(selector: dict) -> bool:
+            return any(f.get("Field") == "readOnly" and f.get("Equals") == ["false"] for f in selector.get("FieldSelectors", []))
+
+        every = set().union(*(arns(s) for s in dynamodb))
+        read = set().union(*(arns(s) for s in dynamodb if not writes_only(s)))
+        estimate.add("variable", "CloudTrail data events (writes)", workload.write_million * 10, "cloudtrail.data_event")
+        if read:
+            share = len(read) / len(every) if every else 1.0
+            estimate.add(
+                "variable",
+                "CloudTrail data events (reads of PHI and audit tables)",
+                workload.read_million * share * 10,
+                "cloudtrail.data_event",
+            )
         # The archived tables' streams: the archive pipe polls each one's shard all month, every
         # GetRecords a data event (one shard a table assumed: these tables are small).
         streams = sum(
