@@ -257,7 +257,7 @@ ALARM_KINDS: MappingProxyType[str, AlarmKind] = MappingProxyType(
 
 
 def kinds_for(*scopes: str) -> tuple[AlarmKind, ...]:
-    """The catalogue's kinds that apply to any of `scopes`, in catalogue order."""
+    """The catalogue's kinds that apply to any of `scopes`, in catalogue order (none for none)."""
     return tuple(kind for kind in ALARM_KINDS.values() if set(kind.applies_to) & set(scopes))
 
 

@@ -48,6 +48,8 @@ DEV = EnvironmentConfig(
     deletion_protection=False,
     removal_policy="destroy",
     termination_protection=False,
+    # One page: the overview of every alarm (the systems' and database's pages cost 3 USD each).
+    dashboards="overview",
     alarms=AlarmConfig(
         thresholds=alarm_thresholds(
             throttle_events=10,
@@ -58,7 +60,10 @@ DEV = EnvironmentConfig(
             database_freeable_memory_mib=256,
             database_connections=300,
             database_acu_percent=95,
-        )
+        ),
+        # Dev alarms on the account only (and the archive's own): its tables and instance are
+        # rebuildable, and 500 alarm metrics cost 50 USD a month there (docs/cost.md).
+        scopes=("account",),
     ),
     alerts=AlertConfig(emails=("dev-alerts@example.com",)),
     access=AccessConfig(

@@ -313,6 +313,9 @@ class EnvironmentConfig:
     # table's own most): "off", or the mode:
     # THROTTLED_KEYS (only throttled requests, cheap) or ACCESSED_AND_THROTTLED_KEYS (every key).
     contributor_insights: Literal["off", "THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS"] = "off"
+    # CloudWatch dashboards: "all" (each system's, the database's and the overview) or
+    # "overview" (the environment's one page of alarms: CloudWatch's first three a month are free).
+    dashboards: Literal["all", "overview"] = "all"
     tags: Mapping[str, str] = field(default_factory=dict)
     # Other accounts this environment may trust: principals, an external alert topic or replica
     # keys in any other account are refused (a typo must not open the data to a stranger).

@@ -117,6 +117,14 @@ class AlarmSettings:
     thresholds: Mapping[str, int]
     evaluation_periods: int = 5
     datapoints_to_alarm: int = 3
+    # The catalogue's scopes this environment alarms on (None: all). A rebuildable environment
+    # may keep only the account's (config validation refuses fewer where data is protected);
+    # the archive pipeline's and the trail's own alarms are not the catalogue's and stay.
+    scopes: tuple[AlarmScope, ...] | None = None
+
+    def alarms_on(self, *scopes: AlarmScope) -> tuple[AlarmScope, ...]:
+        """Those of `scopes` this environment alarms on."""
+        return tuple(s for s in scopes if self.scopes is None or s in self.scopes)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thresholds", MappingProxyType(dict(self.thresholds)))

@@ -114,7 +114,7 @@ class DatabaseStack(Stack):
                 performance_insights_retention_days=settings.performance_insights_retention_days,
                 log_retention_days=settings.log_retention_days,
                 monitoring_interval_seconds=settings.monitoring_interval_seconds,
-                alarm_kinds=kinds_for("database_instance", "database_reader"),
+                alarm_kinds=kinds_for(*config.alarms.alarms_on("database_instance", "database_reader")),
                 alarms=config.alarms,
             ),
             app_role=app_role,
@@ -123,12 +123,13 @@ class DatabaseStack(Stack):
 
         self.alarm_actions = alarm_actions
         self._people(config, name)
-        Dashboard(
-            self,
-            "Dashboard",
-            name=f"data-{name}-database",
-            widgets=database_widgets(name, list(self.database.instance_identifiers.values()), name, self.region),
-        )
+        if config.dashboards == "all":
+            Dashboard(
+                self,
+                "Dashboard",
+                name=f"data-{name}-database",
+                widgets=database_widgets(name, list(self.database.instance_identifiers.values()), name, self.region),
+            )
 
         if config.backup.enabled:
             # The cluster's own plan into the environment's locked vault (Aurora's automated

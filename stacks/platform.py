@@ -116,7 +116,7 @@ class PlatformStack(Stack):
             self._audit_trail(config, policy)
         # Directly under the stack, where their logical ids have always been.
         account = AlarmTarget(("account",), {}, "{kind}", {"env": config.name}, provisioned=any_provisioned)
-        for kind in kinds_for("account"):
+        for kind in kinds_for(*config.alarms.alarms_on("account")):
             if account.takes(kind):
                 alarm(self, kind, account, config.alarms, actions)
         if naming.tamper_alerts_on(config):

@@ -77,7 +77,7 @@ class SystemStack(Stack):
                 pitr_days=config.pitr.recovery_period_days,
                 deletion_protection=config.deletion_protection,
                 removal_policy=removal,
-                alarm_kinds=kinds_for("table", "index", "replica"),
+                alarm_kinds=kinds_for(*config.alarms.alarms_on("table", "index", "replica")),
                 alarms=config.alarms,
                 governance=governance,
                 replicas=config.replicas,
@@ -150,7 +150,8 @@ class SystemStack(Stack):
             )
             if spec.id in archived:
                 widgets += archive_widgets(archive_name(table_name), self.region)
-        Dashboard(self, "Dashboard", name=f"data-{prefix}", widgets=widgets)
+        if config.dashboards == "all":
+            Dashboard(self, "Dashboard", name=f"data-{prefix}", widgets=widgets)
         self.field_key = self._field_key(config, system, prefix) if system.field_encryption else None
 
     def _publish_tables(self, config: EnvironmentConfig, system: SystemSpec, parameters: dict[str, str], rules: dict) -> None:

@@ -962,3 +962,17 @@ def test_database_people_mistakes_are_named():
         ],
         staging=replace(staging, database=database),
     )
+
+
+def test_fewer_alarms_or_dashboards_only_where_the_data_is_rebuildable():
+    staging, dev = config.ENVIRONMENTS["staging"], config.ENVIRONMENTS["dev"]
+    assert dev.alarms.scopes == ("account",) and dev.dashboards == "overview"  # dev declines them (docs/cost.md)
+    assert_rejected(
+        ["staging.alarms.scopes = ('account',) is not allowed: None where protection is 'protected'"],
+        staging=replace(staging, alarms=replace(staging.alarms, scopes=("account",))),
+    )
+    assert_rejected(
+        ["dev.alarms.scopes = ('table',) is not allowed: None (every scope) or a tuple of"],
+        dev=replace(dev, alarms=replace(dev.alarms, scopes=("table",))),
+    )
+    assert_rejected(["dev.dashboards = 'some' is not allowed: all or overview"], dev=replace(dev, dashboards="some"))

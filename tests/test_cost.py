@@ -201,6 +201,10 @@ EXPECTED = {
     ("fixed", "CloudWatch alarm metrics"): 0.40,  # 1 + 3 metrics (the expression is free) x 0.10
     ("fixed", "CloudWatch alarm metrics, high resolution"): 0.30,  # 1 x 0.30
     ("fixed", "CloudWatch dashboards"): 3.00,
+    # The account's free tier, once (the fixture's budget stack is here): 1 dashboard of 3 free,
+    # 4 standard alarm metrics of 10 free.
+    ("fixed", "CloudWatch dashboards, free tier"): -3.00,
+    ("fixed", "CloudWatch alarm metrics, free tier"): -0.40,
     ("fixed", "Contributor Insights rules"): 0.12,  # (2 table + 4 index) x 0.02
     ("fixed", "DynamoDB provisioned reads (floor)"): 1.898,  # 20 RCU x 730 h x 0.00013
     ("fixed", "DynamoDB provisioned writes (floor)"): 4.745,  # 10 WCU x 730 h x 0.00065
@@ -238,7 +242,7 @@ def test_fixture_is_priced_as_worked_out_by_hand():
     assert got.keys() == EXPECTED.keys()
     for key, usd in EXPECTED.items():
         assert got[key] == pytest.approx(usd, abs=0.001), key
-    assert result.total("fixed") == pytest.approx(202.663, abs=0.001)
+    assert result.total("fixed") == pytest.approx(199.263, abs=0.001)
     assert (result.budget_name, result.budget_usd) == ("fx", 200)  # the system budget is not the environment's
     assert result.fixed_over_half
 
@@ -248,7 +252,7 @@ def test_render_prints_every_line_the_total_the_budget_and_the_warning():
     for _, item in EXPECTED:
         assert item in text
     assert "  total " in text and "budget fx" in text
-    assert "warning: dev: fixed cost alone (202.66 USD) is more than half of the budget (200.00 USD)" in text
+    assert "warning: dev: fixed cost alone (199.26 USD) is more than half of the budget (200.00 USD)" in text
 
 
 def test_no_warning_when_fixed_cost_is_under_half_the_budget():

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+import config
 from config.catalogue import SYSTEMS
 from config.retention import archived
 from tests.test_guardrails import ENVS, stacks_of
@@ -24,7 +25,19 @@ def titles(widgets) -> set[str]:
     return {w["properties"].get("title") for w in widgets}
 
 
-@pytest.mark.parametrize("env", ENVS)
+ALL = [env for env in ENVS if config.ENVIRONMENTS[env].dashboards == "all"]
+OVERVIEW_ONLY = [env for env in ENVS if config.ENVIRONMENTS[env].dashboards == "overview"]
+assert ALL and OVERVIEW_ONLY, "the tests need an environment of each dashboards choice"
+
+
+@pytest.mark.parametrize("env", OVERVIEW_ONLY)
+def test_an_environment_that_declines_dashboards_has_the_overview_alone(synthesized, env):
+    """CloudWatch's first three dashboards a month are free: one page, not seven."""
+    found = {name for stack in stacks_of(synthesized, env) for name in dashboards(stack)}
+    assert found == {f"data-overview-{env}"}
+
+
+@pytest.mark.parametrize("env", ALL)
 def test_every_system_has_a_dashboard_with_each_tables_capacity_throttles_errors_latency_and_ttl(synthesized, env):
     archived_tables = {(s, t) for s, t, _ in archived()}
     for system in SYSTEMS:
@@ -48,7 +61,7 @@ def test_every_system_has_a_dashboard_with_each_tables_capacity_throttles_errors
                     assert f"{table}-archive: {part}" in found, (table, part)
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", ALL)
 def test_the_database_dashboard_shows_cpu_capacity_connections_and_the_proxy(synthesized, env):
     ((name, widgets),) = dashboards(synthesized[f"personalpod-database-{env}"]).items()
     assert name == f"data-personalpod-{env}-database"
@@ -69,7 +82,8 @@ def test_the_overview_shows_every_alarm_of_the_environment(synthesized, env):
     (platform,) = [s for s in stacks if s.name == f"data-platform-{env}"]
     overview = dashboards(platform)[f"data-overview-{env}"]
     shown = [arn.rsplit(":alarm:", 1)[1] for w in overview for arn in w["properties"]["alarms"]]
-    assert len(alarms) >= 100 and sorted(shown) == sorted(alarms)
+    # Every alarm; an environment that alarms on the account only has the archive's and those.
+    assert len(alarms) >= (100 if config.ENVIRONMENTS[env].alarms.scopes is None else 10) and sorted(shown) == sorted(alarms)
     assert all(len(w["properties"]["alarms"]) <= 100 for w in overview)
 
 

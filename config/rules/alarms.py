@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from config.errors import Problems
+from constructs_lib.props import AlarmScope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -30,6 +31,21 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
             "alarms.datapoints_to_alarm",
             a.datapoints_to_alarm,
             f"<= evaluation_periods ({a.evaluation_periods})",
+        )
+    scopes = a.scopes
+    if scopes is not None:
+        known = get_args(AlarmScope)
+        p.check(
+            isinstance(scopes, tuple) and all(s in known for s in scopes) and "account" in scopes,
+            "alarms.scopes",
+            scopes,
+            f"None (every scope) or a tuple of {', '.join(known)} with 'account' in it",
+        )
+        p.check(
+            cfg.protection == "rebuildable",
+            "alarms.scopes",
+            scopes,
+            f"None where protection is {cfg.protection!r}: a protected environment alarms on every table, index, replica and instance",
         )
 
 

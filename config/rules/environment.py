@@ -54,6 +54,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         p.check(cfg.removal_policy == "retain", "removal_policy", cfg.removal_policy, f"'retain' where protection is {cfg.protection!r}")
         p.check(cfg.termination_protection is True, "termination_protection", cfg.termination_protection, where)
 
+    p.check(cfg.dashboards in ("all", "overview"), "dashboards", cfg.dashboards, "all or overview")
     p.check(
         cfg.contributor_insights in ("off", "THROTTLED_KEYS", "ACCESSED_AND_THROTTLED_KEYS"),
         "contributor_insights",

@@ -50,7 +50,8 @@ class Estimate:
     systems: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
     def add(self, group: str, item: str, quantity: float, price_key: str) -> None:
-        if quantity > 0:
+        """A line; nothing for a zero quantity (a negative one is a free tier's credit)."""
+        if quantity != 0:
             self.lines.append(Line(group, item, quantity, price_key))
 
     def total(self, group: str | None = None) -> float:
@@ -62,6 +63,23 @@ class Estimate:
 
 
 # --- what the templates declare ---------------------------------------------------------
+
+
+# CloudWatch's free tier, per account and month: 3 dashboards (of up to 50 metrics) and 10
+# alarm metrics (https://aws.amazon.com/cloudwatch/pricing/, free tier; one account per environment).
+FREE_DASHBOARDS = 3
+FREE_ALARM_METRICS = 10
+
+
+def _free_tier(estimate: Estimate, stacks: list[Stack], context: list[Stack]) -> None:
+    """The account's free dashboards and alarm metrics, counted once: on the stacks that hold the
+    environment's budget (the platform's), so a partition of the stacks still adds up."""
+    if not any(of_type([s], "AWS::Budgets::Budget") for s in stacks):
+        return
+    dashboards = len(of_type(context, "AWS::CloudWatch::Dashboard"))
+    metrics = sum(alarm_metrics(alarm)[0] for _, _, alarm in of_type(context, "AWS::CloudWatch::Alarm"))
+    estimate.add("fixed", "CloudWatch dashboards, free tier", -min(FREE_DASHBOARDS, dashboards), "cloudwatch.dashboard")
+    estimate.add("fixed", "CloudWatch alarm metrics, free tier", -min(FREE_ALARM_METRICS, metrics), "cloudwatch.alarm.metric")
 
 
 def _fixed(estimate: Estimate, stacks: list[Stack], found: list[Table]) -> None:
@@ -336,6 +354,7 @@ def estimate(environment: str, stacks: Iterable[Stack], workload: WorkloadConfig
     result = Estimate(environment)
     found, all_tables = tables(chosen), tables(context)
     _fixed(result, chosen, found)
+    _free_tier(result, chosen, context)
     _database(result, chosen, workload)
     _tables(result, found, all_tables, workload)
     _trail(result, chosen, workload)
