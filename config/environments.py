@@ -238,7 +238,13 @@ PROD = EnvironmentConfig(
     # Off-site copies: backups and the audit archive in a second region, locked like the first.
     # The tables' off-site copies in a logically air-gapped vault there; set the multi-party
     # approval team (offsite.mpa_approval_team_arn) once it exists: it cannot be taken back.
-    offsite=OffsiteConfig(region="us-west-2", air_gapped=True),
+    offsite=OffsiteConfig(
+        region="us-west-2",
+        air_gapped=True,
+        # The latest daily copy is what a lost region needs: a week of them off-site, not 35
+        # (PITR and the primary vault keep 35 days); monthly copies as long as the originals.
+        table_copy_days={"daily": 7},
+    ),
     # PersonalPod's primary store: a warm floor, a reader in another zone, Aurora's longest
     # continuous-backup window and a final snapshot if the cluster is ever deleted.
     database=DatabaseConfig(

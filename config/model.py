@@ -187,6 +187,10 @@ class OffsiteConfig:
     # standard off-site vault, which keeps the database's copies: AWS Backup cannot copy Aurora
     # across regions into an air-gapped vault (docs/restore.md cites the limitation).
     air_gapped: bool = False
+    # Days the tables' off-site copies of a backup rule are kept (rule name -> days); a rule not
+    # listed keeps its copies as long as its originals. The latest copy is what a lost region
+    # needs (docs/restore.md): a shorter history off-site costs far less (docs/cost.md).
+    table_copy_days: Mapping[str, int] = field(default_factory=dict)
     # Multi-party approval team (AWS MPA) that can open the air-gapped vault when this account
     # cannot: a real team's ARN only (validation refuses a placeholder account).
     mpa_approval_team_arn: str | None = None

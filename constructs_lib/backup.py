@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -163,9 +163,13 @@ class ResourceBackupPlan(Construct):
         selection_name: str,
         what: str,
         copy_to: Sequence[str] = (),
+        copy_days: Mapping[str, int] | None = None,
     ) -> None:
+        """`copy_days`: days the copies of a rule (by name) are kept, where shorter than the
+        originals (cold storage only if they outlive its start)."""
         super().__init__(scope, id)
         vault = backup.BackupVault.from_backup_vault_name(self, "Vault", vault_name)
+        copy_days = copy_days or {}
         self.plan = backup.BackupPlan(
             self,
             "Plan",
@@ -184,9 +188,9 @@ class ResourceBackupPlan(Construct):
                     copy_actions=[
                         backup.BackupPlanCopyActionProps(
                             destination_backup_vault=backup.BackupVault.from_backup_vault_arn(self, f"CopyTo{i}{rule.name}", arn),
-                            delete_after=Duration.days(rule.delete_after_days),
+                            delete_after=Duration.days(kept := copy_days.get(rule.name, rule.delete_after_days)),
                             move_to_cold_storage_after=Duration.days(rule.move_to_cold_storage_after_days)
-                            if rule.move_to_cold_storage_after_days
+                            if rule.move_to_cold_storage_after_days and rule.move_to_cold_storage_after_days < kept
                             else None,
                         )
                         for i, arn in enumerate(copy_to)
@@ -236,6 +240,7 @@ def table_backup_plan(
     tables: Sequence[DataTable],
     key: kms.IKey,
     copy_to: Sequence[str] = (),
+    copy_days: Mapping[str, int] | None = None,
 ) -> ResourceBackupPlan:
     """Every table of a system stack in one plan (selection `<plan>-tables`); the plan's role
     may read them through their key (the vault's own key is the platform's)."""
@@ -249,6 +254,7 @@ def table_backup_plan(
         selection_name="tables",
         what=f"the {plan_name} tables",
         copy_to=copy_to,
+        copy_days=copy_days,
     )
     allow_use(
         key,
@@ -281,6 +287,7 @@ class AirGappedVault(Construct):
         removal_policy: RemovalPolicy,
         mpa_approval_team_arn: str | None = None,
     ) -> None:
+        """`lock`: its minimum is the shortest life of a copy it takes (7 days at least)."""
         super().__init__(scope, id)
         self.vault = backup.CfnLogicallyAirGappedBackupVault(
             self,

@@ -9,6 +9,8 @@ docs/restore.md says how to restore from them.
 
 from __future__ import annotations
 
+import dataclasses
+
 from aws_cdk import Stack
 from constructs import Construct
 
@@ -97,13 +99,15 @@ class OffsiteStack(Stack):
         )
         lock = naming.vault_lock(config)
         if config.offsite.air_gapped and lock is not None:
-            # The tables' copies, out of this account's reach (the database's stay above).
+            # The tables' copies, out of this account's reach (the database's stay above); its
+            # lock's minimum is the shortest life of a copy it takes.
+            shortest = min([lock.min_retention_days, *config.offsite.table_copy_days.values()])
             AirGappedVault(
                 self,
                 "AirGapped",
                 vault_name=naming.air_gapped_vault_name(config),
                 key=self.key,
-                lock=lock,
+                lock=dataclasses.replace(lock, min_retention_days=shortest),
                 governance=naming.governance(config, region),
                 restorers=naming.vault_restorers(config, offsite=True),
                 removal_policy=policy,

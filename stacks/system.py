@@ -118,6 +118,7 @@ class SystemStack(Stack):
                 tables=list(self.tables.values()),
                 key=self.key,
                 copy_to=naming.backup_copy_vaults(config),
+                copy_days=config.offsite.table_copy_days,
             )
             if config.backup.restore_testing:
                 self._restore_tests(config, system)

@@ -350,8 +350,15 @@ def test_prod_backup_rules_copy_to_the_offsite_vault_and_only_prod_has_one(synth
             # Kept as long as the original, cold storage included: the tables' in the air-gapped
             # vault, the database's in the standard one (AWS Backup copies no Aurora backup
             # across regions into an air-gapped vault).
-            target = OFFSITE_VAULT if name.startswith("personalpod-database") else AIR_GAPPED_VAULT
-            assert copies == [{"DestinationBackupVaultArn": target, "Lifecycle": rule["Lifecycle"]}], (name, rule["RuleName"])
+            database = name.startswith("personalpod-database")
+            target = OFFSITE_VAULT if database else AIR_GAPPED_VAULT
+            # The tables' copies of a rule live offsite.table_copy_days (prod: a week of dailies),
+            # the database's as long as the originals.
+            days = None if database else config.ENVIRONMENTS[env].offsite.table_copy_days.get(rule["RuleName"])
+            lifecycle = rule["Lifecycle"] if days is None else {"DeleteAfterDays": days}
+            assert copies == [{"DestinationBackupVaultArn": target, "Lifecycle": lifecycle}], (name, rule["RuleName"])
+    if env == "prod":
+        assert config.ENVIRONMENTS[env].offsite.table_copy_days == {"daily": 7}
 
 
 def test_the_offsite_stack_holds_a_locked_vault_and_the_audit_archive_replica(synthesized):
@@ -511,10 +518,12 @@ def test_the_tables_off_site_copies_are_out_of_the_accounts_reach(synthesized):
     props = vault["Properties"]
     assert props["BackupVaultName"] == naming.air_gapped_vault_name(cfg)
     assert props["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeyOffsite", "Arn"]}
+    # Locked from the shortest life of a copy it takes (a week of dailies) to the lock's maximum.
     assert (props["MinRetentionDays"], props["MaxRetentionDays"]) == (
-        cfg.backup.vault_lock_min_retention_days,
+        min([cfg.backup.vault_lock_min_retention_days, *cfg.offsite.table_copy_days.values()]),
         cfg.backup.vault_lock_max_retention_days,
     )
+    assert props["MinRetentionDays"] >= 7
     assert vault["DeletionPolicy"] == vault["UpdateReplacePolicy"] == "Retain"
     assert "MpaApprovalTeamArn" not in props
     assert_vault_policy(props["AccessPolicy"], cfg, copy_targets=[], offsite=True)
@@ -539,4 +548,26 @@ def test_an_air_gapped_vault_needs_its_region_and_lock_and_refuses_a_placeholder
     assert_rejected(
         [f"prod.offsite.mpa_approval_team_arn = {placeholder!r} is not allowed: a real multi-party approval team's ARN"],
         prod=replace(prod, offsite=replace(prod.offsite, mpa_approval_team_arn=placeholder)),
+    )
+
+
+def test_table_copy_days_name_a_rule_and_stay_within_the_locks_and_the_originals():
+    from dataclasses import replace
+
+    from tests.test_config import assert_rejected
+
+    prod = config.ENVIRONMENTS["prod"]
+    offsite = replace(prod.offsite, table_copy_days={"hourly": 7, "daily": 3, "monthly": 400})
+    assert_rejected(
+        [
+            "prod.offsite.table_copy_days['hourly'] = 7 is not allowed: a backup rule's name: one of daily, monthly",
+            "prod.offsite.table_copy_days['daily'] = 3 is not allowed: a whole number from 7 (the off-site vault's lock) to 35",
+            "prod.offsite.table_copy_days['monthly'] = 400 is not allowed: a whole number from 7 (the off-site vault's lock) to 365",
+        ],
+        prod=replace(prod, offsite=offsite),
+    )
+    # Into a standard off-site vault the copies live at least its lock's minimum.
+    standard = replace(prod.offsite, air_gapped=False, table_copy_days={"daily": 7})
+    assert_rejected(
+        ["prod.offsite.table_copy_days['daily'] = 7 is not allowed: a whole number from 35"], prod=replace(prod, offsite=standard)
     )

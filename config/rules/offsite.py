@@ -44,6 +44,26 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
             "a backup vault ARN, arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME",
         )
     _air_gapped(p, cfg)
+    _table_copy_days(p, cfg)
+
+
+def _table_copy_days(p: Problems, cfg: EnvironmentConfig) -> None:
+    """Each names a backup rule, keeps its copies at least 7 days (an air-gapped vault's least)
+    and no longer than the originals, and not below a standard vault's lock."""
+    rules = {rule.name: rule for rule in cfg.backup.rules}
+    floor = 7 if cfg.offsite.air_gapped else (cfg.backup.vault_lock_min_retention_days or 1)
+    for name, days in cfg.offsite.table_copy_days.items():
+        key = f"offsite.table_copy_days[{name!r}]"
+        if name not in rules:
+            p.check(False, key, days, f"a backup rule's name: one of {', '.join(rules) or '(none: backup.rules is empty)'}")
+            continue
+        p.check(
+            isinstance(days, int) and not isinstance(days, bool) and floor <= days <= rules[name].delete_after_days,
+            key,
+            days,
+            f"a whole number from {floor} (the off-site vault's lock) to {rules[name].delete_after_days} (the rule's own days)",
+        )
+        p.check(cfg.offsite.region is not None, key, days, "nothing unless offsite.region is set: there are no copies")
 
 
 MPA_TEAM_ARN = re.compile(r"^arn:aws(-[a-z]+)*:mpa::(?P<account>\d{12}):approval-team/[\w-]+$")

@@ -1158,6 +1158,12 @@ def test_the_air_gapped_vault_is_guarded_like_the_other_vaults(guard):
     code, findings = guard(*changed(rename, base))
     assert code == 1 and only(findings, "STATEFUL-REPLACE", PROD, "BackupVaultAirGapped")
 
+    def shorter(r):
+        r["BackupVaultAirGapped"]["Properties"]["MinRetentionDays"] = 7  # fixed at creation: a replacement
+
+    code, findings = guard(*changed(shorter, base))
+    assert code == 1 and only(findings, "STATEFUL-REPLACE", PROD, "BackupVaultAirGapped")["property"] == "MinRetentionDays"
+
     def loosen(r):
         r["BackupVaultAirGapped"]["Properties"]["AccessPolicy"]["Statement"][0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].append(
             "arn:aws:iam::333333333333:role/Someone"

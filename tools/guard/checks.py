@@ -28,6 +28,8 @@ from tools.guard.model import (
 )
 from tools.tables import attribute_types, key_schema
 
+AIR_GAPPED_CREATE_ONLY = ("MinRetentionDays", "MaxRetentionDays", "EncryptionKeyArn")
+
 
 def check_replacement(pair: Pair) -> Iterator[Finding]:
     old, new = pair.old_props, pair.new_props
@@ -47,6 +49,11 @@ def check_replacement(pair: Pair) -> Iterator[Finding]:
                     f"{prop} is immutable and CloudFormation never replaces a KMS key for it, whatever the UpdateReplacePolicy.",
                     KMS_KEY_ROUTE,
                 )
+    if pair.type == "AWS::Backup::LogicallyAirGappedBackupVault":
+        # Fixed at creation (its resource schema's createOnlyProperties): a change replaces it.
+        for prop in AIR_GAPPED_CREATE_ONLY:
+            if canon(old.get(prop)) != canon(new.get(prop)):
+                yield pair.finding("STATEFUL-REPLACE", prop, f"{show(old.get(prop))} -> {show(new.get(prop))}", *replacement_effect(pair))
     if pair.type in TABLE_TYPES:
         yield from check_table_keys(pair)
         yield from check_table_kms(pair)
