@@ -455,3 +455,18 @@ def test_trail_reads_are_priced_for_the_tables_whose_reads_it_logs():
     lines = {line.item: line.quantity for line in estimate("prod", [stack], WorkloadConfig(read_million=100, write_million=20)).lines}
     assert lines["CloudTrail data events (writes)"] == 20 * 10  # per 100,000 events
     assert lines["CloudTrail data events (reads of PHI and audit tables)"] == 100 * 0.25 * 10
+
+
+def test_every_price_has_its_source_and_the_day_it_was_read():
+    """make cost stays honest: a price without a source or a date is a guess nobody can check."""
+    import datetime
+
+    from tools.prices import AS_OF, PRICES
+
+    assert len(PRICES) > 20
+    for key, price in PRICES.items():
+        assert price.source.startswith("https://aws.amazon.com/"), key
+        read = datetime.date.fromisoformat(price.as_of)
+        assert read <= datetime.date.fromisoformat(AS_OF) + datetime.timedelta(days=30), key
+        assert price.checked == "confirmed" or price.checked.startswith(("derived", "unconfirmed")), key
+        assert price.usd > 0 and price.per, key

@@ -1,10 +1,11 @@
 """The price table `make cost` uses: AWS list prices in us-east-1, dated, each with its source.
 
 Kept by hand because no price API is reachable offline (and the AWS Price List API needs
-credentials). Review it when AWS announces a price change, and move AS_OF with it: the
-estimate prints this date, so a stale table is visible to everyone who reads an estimate.
-Free tiers are left out on purpose: they are per account and small, and an estimate that
-counts them looks cheaper than the bill of a busy account.
+credentials). Review it when AWS announces a price change, and move the entry's `as_of` (and
+AS_OF, which the estimate prints) with it, so a stale price is visible to everyone who reads
+an estimate. Free tiers are left out, but for CloudWatch's (3 dashboards, 10 alarm metrics a
+month): each environment has its own account, and whether a dashboard costs anything is a
+decision config makes per environment (tools/cost/pricing.py counts it once per account).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Price:
     per: str  # the unit one `usd` buys, as the pricing page says it
     source: str
     checked: str = "confirmed"  # "confirmed" in Price List data, "derived" from a documented ratio, or "unconfirmed"
+    as_of: str = AS_OF  # the day this price was read from its source
 
 
 DYNAMODB = "https://aws.amazon.com/dynamodb/pricing/"
@@ -54,7 +56,7 @@ PRICES: dict[str, Price] = {
     "backup.dynamodb.cold": Price(0.03, "GB-month", BACKUP, "unconfirmed"),
     "backup.aurora": Price(0.021, "GB-month", BACKUP),
     "backup.dynamodb.restore": Price(
-        0.15, "GB restored", BACKUP, "unconfirmed: DynamoDB's restore price, which AWS Backup's matches elsewhere"
+        0.15, "GB restored", BACKUP, "unconfirmed: DynamoDB's restore price, which AWS Backup's matches elsewhere", as_of="2026-12-07"
     ),
     # us-east-1 to us-west-2 (to us-east-2 it is 0.01); AWS Backup copies pay it too (unconfirmed).
     "transfer.inter_region": Price(0.02, "GB", "https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer"),
