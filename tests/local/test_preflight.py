@@ -627,7 +627,7 @@ def test_a_ready_account_passes_every_check_in_order(aws_at, tmp_path):
     lines = list(run(cfg, aws=aws, assembly=assembly))
     assert [line.check.split(" ")[0] for line in lines] == [
         "placeholders", "identity", "identity", "bootstrap", "principal", "principal", "principal", "alert", "slack", "engine",
-        "backup", "key", "management", "cost",
+        "backup", "key", "management", "copy", "cost",
     ]  # fmt: skip
     assert [str(line) for line in lines if line.status != "PASS"] == []
 
@@ -768,3 +768,51 @@ def test_a_role_that_cannot_be_assumed_is_one_clear_problem(monkeypatch):
     aws, problem = aws_module.connect("arn:aws:iam::111111111111:role/nope")
     assert aws is None
     assert problem == "could not assume arn:aws:iam::111111111111:role/nope: AccessDenied: not allowed"
+
+
+# --- copy targets (issue 27: the air-gapped vault, another account's vault)
+
+
+def test_the_air_gapped_vault_passes_before_its_first_deploy_and_when_air_gapped_and_locked():
+    aws = Aws(session(region_name="us-east-1", **CREDENTIALS))
+    cfg = ready("us-east-1", offsite=dataclasses.replace(PROD.offsite, account_vault_arn=None))
+    name = "data-tables-prod-airgapped"
+    with Stubber(aws.client("backup", cfg.offsite.region)) as backup:
+        backup.add_client_error(
+            "describe_backup_vault", "ResourceNotFoundException", "no such vault", 404, expected_params={"BackupVaultName": name}
+        )
+        backup.add_response(
+            "describe_backup_vault",
+            {
+                "BackupVaultName": name,
+                "VaultType": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT",
+                "Locked": True,
+                "MinRetentionDays": 7,
+                "MaxRetentionDays": 2555,
+            },
+            {"BackupVaultName": name},
+        )
+        backup.add_response(
+            "describe_backup_vault", {"BackupVaultName": name, "VaultType": "BACKUP_VAULT", "Locked": False}, {"BackupVaultName": name}
+        )
+        before, after, taken = (one(resources.copy_targets(context(aws, cfg))) for _ in range(3))
+    assert before.status == "PASS" and "does not exist in us-west-2 yet" in before.seen, before
+    assert after.status == "PASS" and "air-gapped, locked 7-2555 days" in after.seen, after
+    assert taken.status == "FAIL" and "is a BACKUP_VAULT, locked: False" in taken.seen, taken
+
+
+def test_another_accounts_vault_must_be_locked():
+    aws = Aws(session(region_name="us-east-1", **CREDENTIALS))
+    arn = "arn:aws:backup:us-east-1:999999999999:backup-vault:central"
+    cfg = ready("us-east-1", offsite=dataclasses.replace(PROD.offsite, air_gapped=False, account_vault_arn=arn))
+    expected = {"BackupVaultName": "central", "BackupVaultAccountId": "999999999999"}
+    with Stubber(aws.client("backup", "us-east-1")) as backup:
+        backup.add_response("describe_backup_vault", {"BackupVaultName": "central", "Locked": False}, expected)
+        backup.add_response(
+            "describe_backup_vault",
+            {"BackupVaultName": "central", "Locked": True, "MinRetentionDays": 35, "MaxRetentionDays": 365},
+            expected,
+        )
+        unlocked, locked = (one(resources.copy_targets(context(aws, cfg))) for _ in range(2))
+    assert unlocked.status == "FAIL" and "is not locked" in unlocked.seen, unlocked
+    assert locked.status == "PASS" and "locked 35-365 days" in locked.seen, locked

@@ -12,6 +12,8 @@ read-only checks before a first deploy, one checklist line each, in this order:
     keys           every KMS key ARN in config (replica regions) exists and is Enabled
     management events  with an organization trail, one logs management write events in the
                    region (the tamper alerts read nothing else)
+    copy targets   the air-gapped vault (if it exists: air-gapped and locked) and another
+                   account's vault (exists and is locked)
     cost tags      the cost-allocation tags the budgets filter on are active
 
 Lines read `PASS <check>: <what was seen>`, `FAIL <check>: <what is wrong> -> <what to do>` or
@@ -51,6 +53,7 @@ AWS_CHECKS = (
     "backup",
     "keys",
     "management events",
+    "copy targets",
     "cost allocation tags",
 )
 
@@ -95,6 +98,7 @@ def run(
         resources.backup,
         resources.keys,
         resources.management_events,
+        resources.copy_targets,
     ):
         yield from check(context)
     yield from resources.cost_tags(context, (COST_TAG, SYSTEM_TAG) if cfg.system_budgets_usd else (COST_TAG,))

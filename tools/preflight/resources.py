@@ -167,3 +167,51 @@ def _cost_tags(ctx: Context, tags: tuple[str, ...]) -> Line:
         f"(`aws ce update-cost-allocation-tags-status --cost-allocation-tags-status {' '.join(f'TagKey={t},Status=Active' for t in inactive)}`); "
         "a tag appears there a day after a deployed resource first carries it",
     )
+
+
+def copy_targets(ctx: Context) -> Iterator[Line]:
+    """The vaults off-site copies go to outside the primary vault: the air-gapped vault (made by
+    the off-site stack: it must be an air-gapped, locked vault if it exists) and another
+    account's vault (it must exist, shared with this account, and be locked)."""
+    offsite = ctx.cfg.offsite
+    if not (offsite.air_gapped or offsite.account_vault_arn):
+        yield passed("copy targets", "no vault outside this environment's own stacks")
+        return
+    if offsite.air_gapped and offsite.region:
+        yield attempt("air-gapped vault", "backup:DescribeBackupVault", partial(_air_gapped, ctx))
+    if offsite.account_vault_arn:
+        yield attempt("account vault", "backup:DescribeBackupVault", partial(_account_vault, ctx, offsite.account_vault_arn))
+
+
+def _air_gapped(ctx: Context, *, name: str | None = None) -> Line:
+    from stacks.naming import air_gapped_vault_name
+
+    region = ctx.cfg.offsite.region or ctx.cfg.region
+    name = name or air_gapped_vault_name(ctx.cfg)
+    check = "air-gapped vault"
+    try:
+        vault = ctx.aws.client("backup", region).describe_backup_vault(BackupVaultName=name)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return passed(check, f"{name} does not exist in {region} yet: the first deploy of the off-site stack creates it")
+        raise
+    if vault.get("VaultType") != "LOGICALLY_AIR_GAPPED_BACKUP_VAULT" or not vault.get("Locked"):
+        return failed(
+            check,
+            f"{name} in {region} is a {vault.get('VaultType', 'BACKUP_VAULT')}, locked: {bool(vault.get('Locked'))}",
+            "the name is taken by another vault: remove it (break-glass, once empty) or rename the air-gapped vault in stacks/naming.py",
+        )
+    return passed(check, f"{name} in {region}: air-gapped, locked {vault.get('MinRetentionDays')}-{vault.get('MaxRetentionDays')} days")
+
+
+def _account_vault(ctx: Context, arn: str) -> Line:
+    check = "account vault"
+    _, _, _, region, account, _, name = arn.split(":", 6)
+    vault = ctx.aws.client("backup", region).describe_backup_vault(BackupVaultName=name, BackupVaultAccountId=account)
+    if not vault.get("Locked"):
+        return failed(
+            check,
+            f"{arn} is not locked: whoever administers that account can delete the copies",
+            "lock it in its account (compliance mode) before copies go there",
+        )
+    return passed(check, f"{arn}: locked {vault.get('MinRetentionDays')}-{vault.get('MaxRetentionDays')} days")
