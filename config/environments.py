@@ -73,10 +73,10 @@ DEV = EnvironmentConfig(
     keys=KeyConfig(
         administrator_arns=("arn:aws:iam::111111111111:role/KeyAdministrator",), break_glass_arn="arn:aws:iam::111111111111:role/BreakGlass"
     ),
-    # `make cost ENV=dev`: what dev declares costs about 230 USD a month before it serves a
-    # request (RDS Proxy's 8-ACU minimum 88, alarm metrics 51, the Aurora floor 44, dashboards
-    # 21, interface endpoints 15, keys 9). A budget below that alerts every month and is ignored.
-    monthly_budget_usd=300,
+    # `make cost ENV=dev`: about 25 USD a month fixed (the Secrets Manager endpoint 15, keys 9)
+    # now that dev declines the proxy, per-resource alarms and system dashboards, and its
+    # database pauses when idle (docs/cost.md, "Decisions").
+    monthly_budget_usd=100,
     access_log_retention_days=90,
     database=DatabaseConfig(
         # Who signs in to the database as themselves (make db-bootstrap creates the users), and
@@ -86,7 +86,13 @@ DEV = EnvironmentConfig(
         vpc_cidr="10.40.0.0/16",
         # Two zones: the fewest RDS and RDS Proxy accept, and fewer interface-endpoint ENIs.
         zone_count=2,
-        min_capacity_acu=0.5,
+        # No proxy (its 8-ACU minimum was 88 USD a month, more than all of dev's work): the app
+        # signs in to the writer with IAM tokens and TLS. Without a proxy holding connections
+        # open, the writer pauses at 0 ACUs after half an hour idle; the next connection waits
+        # for it to resume (docs/cost.md).
+        proxy=False,
+        min_capacity_acu=0,
+        auto_pause_minutes=30,
         max_capacity_acu=4,
         readers=0,
         backup_retention_days=1,
@@ -99,7 +105,8 @@ DEV = EnvironmentConfig(
         monitoring_interval_seconds=60,
     ),
     # Assumed, not measured (docs/cost.md): a handful of developers and test runs.
-    workload=WorkloadConfig(read_million=10, write_million=3, table_gb=2, expired_million=0.1, database_gb=2),
+    # The database: about 1 ACU for 110 hours a month (working days), paused otherwise.
+    workload=WorkloadConfig(read_million=10, write_million=3, table_gb=2, expired_million=0.1, database_gb=2, database_average_acu=0.15),
     tags={"CostCenter": "data-platform-dev"},
 )
 

@@ -258,9 +258,17 @@ class DatabaseConfig:
     # Availability zones used (the region's first ones, resolved at deploy time): RDS and RDS
     # Proxy need two; each costs an interface-endpoint ENI.
     zone_count: int = 3
-    # Serverless v2 capacity per instance, in Aurora capacity units (0.5 steps).
+    # Serverless v2 capacity per instance, in Aurora capacity units (0.5 steps). 0: the
+    # instances pause after auto_pause_minutes without a connection (needs proxy False).
     min_capacity_acu: float = 0.5
     max_capacity_acu: float = 4
+    # Minutes without a user connection before an instance at 0 ACUs pauses (5-1440); set
+    # exactly when min_capacity_acu is 0. The first connection after a pause waits for resume.
+    auto_pause_minutes: int | None = None
+    # RDS Proxy in front of the cluster: connection pooling and failover without dropped
+    # connections, at 8 ACU-hours an hour at least. False: the application signs in to the
+    # writer directly, with IAM tokens and TLS like through the proxy (docs/cost.md).
+    proxy: bool = True
     # Readers besides the writer; each is a failover target and gets a replica-lag alarm.
     readers: int = 0
     backup_retention_days: int = 1

@@ -128,14 +128,15 @@ def archive_widgets(archive: str, region: str) -> list[dict]:
     ]
 
 
-def database_widgets(cluster: str, instances: Sequence[str], proxy: str, region: str) -> list[dict]:
-    """PersonalPod's store: CPU, capacity (ACUs), connections per instance, and the proxy's health."""
+def database_widgets(cluster: str, instances: Sequence[str], proxy: str | None, region: str) -> list[dict]:
+    """PersonalPod's store: CPU, capacity (ACUs), connections per instance, and the proxy's
+    health where there is one."""
     rds = "AWS/RDS"
 
     def per_instance(metric: str) -> list[list]:
         return [[rds, metric, "DBInstanceIdentifier", i] for i in instances]
 
-    return [
+    widgets = [
         metric_widget(f"{cluster}: CPU (%)", region, per_instance("CPUUtilization"), stat="Average"),
         metric_widget(
             f"{cluster}: capacity (ACUs, % of max)",
@@ -147,17 +148,21 @@ def database_widgets(cluster: str, instances: Sequence[str], proxy: str, region:
             stat="Average",
         ),
         metric_widget(f"{cluster}: connections", region, per_instance("DatabaseConnections"), stat="Maximum"),
-        metric_widget(
-            f"{proxy}: proxy",
-            region,
-            [
-                [rds, "ClientConnections", "ProxyName", proxy],
-                [rds, "DatabaseConnections", "ProxyName", proxy],
-                [rds, "AvailabilityPercentage", "ProxyName", proxy, "TargetGroup", "default", {"yAxis": "right", "stat": "Average"}],
-            ],
-            stat="Maximum",
-        ),
     ]
+    if proxy is not None:
+        widgets.append(
+            metric_widget(
+                f"{proxy}: proxy",
+                region,
+                [
+                    [rds, "ClientConnections", "ProxyName", proxy],
+                    [rds, "DatabaseConnections", "ProxyName", proxy],
+                    [rds, "AvailabilityPercentage", "ProxyName", proxy, "TargetGroup", "default", {"yAxis": "right", "stat": "Average"}],
+                ],
+                stat="Maximum",
+            )
+        )
+    return widgets
 
 
 def alarm_widgets(title: str, alarm_arns: Sequence[str]) -> list[dict]:

@@ -1,6 +1,6 @@
-"""An Aurora PostgreSQL Serverless v2 cluster behind RDS Proxy, in an `IsolatedNetwork`
-(constructs_lib/network.py), with the project's encryption, authentication and alarm rules.
-The caller names the cluster, its database and its users.
+"""An Aurora PostgreSQL Serverless v2 cluster, behind RDS Proxy where the settings ask for one,
+in an `IsolatedNetwork` (constructs_lib/network.py), with the project's encryption,
+authentication and alarm rules. The caller names the cluster, its database and its users.
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ class ClusterSettings:
     # Serverless v2 capacity per instance, in Aurora capacity units (0.5 steps).
     min_capacity_acu: float
     max_capacity_acu: float
+    # How long an instance at 0 ACUs waits without a connection before it pauses; None: never.
+    auto_pause: Duration | None
+    # RDS Proxy in front; without it the application signs in to the cluster's instances.
+    proxy: bool
     # Readers besides the writer; each is a failover target and gets a replica-lag alarm.
     readers: int
     backup_retention_days: int
@@ -94,10 +98,11 @@ def _pi_retention(days: int) -> rds.PerformanceInsightRetention:
 class PostgresDatabase(Construct):
     """Aurora PostgreSQL Serverless v2 in isolated subnets, encrypted with `key`, TLS forced,
     IAM database authentication on, master password generated and rotated by RDS in Secrets
-    Manager, fronted by an RDS Proxy that accepts only TLS and IAM tokens.
+    Manager, fronted (where `settings.proxy`) by an RDS Proxy that accepts only TLS and IAM tokens.
 
     Security groups: the cluster admits the proxy and the application's client group; the proxy
-    admits the client group only. Applications attach `client_security_group`.
+    admits the client group only. Applications attach `client_security_group`. `endpoint` and
+    `port` are where the application connects: the proxy's, else the cluster's writer.
     """
 
     def __init__(
@@ -123,6 +128,8 @@ class PostgresDatabase(Construct):
         cluster_removal = settings.removal_policy
 
         # --- security groups: who may open a connection to whom -----------------------------
+        # The groups' descriptions stay as they were first deployed, proxy or not: a named group's
+        # description cannot change without replacing it (CloudFormation refuses that).
         self.client_security_group = ec2.SecurityGroup(
             self,
             "Clients",
@@ -131,14 +138,6 @@ class PostgresDatabase(Construct):
             description=f"{name} application tasks: the only clients of the RDS Proxy and the database",
             # The subnets route nowhere but the VPC and its endpoints, so egress is bounded by routing.
             allow_all_outbound=True,
-        )
-        self.proxy_security_group = ec2.SecurityGroup(
-            self,
-            "ProxySecurityGroup",
-            vpc=vpc,
-            security_group_name=f"{name}-db-proxy",
-            description=f"{name} RDS Proxy: reached by the application clients only",
-            allow_all_outbound=False,
         )
         self.cluster_security_group = ec2.SecurityGroup(
             self,
@@ -211,6 +210,7 @@ class PostgresDatabase(Construct):
             readers=readers,
             serverless_v2_min_capacity=settings.min_capacity_acu,
             serverless_v2_max_capacity=settings.max_capacity_acu,
+            serverless_v2_auto_pause_duration=settings.auto_pause,
             vpc=vpc,
             vpc_subnets=subnets,
             security_groups=[self.cluster_security_group],
@@ -260,84 +260,47 @@ class PostgresDatabase(Construct):
             raise ValueError(f"{name}: the cluster has no master secret, though RDS manages its password in Secrets Manager")
         self.master_secret = master_secret
 
-        # --- the proxy: TLS and IAM tokens end to end, no password anywhere ------------------
-        proxy_role = iam.Role(
-            self,
-            "ProxyRole",
-            description=f"{name} RDS Proxy signs in to the cluster as {app_user} with IAM",
-            # Only this account's RDS may have the proxy assume it.
-            assumed_by=iam.ServicePrincipal("rds.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
-        )
         cluster_user_arn = stack.format_arn(
             service="rds-db",
             resource="dbuser",
             resource_name=f"{self.cluster.cluster_resource_identifier}/{app_user}",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        iam.ManagedPolicy(
-            self,
-            "ProxyPolicy",
-            description=f"{name} RDS Proxy: connect to the cluster as {app_user} only",
-            roles=[proxy_role],
-            statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[cluster_user_arn])],
-        )
-        self.proxy = rds.DatabaseProxy(
-            self,
-            "Proxy",
-            db_proxy_name=name,
-            proxy_target=rds.ProxyTarget.from_cluster(self.cluster),
-            vpc=vpc,
-            vpc_subnets=subnets,
-            security_groups=[self.proxy_security_group],
-            role=proxy_role,
-            require_tls=True,
-            # Clients present IAM tokens, and the proxy uses IAM to reach the cluster as well.
-            default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
-            debug_logging=False,
-            idle_client_timeout=Duration.minutes(30),
-        )
-        target_group = cfn_resource(self.proxy.node.find_child("ProxyTargetGroup"), rds.CfnDBProxyTargetGroup)
-        # Stage tags reach the target group's L1, but AWS::RDS::DBProxyTargetGroup takes no Tags.
-        target_group.add_property_deletion_override("Tags")
-        # Its Ref to the cluster already orders them; the extra DependsOn is cfn-lint's W3005.
-        target_group.remove_resource_dependency(cluster_resource)
-        # CDK opens proxy -> cluster with the port as a GetAtt; a literal keeps the rule readable
-        # and lets the compliance packs' port rules evaluate it.
-        for group in (self.cluster_security_group, self.proxy_security_group):
-            for rule in group.node.children:
-                if isinstance(rule, (ec2.CfnSecurityGroupIngress, ec2.CfnSecurityGroupEgress)) and "IndirectPort" in rule.node.id:
-                    rule.from_port = rule.to_port = DB_PORT
-        # The proxy sends only to the cluster (CDK's separate egress rule above). A group created
-        # without an inline egress rule gets EC2's allow-all egress (AWS::EC2::SecurityGroup,
-        # "SecurityGroupEgress"), and CDK drops its inline no-traffic rule from a group once any
-        # egress rule is added, separate ones included: put it back, as on the cluster's group.
-        # Inline, the proxy-to-cluster rule itself would collide on update with the separate one
-        # already deployed (EC2 refuses a duplicate rule).
-        cfn_resource(self.proxy_security_group, ec2.CfnSecurityGroup).security_group_egress = [NO_TRAFFIC]
-        # The application's direct path carries schema migrations signed in as the master user.
+        # The application's direct path carries schema migrations signed in as the master user,
+        # and, without a proxy, the application itself.
         self.cluster.connections.allow_from(
             self.client_security_group, ec2.Port.tcp(DB_PORT), "Application clients (migrations) to the cluster"
         )
-        self.proxy_security_group.add_ingress_rule(
-            self.client_security_group, ec2.Port.tcp(PROXY_PORT), "Application clients to the RDS Proxy"
-        )
-
-        # The application role may connect through this proxy as the application user, nothing more.
-        proxy_id = stack.split_arn(self.proxy.db_proxy_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
-        self.proxy_user_arn = stack.format_arn(
-            service="rds-db", resource="dbuser", resource_name=f"{proxy_id}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
+        self.proxy: rds.DatabaseProxy | None = None
+        if settings.proxy:
+            self.proxy = self._proxy(name, app_user, subnets, cluster_user_arn, cluster_resource)
+            proxy_id = stack.split_arn(self.proxy.db_proxy_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+            self.endpoint, self.port = self.proxy.endpoint, PROXY_PORT
+            # The application role may connect through this proxy as the application user, nothing more.
+            connect_arn = stack.format_arn(
+                service="rds-db", resource="dbuser", resource_name=f"{proxy_id}/{app_user}", arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            policy_name, how = f"{name}-db-connect", "through the RDS Proxy"
+        else:
+            # Straight to the cluster's instances as the application user (the writer endpoint).
+            # Another name, so an environment can drop its proxy: a policy's name and description
+            # cannot change in place, and a replacement may not reuse the name.
+            self.endpoint, self.port = self.cluster.cluster_endpoint.hostname, DB_PORT
+            connect_arn = cluster_user_arn
+            policy_name, how = f"{name}-db-connect-cluster", "to the cluster's instances"
+        self.app_user_arn = connect_arn
         self.app_connect_policy = iam.ManagedPolicy(
             self,
             "AppConnectPolicy",
-            managed_policy_name=f"{name}-db-connect",
-            description=f"{name} application: IAM sign-in through the RDS Proxy as {app_user}",
+            managed_policy_name=policy_name,
+            description=f"{name} application: IAM sign-in {how} as {app_user}",
             roles=[app_role],
-            statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[self.proxy_user_arn])],
+            statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[connect_arn])],
         )
 
-        # Migration tasks read the master secret from inside the VPC: Secrets Manager through an
-        # interface endpoint that serves this one secret to this account's principals.
+        # db-bootstrap reads the master secret from inside the VPC: Secrets Manager through an
+        # interface endpoint that serves this one secret to this account's principals. The VPC's
+        # only interface endpoint (DynamoDB and S3 are gateway endpoints, which cost nothing).
         self.secrets_endpoint = vpc.add_interface_endpoint(
             "SecretsManager",
             service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -383,6 +346,73 @@ class PostgresDatabase(Construct):
             actions=alarm_actions,
             by_kind=False,
         ).alarms
+
+    def _proxy(
+        self, name: str, app_user: str, subnets: ec2.SubnetSelection, cluster_user_arn: str, cluster_resource: rds.CfnDBCluster
+    ) -> rds.DatabaseProxy:
+        """RDS Proxy: TLS and IAM tokens end to end, no password anywhere; its group admits the
+        application clients only and sends only to the cluster."""
+        stack = Stack.of(self)
+        vpc = self.cluster.vpc
+        self.proxy_security_group = ec2.SecurityGroup(
+            self,
+            "ProxySecurityGroup",
+            vpc=vpc,
+            security_group_name=f"{name}-db-proxy",
+            description=f"{name} RDS Proxy: reached by the application clients only",
+            allow_all_outbound=False,
+        )
+        proxy_role = iam.Role(
+            self,
+            "ProxyRole",
+            description=f"{name} RDS Proxy signs in to the cluster as {app_user} with IAM",
+            # Only this account's RDS may have the proxy assume it.
+            assumed_by=iam.ServicePrincipal("rds.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
+        )
+        iam.ManagedPolicy(
+            self,
+            "ProxyPolicy",
+            description=f"{name} RDS Proxy: connect to the cluster as {app_user} only",
+            roles=[proxy_role],
+            statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=[cluster_user_arn])],
+        )
+        proxy = rds.DatabaseProxy(
+            self,
+            "Proxy",
+            db_proxy_name=name,
+            proxy_target=rds.ProxyTarget.from_cluster(self.cluster),
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.proxy_security_group],
+            role=proxy_role,
+            require_tls=True,
+            # Clients present IAM tokens, and the proxy uses IAM to reach the cluster as well.
+            default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
+            debug_logging=False,
+            idle_client_timeout=Duration.minutes(30),
+        )
+        target_group = cfn_resource(proxy.node.find_child("ProxyTargetGroup"), rds.CfnDBProxyTargetGroup)
+        # Stage tags reach the target group's L1, but AWS::RDS::DBProxyTargetGroup takes no Tags.
+        target_group.add_property_deletion_override("Tags")
+        # Its Ref to the cluster already orders them; the extra DependsOn is cfn-lint's W3005.
+        target_group.remove_resource_dependency(cluster_resource)
+        # CDK opens proxy -> cluster with the port as a GetAtt; a literal keeps the rule readable
+        # and lets the compliance packs' port rules evaluate it.
+        for group in (self.cluster_security_group, self.proxy_security_group):
+            for rule in group.node.children:
+                if isinstance(rule, (ec2.CfnSecurityGroupIngress, ec2.CfnSecurityGroupEgress)) and "IndirectPort" in rule.node.id:
+                    rule.from_port = rule.to_port = DB_PORT
+        # The proxy sends only to the cluster (CDK's separate egress rule above). A group created
+        # without an inline egress rule gets EC2's allow-all egress (AWS::EC2::SecurityGroup,
+        # "SecurityGroupEgress"), and CDK drops its inline no-traffic rule from a group once any
+        # egress rule is added, separate ones included: put it back, as on the cluster's group.
+        # Inline, the proxy-to-cluster rule itself would collide on update with the separate one
+        # already deployed (EC2 refuses a duplicate rule).
+        cfn_resource(self.proxy_security_group, ec2.CfnSecurityGroup).security_group_egress = [NO_TRAFFIC]
+        self.proxy_security_group.add_ingress_rule(
+            self.client_security_group, ec2.Port.tcp(PROXY_PORT), "Application clients to the RDS Proxy"
+        )
+        return proxy
 
     def _monitoring_role(self) -> iam.Role:
         """Enhanced Monitoring's role, with the AWS managed policy's permissions narrowed to this

@@ -1,9 +1,10 @@
 """Stack personalpod-database-{env}: PersonalPod's PostgreSQL primary store (Aurora PostgreSQL
-Serverless v2 behind RDS Proxy) in its own isolated VPC. docs/database.md explains the design."""
+Serverless v2, behind RDS Proxy where config has one) in its own isolated VPC. docs/database.md
+explains the design."""
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -12,7 +13,7 @@ from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.backup import BACKUP_KEY_ACTIONS, ResourceBackupPlan, backup_role_name
 from constructs_lib.dashboards import Dashboard, database_widgets
-from constructs_lib.database import PROXY_PORT, ClusterSettings, PostgresDatabase
+from constructs_lib.database import ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
 from constructs_lib.restore_tests import restore_tests
@@ -106,6 +107,8 @@ class DatabaseStack(Stack):
             settings=ClusterSettings(
                 min_capacity_acu=settings.min_capacity_acu,
                 max_capacity_acu=settings.max_capacity_acu,
+                auto_pause=None if settings.auto_pause_minutes is None else Duration.minutes(settings.auto_pause_minutes),
+                proxy=settings.proxy,
                 readers=settings.readers,
                 backup_retention_days=settings.backup_retention_days,
                 deletion_protection=settings.deletion_protection,
@@ -128,7 +131,9 @@ class DatabaseStack(Stack):
                 self,
                 "Dashboard",
                 name=f"data-{name}-database",
-                widgets=database_widgets(name, list(self.database.instance_identifiers.values()), name, self.region),
+                widgets=database_widgets(
+                    name, list(self.database.instance_identifiers.values()), name if self.database.proxy else None, self.region
+                ),
             )
 
         if config.backup.enabled:
@@ -177,8 +182,9 @@ class DatabaseStack(Stack):
                 )
 
         # What an application needs to connect; plain outputs, not exports, so nothing is pinned.
+        where = "ProxyEndpoint" if self.database.proxy else "WriterEndpoint"
         outputs = {
-            "ProxyEndpoint": (self.database.proxy.endpoint, f"Connect here on port {PROXY_PORT} with TLS and an IAM auth token"),
+            where: (self.database.endpoint, f"Connect here on port {self.database.port} with TLS and an IAM auth token"),
             "DatabaseName": (DATABASE_NAME, "PostgreSQL database"),
             "DatabaseUser": (APP_USER, "Database user the application signs in as (IAM auth token, no password)"),
             "ClientSecurityGroupId": (self.database.client_security_group.security_group_id, "Attach to application tasks"),

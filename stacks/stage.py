@@ -90,7 +90,11 @@ class DataStage(Stage):
             self,
             DATABASE,
             stack_name=naming.stack_name(config, DATABASE),
-            description=f"PersonalPod PostgreSQL primary store ({config.name}): Aurora PostgreSQL Serverless v2 behind RDS Proxy in an isolated VPC",
+            description=(
+                f"PersonalPod PostgreSQL primary store ({config.name}): Aurora PostgreSQL Serverless v2"
+                + (" behind RDS Proxy" if config.database.proxy else ", IAM sign-in direct,")
+                + " in an isolated VPC"
+            ),
             system=personalpod.system,
             config=config,
             **common,

@@ -318,6 +318,23 @@ def test_unknown_environment_names_the_allowed_ones():
             ["prod.database.removal_policy = 'destroy'", "'snapshot' or 'retain' where protection is 'production'"],
         ),
         ("prod", db("prod", backup_retention_days=3), ["prod.database.backup_retention_days = 3", ">= 7 where protection is 'production'"]),
+        # Auto-pause: exactly at 0 ACUs, never behind a proxy, never in production.
+        ("dev", db("dev", auto_pause_minutes=None), ["dev.database.auto_pause_minutes = None", "5-1440 where min_capacity_acu is 0"]),
+        ("dev", db("dev", auto_pause_minutes=2), ["dev.database.auto_pause_minutes = 2", "None, or 5-1440"]),
+        ("dev", db("dev", auto_pause_minutes=True), ["dev.database.auto_pause_minutes = True", "None, or 5-1440"]),
+        ("dev", db("dev", proxy=True), ["dev.database.min_capacity_acu = 0", "at least 0.5 where database.proxy is True", "never pause"]),
+        ("dev", db("dev", proxy="no"), ["dev.database.proxy = 'no'", "True or False"]),
+        (
+            "staging",
+            db("staging", auto_pause_minutes=30),
+            ["staging.database.auto_pause_minutes = 30", "None where min_capacity_acu is 0.5: only an instance that may scale to 0"],
+        ),
+        ("prod", db("prod", proxy=False), ["prod.database.proxy = False", "True where protection is 'production'"]),
+        (
+            "prod",
+            db("prod", proxy=False, min_capacity_acu=0, auto_pause_minutes=5),
+            ["prod.database.min_capacity_acu = 0", "at least 0.5 where protection is 'production'"],
+        ),
     ],
 )
 def test_invalid_value_is_named_with_what_is_allowed(env, change, expected):

@@ -284,7 +284,11 @@ def test_every_environment_counts_what_its_templates_declare(synthesized):
         assert quantity["KMS customer-managed keys"] == kinds.count("AWS::KMS::Key") > 0, env
         assert quantity["CloudWatch dashboards"] == kinds.count("AWS::CloudWatch::Dashboard") > 0, env
         assert quantity["CloudWatch alarm metrics"] >= kinds.count("AWS::CloudWatch::Alarm") > 0, env
-        assert quantity["Aurora Serverless v2 minimum capacity"] > 0 and quantity["RDS Proxy (at least 8 ACUs)"] == 8 * 730, env
+        database = ENVIRONMENTS[env].database
+        # The floors each environment declares: none where the writer pauses, no proxy where declined.
+        assert quantity.get("Aurora Serverless v2 minimum capacity", 0) == database.min_capacity_acu * (1 + database.readers) * 730, env
+        assert quantity.get("RDS Proxy (at least 8 ACUs)", 0) == (8 * 730 if database.proxy else 0), env
+        assert ("RDS Proxy (at least 8 ACUs)" in quantity) == (kinds.count("AWS::RDS::DBProxy") == 1), env
         assert quantity["VPC interface endpoints (per zone)"] == ENVIRONMENTS[env].database.zone_count * 730, env
         assert result.budget_usd == ENVIRONMENTS[env].monthly_budget_usd, env
         assert result.total("variable") > 0, env
@@ -297,6 +301,9 @@ def test_every_environment_counts_what_its_templates_declare(synthesized):
     } <= prod
     assert "CloudTrail data events (writes)" in {line.item for line in results["staging"].lines}
     assert not any(line.item.startswith("CloudTrail") for line in results["dev"].lines)
+    # Dev declines the proxy and pauses its writer (issue 28): its fixed cost is at most 40 USD.
+    assert not ENVIRONMENTS["dev"].database.proxy and ENVIRONMENTS["dev"].database.min_capacity_acu == 0
+    assert results["dev"].total("fixed") <= 40
 
 
 def test_the_cli_prints_one_environment_and_refuses_bad_input(synthesized, capsys):
@@ -316,7 +323,7 @@ def test_the_cli_prints_one_environment_and_refuses_bad_input(synthesized, capsy
         ("read_million", -1, "a number >= 0"),
         ("table_gb", "lots", "a number >= 0"),
         ("item_kb", 0, "a number of KB > 0 and <= 400"),
-        ("database_average_acu", 100, "None (the minimum) or a number within database.min_capacity_acu..max_capacity_acu (0.5..4)"),
+        ("database_average_acu", 100, "None (the minimum) or a number within database.min_capacity_acu..max_capacity_acu (0..4)"),
     ],
 )
 def test_workload_values_are_validated(field, value, allowed):

@@ -28,7 +28,10 @@ EXPECTED = {
     "dev": dict(
         cidr="10.40.0.0/16",
         zones=2,
-        acu=(0.5, 4),
+        # Dev declines the proxy and pauses its writer after 30 idle minutes (docs/cost.md).
+        acu=(0, 4),
+        pause_seconds=1800,
+        proxy=False,
         readers=0,
         backup_days=1,
         policy="Delete",
@@ -42,6 +45,8 @@ EXPECTED = {
         cidr="10.41.0.0/16",
         zones=3,
         acu=(0.5, 16),
+        pause_seconds=None,
+        proxy=True,
         readers=1,
         backup_days=7,
         policy="Snapshot",
@@ -55,6 +60,8 @@ EXPECTED = {
         cidr="10.42.0.0/16",
         zones=3,
         acu=(2, 64),
+        pause_seconds=None,
+        proxy=True,
         readers=1,
         backup_days=35,
         policy="Snapshot",
@@ -83,6 +90,15 @@ def group_id(tpl: dict, name: str) -> dict:
     return {"Fn::GetAtt": [logical_id, "GroupId"]}
 
 
+PROXIED = [env for env in ENVS if EXPECTED[env]["proxy"]]
+DIRECT = [env for env in ENVS if not EXPECTED[env]["proxy"]]
+
+
+def test_some_environments_have_a_proxy_and_some_connect_directly():
+    # Otherwise half of the parametrized tests below would run on nothing.
+    assert PROXIED and DIRECT
+
+
 def instance_names(env: str) -> list[str]:
     return [f"personalpod-{env}-writer", *(f"personalpod-{env}-reader-{i}" for i in range(1, EXPECTED[env]["readers"] + 1))]
 
@@ -97,7 +113,10 @@ def test_aurora_postgresql_serverless_v2_sized_from_config(synthesized, env):
     props = cluster["Properties"]
     assert props["Engine"] == "aurora-postgresql"
     assert props["EngineVersion"].startswith("16.")
-    assert props["ServerlessV2ScalingConfiguration"] == {"MinCapacity": want["acu"][0], "MaxCapacity": want["acu"][1]}
+    scaling = {"MinCapacity": want["acu"][0], "MaxCapacity": want["acu"][1]}
+    if want["pause_seconds"] is not None:
+        scaling["SecondsUntilAutoPause"] = want["pause_seconds"]
+    assert props["ServerlessV2ScalingConfiguration"] == scaling
     assert props["DBClusterIdentifier"] == f"personalpod-{env}"
     assert props["DatabaseName"] == "personalpod"
     assert props["Port"] == 5433
@@ -164,8 +183,8 @@ def test_network_has_isolated_subnets_and_no_internet_path(synthesized, env):
     subnet_refs = [{"Ref": s} for s in subnets]
     _, subnet_group = one(tpl, "AWS::RDS::DBSubnetGroup")
     assert subnet_group["Properties"]["SubnetIds"] == subnet_refs
-    _, proxy = one(tpl, "AWS::RDS::DBProxy")
-    assert proxy["Properties"]["VpcSubnetIds"] == subnet_refs
+    for proxy in resources(tpl, "AWS::RDS::DBProxy").values():
+        assert proxy["Properties"]["VpcSubnetIds"] == subnet_refs
     # Every connection is recorded, to a log group of this stack.
     _, flow_log = one(tpl, "AWS::EC2::FlowLog")
     assert flow_log["Properties"]["ResourceId"] == {"Ref": next(iter(resources(tpl, "AWS::EC2::VPC")))}
@@ -175,39 +194,50 @@ def test_network_has_isolated_subnets_and_no_internet_path(synthesized, env):
     assert resources(tpl, "Custom::VpcRestrictDefaultSG")
 
 
+NO_EGRESS = [{"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}]
+
+
+def admitted(tpl: dict) -> dict[str, set]:
+    """Group (as json) -> {(source group as json, protocol, from, to)}; no address ranges anywhere."""
+    ingress = [r["Properties"] for r in resources(tpl, "AWS::EC2::SecurityGroupIngress").values()]
+    assert ingress and all("CidrIp" not in r and "CidrIpv6" not in r for r in ingress)
+    result: dict[str, set] = {}
+    for r in ingress:
+        result.setdefault(json.dumps(r["GroupId"]), set()).add(
+            (json.dumps(r["SourceSecurityGroupId"]), r["IpProtocol"], r["FromPort"], r["ToPort"])
+        )
+    return result
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_security_groups_admit_only_the_proxy_and_the_application(synthesized, env):
     tpl = template(synthesized, env)
-    cluster_sg, proxy_sg, clients_sg = (group_id(tpl, f"personalpod-{env}-{n}") for n in ("db", "db-proxy", "db-clients"))
+    cluster_sg, clients_sg = (group_id(tpl, f"personalpod-{env}-{n}") for n in ("db", "db-clients"))
     _, cluster = one(tpl, "AWS::RDS::DBCluster")
     assert cluster["Properties"]["VpcSecurityGroupIds"] == [cluster_sg]
-    _, proxy = one(tpl, "AWS::RDS::DBProxy")
-    assert proxy["Properties"]["VpcSecurityGroupIds"] == [proxy_sg]
-    ingress = [r["Properties"] for r in resources(tpl, "AWS::EC2::SecurityGroupIngress").values()]
-
-    def to(group):
-        return {
-            (json.dumps(r["SourceSecurityGroupId"]), r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress if r["GroupId"] == group
-        }
-
-    assert to(cluster_sg) == {(json.dumps(proxy_sg), "tcp", 5433, 5433), (json.dumps(clients_sg), "tcp", 5433, 5433)}
-    assert to(proxy_sg) == {(json.dumps(clients_sg), "tcp", 5432, 5432)}
-    # No address range is admitted anywhere: only security groups.
-    assert ingress and all("CidrIp" not in r and "CidrIpv6" not in r for r in ingress)
+    to = admitted(tpl)
+    clients = (json.dumps(clients_sg), "tcp", 5433, 5433)
     groups = resources(tpl, "AWS::EC2::SecurityGroup")
     assert groups
     for group in groups.values():
         assert not group["Properties"].get("SecurityGroupIngress"), group
-    # The cluster sends nothing; the proxy sends only to the cluster.
-    assert groups[cluster_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == [
-        {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}
-    ]
+    # The cluster sends nothing.
+    assert groups[cluster_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == NO_EGRESS
+    egress = [r["Properties"] for r in resources(tpl, "AWS::EC2::SecurityGroupEgress").values()]
+    if not EXPECTED[env]["proxy"]:
+        # No proxy: the application clients alone reach the cluster, and nothing sends anywhere.
+        assert to[json.dumps(cluster_sg)] == {clients}
+        assert f"personalpod-{env}-db-proxy" not in {g["Properties"].get("GroupName") for g in groups.values()}
+        assert egress == []
+        return
+    proxy_sg = group_id(tpl, f"personalpod-{env}-db-proxy")
+    _, proxy = one(tpl, "AWS::RDS::DBProxy")
+    assert proxy["Properties"]["VpcSecurityGroupIds"] == [proxy_sg]
+    assert to[json.dumps(cluster_sg)] == {(json.dumps(proxy_sg), "tcp", 5433, 5433), clients}
+    assert to[json.dumps(proxy_sg)] == {(json.dumps(clients_sg), "tcp", 5432, 5432)}
     # On the group itself: no allow-all egress (EC2 adds one to a group created without an
     # inline egress rule); its one way out is the separate rule to the cluster.
-    assert groups[proxy_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == [
-        {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}
-    ]
-    egress = [r["Properties"] for r in resources(tpl, "AWS::EC2::SecurityGroupEgress").values()]
+    assert groups[proxy_sg["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"] == NO_EGRESS
     assert [(r["GroupId"], r["DestinationSecurityGroupId"], r["FromPort"]) for r in egress] == [(proxy_sg, cluster_sg, 5433)]
 
 
@@ -293,7 +323,7 @@ def test_master_password_is_generated_into_secrets_manager_and_rotated_by_rds(sy
     assert "{{resolve:secretsmanager" not in json.dumps(tpl)
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", PROXIED)
 def test_proxy_requires_tls_and_iam_end_to_end(synthesized, env):
     tpl = template(synthesized, env)
     proxy_id, proxy = one(tpl, "AWS::RDS::DBProxy")
@@ -332,22 +362,26 @@ def test_proxy_requires_tls_and_iam_end_to_end(synthesized, env):
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_app_role_may_connect_through_the_proxy_as_the_app_user_only(synthesized, env):
+def test_app_role_may_connect_through_the_proxy_or_to_the_cluster_as_the_app_user_only(synthesized, env):
     tpl = template(synthesized, env)
-    proxy_id, _ = one(tpl, "AWS::RDS::DBProxy")
     attached = [
         p["Properties"]
         for p in resources(tpl, "AWS::IAM::ManagedPolicy").values()
         if p["Properties"]["Roles"] == [f"personalpod-{env}-app"]
     ]
     assert len(attached) == 1
-    assert attached[0]["ManagedPolicyName"] == f"personalpod-{env}-db-connect"
-    proxy_resource_id = {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": [proxy_id, "DBProxyArn"]}]}]}
+    if EXPECTED[env]["proxy"]:
+        proxy_id, _ = one(tpl, "AWS::RDS::DBProxy")
+        name, resource_id = "db-connect", {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": [proxy_id, "DBProxyArn"]}]}]}
+    else:
+        # Another name than the proxy's policy: a named policy cannot be replaced under its name.
+        name, resource_id = "db-connect-cluster", {"Fn::GetAtt": ["DatabaseCluster", "DBClusterResourceId"]}
+    assert attached[0]["ManagedPolicyName"] == f"personalpod-{env}-{name}"
     assert attached[0]["PolicyDocument"]["Statement"] == [
         {
             "Action": "rds-db:connect",
             "Effect": "Allow",
-            "Resource": {"Fn::Join": ["", [f"arn:aws:rds-db:us-east-1:{ACCOUNTS[env]}:dbuser:", proxy_resource_id, "/personalpod_app"]]},
+            "Resource": {"Fn::Join": ["", [f"arn:aws:rds-db:us-east-1:{ACCOUNTS[env]}:dbuser:", resource_id, "/personalpod_app"]]},
         }
     ]
     # The role itself is the personalpod stack's: this stack never creates or changes it.
@@ -538,11 +572,27 @@ def test_stack_follows_personalpod_and_the_platform(stages, env):
 @pytest.mark.parametrize("env", ENVS)
 def test_outputs_tell_an_application_how_to_connect(synthesized, env):
     outputs = template(synthesized, env)["Outputs"]
-    proxy_id, _ = one(template(synthesized, env), "AWS::RDS::DBProxy")
-    assert outputs["ProxyEndpoint"]["Value"] == {"Fn::GetAtt": [proxy_id, "Endpoint"]}
+    if EXPECTED[env]["proxy"]:
+        proxy_id, _ = one(template(synthesized, env), "AWS::RDS::DBProxy")
+        assert outputs["ProxyEndpoint"]["Value"] == {"Fn::GetAtt": [proxy_id, "Endpoint"]}
+        assert "port 5432 " in outputs["ProxyEndpoint"]["Description"] and "WriterEndpoint" not in outputs
+    else:
+        assert outputs["WriterEndpoint"]["Value"] == {"Fn::GetAtt": ["DatabaseCluster", "Endpoint.Address"]}
+        assert "port 5433 " in outputs["WriterEndpoint"]["Description"] and "ProxyEndpoint" not in outputs
     assert (outputs["DatabaseName"]["Value"], outputs["DatabaseUser"]["Value"]) == ("personalpod", "personalpod_app")
     assert outputs["MasterSecretArn"]["Value"] == {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
     assert all("Export" not in o for o in outputs.values()), "exports would pin the resources they name"
+
+
+@pytest.mark.parametrize("env", DIRECT)
+def test_an_environment_that_declines_the_proxy_has_none_of_its_parts(synthesized, env):
+    tpl = template(synthesized, env)
+    for absent in ("AWS::RDS::DBProxy", "AWS::RDS::DBProxyTargetGroup", "AWS::RDS::DBProxyEndpoint"):
+        assert not resources(tpl, absent), absent
+    roles = resources(tpl, "AWS::IAM::Role")
+    services = [s["Principal"].get("Service") for r in roles.values() for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+    assert "monitoring.rds.amazonaws.com" in services and "rds.amazonaws.com" not in services  # the proxy's role
+    assert "RDS Proxy" not in json.dumps(resources(tpl, "AWS::IAM::ManagedPolicy"))
 
 
 # --- config variations the shipped environments do not use ---------------------------------

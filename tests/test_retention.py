@@ -275,7 +275,7 @@ def test_backup_plan_rules_and_a_selection_naming_every_table(synthesized, syste
 
 @pytest.mark.parametrize(
     "env, amount, emails",
-    [("dev", 300, ["dev-alerts@example.com"]), ("staging", 1000, ["data-alerts@example.com"]), ("prod", 5000, ["data-oncall@example.com"])],
+    [("dev", 100, ["dev-alerts@example.com"]), ("staging", 1000, ["data-alerts@example.com"]), ("prod", 5000, ["data-oncall@example.com"])],
 )
 def test_cost_budget_notifies_at_80_actual_and_100_forecast(synthesized, env, amount, emails):
     budget = resources(template(synthesized, f"data-platform-{env}"), "AWS::Budgets::Budget")["Budget"]

@@ -59,6 +59,7 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
             db.max_capacity_acu,
             f">= min_capacity_acu ({db.min_capacity_acu})",
         )
+    _capacity_and_proxy(p, cfg)
     p.check(
         isinstance(db.readers, int) and not isinstance(db.readers, bool) and 0 <= db.readers <= 15,
         "database.readers",
@@ -111,6 +112,47 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         p.check(
             not isinstance(days, int) or days >= 7, "database.backup_retention_days", days, f">= 7 where protection is {cfg.protection!r}"
         )
+
+
+def _capacity_and_proxy(p: Problems, cfg: EnvironmentConfig) -> None:
+    """Auto-pause exactly at 0 ACUs, never behind a proxy; production keeps both the proxy and
+    warm instances (docs/cost.md, "Decisions")."""
+    db = cfg.database
+    p.check(isinstance(db.proxy, bool), "database.proxy", db.proxy, "True or False")
+    minutes = db.auto_pause_minutes
+    p.check(
+        minutes is None or (isinstance(minutes, int) and not isinstance(minutes, bool) and 5 <= minutes <= 1440),
+        "database.auto_pause_minutes",
+        minutes,
+        "None, or 5-1440 (Aurora's SecondsUntilAutoPause: five minutes to a day)",
+    )
+    if not _half_steps(db.min_capacity_acu, 0, 256):
+        return
+    pauses = db.min_capacity_acu == 0
+    if pauses:
+        p.check(
+            minutes is not None,
+            "database.auto_pause_minutes",
+            minutes,
+            "5-1440 where min_capacity_acu is 0: how long an instance waits without a connection before it pauses",
+        )
+        p.check(
+            db.proxy is not True,
+            "database.min_capacity_acu",
+            db.min_capacity_acu,
+            "at least 0.5 where database.proxy is True: RDS Proxy keeps connections to the instances open, so they would never pause",
+        )
+    else:
+        p.check(
+            minutes is None,
+            "database.auto_pause_minutes",
+            minutes,
+            f"None where min_capacity_acu is {db.min_capacity_acu}: only an instance that may scale to 0 ACUs pauses",
+        )
+    if cfg.protection == "production":
+        # The store users wait on: failover without dropped connections, no resume wait.
+        p.check(db.proxy is True, "database.proxy", db.proxy, f"True where protection is {cfg.protection!r}")
+        p.check(not pauses, "database.min_capacity_acu", db.min_capacity_acu, f"at least 0.5 where protection is {cfg.protection!r}")
 
 
 def _people(p: Problems, cfg: EnvironmentConfig) -> None:

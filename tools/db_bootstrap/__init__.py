@@ -1,10 +1,10 @@
-"""Create the PostgreSQL user the application signs in as through RDS Proxy (`make db-bootstrap ENV=…`).
+"""Create the PostgreSQL user the application signs in as (`make db-bootstrap ENV=…`).
 
     .venv/bin/python -m tools db-bootstrap --env dev [--host HOST] [--port PORT] [--secret-arn ARN] \\
         [--sslmode verify-full|require|disable] [--ca-bundle global-bundle.pem] [--dry-run]
 
-CloudFormation creates the cluster, its master user and the proxy, but not the database user the
-proxy signs in as. This tool signs in to the cluster's writer as the master user and, in one
+CloudFormation creates the cluster, its master user and (where config has one) the proxy, but not
+the database user the application and the proxy sign in as. This tool signs in to the cluster's writer as the master user and, in one
 transaction, creates that user if it is missing (LOGIN, no password: IAM sign-in only), grants it
 `rds_iam` and grants it CONNECT on the database. Running it again changes nothing and says so;
 schema and table privileges come with the migrations. docs/database.md, "Bootstrapping the
