@@ -62,7 +62,10 @@ def synthesized(stages) -> dict[str, Stack]:
     """Every stack of every environment, by stack name, synthesized once as `cdk synth` would."""
     result = {}
     for stage in stages:
-        for artifact in stage.synth().stacks:
+        artifacts = stage.synth().stacks
+        # Dependencies by stack name, as tools.assembly reads them from a manifest.
+        names = {artifact.id: artifact.stack_name for artifact in artifacts}
+        for artifact in artifacts:
             result[artifact.stack_name] = Stack(
                 name=artifact.stack_name,
                 environment=stage.stage_name,
@@ -71,5 +74,6 @@ def synthesized(stages) -> dict[str, Stack]:
                 region=artifact.environment.region,
                 account=artifact.environment.account,
                 source=artifact.template_full_path,
+                dependencies=tuple(names[d.id] for d in artifact.dependencies if d.id in names),
             )
     return result

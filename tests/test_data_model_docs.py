@@ -22,7 +22,8 @@ def _stacks(synthesized) -> dict[str, Stack]:
     """The session's synthesis as tools.assembly reads stacks (what `python -m tools docs` sees)."""
     assert synthesized, "the session synthesized no stacks"
     return {
-        name: Stack(s.name, s.environment, s.template, s.termination_protection, s.account, s.region) for name, s in synthesized.items()
+        name: Stack(s.name, s.environment, s.template, s.termination_protection, s.account, s.region, dependencies=s.dependencies)
+        for name, s in synthesized.items()
     }
 
 
@@ -44,7 +45,7 @@ def test_committed_docs_are_current(docs):
 
 
 def test_one_page_per_system_linked_from_the_index(docs):
-    assert sorted(docs) == sorted(["docs/data-model.md", *(f"docs/data-model/{key}.md" for key in SYSTEM_KEYS)])
+    assert sorted(docs) == sorted(["docs/architecture.md", "docs/data-model.md", *(f"docs/data-model/{key}.md" for key in SYSTEM_KEYS)])
     for key in SYSTEM_KEYS:
         assert f"[data-model/{key}.md](data-model/{key}.md)" in docs["docs/data-model.md"]
 

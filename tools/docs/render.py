@@ -12,6 +12,7 @@ from config.environments import ENVIRONMENTS
 from config.retention import RETENTION
 from constructs_lib.specs import SystemSpec, TableSpec
 from stacks import naming
+from tools.docs.diagram import system_diagram
 from tools.docs.facts import (
     AlarmFacts,
     DataModelError,
@@ -257,6 +258,7 @@ def system_page(system: SystemSpec, stacks: Stacks, tables: dict[str, dict[str, 
         BANNER,
         f"# {system.title}: data model",
         f"Seed: `shared/seeds/{system.seed}`. Stacks: {per_env({e: f'`{n}`' for e, n in stack_names.items()}, pattern=True)}. Back to the [index](../data-model.md).",
+        system_diagram(system, stacks, ENVIRONMENTS),
         summary_table(system, tables, ""),
         "## Design decisions\n\n" + decisions(system, root),
         "## Tables\n\n" + notify_text(table_alarms),
