@@ -15,7 +15,9 @@ from tools.db_bootstrap.errors import BootstrapError, server_message
 
 SSL_MODES = ("verify-full", "require", "disable")
 # Socket timeout for the connection and each statement: a security group that drops packets shows up here.
-TIMEOUT_SECONDS = 10.0
+# Above the 30 s or more a paused writer takes to resume after a day idle (AWS's advice for
+# auto-pause: client connect timeouts above 15 s, above 30 s after long idle periods).
+TIMEOUT_SECONDS = 40.0
 RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # SQLSTATEs of a refused sign-in: invalid_password, invalid_authorization_specification.
 _AUTH_FAILED = ("28P01", "28000")

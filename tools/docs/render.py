@@ -228,6 +228,8 @@ def database_section(system: SystemSpec, stacks: Stacks) -> str:
             put("engine", env, f"{props['Engine']} {props.get('EngineVersion', '')}".strip())
             put("cluster", env, f"`{props['DBClusterIdentifier']}`")
             put("capacity (ACU)", env, f"{scaling.get('MinCapacity', '—')}–{scaling.get('MaxCapacity', '—')}")
+            pause = scaling.get("SecondsUntilAutoPause")
+            put("pauses when idle", env, f"after {pause // 60} min" if isinstance(pause, int) else "never")
             put("backup retention (days)", env, props.get("BackupRetentionPeriod", "—"))
             put("deletion protection", env, props.get("DeletionProtection", False))
             put("on stack deletion", env, cluster.get("DeletionPolicy", "Delete"))
