@@ -477,3 +477,28 @@ def test_every_price_has_its_source_and_the_day_it_was_read():
         assert read <= datetime.date.fromisoformat(AS_OF) + datetime.timedelta(days=30), key
         assert price.checked == "confirmed" or price.checked.startswith(("derived", "unconfirmed")), key
         assert price.usd > 0 and price.per, key
+
+
+def test_a_paused_cluster_without_a_proxy_has_no_floor_and_pays_for_its_use():
+    """Dev's shape (issue 28): MinCapacity 0 with auto-pause, no proxy. Worked out by hand:
+    0.15 average ACU x 1 instance x 730 h x 0.12 = 13.14 USD of use, no fixed database line."""
+    database = {
+        "Cluster": {
+            "Type": "AWS::RDS::DBCluster",
+            "Properties": {
+                "ManageMasterUserPassword": True,
+                "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 4, "SecondsUntilAutoPause": 1800},
+            },
+        },
+        "Writer": {
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"}, "DBInstanceClass": "db.serverless"},
+        },
+    }
+    stack = Stack("fx-database-dev", "dev", {"Resources": database}, region="us-east-1")
+    result = cost.estimate("dev", [stack], dataclasses.replace(WORKLOAD, database_average_acu=0.15))
+    got = {(line.group, line.item): line.usd for line in result.lines}
+    assert got[("variable", "Aurora Serverless v2 capacity above the minimum")] == pytest.approx(13.14, abs=0.001)
+    assert got[("variable", "Aurora storage")] == pytest.approx(1.00, abs=0.001)
+    assert not [item for group, item in got if "Proxy" in item or item == "Aurora Serverless v2 minimum capacity"]
+    assert result.total("fixed") == pytest.approx(0.40, abs=0.001)  # the master secret alone
