@@ -290,6 +290,21 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StrongConsistencyConfig:
+    """Tables replicated with multi-Region strong consistency (MRSC): a write is acknowledged
+    once another region has it, so a lost region loses nothing (docs/restore.md). DynamoDB
+    sets the mode only when a table is created: a table comes here new (a new id and name),
+    never by moving an existing one (the deploy guard refuses that). Nothing is here by
+    default."""
+
+    # "system.TableId" of the tables: without TTL or local indexes, which MRSC does not support.
+    tables: tuple[str, ...] = ()
+    # The third region of the three MRSC needs: a witness (it holds no readable copy) where
+    # replicas names one region; None where replicas names two.
+    witness_region: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     name: str
     account: str
@@ -313,7 +328,10 @@ class EnvironmentConfig:
     # Monthly budgets per system (system key -> USD), each filtered on the System tag; they
     # add up to at most monthly_budget_usd. Empty: the environment's budget only.
     system_budgets_usd: Mapping[str, int] = field(default_factory=dict)
+    # Replica regions of every table: multi-Region eventual consistency (MREC) unless the table
+    # is in strong_consistency.tables.
     replicas: tuple[ReplicaConfig, ...] = ()
+    strong_consistency: StrongConsistencyConfig = field(default_factory=lambda: StrongConsistencyConfig())
     # "system.TableId" -> physical name, to adopt an existing table under its old name.
     table_name_overrides: Mapping[str, str] = field(default_factory=dict)
     access_log_retention_days: int = 365

@@ -85,6 +85,10 @@ class TableSettings:
     alarms: AlarmSettings
     governance: Governance
     replicas: Sequence[Replica] = ()
+    # Catalogue ids of the tables replicated with multi-Region strong consistency (the others:
+    # eventual), and the witness region that makes their third region, if any.
+    strong_consistency: frozenset[str] = frozenset()
+    witness_region: str | None = None
     # Contributor Insights on the catalogue's hot tables: None (off) or its mode.
     contributor_insights: str | None = None
     # An archived table's stream view ("OLD_IMAGE" or "NEW_AND_OLD_IMAGES", config archive.stream_view).
@@ -190,6 +194,7 @@ class DataTable(Construct):
         billing, read_capacity, write_capacity = _billing(settings.billing)
         policy = table_policy(settings.governance, deletable=settings.removal_policy == RemovalPolicy.DESTROY)
         streams = stream_policy(settings.governance, stream_readers) if stream_readers else None
+        strong = spec.id in settings.strong_consistency
         self.table = dynamodb.TableV2(
             self,
             "Table",
@@ -256,6 +261,9 @@ class DataTable(Construct):
                 for r in settings.replicas
             ]
             or None,
+            # Set only where strong: an eventual table's template stays as it was.
+            multi_region_consistency=dynamodb.MultiRegionConsistency.STRONG if strong else None,
+            witness_region=settings.witness_region if strong else None,
             # The catalogue id, so costs and findings name the table.
             tags=[CfnTag(key="Table", value=spec.id)],
         )
@@ -280,7 +288,9 @@ class DataTable(Construct):
             targets=table_targets(
                 table_name,
                 [index.name for index in spec.indexes],
-                [r.region for r in settings.replicas],
+                # ReplicationLatency is published for eventual replicas only: a strong table's
+                # writes are acknowledged once another region has them.
+                [] if strong else [r.region for r in settings.replicas],
                 provisioned=settings.billing.mode == "PROVISIONED",
             ),
             settings=settings.alarms.overridden(spec.alarm_thresholds),

@@ -81,6 +81,10 @@ class SystemStack(Stack):
                 alarms=config.alarms,
                 governance=governance,
                 replicas=config.replicas,
+                strong_consistency=frozenset(
+                    name.split(".", 1)[1] for name in config.strong_consistency.tables if name.split(".", 1)[0] == system.key
+                ),
+                witness_region=config.strong_consistency.witness_region,
                 contributor_insights=None if config.contributor_insights == "off" else config.contributor_insights,
                 stream_view=config.archive.stream_view,
             ),
@@ -147,7 +151,10 @@ class SystemStack(Stack):
                 [i.name for i in spec.indexes],
                 self.region,
                 ceilings=(billing.max_read_request_units, billing.max_write_request_units),
-                replica_regions=[r.region for r in config.replicas],
+                # Replication latency of eventual replicas only (strong ones publish none).
+                replica_regions=[]
+                if f"{system.key}.{spec.id}" in config.strong_consistency.tables
+                else [r.region for r in config.replicas],
             )
             if spec.id in archived:
                 widgets += archive_widgets(archive_name(table_name), self.region)

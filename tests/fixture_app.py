@@ -1,5 +1,6 @@
 """One fixture app for the tests that prove environments, tables and alarm kinds are data: the
-shipped environments plus `qa` (with a replica region), the catalogue plus MADMall's `Notifications` table, the alarm
+shipped environments plus `qa` (with a replica region, and one table replicated with strong
+consistency), the catalogue plus MADMall's `Notifications` table, the alarm
 catalogue plus a `ConditionalCheckFailures` kind, all added the way a person would add them to
 config, synthesized once per test session (tests/conftest.py, `fixture_app`)."""
 
@@ -13,7 +14,7 @@ import pytest
 
 from config import ENVIRONMENTS, SYSTEMS
 from config import alarms as alarm_catalogue
-from config.model import AccessConfig, DatabasePerson, EnvironmentConfig, KeyConfig, ReplicaConfig
+from config.model import AccessConfig, DatabasePerson, EnvironmentConfig, KeyConfig, ReplicaConfig, StrongConsistencyConfig
 from config.rules import problems
 from constructs_lib.props import AlarmKind, MetricSpec, ThresholdSpec
 from constructs_lib.specs import IndexSpec, Key, SystemSpec, TableSpec
@@ -23,6 +24,9 @@ from tools.assembly import Stack
 
 QA_ACCOUNT = "444444444444"  # a placeholder, like the shipped accounts
 QA_REPLICA_REGION = "us-east-2"
+# One table with multi-Region strong consistency: the replica plus a witness make its three regions.
+QA_WITNESS_REGION = "us-west-2"
+QA_STRONG_TABLE = "daylight.ApiKeys"
 NOTIFICATIONS = TableSpec(
     id="Notifications",
     name="madmall-{env}-notifications",
@@ -79,6 +83,7 @@ def qa() -> EnvironmentConfig:
             ),
         ),
         archive=dataclasses.replace(second.archive, stream_view="NEW_AND_OLD_IMAGES"),
+        strong_consistency=StrongConsistencyConfig(tables=(QA_STRONG_TABLE,), witness_region=QA_WITNESS_REGION),
         tags={**second.tags, "CostCenter": "data-platform-qa"},
     )
 

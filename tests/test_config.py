@@ -993,3 +993,94 @@ def test_fewer_alarms_or_dashboards_only_where_the_data_is_rebuildable():
         dev=replace(dev, alarms=replace(dev.alarms, scopes=("table",))),
     )
     assert_rejected(["dev.dashboards = 'some' is not allowed: all or overview"], dev=replace(dev, dashboards="some"))
+
+
+# --- multi-Region strong consistency (issue 27) ----------------------------------------------
+
+
+def strong(*tables: str, witness: str | None = "us-west-2", regions: tuple[str, ...] = ("us-east-2",)) -> dict:
+    """Staging with replicas in `regions` (archive streams ready for them) and MRSC tables."""
+    from config.model import StrongConsistencyConfig
+
+    key = "arn:aws:kms:{}:222222222222:key/00000000-0000-0000-0000-000000000000"
+    return {
+        "replicas": tuple(ReplicaConfig(region=r, kms_key_arn=key.format(r)) for r in regions),
+        "archive": replace(STAGING.archive, stream_view="NEW_AND_OLD_IMAGES"),
+        "strong_consistency": StrongConsistencyConfig(tables=tables, witness_region=witness),
+    }
+
+
+def test_strong_consistency_with_a_witness_or_three_regions_is_valid():
+    load_with(staging=replace(STAGING, **strong("daylight.ApiKeys", "fusion-health.Entries")))
+    load_with(staging=replace(STAGING, **strong("daylight.Roles", witness=None, regions=("us-east-2", "us-west-2"))))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (strong("daylight.Nope"), ["staging.strong_consistency.tables[0] = 'daylight.Nope'", "a catalogue table as 'system.TableId'"]),
+        (strong("daylight.ApiKeys", "daylight.ApiKeys"), ["staging.strong_consistency.tables[1] = 'daylight.ApiKeys'", "each table once"]),
+        (
+            strong("daylight.Users"),
+            ["staging.strong_consistency.tables[0] = 'daylight.Users'", "a table without TTL: MRSC tables do not support it"],
+        ),
+        (
+            strong("daylight.ApiKeys", witness=None),
+            ["staging.replicas = ('us-east-2',)", "two regions for the MRSC tables (or one and a strong_consistency.witness_region)"],
+        ),
+        (
+            strong("daylight.ApiKeys", regions=("us-east-2", "us-west-1")),
+            ["staging.replicas = ('us-east-2', 'us-west-1')", "one region for the MRSC tables (with the witness us-west-2"],
+        ),
+        (
+            strong("daylight.ApiKeys", regions=("eu-west-1",), witness="us-west-2"),
+            ["staging.replicas[0].region = 'eu-west-1'", "a region of us-east-1's MRSC region set: us-east-1, us-east-2, us-west-2"],
+        ),
+        (
+            strong("daylight.ApiKeys", witness="eu-west-1"),
+            ["staging.strong_consistency.witness_region = 'eu-west-1'", "a region of us-east-1's MRSC region set"],
+        ),
+        (
+            strong("daylight.ApiKeys", witness="us-east-2"),
+            ["staging.strong_consistency.witness_region = 'us-east-2'", "other than the environment's (us-east-1) and its replicas'"],
+        ),
+        (strong(), ["staging.strong_consistency.witness_region = 'us-west-2'", "None while strong_consistency.tables is empty"]),
+    ],
+    ids=[
+        "unknown",
+        "twice",
+        "ttl",
+        "too few regions",
+        "too many regions",
+        "replica elsewhere",
+        "witness elsewhere",
+        "witness is a replica",
+        "witness alone",
+    ],
+)
+def test_strong_consistency_refuses_what_dynamodb_does_not_support(change, expected):
+    assert_rejected(expected, staging=replace(STAGING, **change))
+
+
+def test_strong_consistency_refuses_a_table_with_local_indexes():
+    from config.catalogue import SYSTEMS
+    from config.rules import replication
+    from constructs_lib.specs import LocalIndexSpec
+
+    with_lsi = [
+        replace(
+            s,
+            tables=tuple(
+                replace(t, local_indexes=(LocalIndexSpec(name="by-x", sort_key=Key("x"), serves="x"),)) if t.id == "Roles" else t
+                for t in s.tables
+            ),
+        )
+        if s.key == "daylight"
+        else s
+        for s in SYSTEMS
+    ]
+    p = Problems("staging")
+    replication.check(p, replace(STAGING, **strong("daylight.Roles")), with_lsi)
+    assert p.lines == [
+        "staging.strong_consistency.tables[0] = 'daylight.Roles' is not allowed: a table without local secondary indexes: MRSC tables do not support them"
+    ]

@@ -502,3 +502,24 @@ def test_a_paused_cluster_without_a_proxy_has_no_floor_and_pays_for_its_use():
     assert got[("variable", "Aurora storage")] == pytest.approx(1.00, abs=0.001)
     assert not [item for group, item in got if "Proxy" in item or item == "Aurora Serverless v2 minimum capacity"]
     assert result.total("fixed") == pytest.approx(0.40, abs=0.001)  # the master secret alone
+
+
+def test_a_strong_tables_writes_are_paid_in_each_replica_and_not_in_its_witness():
+    """MRSC bills replicated writes like MREC; a witness region stores and writes nothing
+    billable (DynamoDB pricing). Worked out by hand: 6 M writes x 2 replicas x 0.625 = 7.50."""
+    strong = {
+        "Type": "AWS::DynamoDB::GlobalTable",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": KEYS,
+            "MultiRegionConsistency": "STRONG",
+            "GlobalTableWitnesses": [{"Region": "us-west-2"}],
+            "Replicas": [{"Region": "us-east-1"}, {"Region": "us-east-2"}],
+        },
+    }
+    stack = Stack("fx-dev", "dev", {"Resources": {"Strong": strong}}, region="us-east-1")
+    (table,) = cost.tables([stack])
+    assert table.replicas == 2
+    result = cost.estimate("dev", [stack], WORKLOAD)
+    got = {line.item: line.usd for line in result.lines}
+    assert got["DynamoDB on-demand writes, Standard"] == pytest.approx(7.50, abs=0.001)

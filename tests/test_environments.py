@@ -10,6 +10,7 @@ catalogue plus MADMall's `Notifications`) serves them all.
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -156,3 +157,35 @@ def test_a_replica_region_gets_the_tables_and_streams_policies(fixture_app):
 def fixture_spec(fixture_app, system: str, table_id: str):
     (found,) = [s.table(table_id) for s in fixture_app.catalogue if s.key == system]
     return found
+
+
+def test_qa_replicates_one_table_with_strong_consistency_and_the_rest_eventually(fixture_app):
+    """qa: the strong table has its witness and no replication-latency alarm or widget (MRSC
+    publishes none); every other table stays eventual, as before, with both."""
+    from tests.fixture_app import QA_STRONG_TABLE, QA_WITNESS_REGION
+
+    qa = fixture_app.environments["qa"]
+    system, table_id = QA_STRONG_TABLE.split(".")
+    strong_name = qa.table_name(system, table_id, fixture_spec(fixture_app, system, table_id).name)
+    qa_stacks = [s for s in fixture_app.stacks.values() if s.environment == "qa"]
+    tables = {
+        r["Properties"]["TableName"]: r["Properties"]
+        for s in qa_stacks
+        for r in resources(s.template, "AWS::DynamoDB::GlobalTable").values()
+    }
+    assert strong_name in tables and len(tables) > 1
+    for name, table in tables.items():
+        if name == strong_name:
+            assert table["MultiRegionConsistency"] == "STRONG"
+            assert table["GlobalTableWitnesses"] == [{"Region": QA_WITNESS_REGION}]
+            assert sorted(r["Region"] for r in table["Replicas"]) == sorted([qa.region, QA_REPLICA_REGION])
+        else:
+            # Eventual is DynamoDB's default: the property is left out, so no existing table changes.
+            assert "MultiRegionConsistency" not in table and "GlobalTableWitnesses" not in table, name
+    alarms = {r["Properties"]["AlarmName"] for s in qa_stacks for r in resources(s.template, "AWS::CloudWatch::Alarm").values()}
+    latency = {name for name in alarms if "-replication-latency-" in name}
+    assert latency == {f"{name}-replication-latency-{QA_REPLICA_REGION}" for name in tables if name != strong_name}
+    (daylight,) = [s for s in qa_stacks if s.name == f"{system}-qa"]
+    (dashboard,) = resources(daylight.template, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert f"{strong_name}: replication latency" not in body and ": replication latency" in body

@@ -439,6 +439,64 @@ def test_one_replica_added_is_safe(guard):
     assert guard(*changed(mutate, base)) == (0, [])
 
 
+# ------------------------------------------------------------------ REPLICATION-MODE
+
+
+def strong_table(*regions, witness="eu-west-3"):
+    res = global_table(*regions)
+    res["Properties"]["MultiRegionConsistency"] = "STRONG"
+    if witness:
+        res["Properties"]["GlobalTableWitnesses"] = [{"Region": witness}]
+    return res
+
+
+@pytest.mark.parametrize(
+    ("base", "mode", "change"),
+    [
+        (global_table("eu-west-1", "eu-west-2"), "STRONG", "EVENTUAL -> STRONG"),
+        (global_table("eu-west-1", "eu-west-2"), "EVENTUAL", None),  # eventual stated: no change
+        (strong_table("eu-west-1", "eu-west-2"), "EVENTUAL", "STRONG -> EVENTUAL"),
+        (strong_table("eu-west-1", "eu-west-2"), None, "STRONG -> EVENTUAL"),
+    ],
+    ids=["eventual to strong", "eventual stated", "strong to eventual", "strong dropped"],
+)
+def test_an_existing_tables_consistency_mode_cannot_change(guard, base, mode, change):
+    def mutate(r):
+        if mode is None:
+            r["Orders"]["Properties"].pop("MultiRegionConsistency")
+        else:
+            r["Orders"]["Properties"]["MultiRegionConsistency"] = mode
+
+    code, findings = guard(*changed(mutate, {"Orders": base}))
+    if change is None:
+        assert (code, findings) == (0, [])
+        return
+    assert code == 1
+    finding = only(findings, "REPLICATION-MODE", prop="MultiRegionConsistency")
+    assert finding["change"] == change and "new table" in finding["route"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "prop"),
+    [
+        (lambda p: p["Replicas"].append(replica("eu-central-1")), "Replicas"),
+        (lambda p: p["GlobalTableWitnesses"].__setitem__(0, {"Region": "eu-central-1"}), "GlobalTableWitnesses"),
+        (lambda p: p.pop("GlobalTableWitnesses"), "GlobalTableWitnesses"),
+    ],
+    ids=["replica added", "witness moved", "witness removed"],
+)
+def test_a_strong_tables_regions_cannot_change(guard, mutate, prop):
+    code, findings = guard(*changed(lambda r: mutate(r["Orders"]["Properties"]), {"Orders": strong_table("eu-west-1", "eu-west-2")}))
+    assert code == 1
+    finding = only(findings, "REPLICATION-MODE", prop=prop)
+    assert "witness eu-west-3 ->" in finding["change"]
+
+
+def test_a_new_strong_table_is_safe(guard):
+    base = {"Orders": global_table("eu-west-1")}
+    assert guard(*changed(lambda r: r.update(Ledger=strong_table("eu-west-1", "eu-west-2")), base)) == (0, [])
+
+
 # ------------------------------------------------------------------ PROTECTION-WEAKENED
 
 WEAKENINGS = [
@@ -851,7 +909,7 @@ def test_accept_file_line_without_reason_is_a_usage_error(tmp_path, cli, line):
             ["--accept", f"STATEFUL-DELET:{PROD}/Orders"],
             "--accept: unknown rule 'STATEFUL-DELET' in STATEFUL-DELET:daylight-prod/Orders; allowed: "
             "STATEFUL-DELETE, STATEFUL-RENAME, STATEFUL-REPLACE, GSI-MULTI, TTL-RENAME, REPLICA-MULTI, "
-            "PROTECTION-WEAKENED, STREAM-CHANGE, ENGINE-VERSION, NAME-TAKEN, TABLE-REKEY",
+            "REPLICATION-MODE, PROTECTION-WEAKENED, STREAM-CHANGE, ENGINE-VERSION, NAME-TAKEN, TABLE-REKEY",
         ),
         (["--accept", "STATEFUL-DELETE:Orders"], "'STATEFUL-DELETE:Orders' is not RULE-ID:stack/LogicalId"),
         (["--accept", f"STATEFUL-DELETE: {PROD}/Orders"], "is not RULE-ID:stack/LogicalId"),

@@ -171,6 +171,43 @@ def check_replicas(pair: Pair) -> Iterator[Finding]:
         )
 
 
+def consistency(table_props: dict) -> str:
+    return show(table_props.get("MultiRegionConsistency") or "EVENTUAL")
+
+
+def witnesses(table_props: dict) -> list[str]:
+    return sorted(show(w.get("Region")) for w in table_props.get("GlobalTableWitnesses") or [] if isinstance(w, dict))
+
+
+def check_replication_mode(pair: Pair) -> Iterator[Finding]:
+    """DynamoDB fixes a global table's consistency mode when it is created, and a strongly
+    consistent table's three regions with it: it adds or removes no replica or witness of one
+    (only deleting two of them, which makes it a one-region table). The update would fail."""
+    if pair.type != "AWS::DynamoDB::GlobalTable":
+        return
+    old, new = pair.old_props, pair.new_props
+    if consistency(old) != consistency(new):
+        yield pair.finding(
+            "REPLICATION-MODE",
+            "MultiRegionConsistency",
+            f"{consistency(old)} -> {consistency(new)}",
+            "fail",
+            "DynamoDB sets a global table's consistency mode only when it creates the table, so the update fails.",
+        )
+    elif consistency(new) == "STRONG":
+        before = (sorted(replicas(old)), witnesses(old))
+        after = (sorted(replicas(new)), witnesses(new))
+        if before != after:
+            yield pair.finding(
+                "REPLICATION-MODE",
+                "Replicas" if before[0] != after[0] else "GlobalTableWitnesses",
+                f"regions {', '.join(before[0])} witness {', '.join(before[1]) or '-'} -> "
+                f"regions {', '.join(after[0])} witness {', '.join(after[1]) or '-'}",
+                "fail",
+                "a strongly consistent table keeps the three regions it was created with, so the update fails.",
+            )
+
+
 def protected_parts(pair: Pair) -> Iterator[tuple[str, dict, dict]]:
     """(property prefix, old, new) holding deletion protection / PITR settings."""
     if pair.type == "AWS::DynamoDB::GlobalTable":
@@ -332,6 +369,7 @@ RESOURCE_CHECKS = (
     check_gsis,
     check_ttl,
     check_replicas,
+    check_replication_mode,
     check_stream,
     check_engine_version,
     check_protection,

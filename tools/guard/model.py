@@ -146,6 +146,12 @@ RULES = {
             "Add or remove one replica per deployment, waiting for the replica to be ACTIVE in between.",
         ),
         Rule(
+            "REPLICATION-MODE",
+            "a table's consistency mode, or a strongly consistent table's regions, changed",
+            "Keep the table as it is. For the other mode, declare a new table (new catalogue id and "
+            "name) with it, migrate the data and switch consumers, then retire the old table (RETAIN first).",
+        ),
+        Rule(
             "PROTECTION-WEAKENED",
             "protection of staging or production data weakened",
             "Keep the protection in staging and prod. If it must be lifted (e.g. to retire a resource), "
