@@ -8,27 +8,39 @@ environment's own keys (restore metadata overrides) and deleted after `keep_hour
 Who hears: a failed or aborted restore job pages through an EventBridge rule (tamper alerts'
 role and topic); a run that never happened produces no event at all, so an alarm on completed
 restore jobs treats missing data as breaching over 7 days, the longest evaluation range
-CloudWatch allows (a period of a day, seven of them).
+CloudWatch allows (a period of a day, seven of them). A restored table that is empty though
+its source is not fails its validation (constructs_lib/lambdas/restore_validation.py), which
+pages through the validator's error alarm.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.alerts import AlarmActions
 from constructs_lib.backup import BACKUP_KEY_ACTIONS
-from constructs_lib.kms import allow_use
-from constructs_lib.nag import acknowledge
+from constructs_lib.identity import cfn_resource
+from constructs_lib.kms import allow_use, log_service_may_use
+from constructs_lib.nag import acknowledge, control_tower, in_packs
 
 MAX_PER_SELECTION = 30  # RestoreTestingSelection.ProtectedResourceArns
 RESTORE_POLICY = "AWSBackupServiceRolePolicyForRestores"
+# The validator's code, inline in the template so the review summary's diff shows it.
+VALIDATION_CODE = Path(__file__).parent / "lambdas" / "restore_validation.py"
+# What AWS Backup names the tables its restore tests create.
+RESTORED_TABLES = "awsbackup-restore-test-*"
 
 
 class RestoreTestPlan(Construct):
@@ -43,6 +55,10 @@ class RestoreTestPlan(Construct):
         plan_name: str,
         vault_arn: str,
         role_name: str,
+        validator_name: str,
+        key: kms.IKey,
+        source_tables: Sequence[str],
+        removal_policy: RemovalPolicy,
         schedule: str,
         start_window_hours: int,
         window_days: int,
@@ -99,6 +115,128 @@ class RestoreTestPlan(Construct):
             # No restore completed in a day is no data point: missing counts as breaching here.
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
+        self.validator = self._validator(validator_name, vault_arn, key, source_tables, removal_policy, actions)
+
+    def _validator(
+        self, name: str, vault_arn: str, key: kms.IKey, source_tables: Sequence[str], removal: RemovalPolicy, actions: AlarmActions
+    ) -> lambda_.Function:
+        """The function that checks each restored table holds data, with its role (read the jobs,
+        count one item of a copy, describe the sources, send the verdict), its log group and its
+        error alarm."""
+        stack = Stack.of(self)
+        log_service_may_use(key, self, sid="CloudWatchLogsRestoreValidation", log_group_names=[f"/aws/lambda/{name}"])
+        log_group = logs.LogGroup(
+            self,
+            "ValidatorLogs",
+            log_group_name=f"/aws/lambda/{name}",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=key,
+            removal_policy=removal,
+        )
+        copies = stack.format_arn(service="dynamodb", resource="table", resource_name=RESTORED_TABLES)
+        points = stack.format_arn(service="backup", resource="recovery-point", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        role = iam.Role(
+            self,
+            "ValidatorRole",
+            role_name=name,
+            description="Restore tests' validator: count one item of each restored table, send AWS Backup the verdict",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "ValidatorPolicy",
+            description="Restore tests' validator: read restore jobs and their sources, count a copy's items, send the verdict",
+            roles=[role],
+            statements=[
+                # Restore jobs have no ARN a policy could name.
+                iam.PolicyStatement(actions=["backup:DescribeRestoreJob", "backup:PutRestoreValidationResult"], resources=["*"]),
+                iam.PolicyStatement(actions=["backup:DescribeRecoveryPoint"], resources=[vault_arn, points]),
+                # Select=COUNT: a count comes back, never an item.
+                iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[copies]),
+                iam.PolicyStatement(actions=["dynamodb:DescribeTable"], resources=list(source_tables)),
+                iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]),
+            ],
+        )
+        acknowledge(
+            policy,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "DescribeRestoreJob and PutRestoreValidationResult name a job by its id: "
+                "AWS Backup's restore jobs have no ARN for a policy's Resource.",
+                f"AwsSolutions-IAM5[Resource::{points}]": "The recovery points of the vault the restore tests restore from: "
+                "their ids are made when each backup runs.",
+                f"AwsSolutions-IAM5[Resource::{copies}]": "The tables the restore tests create are named by AWS Backup at each run "
+                "(awsbackup-restore-test-...); the only action on them is a one-item Scan with Select=COUNT.",
+            },
+        )
+        function = lambda_.Function(
+            self,
+            "Validator",
+            function_name=name,
+            description="Restore tests: a restored table must hold items when its source does (docs/restore.md)",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(VALIDATION_CODE.read_text()),
+            # By ARN: the function's GetAtt already orders it after the role, and CDK's own
+            # DependsOn on a role it is handed would repeat that (cfn-lint W3005).
+            role=iam.Role.from_role_arn(self, "ValidatorRoleArn", role.role_arn, mutable=False),
+            timeout=Duration.minutes(1),
+            memory_size=128,
+            # One restore job at a time is plenty: a run restores at most a few dozen tables.
+            reserved_concurrent_executions=2,
+            environment={
+                "RESTORE_TESTING_PLAN_ARN": self.plan.attr_restore_testing_plan_arn,
+                "BACKUP_VAULT_NAME": vault_arn.rsplit(":", 1)[1],
+            },
+            environment_encryption=key,
+            log_group=log_group,
+        )
+        # Its permissions exist before it can run (the role alone does not carry them).
+        cfn_resource(function, lambda_.CfnFunction).add_resource_dependency(cfn_resource(policy, iam.CfnManagedPolicy))
+        events.Rule(
+            self,
+            "ValidateRestores",
+            description="Each completed restore job goes to the restore tests' validator (it skips jobs not of the plan)",
+            event_pattern=events.EventPattern(
+                source=["aws.backup"], detail_type=["Restore Job State Change"], detail={"status": ["COMPLETED"]}
+            ),
+            targets=[targets.LambdaFunction(function, retry_attempts=2, max_event_age=Duration.hours(1))],
+        )
+        actions.alarm(
+            self,
+            "ValidatorErrors",
+            name=f"{name}-errors",
+            description=f"The restore tests' validator failed or found an empty copy of a table that holds data ({name}): "
+            "read its log group. See docs/restore.md, Restore tests.",
+            # By its literal name, so the alarm reads plainly in the docs and review summary.
+            metric=cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions_map={"FunctionName": name},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+        reason = (
+            "The validator calls only AWS APIs (Backup, DynamoDB) and reads no item: a VPC would need interface endpoints for both "
+            "and protect nothing more."
+        )
+        dlq = (
+            "EventBridge retries a failed run twice; a failure pages through the function's error alarm, and the job's validation "
+            "shows TIMED_OUT in AWS Backup: there is nothing to redrive from a queue."
+        )
+        acknowledge(
+            function,
+            {
+                "CKV_AWS_117": reason,
+                "CKV_AWS_116": dlq,
+                control_tower("lambda_inside_vpc_check"): reason,
+                **in_packs({"LambdaInsideVPC": reason, "LambdaDLQ": dlq}),
+            },
+        )
+        return function
 
 
 def restore_test_selections(

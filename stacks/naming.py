@@ -42,6 +42,11 @@ def restore_tests_role_name(cfg: EnvironmentConfig) -> str:
     return f"data-restore-tests-{cfg.name}"
 
 
+def restore_validation_name(cfg: EnvironmentConfig) -> str:
+    """The restore tests' validator: its function, role and log group (constructs_lib/restore_tests.py)."""
+    return f"data-restore-validation-{cfg.name}"
+
+
 def restore_tests_role_arns(cfg: EnvironmentConfig) -> list[str]:
     return [role_arn(cfg, restore_tests_role_name(cfg))] if cfg.backup.restore_testing else []
 

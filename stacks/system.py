@@ -233,3 +233,12 @@ class SystemStack(Stack):
             overrides={"encryptionType": "KMS", "kmsMasterKeyArn": self.key.key_arn},
             keep_hours=tests.keep_hours,
         )
+        # The validator counts one item of each copy (Select=COUNT): DynamoDB decrypts for it.
+        allow_use(
+            self.key,
+            self,
+            sid="RestoreValidationCounts",
+            principal_arns=[naming.role_arn(config, naming.restore_validation_name(config))],
+            actions=("kms:Decrypt",),
+            via_services=("dynamodb",),
+        )

@@ -152,6 +152,23 @@ def expected_acknowledgements(env: str) -> set[tuple[str, str]]:
         # The denied-calls queue is read by people: no consumer whose failures a DLQ would catch.
         for rule in ("AwsSolutions-SQS3", "cdk-validator-cfnguard::sqs_dlq_check"):
             expected.add(("platform/TamperAlerts/DeniedDataCallsQueue/Resource", rule))
+        # The restore tests' validator calls only AWS APIs (no VPC) and pages on failure (no
+        # DLQ); its policy names restore jobs (no ARN), recovery points and AWS Backup's copies
+        # (ids made at run time).
+        validator = "platform/RestoreTests/Validator/Resource"
+        expected |= {
+            (validator, f"{pack}-{rule}") for pack in ("HIPAA.Security", "NIST.800.53.R5") for rule in ("LambdaInsideVPC", "LambdaDLQ")
+        }
+        expected |= {(validator, "cdk-validator-cfnguard::lambda_inside_vpc_check")}
+        expected |= {("data-platform:RestoreTestsValidator1F1D0CA6", f"checkov::{check}") for check in ("CKV_AWS_116", "CKV_AWS_117")}
+        expected |= {
+            ("platform/RestoreTests/ValidatorPolicy/Resource", f"AwsSolutions-IAM5[Resource::{resource}]")
+            for resource in (
+                "*",
+                f"arn:aws:backup:us-east-1:{ACCOUNTS[env]}:recovery-point:*",
+                f"arn:aws:dynamodb:us-east-1:{ACCOUNTS[env]}:table/awsbackup-restore-test-*",
+            )
+        }
     # PersonalPod's database (docs/database.md): Aurora backs up per cluster, not per instance;
     # log streams are named after run-time ids (network interfaces, RDS instance resource ids).
     for instance in ("Writer",) if env == "dev" else ("Writer", "Reader1"):

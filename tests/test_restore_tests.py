@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
+from botocore.stub import ANY
 from moto.events.models import EventPattern
 
 import config
@@ -195,3 +196,136 @@ def test_restore_testing_mistakes_are_named(change, message):
     tests = RestoreTestingConfig(**{k: v for k, v in change.items() if k != "backup"})
     backup = replace(staging.backup, restore_testing=tests, **({"enabled": False} if "backup" in change else {}))
     assert_rejected([message], staging=replace(staging, backup=backup))
+
+
+# --- the validator: a restored table must hold items when its source does -------------------
+
+PLAN = "arn:aws:backup:us-east-1:222222222222:restore-testing-plan:data_restore_tests_staging-abc"
+JOB = "6D3EB2D8-FC7E-4B4E-9D5A-0000000000AA"
+COPY = "arn:aws:dynamodb:us-east-1:222222222222:table/awsbackup-restore-test-1"
+SOURCE = "arn:aws:dynamodb:us-east-1:222222222222:table/daylight-staging-users"
+POINT = "arn:aws:backup:us-east-1:222222222222:recovery-point:0123"
+
+
+def stubbed(service: str):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+def job(**changed) -> dict:
+    found = {
+        "RestoreJobId": JOB,
+        "Status": "COMPLETED",
+        "ResourceType": "DynamoDB",
+        "CreatedResourceArn": COPY,
+        "RecoveryPointArn": POINT,
+        "CreatedBy": {"RestoreTestingPlanArn": PLAN},
+    }
+    return {**found, **changed}
+
+
+@pytest.mark.parametrize(
+    ("copy_count", "source_items", "verdict"),
+    [(1, 120, "SUCCESSFUL"), (0, 0, "SUCCESSFUL"), (0, 120, "FAILED")],
+    ids=["copy holds items", "source empty too", "copy empty, source not"],
+)
+def test_the_validator_counts_one_item_of_the_copy_against_its_source(copy_count, source_items, verdict):
+    from constructs_lib.lambdas.restore_validation import RestoreValidationFailed, validate
+
+    backup, backup_stub = stubbed("backup")
+    dynamodb, dynamodb_stub = stubbed("dynamodb")
+    backup_stub.add_response("describe_restore_job", job(), {"RestoreJobId": JOB})
+    # An older API answer without SourceResourceArn: the source comes from the recovery point.
+    backup_stub.add_response(
+        "describe_recovery_point", {"ResourceArn": SOURCE}, {"BackupVaultName": "data-tables-staging", "RecoveryPointArn": POINT}
+    )
+    dynamodb_stub.add_response("describe_table", {"Table": {"ItemCount": source_items}}, {"TableName": "daylight-staging-users"})
+    # Select=COUNT: the answer holds a count and no item.
+    dynamodb_stub.add_response(
+        "scan", {"Count": copy_count, "ScannedCount": copy_count}, {"TableName": "awsbackup-restore-test-1", "Limit": 1, "Select": "COUNT"}
+    )
+    backup_stub.add_response(
+        "put_restore_validation_result", {}, {"RestoreJobId": JOB, "ValidationStatus": verdict, "ValidationStatusMessage": ANY}
+    )
+    event = {"source": "aws.backup", "detail-type": "Restore Job State Change", "detail": {"restoreJobId": JOB, "status": "COMPLETED"}}
+    with backup_stub, dynamodb_stub:
+        if verdict == "FAILED":
+            with pytest.raises(RestoreValidationFailed, match="is empty, but its source .*daylight-staging-users holds about 120 items"):
+                validate(event, backup, dynamodb, plan_arn=PLAN, vault="data-tables-staging")
+        else:
+            assert validate(event, backup, dynamodb, plan_arn=PLAN, vault="data-tables-staging") == verdict
+        backup_stub.assert_no_pending_responses()
+        dynamodb_stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"CreatedBy": {}}, {"CreatedBy": {"RestoreTestingPlanArn": PLAN + "x"}}, {"ResourceType": "Aurora"}, {"Status": "FAILED"}],
+    ids=["a person's restore", "another plan", "the cluster", "not completed"],
+)
+def test_the_validator_leaves_other_jobs_alone(changed):
+    from constructs_lib.lambdas.restore_validation import validate
+
+    backup, backup_stub = stubbed("backup")
+    dynamodb, dynamodb_stub = stubbed("dynamodb")
+    backup_stub.add_response("describe_restore_job", job(**changed), {"RestoreJobId": JOB})
+    with backup_stub, dynamodb_stub:
+        assert validate({"detail": {"restoreJobId": JOB}}, backup, dynamodb, plan_arn=PLAN, vault="v") == "skipped"
+        backup_stub.assert_no_pending_responses()
+
+
+def test_the_validator_names_a_malformed_event():
+    from constructs_lib.lambdas.restore_validation import validate
+
+    with pytest.raises(ValueError, match=r"no restoreJobId in the event's detail: \['status'\]"):
+        validate({"detail": {"status": "COMPLETED"}}, None, None, plan_arn=PLAN, vault="v")
+
+
+@pytest.mark.parametrize("env", TESTED)
+def test_the_validator_is_deployed_with_its_code_its_narrow_role_and_an_error_alarm(synthesized, env):
+    from constructs_lib.restore_tests import VALIDATION_CODE
+
+    cfg = config.ENVIRONMENTS[env]
+    tpl = synthesized[f"data-platform-{env}"].template
+    name = naming.restore_validation_name(cfg)
+    (function,) = [r["Properties"] for r in resources(tpl, "AWS::Lambda::Function").values() if r["Properties"].get("FunctionName") == name]
+    assert function["Code"]["ZipFile"] == VALIDATION_CODE.read_text()  # what the reviewer read is what runs
+    assert function["Runtime"].startswith("python3.") and function["ReservedConcurrentExecutions"] == 2
+    assert function["Environment"]["Variables"]["BACKUP_VAULT_NAME"] == naming.backup_vault_name(cfg)
+    assert "KmsKeyArn" in function
+    (rule,) = [r["Properties"] for lid, r in resources(tpl, "AWS::Events::Rule").items() if lid.startswith("RestoreTestsValidateRestores")]
+    assert rule["EventPattern"] == {
+        "source": ["aws.backup"],
+        "detail-type": ["Restore Job State Change"],
+        "detail": {"status": ["COMPLETED"]},
+    }
+    (policy,) = [
+        r["Properties"] for r in resources(tpl, "AWS::IAM::ManagedPolicy").values() if "validator" in r["Properties"].get("Description", "")
+    ]
+    actions = {
+        a for st in policy["PolicyDocument"]["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    assert actions == {
+        "backup:DescribeRestoreJob",
+        "backup:PutRestoreValidationResult",
+        "backup:DescribeRecoveryPoint",
+        "dynamodb:Scan",
+        "dynamodb:DescribeTable",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    (scan,) = [st for st in policy["PolicyDocument"]["Statement"] if st["Action"] == "dynamodb:Scan"]
+    assert scan["Resource"] == f"arn:aws:dynamodb:{cfg.region}:{cfg.account}:table/awsbackup-restore-test-*"
+    alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in resources(tpl, "AWS::CloudWatch::Alarm").values()}
+    errors = alarms[f"{name}-errors"]
+    assert errors["MetricName"] == "Errors" and errors["Threshold"] == 1 and errors["AlarmActions"]
+    # Each system key lets it count a copy through DynamoDB, nothing more.
+    for system in SYSTEMS:
+        statements = synthesized[f"{system.key}-{env}"].template["Resources"]["KeyData"]["Properties"]["KeyPolicy"]["Statement"]
+        (grant,) = [s for s in statements if s.get("Sid") == "RestoreValidationCounts"]
+        assert grant["Action"] == "kms:Decrypt" and grant["Condition"]["StringEquals"]["kms:ViaService"] == [
+            f"dynamodb.{cfg.region}.amazonaws.com"
+        ]

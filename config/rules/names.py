@@ -58,6 +58,7 @@ def physical_names(cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> lis
         *((f"data-tamper-alerts-{env}-{region}", ROLE) for region in regions),  # and its managed policy (128 allowed)
         (f"data-denied-calls-{env}", QUEUE),
         (f"data-restore-tests-{env}", ROLE),
+        (f"data-restore-validation-{env}", ROLE),  # and its function
         (f"data_restore_tests_{env}", RESTORE_PLAN),
         *((f"data-tables-{env}{o}", VAULT) for o in offsite),
         (f"personalpod-{env}", DB_IDENTIFIER),
