@@ -73,7 +73,7 @@ def parse(markdown: str) -> Parsed:
             parsed.labels[m[1]] = m[2]
             if stack:
                 parsed.parent[m[1]] = stack[-1]
-        elif m := re.fullmatch(r'(\w+) (-->|-\.->|==>|---)(?:\|"(.*)"\|)? (\w+)', line):
+        elif m := re.fullmatch(r'(\w+) (-->|-\.->|==>|---|--o)(?:\|"(.*)"\|)? (\w+)', line):
             parsed.edges.append((m[1], m[2], m[3] or "", m[4]))
         else:
             raise AssertionError(f"a line the test cannot read (so maybe Mermaid cannot either): {line!r}")

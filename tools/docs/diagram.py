@@ -16,6 +16,7 @@ others lack or add. GitHub renders a ```mermaid block itself, so no tool or imag
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,13 +37,41 @@ READS = frozenset(READ_ACTIONS) - frozenset(WRITE_ACTIONS) | {"dynamodb:Scan", "
 WRITES = frozenset(WRITE_ACTIONS) - frozenset(READ_ACTIONS)
 INSERT_ONLY = frozenset({"dynamodb:PutItem"})
 VAULT_TYPES = ("AWS::Backup::BackupVault", "AWS::Backup::LogicallyAirGappedBackupVault")
-ARROWS = {"flow": "-->", "backup": "-.->", "access": "==>", "key": "---"}
+ARROWS = {"flow": "-->", "backup": "-.->", "access": "==>", "key": "---", "watch": "--o"}
 LEGEND = [
-    ["`-->`", "data flow: TTL deletions through the archive path, a proxy to its database"],
+    ["`-->`", "data flow: TTL deletions through the archive path, a proxy to its database, alarms' notifications to their SNS topics"],
     ["`-.->`", "backup: a plan's recovery points into a vault, a vault's copies off-site, an archive's replica"],
     ["`==>`", "role access, labelled with what the role's policies allow: read, write (insert = PutItem only), read+write, connect"],
     ["`---`", "encrypted under a KMS key"],
+    [
+        "`--o`",
+        "watched by: alarms (counted by metric) on what they watch, a dashboard on the tables it charts and the alarms it shows, "
+        "the audit trail on the tables whose data events it logs (reads+writes, or writes only)",
+    ],
 ]
+# What an alarm watches, by the type of the resource its metric's dimensions name: the title of
+# its node in the picture and the subgraph its watch edge goes to ("" for the tables it names).
+WATCHED = {
+    TABLE_TYPE: ("tables and indexes", ""),
+    "AWS::DynamoDB::Table": ("tables and indexes", ""),
+    "AWS::Pipes::Pipe": ("the archive path", "archive"),
+    "AWS::SQS::Queue": ("the archive path", "archive"),
+    "AWS::KinesisFirehose::DeliveryStream": ("the archive path", "archive"),
+    "AWS::RDS::DBInstance": ("the database", "database"),
+    "AWS::RDS::DBCluster": ("the database", "database"),
+    "AWS::RDS::DBProxy": ("the database", "database"),
+}
+# The property holding the name a metric dimension gives a resource by, per resource type.
+NAME_PROPERTY = {
+    TABLE_TYPE: "TableName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Pipes::Pipe": "Name",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBProxy": "DBProxyName",
+}
 
 
 def safe_id(text: str) -> str:
@@ -242,6 +271,87 @@ def lifecycle_text(bucket: dict, prefix: str) -> str:
     return "no lifecycle rule"
 
 
+# --- what watches a table: alarms, dashboards, the audit trail -----------------------------
+
+
+def field_holds(field: Mapping[str, object], value: str) -> bool:
+    """Whether `value` passes one of a trail's advanced field selectors (every operator it has)."""
+
+    def test(op: str, against: object) -> bool:
+        if not isinstance(against, str):  # an unresolved token matches nothing we can name
+            return False
+        if op == "Equals":
+            return value == against
+        return value.startswith(against) if op == "StartsWith" else value.endswith(against)
+
+    positive = all(any(test(op, v) for v in as_list(field[op])) for op in ("Equals", "StartsWith", "EndsWith") if op in field)
+    negative = any(any(test(op[3:], v) for v in as_list(field[op])) for op in ("NotEquals", "NotStartsWith", "NotEndsWith") if op in field)
+    return positive and not negative
+
+
+def trail_logs(trail: Mapping, table_arn: str) -> str:
+    """What a trail's advanced event selectors log of one table's data events: "reads+writes",
+    "writes", "reads" or "" (nothing); "(some)" after it when a matching selector also filters on
+    another field (event name, principal), so not every such call is logged."""
+    kinds: set[str] = set()
+    filtered = False
+    for selector in trail.get("AdvancedEventSelectors", []):
+        fields = {f["Field"]: f for f in selector.get("FieldSelectors", [])}
+        wanted = (("eventCategory", "Data"), ("resources.type", "AWS::DynamoDB::Table"), ("resources.ARN", table_arn))
+        if "eventCategory" not in fields or not all(name not in fields or field_holds(fields[name], v) for name, v in wanted):
+            continue
+        ro = fields.get("readOnly")
+        kinds |= {k for k, v in (("reads", "true"), ("writes", "false")) if ro is None or field_holds(ro, v)}
+        filtered |= bool(set(fields) - {"eventCategory", "resources.type", "resources.ARN", "readOnly"})
+    text = "+".join(k for k in ("reads", "writes") if k in kinds)
+    return text + (" (some)" if text and filtered else "")
+
+
+def trails(stacks: Iterable[Stack], region: str) -> dict[str, tuple[Stack, dict]]:
+    """trail name -> (stack, properties) of the logging trails that see `region`'s calls."""
+    found = {}
+    for stack in stacks:
+        for lid, trail in of_type(stack.template, "AWS::CloudTrail::Trail").items():
+            props = trail["Properties"]
+            if props.get("IsLogging", True) is not False and (props.get("IsMultiRegionTrail") or stack.region == region):
+                found[props.get("TrailName") if isinstance(props.get("TrailName"), str) else lid] = (stack, props)
+    return found
+
+
+def alarm_metric(alarm: Mapping) -> str:
+    """The metric an alarm watches: its MetricName, or the one its math expression combines
+    (several joined with +)."""
+    props = alarm["Properties"]
+    if isinstance(props.get("MetricName"), str):
+        return props["MetricName"]
+    names = sorted(
+        {str(m) for stat in find_all(props.get("Metrics", []), "Metric") if isinstance(stat, dict) for m in [stat.get("MetricName")] if m}
+    )
+    return "+".join(names) or "expression"
+
+
+def alarm_topics(template: dict, alarm: Mapping) -> list[str]:
+    """The SNS topics (by name) an alarm's AlarmActions notify: an ARN's last part, or the
+    TopicName of a topic of the same template it refers to."""
+    topics = []
+    for action in as_list(alarm["Properties"].get("AlarmActions", [])):
+        ref = action.get("Ref") if isinstance(action, dict) else None
+        if isinstance(action, str) and action.startswith("arn:") and ":sns:" in action:
+            topics.append(arn_name(action))
+        elif isinstance(ref, str) and template["Resources"].get(ref, {}).get("Type") == "AWS::SNS::Topic":
+            name = template["Resources"][ref]["Properties"].get("TopicName")
+            topics.append(name if isinstance(name, str) else ref)
+    return topics
+
+
+def dashboard_text(dashboard: Mapping) -> str:
+    """A dashboard's body with the literal parts of an Fn::Join run together."""
+    body = dashboard["Properties"].get("DashboardBody", "")
+    if isinstance(body, str):
+        return body
+    return "".join(part for joined in find_all(body, "Fn::Join") if isinstance(joined, list) for part in joined[1] if isinstance(part, str))
+
+
 # --- one system ------------------------------------------------------------------------------
 
 
@@ -250,7 +360,7 @@ class SystemPicture:
 
     def __init__(self, system: SystemSpec, cfg: EnvironmentConfig, stacks: Stacks) -> None:
         self.system, self.cfg = system, cfg
-        self.env_stacks = [s for s in stacks.values() if s.environment == cfg.name]
+        self.env_stacks = sorted((s for s in stacks.values() if s.environment == cfg.name), key=lambda s: s.name)
         self.stack = stacks[naming.stack_name(cfg, system.key)]
         self.database = stacks.get(naming.stack_name(cfg, f"{system.key}-database"))
         self.vaults = vaults(self.env_stacks)
@@ -260,6 +370,8 @@ class SystemPicture:
         self.d.group("tables", f"Tables of {self.stack.name}")
         self.d.group("archive", "Archive path (TTL deletions of cold tables)")
         self.d.group("backup", "Backups")
+        self.d.group("watch", "Watched by")
+        self.trails = trails(self.env_stacks, self.stack.region)
         self.table_node: dict[str, str] = {}  # table logical id -> the node drawing it
         self.role_node: dict[str, str] = {}  # role name -> node
         self.role_kinds: dict[str, str] = {}  # role logical id -> "app", "readonly", ...
@@ -273,7 +385,16 @@ class SystemPicture:
         self.backups(self.stack, dict(self.table_node))
         if self.database is not None:
             self.relational(self.database)
+        self.watch()
         return self.d
+
+    def logged(self, lid: str) -> tuple[tuple[str, str], ...]:
+        """(trail, what it logs) of one table of the stack, for each trail logging any of it."""
+        name = self.stack.template["Resources"][lid]["Properties"]["TableName"]
+        arn = f"arn:aws:dynamodb:{self.stack.region}:{self.stack.account}:table/{name}"
+        return tuple(
+            (trail, text) for trail, (_, props) in sorted(self.trails.items(), key=lambda item: item[0]) if (text := trail_logs(props, arn))
+        )
 
     def roles(self, template: dict, access: Mapping[str, dict[str, str]]) -> None:
         for lid, role in of_type(template, "AWS::IAM::Role").items():
@@ -313,8 +434,8 @@ class SystemPicture:
                 ttl = table["Properties"].get("TimeToLiveSpecification", {}).get("Enabled")
                 tier = f"{rule.tier} tier" if rule else ("TTL set by the app" if ttl else "no TTL")
                 key = next((t for t, _ in getatts(list(find_all(table, "KMSMasterKeyId")))), "")
-                groups.setdefault((tier, key, lid in selected, lid if lid in archived else ""), []).append(lid)
-            for (tier, key, _backed_up, alone), lids in groups.items():
+                groups.setdefault((tier, key, lid in selected, self.logged(lid), lid if lid in archived else ""), []).append(lid)
+            for (tier, key, _backed_up, _logged, alone), lids in groups.items():
                 lines = [tier]
                 for lid in lids:
                     props = resources[lid]["Properties"]
@@ -431,6 +552,129 @@ class SystemPicture:
                 f"vault_{safe_id(env_pattern(self.cfg.name, name))}",
             )
         return self.d.node(Node(nid, label, kind, "backup"))
+
+    def covering(self, nodes: Iterable[str]) -> list[str]:
+        """Where to draw one edge to each of `nodes` (table nodes): the tables' box when they are
+        all of it, an access box for each they fill, else the nodes themselves."""
+        wanted = set(nodes)
+        boxes = ["tables", *(gid for gid, (_, parent) in self.d.groups.items() if parent == "tables")]
+        result = []
+        for box in boxes:
+            inside = {n.id for n in self.d.nodes.values() if n.group == box or self.d.groups.get(n.group, ("", ""))[1] == box}
+            if len(inside) > 1 and inside <= wanted:
+                result.append(box)
+                wanted -= inside
+        return result + sorted(wanted)
+
+    def watch(self) -> None:
+        """What watches the system: its stacks' alarms, one node per kind of thing watched with a
+        count per metric, wired to the SNS topics their AlarmActions notify; the dashboards of
+        the environment that chart one of its tables or show one of its alarms; the trails whose
+        advanced event selectors log its tables' data events, an edge per kind of logging."""
+        groups: dict[str, tuple[str | None, list[tuple[dict, dict, set[str]]]]] = {}  # title -> (box, [(template, alarm, named)])
+        for stack in (s for s in (self.stack, self.database) if s is not None):
+            resources = stack.template["Resources"]
+            by_name = {
+                r["Properties"][NAME_PROPERTY[r["Type"]]]: lid
+                for lid, r in resources.items()
+                if r["Type"] in NAME_PROPERTY and isinstance(r["Properties"].get(NAME_PROPERTY[r["Type"]]), str)
+            }
+            for alarm in of_type(stack.template, "AWS::CloudWatch::Alarm").values():
+                named: set[str] = set()
+                for dims in find_all(alarm["Properties"], "Dimensions"):
+                    for dim in as_list(dims):
+                        value = dim.get("Value") if isinstance(dim, dict) else None
+                        target = by_name.get(value) if isinstance(value, str) else getatt_target(value) or next(iter(refs(value)), None)
+                        if isinstance(target, str) and target in resources:
+                            named.add(target)
+                kinds = sorted({WATCHED[resources[t]["Type"]] for t in named if resources[t]["Type"] in WATCHED})
+                title, box = kinds[0] if kinds else (f"other resources of {stack.name}", None)
+                groups.setdefault(title, (box, []))[1].append((stack.template, alarm, named))
+        alarm_node: dict[str, tuple[str, int]] = {}  # alarm name -> (its node, how many alarms the node counts)
+        for title, (box, alarms) in sorted(groups.items()):
+            metrics = Counter(alarm_metric(alarm) for _, alarm, _ in alarms)
+            lines = [
+                f"{plural(len(alarms), 'alarm')} on {title}",
+                *(f"{n} {m}" for m, n in sorted(metrics.items(), key=lambda mn: (-mn[1], mn[0]))),
+            ]
+            nid = self.d.node(Node(f"alarms_{safe_id(env_pattern(self.cfg.name, title))}", "<br/>".join(lines), "alarm group", "watch"))
+            for _, alarm, _ in alarms:
+                if isinstance(alarm["Properties"].get("AlarmName"), str):
+                    alarm_node[alarm["Properties"]["AlarmName"]] = (nid, len(alarms))
+            if box == "":
+                for target in self.covering({self.table_node[t] for _, _, named in alarms for t in named if t in self.table_node}):
+                    self.d.link(nid, target, "watch")
+            elif box and self.d._used(box):
+                self.d.link(nid, box, "watch")
+            topics = Counter(topic for template, alarm, _ in alarms for topic in sorted(set(alarm_topics(template, alarm))))
+            for topic, n in sorted(topics.items()):
+                self.d.link(nid, self.topic_node(topic), "flow", "notifies" if n == len(alarms) else f"{n} of them notify")
+        names = {self.stack.template["Resources"][lid]["Properties"]["TableName"]: node for lid, node in self.table_node.items()}
+        # The other things a dashboard may chart, by name: the parts of a watched box drawn here.
+        in_box = {
+            r["Properties"][NAME_PROPERTY[r["Type"]]]: WATCHED[r["Type"]][1]
+            for stack in (s for s in (self.stack, self.database) if s is not None)
+            for r in stack.template["Resources"].values()
+            if WATCHED.get(r["Type"], ("", ""))[1] and isinstance(r["Properties"].get(NAME_PROPERTY[r["Type"]]), str)
+        }
+        for stack in self.env_stacks:
+            for lid, dashboard in of_type(stack.template, "AWS::CloudWatch::Dashboard").items():
+                text = dashboard_text(dashboard)
+                charted = {node for name, node in names.items() if f'"{name}"' in text}
+                boxes = sorted({box for name, box in in_box.items() if f'"{name}"' in text and self.d._used(box)})
+                shown = Counter(alarm_node[name] for name in alarm_node if f':alarm:{name}"' in text)
+                if not charted and not boxes and not shown:
+                    continue
+                name = dashboard["Properties"].get("DashboardName", lid)
+                did = self.d.node(
+                    Node(
+                        f"dashboard_{safe_id(env_pattern(self.cfg.name, stack.name))}_{lid}",
+                        f"dashboard {name}<br/>({stack.name})",
+                        "dashboard",
+                        "watch",
+                    )
+                )
+                for target in [*self.covering(charted), *boxes]:
+                    self.d.link(did, target, "watch", "charts")
+                for (nid, total), n in sorted(shown.items()):
+                    self.d.link(did, nid, "watch", "shows their states" if n == total else f"shows {n} of their states")
+        for trail, (stack, _) in sorted(self.trails.items(), key=lambda item: item[0]):
+            by_text: dict[str, set[str]] = {}
+            for lid, node in self.table_node.items():
+                for text in (text for logger, text in self.logged(lid) if logger == trail):
+                    by_text.setdefault(text, set()).add(node)
+            if not by_text:
+                continue
+            tid = self.d.node(
+                Node(
+                    f"trail_{safe_id(env_pattern(self.cfg.name, stack.name + '_' + trail))}",
+                    f"audit trail {trail}<br/>({stack.name})",
+                    "audit trail",
+                    "watch",
+                )
+            )
+            for text, nodes in sorted(by_text.items()):
+                for target in self.covering(nodes):
+                    self.d.link(tid, target, "watch", f"logs {text}")
+
+    def topic_node(self, name: str) -> str:
+        for stack in self.env_stacks:
+            for lid, topic in of_type(stack.template, "AWS::SNS::Topic").items():
+                if topic["Properties"].get("TopicName") == name:
+                    subscribers = Counter(
+                        sub["Properties"].get("Protocol", "?")
+                        for sub in of_type(stack.template, "AWS::SNS::Subscription").values()
+                        if refs(sub["Properties"].get("TopicArn")) == [lid]
+                    )
+                    said = ", ".join(f"{n} {protocol}" for protocol, n in sorted(subscribers.items())) or "none"
+                    label = f"SNS topic {name}<br/>({stack.name}), subscribers: {said}"
+                    break
+            else:
+                continue
+            break
+        else:
+            label = f"SNS topic {name}<br/>not in this app's templates"
+        return self.d.node(Node(f"topic_{safe_id(env_pattern(self.cfg.name, name))}", label, "SNS topic", "watch"))
 
     def relational(self, stack: Stack) -> None:
         """The PostgreSQL store: its cluster, the proxy in front of it where the template has one,
