@@ -1,9 +1,12 @@
 """The generated Mermaid diagrams (tools/docs/diagram.py) against references the generator does
 not use: the review summary's lines (tools/review.py: tables, role grants, the archive pipes
 and the archive delivery role's bucket prefixes, the backup plans' vaults) and the backup plans'
-copy targets read here from the template. The diagram is parsed back from its Mermaid text, so
-what is checked is what a reader sees; a table the generator drops, or an edge it invents or
-mislabels, fails here (tests below prove the check notices both).
+copy targets read here from the template. Its "Watched by" part is checked the same way: the
+alarms it counts against the review summary's alarm lines of the system's stacks, the topics
+and dashboards against the templates, and each table's trail edges against the trail's advanced
+event selectors read here. The diagram is parsed back from its Mermaid text, so what is checked
+is what a reader sees; a table the generator drops, an edge it invents or mislabels, an alarm
+removed or a selector changed, fails here (tests below prove the check notices each).
 """
 
 from __future__ import annotations
@@ -207,6 +210,95 @@ def problems(picture: Parsed, ref: Reference) -> list[str]:
     return found
 
 
+# --- what watches the tables: alarms, topics, dashboards, the audit trail ---------------------
+
+
+@dataclass
+class Watch:
+    alarms: int  # alarm lines of the review summaries of the system's stacks
+    topics: set[str]  # SNS topics the alarms' AlarmActions name, resolved here from the templates
+    dashboards: set[str]  # dashboard names of the system's stacks
+    logged: dict[str, str]  # table name -> "reads+writes" or "writes", from the trail's selectors
+
+
+def trail_reference(env_stacks: list[Stack], tables: dict[str, str], stack: Stack) -> dict[str, str]:
+    """What the trails of the environment log of each table, read from their selectors here with
+    only the operators the app uses (StartsWith on the ARN, readOnly Equals): a selector with
+    readOnly "false" logs writes, one without readOnly logs both."""
+    logged: dict[str, set[str]] = {}
+    for other in env_stacks:
+        for resource in other.template["Resources"].values():
+            if resource["Type"] != "AWS::CloudTrail::Trail":
+                continue
+            for selector in resource["Properties"]["AdvancedEventSelectors"]:
+                fields = {f["Field"]: f for f in selector["FieldSelectors"]}
+                if fields.get("resources.type", {}).get("Equals") != ["AWS::DynamoDB::Table"]:
+                    continue
+                kinds = (
+                    {"false": {"writes"}, "true": {"reads"}}[fields["readOnly"]["Equals"][0]]
+                    if "readOnly" in fields
+                    else {"reads", "writes"}
+                )
+                for name in tables.values():
+                    arn = f"arn:aws:dynamodb:{stack.region}:{stack.account}:table/{name}"
+                    if "resources.ARN" not in fields or any(arn.startswith(p) for p in fields["resources.ARN"]["StartsWith"]):
+                        logged.setdefault(name, set()).update(kinds)
+    return {name: "+".join(k for k in ("reads", "writes") if k in kinds) for name, kinds in logged.items()}
+
+
+def watch_reference(synthesized, stack: Stack, database: Stack | None, tables: dict[str, str]) -> Watch:
+    mine = [s for s in (stack, database) if s is not None]
+    alarms = sum(1 for s in mine for line in summary_lines(s) if line.startswith("alarm "))
+    topics, dashboards = set(), set()
+    for s in mine:
+        resources = s.template["Resources"]
+        for resource in resources.values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                for action in resource["Properties"].get("AlarmActions", []):
+                    topics.add(
+                        action.rsplit(":", 1)[-1] if isinstance(action, str) else resources[action["Ref"]]["Properties"]["TopicName"]
+                    )
+            elif resource["Type"] == "AWS::CloudWatch::Dashboard":
+                dashboards.add(resource["Properties"]["DashboardName"])
+    env_stacks = [s for s in synthesized.values() if s.environment == stack.environment]
+    return Watch(alarms, topics, dashboards, trail_reference(env_stacks, tables, stack))
+
+
+def watch_problems(picture: Parsed, ref: Reference, watch: Watch) -> list[str]:
+    """What the "Watched by" part says differently from the templates; [] when it agrees."""
+    found = []
+    alarm_nodes = {n: int(m[1]) for n in picture.labels if (m := re.fullmatch(r"(\d+) alarms? on .*", picture.lines(n)[0]))}
+    drawn = sum(alarm_nodes.values())
+    if drawn != watch.alarms:
+        found.append(f"{drawn} alarms drawn, the stacks have {watch.alarms}")
+    for node, count in alarm_nodes.items():
+        if sum(int(line.split()[0]) for line in picture.lines(node)[1:]) != count:
+            found.append(f"{node}: its metrics do not add up to {count}")
+    topic_of = {
+        n: picture.labels[n].split("<br/>")[0].removeprefix("SNS topic ")
+        for n in picture.labels
+        if picture.labels[n].startswith("SNS topic ")
+    }
+    for topic in sorted(watch.topics):
+        if not any(topic_of.get(d) == topic and s in alarm_nodes and label == "notifies" for s, _, label, d in picture.edges):
+            found.append(f"no alarm is drawn notifying topic {topic}")
+    found += [
+        f"dashboard {d} is not drawn"
+        for d in sorted(watch.dashboards)
+        if not any(label.startswith(f"dashboard {d}<br/>") for label in picture.labels.values())
+    ]
+    trails = {n for n in picture.labels if picture.labels[n].startswith("audit trail ")}
+    node_of = {line.split(" · ")[0]: n for n in picture.members("tables") for line in picture.lines(n)}
+    for name in sorted(ref.tables.values()):
+        labels = sorted(
+            label for s, arrow, label, d in picture.edges if s in trails and arrow == "--o" and node_of.get(name) in picture.members(d)
+        )
+        expected = [f"logs {watch.logged[name]}"] if name in watch.logged else []
+        if labels != expected:
+            found.append(f"trail edges to {name} say {labels}, the selectors say {expected}")
+    return found
+
+
 # --- fixtures --------------------------------------------------------------------------------
 
 
@@ -243,6 +335,77 @@ def test_diagram_agrees_with_the_review_summary(system, pages, synthesized):
     assert len(ref.tables) == len(system.tables)
     assert ref.grants and ref.vaults
     assert problems(parse(page), ref) == []
+
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.key)
+def test_what_watches_each_system_agrees_with_its_templates(system, pages, synthesized):
+    page = pages[system.key]
+    stack, database = stacks_of(synthesized, system, chosen_env(page))
+    ref = reference(stack, database)
+    watch = watch_reference(synthesized, stack, database, ref.tables)
+    # Each part must have something to compare, or a picture without it would pass.
+    assert watch.alarms > 0 and watch.topics and watch.dashboards
+    assert set(watch.logged) == set(ref.tables.values()), "the trail logs every table's writes at least"
+    assert watch_problems(parse(page), ref, watch) == []
+
+
+def test_the_trail_logs_reads_of_some_tables_and_only_writes_of_others(pages, synthesized):
+    """Both kinds of trail edge are drawn somewhere, so the check above compares both."""
+    kinds = set()
+    for system in SYSTEMS:
+        stack, database = stacks_of(synthesized, system, chosen_env(pages[system.key]))
+        kinds |= set(watch_reference(synthesized, stack, database, reference(stack, database).tables).logged.values())
+    assert kinds == {"reads+writes", "writes"}
+
+
+def mutated(synthesized, stack: Stack, template: dict) -> dict[str, Stack]:
+    return {
+        **synthesized,
+        stack.name: Stack(stack.name, stack.environment, template, stack.termination_protection, stack.account, stack.region),
+    }
+
+
+def test_a_removed_alarm_is_noticed(synthesized):
+    system = SYSTEMS[0]
+    env = ENVS[-1]
+    stack, database = stacks_of(synthesized, system, env)
+    ref = reference(stack, database)
+    watch = watch_reference(synthesized, stack, database, ref.tables)
+    template = copy.deepcopy(stack.template)
+    alarm = next(lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm")
+    del template["Resources"][alarm]
+    page = system_diagram(system, mutated(synthesized, stack, template), {env: ENVIRONMENTS[env]})
+    assert f"{watch.alarms - 1} alarms drawn, the stacks have {watch.alarms}" in watch_problems(parse(page), ref, watch)
+
+
+def test_a_changed_trail_selector_is_noticed(synthesized):
+    """A table taken out of the trail's read selector is drawn with "logs writes"; the check,
+    against the selectors it was taken from, names it."""
+    env = ENVS[-1]
+    (platform,) = [
+        s
+        for s in synthesized.values()
+        if s.environment == env and any(r["Type"] == "AWS::CloudTrail::Trail" for r in s.template["Resources"].values())
+    ]
+    template = copy.deepcopy(platform.template)
+    (trail,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudTrail::Trail"]
+    reads = next(
+        f["StartsWith"]
+        for sel in trail["Properties"]["AdvancedEventSelectors"]
+        if not any(f["Field"] == "readOnly" for f in sel["FieldSelectors"])
+        for f in sel["FieldSelectors"]
+        if f["Field"] == "resources.ARN" and ":table/" in f["StartsWith"][0] and "/stream/" not in f["StartsWith"][0]
+    )
+    removed = reads.pop(0)
+    name = removed.rsplit("/", 1)[-1]
+    system = next(s for s in SYSTEMS if name in reference(*stacks_of(synthesized, s, env)).tables.values())
+    stack, database = stacks_of(synthesized, system, env)
+    ref = reference(stack, database)
+    watch = watch_reference(synthesized, stack, database, ref.tables)
+    assert watch.logged[name] == "reads+writes"
+    page = system_diagram(system, mutated(synthesized, platform, template), {env: ENVIRONMENTS[env]})
+    found = watch_problems(parse(page), ref, watch)
+    assert f"trail edges to {name} say ['logs writes'], the selectors say ['logs reads+writes']" in found
 
 
 def test_the_archives_and_offsite_vaults_are_covered(pages, synthesized):
