@@ -302,6 +302,12 @@ def test_the_validator_is_deployed_with_its_code_its_narrow_role_and_an_error_al
         "detail-type": ["Restore Job State Change"],
         "detail": {"status": ["COMPLETED"]},
     }
+    # Every completed restore reaches it (it skips the ones not of the plan); nothing else does.
+    assert matches(rule, restore_event(cfg, "COMPLETED", naming.restore_tests_role_name(cfg)))
+    assert matches(rule, restore_event(cfg, "COMPLETED", "DataRestore"))
+    assert not matches(rule, restore_event(cfg, "FAILED", naming.restore_tests_role_name(cfg)))
+    (target,) = rule["Targets"]
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
     (policy,) = [
         r["Properties"] for r in resources(tpl, "AWS::IAM::ManagedPolicy").values() if "validator" in r["Properties"].get("Description", "")
     ]
