@@ -303,6 +303,10 @@ class StrongConsistencyConfig:
     # replicas names one region; None where replicas names two.
     witness_region: str | None = None
 
+    def of(self, system_key: str) -> frozenset[str]:
+        """The catalogue ids of `system_key`'s strong tables."""
+        return frozenset(table_id for system, _, table_id in (name.partition(".") for name in self.tables) if system == system_key)
+
 
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
@@ -331,7 +335,7 @@ class EnvironmentConfig:
     # Replica regions of every table: multi-Region eventual consistency (MREC) unless the table
     # is in strong_consistency.tables.
     replicas: tuple[ReplicaConfig, ...] = ()
-    strong_consistency: StrongConsistencyConfig = field(default_factory=lambda: StrongConsistencyConfig())
+    strong_consistency: StrongConsistencyConfig = StrongConsistencyConfig()
     # "system.TableId" -> physical name, to adopt an existing table under its old name.
     table_name_overrides: Mapping[str, str] = field(default_factory=dict)
     access_log_retention_days: int = 365

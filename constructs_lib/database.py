@@ -288,7 +288,6 @@ class PostgresDatabase(Construct):
             self.endpoint, self.port = self.cluster.cluster_endpoint.hostname, DB_PORT
             connect_arn = cluster_user_arn
             policy_name, how = f"{name}-db-connect-cluster", "to the cluster's instances"
-        self.app_user_arn = connect_arn
         self.app_connect_policy = iam.ManagedPolicy(
             self,
             "AppConnectPolicy",

@@ -65,6 +65,7 @@ class SystemStack(Stack):
             deployer_services=("dynamodb",),
         ).key
         self.alarm_actions = AlarmActions(self, topic_arns=naming.alert_topic_arns(self, config))
+        strong = config.strong_consistency.of(system.key)
         self.tables = SystemTables(
             self,
             "Tables",
@@ -81,9 +82,7 @@ class SystemStack(Stack):
                 alarms=config.alarms,
                 governance=governance,
                 replicas=config.replicas,
-                strong_consistency=frozenset(
-                    name.split(".", 1)[1] for name in config.strong_consistency.tables if name.split(".", 1)[0] == system.key
-                ),
+                strong_consistency=strong,
                 witness_region=config.strong_consistency.witness_region,
                 contributor_insights=None if config.contributor_insights == "off" else config.contributor_insights,
                 stream_view=config.archive.stream_view,
@@ -152,9 +151,7 @@ class SystemStack(Stack):
                 self.region,
                 ceilings=(billing.max_read_request_units, billing.max_write_request_units),
                 # Replication latency of eventual replicas only (strong ones publish none).
-                replica_regions=[]
-                if f"{system.key}.{spec.id}" in config.strong_consistency.tables
-                else [r.region for r in config.replicas],
+                replica_regions=[] if spec.id in strong else [r.region for r in config.replicas],
             )
             if spec.id in archived:
                 widgets += archive_widgets(archive_name(table_name), self.region)

@@ -73,22 +73,20 @@ def check(p: Problems, cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) ->
         f"{'one region' if wanted == 1 else 'two regions'} for the MRSC tables"
         + (f" (with the witness {witness}: three regions in all)" if witness else " (or one and a strong_consistency.witness_region)"),
     )
-    home = region_set(cfg.region)
     for i, region in enumerate(replicas):
-        p.check(
-            region_set(region) == home and home is not None,
-            f"replicas[{i}].region",
-            region,
-            f"a region of {cfg.region}'s MRSC region set: " + ", ".join(REGION_SETS.get(home or "", ()))
-            if home
-            else f"none: {cfg.region} is in no MRSC region set",
-        )
+        _in_home_set(p, cfg.region, f"replicas[{i}].region", region)
     if witness is not None and region_ok(witness):
-        p.check(
-            region_set(witness) == home and home is not None,
-            "strong_consistency.witness_region",
-            witness,
-            f"a region of {cfg.region}'s MRSC region set: " + ", ".join(REGION_SETS.get(home or "", ()))
-            if home
-            else f"none: {cfg.region} is in no MRSC region set",
-        )
+        _in_home_set(p, cfg.region, "strong_consistency.witness_region", witness)
+
+
+def _in_home_set(p: Problems, home_region: str, key: str, region: str) -> None:
+    """`region` is of `home_region`'s MRSC region set (CDK checks the same at synth)."""
+    home = region_set(home_region)
+    p.check(
+        home is not None and region_set(region) == home,
+        key,
+        region,
+        f"a region of {home_region}'s MRSC region set: " + ", ".join(REGION_SETS[home])
+        if home
+        else f"none: {home_region} is in no MRSC region set",
+    )
