@@ -124,11 +124,12 @@ class RestoreTestPlan(Construct):
         count one item of a copy, describe the sources, send the verdict), its log group and its
         error alarm."""
         stack = Stack.of(self)
-        log_service_may_use(key, self, sid="CloudWatchLogsRestoreValidation", log_group_names=[f"/aws/lambda/{name}"])
+        log_group_name = f"/aws/lambda/{name}"  # Lambda's own, so it writes nowhere else
+        log_service_may_use(key, self, sid="CloudWatchLogsRestoreValidation", log_group_names=[log_group_name])
         log_group = logs.LogGroup(
             self,
             "ValidatorLogs",
-            log_group_name=f"/aws/lambda/{name}",
+            log_group_name=log_group_name,
             retention=logs.RetentionDays.ONE_YEAR,
             encryption_key=key,
             removal_policy=removal,
