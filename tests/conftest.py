@@ -23,6 +23,10 @@ from tools.assembly import Stack
 # machine's (possibly end-of-life) Node.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+# One attempt per AWS call: moto answers at once, and where it lacks an API (a 500) the standard
+# retry mode would only wait its backoff before the same answer. The tools keep AWS's standard
+# retries for the real thing (their clients set no attempt count, so AWS_MAX_ATTEMPTS decides).
+os.environ["AWS_MAX_ATTEMPTS"] = "1"
 SAMPLES = ROOT / "samples"
 
 

@@ -52,8 +52,9 @@ def tool(command: str, python: Path | str = sys.executable) -> list[str]:
 
 def cli_env(**variables: str) -> dict[str, str]:
     """An environment for a tool's subprocess: the repository root on PYTHONPATH (so `tools`
-    and `config` import from any cwd), plus `variables`."""
-    return {"PYTHONPATH": str(ROOT), **variables}
+    and `config` import from any cwd), one AWS attempt (as tests/conftest.py sets for the tests
+    themselves), plus `variables`."""
+    return {"PYTHONPATH": str(ROOT), "AWS_MAX_ATTEMPTS": os.environ["AWS_MAX_ATTEMPTS"], **variables}
 
 
 # --- processes, read from /proc

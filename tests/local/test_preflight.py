@@ -816,3 +816,23 @@ def test_another_accounts_vault_must_be_locked():
         unlocked, locked = (one(resources.copy_targets(context(aws, cfg))) for _ in range(2))
     assert unlocked.status == "FAIL" and "is not locked" in unlocked.seen, unlocked
     assert locked.status == "PASS" and "locked 35-365 days" in locked.seen, locked
+
+
+def test_aws_clients_take_the_standard_retries_or_aws_max_attempts(monkeypatch):
+    """The tools set no attempt count, so AWS_MAX_ATTEMPTS (this session: 1, see tests/conftest.py)
+    decides, and without it standard mode's own 3 attempts; every client is given its own Config."""
+    import boto3
+
+    from tools.db_bootstrap.aws import aws_client
+    from tools.preflight.aws import Aws
+
+    def preflight_retries():
+        session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        return Aws(session).client("sts", "us-east-1").meta.config.retries
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    assert preflight_retries() == {"mode": "standard", "total_max_attempts": 2}
+    assert aws_client("rds", "us-east-1").meta.config.retries == {"mode": "standard", "total_max_attempts": 2}
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS")
+    assert preflight_retries() == {"mode": "standard"}
+    assert aws_client("rds", "us-east-1").meta.config.retries == {"mode": "standard"}

@@ -28,8 +28,9 @@ def aws_client(service: str, region: str) -> Any:
     from botocore.config import Config
 
     # Short connect timeouts: inside the isolated VPC there is no RDS API endpoint, and the default
-    # (60 s, retried) would hang for minutes before saying so.
-    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+    # (60 s, retried) would hang for minutes before saying so. The standard retry mode's attempts
+    # (3, or AWS_MAX_ATTEMPTS as for any AWS tool).
+    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard"})
     return boto3.client(service, region_name=region, config=config)
 
 

@@ -25,8 +25,12 @@ SIGNED_OUT = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "
 # Longest error message quoted on a line; an AWS message is short, an HTML page is not.
 MESSAGE_LIMIT = 300
 
-# Read-only calls, so a few quick retries; a slow or unreachable endpoint must not hang the checklist.
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"})
+
+def client_config() -> Config:
+    """Read-only calls, so the standard retry mode's few quick attempts (3, or AWS_MAX_ATTEMPTS as
+    for any AWS tool); a slow or unreachable endpoint must not hang the checklist. A new Config
+    per client: botocore writes the attempt count it resolves into the one it is given."""
+    return Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard"})
 
 
 class Aws:
@@ -44,7 +48,7 @@ class Aws:
 
     def client(self, service: str, region: str) -> Any:
         if (service, region) not in self._clients:
-            self._clients[service, region] = self.session.client(service, region_name=region, config=CLIENT_CONFIG)
+            self._clients[service, region] = self.session.client(service, region_name=region, config=client_config())
         return self._clients[service, region]
 
 
@@ -63,7 +67,7 @@ def connect(role_arn: str | None = None) -> tuple[Aws | None, str]:
         return None, "no AWS credentials were found (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws, SSO or an instance role)"
     if role_arn:
         try:
-            assumed = session.client("sts", config=CLIENT_CONFIG).assume_role(RoleArn=role_arn, RoleSessionName="preflight")
+            assumed = session.client("sts", config=client_config()).assume_role(RoleArn=role_arn, RoleSessionName="preflight")
         except AWS_ERRORS as error:
             code, message = error_text(error)
             return None, f"could not assume {role_arn}: {code + ': ' if code else ''}{message}"
