@@ -22,7 +22,7 @@ PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazo
 class AlertTopic(Construct):
     """An encrypted, TLS-only SNS topic with email and Slack (AWS Chatbot) subscribers.
 
-    The topic has a fixed name so other stacks address it by ARN (`topic_arn_for`) without a
+    The topic has a fixed name so other stacks address it by ARN (`stacks.naming.alert_topic_arns`) without a
     CloudFormation export: exports would pin the topic and block its updates.
     """
 
@@ -73,10 +73,6 @@ class AlertTopic(Construct):
                 guardrail_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchReadOnlyAccess")],
                 logging_level=chatbot.LoggingLevel.ERROR,
             )
-
-
-def topic_arn_for(scope: Construct, topic_name: str) -> str:
-    return Stack.of(scope).format_arn(service="sns", resource=topic_name)
 
 
 class AlarmActions:

@@ -19,6 +19,7 @@ from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import via
 from constructs_lib.nag import acknowledge, control_tower, in_packs
+from constructs_lib.props import ReplicationTarget
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,17 +41,6 @@ class PrefixRule:
                 s3.Transition(storage_class=s3.StorageClass.DEEP_ARCHIVE, transition_after=Duration.days(self.deep_archive_after_days)),
             ],
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReplicationTarget:
-    """Where an archive replicates to: a bucket of another region under that region's key
-    (by alias ARN: the key's id is unknown until that stack is deployed)."""
-
-    bucket_name: str
-    region: str
-    key_alias_arn: str
-    role_name: str
 
 
 class ArchiveBucket(Construct):

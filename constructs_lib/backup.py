@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
@@ -16,7 +15,7 @@ from constructs import Construct
 from constructs_lib.identity import cfn_resource, pin
 from constructs_lib.kms import USE_ACTIONS, allow_use, role_arn
 from constructs_lib.nag import acknowledge
-from constructs_lib.props import BackupRule, Governance
+from constructs_lib.props import BackupRule, Governance, VaultLock, backup_role_name
 from constructs_lib.table import DataTable
 
 # What AWS Backup's role does with a key it backs up from or into (AWS's restore policy's list).
@@ -35,15 +34,6 @@ NOTIFIED_EVENT_NAMES = (
 RECOVERY_POINT_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle")
 VAULT_POLICY_ACTIONS = ("backup:DeleteBackupVaultAccessPolicy", "backup:PutBackupVaultAccessPolicy")
 RESTORE_ACTIONS = ("backup:StartCopyJob", "backup:StartRestoreJob")
-
-
-@dataclass(frozen=True, kw_only=True)
-class VaultLock:
-    min_retention_days: int
-    max_retention_days: int
-    # "compliance": immutable after 3 days; "governance": removable by whoever may
-    # backup:DeleteBackupVaultLockConfiguration.
-    mode: str = "compliance"
 
 
 def vault_access_policy(g: Governance, *, restorers: Sequence[str], copy_targets: Sequence[str]) -> iam.PolicyDocument:
@@ -139,11 +129,6 @@ class TableBackupVault(Construct):
                 sns_topic_arn=topic.topic_arn,
             )
         pin(self.vault, "BackupVault")
-
-
-def backup_role_name(plan_name: str) -> str:
-    """The role AWS Backup assumes for a plan's selection; the backup key's policy names it."""
-    return f"{plan_name}-backup"
 
 
 class ResourceBackupPlan(Construct):

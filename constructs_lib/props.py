@@ -144,6 +144,31 @@ class BackupRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VaultLock:
+    min_retention_days: int
+    max_retention_days: int
+    # "compliance": immutable after 3 days; "governance": removable by whoever may
+    # backup:DeleteBackupVaultLockConfiguration.
+    mode: str = "compliance"
+
+
+def backup_role_name(plan_name: str) -> str:
+    """The role AWS Backup assumes for a plan's selection; the backup key's policy names it."""
+    return f"{plan_name}-backup"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicationTarget:
+    """Where an archive replicates to: a bucket of another region under that region's key
+    (by alias ARN: the key's id is unknown until that stack is deployed)."""
+
+    bucket_name: str
+    region: str
+    key_alias_arn: str
+    role_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Governance:
     """Who may administer the keys and tables, apart from those who may use them (docs/security.md).
 

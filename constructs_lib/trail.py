@@ -20,12 +20,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib.archive_bucket import ReplicationTarget, replicate
+from constructs_lib.archive_bucket import replicate
 from constructs_lib.arns import partition
 from constructs_lib.buckets import SecureBucket, expiring_rule, object_lock
 from constructs_lib.identity import pin
 from constructs_lib.kms import allow_use, role_arn
 from constructs_lib.nag import acknowledge, control_tower, in_packs
+from constructs_lib.props import ReplicationTarget
 
 TRAIL_PREFIX = "cloudtrail"
 

@@ -11,11 +11,12 @@ from constructs import Construct
 from config.alarms import kinds_for
 from config.model import EnvironmentConfig
 from constructs_lib.alerts import AlarmActions
-from constructs_lib.backup import BACKUP_KEY_ACTIONS, ResourceBackupPlan, backup_role_name
+from constructs_lib.backup import BACKUP_KEY_ACTIONS, ResourceBackupPlan
 from constructs_lib.dashboards import Dashboard, database_widgets
 from constructs_lib.database import ClusterSettings, PostgresDatabase
 from constructs_lib.kms import DataKey, allow_use
 from constructs_lib.network import IsolatedNetwork
+from constructs_lib.props import backup_role_name
 from constructs_lib.restore_tests import restore_tests
 from constructs_lib.specs import SystemSpec
 from constructs_lib.table import READ_ACTIONS, WRITE_ACTIONS

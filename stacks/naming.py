@@ -1,17 +1,22 @@
 """Physical names shared between stacks. Stacks address each other's resources by these
-names instead of CloudFormation exports, which would lock the exporting resource in place."""
+names instead of CloudFormation exports, which would lock the exporting resource in place.
+
+It imports no CDK (tests/test_config.py checks it), so tools that need a name (preflight's
+air-gapped vault check) do not start the jsii runtime and Node for it.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterable
-
-from aws_cdk import aws_iam as iam
+from typing import TYPE_CHECKING
 
 from config.catalogue import SYSTEMS
 from config.model import EnvironmentConfig
-from constructs_lib.alerts import topic_arn_for
-from constructs_lib.archive_bucket import ReplicationTarget
 from constructs_lib.arns import partition
-from constructs_lib.backup import VaultLock, backup_role_name
-from constructs_lib.props import Governance
+from constructs_lib.props import Governance, ReplicationTarget, VaultLock, backup_role_name
+
+if TYPE_CHECKING:
+    from aws_cdk import Stack
 
 # PersonalPod's PostgreSQL stack (stacks/database.py), named here for the stacks that name its roles.
 DATABASE = "personalpod-database"
@@ -21,10 +26,11 @@ def alert_topic_name(cfg: EnvironmentConfig) -> str:
     return f"data-alerts-{cfg.name}"
 
 
-def alert_topic_arns(scope, cfg: EnvironmentConfig) -> list[str]:
+def alert_topic_arns(stack: Stack, cfg: EnvironmentConfig) -> list[str]:
     """What every alarm of a workload stack notifies: the platform's alert topic, addressed by
-    its name, and the external on-call topic where config has one."""
-    return [topic_arn_for(scope, alert_topic_name(cfg)), *([cfg.alerts.external_topic_arn] if cfg.alerts.external_topic_arn else [])]
+    its name in `stack`'s account and region, and the external on-call topic where config has one."""
+    external = [cfg.alerts.external_topic_arn] if cfg.alerts.external_topic_arn else []
+    return [stack.format_arn(service="sns", resource=alert_topic_name(cfg)), *external]
 
 
 def tamper_alerts_role_name(cfg: EnvironmentConfig, region: str | None = None) -> str:
@@ -227,9 +233,10 @@ def backup_role_arns(cfg: EnvironmentConfig) -> list[str]:
     ]
 
 
-def app_principal(cfg: EnvironmentConfig) -> iam.IPrincipal:
-    """The service that runs the applications, only when acting for this account (and, where
-    config or ECS's documentation gives one, for a source matching aws:SourceArn)."""
+def app_principal_conditions(cfg: EnvironmentConfig) -> dict[str, dict[str, str]]:
+    """The conditions on the service that runs the applications (access.app_service_principal):
+    only when acting for this account (and, where config or ECS's documentation gives one, for a
+    source matching aws:SourceArn)."""
     access = cfg.access
     conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": cfg.account}}
     source = access.app_source_arn
@@ -237,7 +244,7 @@ def app_principal(cfg: EnvironmentConfig) -> iam.IPrincipal:
         source = f"arn:{partition(cfg.region)}:ecs:{cfg.region}:{cfg.account}:*"
     if source is not None:
         conditions["ArnLike"] = {"aws:SourceArn": source}
-    return iam.ServicePrincipal(access.app_service_principal).with_conditions(conditions)
+    return conditions
 
 
 def parameter_arn(cfg: EnvironmentConfig, name: str) -> str:

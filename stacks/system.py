@@ -131,7 +131,9 @@ class SystemStack(Stack):
             "Access",
             name_prefix=prefix,
             tables=list(self.tables.values()),
-            app_principal=naming.app_principal(config),
+            app_principal=iam.ServicePrincipal(config.access.app_service_principal).with_conditions(
+                naming.app_principal_conditions(config)
+            ),
             readonly_principal_arns=config.access.readonly_principal_arns,
             migration_principal_arns=config.access.migration_principal_arns if system.migration_role else None,
             tenant_isolation=system.tenant_isolation,

@@ -652,10 +652,7 @@ CLUSTER_TASKS = "arn:aws:ecs:us-east-1:111111111111:task/data-apps/*"
 
 
 def test_the_app_role_trust_follows_config():
-    from stacks.naming import app_principal
-
-    def trust(cfg):
-        return app_principal(cfg).policy_fragment.conditions
+    from stacks.naming import app_principal_conditions as trust
 
     assert trust(DEV) == {
         "StringEquals": {"aws:SourceAccount": "111111111111"},
@@ -817,6 +814,26 @@ def test_each_config_module_imports_alone_without_the_cdk():
     assert len(CONFIG_MODULES) > 10, CONFIG_MODULES
     done = subprocess.run([sys.executable, "-c", IMPORT_EACH_ALONE, *CONFIG_MODULES], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == str(len(CONFIG_MODULES)), done.stderr[-2000:]
+
+
+# What the tools import to know a name or a plain value: none may start the CDK (jsii and Node,
+# a second or more, and from a fresh HOME several while jsii unpacks its package cache).
+CDK_FREE = ("stacks.naming", "constructs_lib.props", "constructs_lib.arns", "tools.preflight.checks", "tools.preflight.resources")
+
+
+def test_names_and_the_preflight_checks_import_without_the_cdk():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))",
+            *CDK_FREE,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout[-500:], done.stderr[-2000:])
 
 
 def test_no_config_module_imports_a_private_name_from_another():
