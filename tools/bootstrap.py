@@ -25,6 +25,7 @@ generation needs a month of CloudTrail in a live account), hence this one.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -56,9 +57,11 @@ def execution_policy_name(env: str, index: int) -> str:
 
 @cache
 def _schemas() -> tuple[dict, Path]:
-    import cfnlint
-
-    data = Path(cfnlint.__file__).parent / "data" / "schemas"
+    # Found, not imported: importing cfnlint loads its whole rule engine (sympy, networkx).
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("bootstrap policy: cfn-lint is not installed (make setup installs it)")
+    data = Path(spec.submodule_search_locations[0]) / "data" / "schemas"
     return json.loads((data / "providers" / "us-east-1.json").read_text()), data / "resources"
 
 
