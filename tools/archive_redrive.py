@@ -31,6 +31,9 @@ from tools.assembly import AssemblyError, read_assembly
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 10  # SQS's most messages per receive and per batch
+# A short-polled receive may come back empty from a queue that is not (SQS samples its servers);
+# a long poll of a second asks them all before the held queue is taken as drained.
+DRAINED_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,9 @@ def redrives(assembly: Path, env: str) -> list[Redrive]:
     return sorted(found, key=lambda r: r.buffer)
 
 
-def move(sqs: Any, redrive: Redrive, *, dry_run: bool = False) -> tuple[int, int]:
-    """(records moved, records that could not be moved) from `redrive.held` to its buffer."""
+def move(sqs: Any, redrive: Redrive, *, dry_run: bool = False, wait_seconds: int = DRAINED_AFTER_SECONDS) -> tuple[int, int]:
+    """(records moved, records that could not be moved) from `redrive.held` to its buffer; the
+    held queue is drained when a receive waiting `wait_seconds` finds nothing."""
     held_url = sqs.get_queue_url(QueueName=redrive.held)["QueueUrl"]
     buffer_url = sqs.get_queue_url(QueueName=redrive.buffer)["QueueUrl"]
     if dry_run:
@@ -68,7 +72,7 @@ def move(sqs: Any, redrive: Redrive, *, dry_run: bool = False) -> tuple[int, int
     moved = failed = 0
     while True:
         messages = sqs.receive_message(
-            QueueUrl=held_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=1, MessageAttributeNames=["All"], VisibilityTimeout=60
+            QueueUrl=held_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=wait_seconds, MessageAttributeNames=["All"], VisibilityTimeout=60
         ).get("Messages", [])
         if not messages:
             return moved, failed

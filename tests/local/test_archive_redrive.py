@@ -49,7 +49,8 @@ def test_every_held_record_moves_to_its_buffer_once(sqs, synthesized):
         sqs.send_message(QueueUrl=held, MessageBody=body, MessageAttributes={"source": {"DataType": "String", "StringValue": "t"}})
 
     assert archive_redrive.move(sqs, users, dry_run=True) == (23, 0)
-    assert archive_redrive.move(sqs, users) == (23, 0)
+    # moto returns what a queue holds at once; the command's own run (below) keeps the long poll.
+    assert archive_redrive.move(sqs, users, wait_seconds=0) == (23, 0)
 
     arrived = []
     while batch := sqs.receive_message(QueueUrl=buffer, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
@@ -58,7 +59,7 @@ def test_every_held_record_moves_to_its_buffer_once(sqs, synthesized):
     assert sorted(m["Body"] for m in arrived) == sorted(records)
     assert all(m["MessageAttributes"]["source"]["StringValue"] == "t" for m in arrived)
     # Nothing is left held, and a second run moves nothing.
-    assert archive_redrive.move(sqs, users) == (0, 0)
+    assert archive_redrive.move(sqs, users, wait_seconds=0) == (0, 0)
 
 
 def test_a_record_the_buffer_refuses_stays_held(sqs, synthesized, monkeypatch):
@@ -87,3 +88,25 @@ def test_the_command_redrives_one_table_and_names_an_unknown_one(sqs, synthesize
     assert capsys.readouterr().out == "daylight-dev-users-archive-held: 1 record moved to daylight-dev-users-archive-buffer\n"
     assert archive_redrive.main([*args, "--table", "daylight-dev-nope"]) == 2
     assert "daylight-dev-nope has no archive buffer in dev's templates" in capsys.readouterr().err
+
+
+def test_the_held_queue_is_drained_only_after_a_long_poll_finds_nothing(synthesized):
+    """A short poll may come back empty from a queue that is not: the last receive waits."""
+    import boto3
+    from botocore.stub import Stubber
+
+    users = next(p for p in pairs(synthesized) if p.buffer == "daylight-dev-users-archive-buffer")
+    client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    with Stubber(client) as stub:
+        for name in (users.held, users.buffer):
+            stub.add_response("get_queue_url", {"QueueUrl": f"https://sqs/{name}"}, {"QueueName": name})
+        expected = {
+            "QueueUrl": f"https://sqs/{users.held}",
+            "MaxNumberOfMessages": 10,
+            "WaitTimeSeconds": 1,
+            "MessageAttributeNames": ["All"],
+            "VisibilityTimeout": 60,
+        }
+        stub.add_response("receive_message", {"Messages": []}, expected)
+        assert archive_redrive.move(client, users) == (0, 0)
+        stub.assert_no_pending_responses()
