@@ -328,9 +328,9 @@ def read_back(resource, dates) -> tuple[list[dict], list[dict]]:
     return entries, summaries
 
 
-def test_import_writes_entries_and_summaries_and_rerunning_gives_the_same_tables(moto_endpoint, fusion_tables):
+def test_import_writes_entries_and_summaries_and_rerunning_gives_the_same_tables(import_here, fusion_tables):
     dates = sorted(json.loads(SAMPLE.read_text()))
-    first = run_import(moto_endpoint, SAMPLE)
+    first = import_here(SAMPLE)
     assert first.returncode == 0, first.stderr
     assert "wrote 7 entries to fusion-health-entries-dev and 3 summaries to fusion-daily-summaries-dev; 0 rejected" in first.stdout
     entries, summaries = read_back(fusion_tables, dates)
@@ -344,25 +344,25 @@ def test_import_writes_entries_and_summaries_and_rerunning_gives_the_same_tables
         ("0523", "1815", "oxycodone", 7),
     ]
     assert [s["entry_count"] for s in summaries] == [2, 2, 3]
-    again = run_import(moto_endpoint, SAMPLE)
+    again = import_here(SAMPLE)
     assert again.returncode == 0, again.stderr
     assert read_back(fusion_tables, dates) == (entries, summaries)
     index = fusion_tables.Table(ENTRIES).query(IndexName="pain-level-index", KeyConditionExpression=Key("max_pain_level").eq(8))["Items"]
     assert len(index) == 3  # no duplicates after the second run
 
 
-def test_dry_run_validates_and_writes_nothing(moto_endpoint, fusion_tables):
-    result = run_import(moto_endpoint, SAMPLE, "--dry-run")
+def test_dry_run_validates_and_writes_nothing(import_here, fusion_tables):
+    result = import_here(SAMPLE, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "0523: 3 entries, max pain 8, medications acetaminophen, oxycodone, journavx" in result.stdout
     assert "dry run: would write 7 entries" in result.stdout
     assert read_back(fusion_tables, ["0521", "0522", "0523"]) == ([], [])
 
 
-def test_malformed_entries_are_reported_the_rest_load_and_the_exit_code_says_so(moto_endpoint, fusion_tables, tmp_path):
+def test_malformed_entries_are_reported_the_rest_load_and_the_exit_code_says_so(import_here, fusion_tables, tmp_path):
     path = tmp_path / "entries.json"
     path.write_text(json.dumps({"0601": {"0800": {"Pain": {"back": "7-8"}}, "0900": {"Pain": {"back": "very bad"}}}, "0632": {"0800": {}}}))
-    result = run_import(moto_endpoint, path)
+    result = import_here(path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"rejected 0601 0900: pain 'back' is 'very bad': {NOT_LEVELS} {ALLOWED}",
@@ -377,16 +377,16 @@ def test_malformed_entries_are_reported_the_rest_load_and_the_exit_code_says_so(
     "content, message",
     [("[1, 2]", "error: entries.json must be an object of dates"), ("{not json", "is not valid JSON")],
 )
-def test_unusable_input_exits_2_with_a_clear_message(moto_endpoint, tmp_path, content, message):
+def test_unusable_input_exits_2_with_a_clear_message(import_here, tmp_path, content, message):
     path = tmp_path / "entries.json"
     path.write_text(content)
-    result = run_import(moto_endpoint, path)
+    result = import_here(path)
     assert result.returncode == 2
     assert message in result.stderr
 
 
-def test_a_missing_table_exits_2_naming_it(moto_endpoint, fusion_tables):
-    result = run_import(moto_endpoint, SAMPLE, "--entries-table", "no-such-table")
+def test_a_missing_table_exits_2_naming_it(import_here, fusion_tables):
+    result = import_here(SAMPLE, "--entries-table", "no-such-table")
     assert result.returncode == 2
     assert "error: writing to no-such-table failed after 0 of 7 items" in result.stderr
 
@@ -594,16 +594,16 @@ def test_the_command_shows_progress_on_stderr_for_a_large_import(moto_endpoint, 
     )
 
 
-def test_messages_use_singular_for_one(moto_endpoint, fusion_tables, tmp_path):
+def test_messages_use_singular_for_one(import_here, fusion_tables, tmp_path):
     one = write_entries(tmp_path, "one.json", {"0601": {"0800": {"Pain": {"back": "5"}}}})
-    dry = run_import(moto_endpoint, one, "--dry-run")
+    dry = import_here(one, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines() == [
         "0601: 1 entry, max pain 5, medications none",
         "dry run: would write 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected. "
         "No AWS calls, so these summaries are computed from this file alone; the import recomputes them from every stored entry of each date.",
     ]
-    wrote = run_import(moto_endpoint, one)
+    wrote = import_here(one)
     assert wrote.stdout.splitlines() == [
         "wrote 1 entry to fusion-health-entries-dev and 1 summary to fusion-daily-summaries-dev; 0 rejected"
     ]
