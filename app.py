@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CDK entry point: one stage per environment (dev, staging, prod); `-c env=NAME` selects one.
 
-Config is read and validated here, and only here, before any construct is built.
+Config is read and validated here, and only here, before any construct is built, and before
+the CDK is imported: a mistyped key or value stops `cdk synth` without starting jsii and Node.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
+from typing import TYPE_CHECKING, Any
 
 import config
 from config.context import unknown_context
-from stacks.limits import limit_failures
-from stacks.stage import DataStage
 
-# The compliance packs every stack must pass; a finding fails `cdk synth`.
-NAG_PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+    from stacks.stage import DataStage
+
+# The compliance packs every stack must pass, by their names in cdk_nag; a finding fails `cdk synth`.
+NAG_PACKS = ("AwsSolutionsChecks", "HIPAASecurityChecks", "NIST80053R5Checks")
 # CDK's built-in CloudFormation validation plugin cost about half of every synth (1.5 s to
 # start plus ~70 ms a stack, docs/benchmarks.md). cfn-lint checks the same templates more
 # thoroughly and stands in its place wherever a template can still be stopped: the tests,
@@ -29,8 +30,16 @@ NAG_PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
 APP_SETTINGS: dict[str, Any] = {"builtin_cloud_formation_validation": False}
 
 
+def nag_packs() -> tuple[type, ...]:
+    import cdk_nag
+
+    return tuple(getattr(cdk_nag, name) for name in NAG_PACKS)
+
+
 def build(app: cdk.App) -> list[DataStage]:
     """Add the selected environments' stages to `app`; raises config.ConfigError on bad config."""
+    from stacks.stage import DataStage
+
     return [DataStage(app, config=cfg) for cfg in config.load(app.node.try_get_context("env"))]
 
 
@@ -41,13 +50,18 @@ def main() -> None:
     unknown = unknown_context(given, flags)
     if unknown:
         sys.exit("cdk synth stopped: " + "\n  ".join(unknown))
-    app = cdk.App(**APP_SETTINGS)
     try:
-        build(app)
+        config.load(given.get("env"))  # what build() selects: the App reads the same context
     except config.ConfigError as error:
         # One clear message and a non-zero exit, before anything is written to cdk.out.
         sys.exit(f"cdk synth stopped: {error}")
-    cdk.Validations.of(app).add_plugins(*(pack(app) for pack in NAG_PACKS))
+    import aws_cdk as cdk
+
+    from stacks.limits import limit_failures
+
+    app = cdk.App(**APP_SETTINGS)
+    build(app)
+    cdk.Validations.of(app).add_plugins(*(pack(app) for pack in nag_packs()))
     assembly = app.synth()
     # The validation plugins only write a report from Python; turn its failures into an exit code.
     failures = nag_failures(Path(assembly.directory) / "validation-report.json")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import config
-from app import NAG_PACKS
+from app import nag_packs
 from config.catalogue import SYSTEMS
 from stacks.stage import stack_regions
 from tests.expected import ENVS, PROTECTED, pinned_ids
@@ -48,7 +48,7 @@ def of_type(stacks, type_: str) -> list[tuple]:
 # --- cdk-nag -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pack", NAG_PACKS, ids=lambda p: p.__name__)
+@pytest.mark.parametrize("pack", nag_packs(), ids=lambda p: p.__name__)
 @pytest.mark.parametrize("env", ENVS)
 def test_compliance_pack_has_no_findings(stages, env, pack):
     (stage,) = [s for s in stages if s.stage_name == env]
