@@ -9,6 +9,8 @@ import dataclasses
 import json
 import subprocess
 
+import pytest
+
 from tests.local.helpers import CREDENTIALS, ROOT, aws_session, cli_env, in_region, local_stack, recreate, tool, write_assembly
 from tools.local import verify
 
@@ -161,6 +163,29 @@ def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*tool("verify"), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.fixture
+def verify_here(moto_endpoint, monkeypatch, capsys):
+    """_cli's in-process twin, where the interpreter's start is not what is tested: the same
+    environment, verify.main's exit code and output in the same result shape."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = verify.main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess([], code, out, err)
+
+    return run
+
+
 def test_the_command_prints_each_drift_and_exits_1(moto_endpoint, synthesized, env_tables, tmp_path):
     # Staging in the stacks' own region is this test's alone (the others use other regions or dev).
     region = "us-east-1"
@@ -187,12 +212,12 @@ def test_the_command_prints_each_drift_and_exits_1(moto_endpoint, synthesized, e
     ]
 
 
-def test_the_command_exits_2_when_it_cannot_check(moto_endpoint, synthesized, tmp_path):
+def test_the_command_exits_2_when_it_cannot_check(verify_here, synthesized, tmp_path):
     assembly = write_assembly(tmp_path / "cdk.out", [s for s in synthesized.values() if s.environment == "dev"])
-    unknown = _cli(moto_endpoint, "--env", "qa", "--assembly", str(assembly))
+    unknown = verify_here("--env", "qa", "--assembly", str(assembly))
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == f"error: no environment 'qa' in {assembly}; it has dev"
-    missing = _cli(moto_endpoint, "--env", "dev", "--assembly", str(tmp_path / "nowhere"))
+    missing = verify_here("--env", "dev", "--assembly", str(tmp_path / "nowhere"))
     assert missing.returncode == 2
     assert "manifest.json not found: run `make synth` first" in missing.stderr
 
@@ -221,7 +246,9 @@ def test_the_wrapper_script_runs_the_tool_from_any_directory(synthesized, tmp_pa
     assert unknown.stderr.strip() == "error: no environment 'qa' in here/cdk.out; it has dev"
 
 
-def test_a_restored_table_is_checked_against_its_original_and_told_what_to_set(moto_endpoint, synthesized, env_tables, tmp_path):
+def test_a_restored_table_is_checked_against_its_original_and_told_what_to_set(
+    moto_endpoint, verify_here, synthesized, env_tables, tmp_path
+):
     """A restore (PITR or backup) brings keys, indexes and items back, not TTL, PITR, deletion
     protection or tags: verify --restored says what to set before the copy replaces the original."""
     import dataclasses
@@ -239,7 +266,7 @@ def test_a_restored_table_is_checked_against_its_original_and_told_what_to_set(m
     arn = dynamodb.describe_table(TableName=restored.name)["Table"]["TableArn"]
     dynamodb.untag_resource(ResourceArn=arn, TagKeys=list(restored.tags))
     restored_args = ["--restored", "daylight-prod-users-restored", "--as", "daylight-prod-users", "--region", region]
-    result = _cli(moto_endpoint, "--env", "prod", "--assembly", str(assembly), *restored_args)
+    result = verify_here("--env", "prod", "--assembly", str(assembly), *restored_args)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "1 tables checked: " + f"{len(lines) - 2} drifts in 1 tables"
@@ -252,5 +279,5 @@ def test_a_restored_table_is_checked_against_its_original_and_told_what_to_set(m
     ):
         assert f"DRIFT daylight-prod-users-restored: {what}" in drifts, drifts
     assert "key schema" not in drifts and "index" not in drifts  # what a restore does bring back
-    unknown = _cli(moto_endpoint, "--env", "prod", "--assembly", str(assembly), "--restored", "x", "--as", "daylight-prod-nope")
+    unknown = verify_here("--env", "prod", "--assembly", str(assembly), "--restored", "x", "--as", "daylight-prod-nope")
     assert unknown.returncode == 2 and "prod has no table 'daylight-prod-nope' in its templates" in unknown.stderr
