@@ -691,11 +691,14 @@ def test_against_moto_prod_also_fails_on_the_account(moto_endpoint, tmp_path):
     assert lines[-1].startswith("FAIL cost allocation tags: ce:ListCostAllocationTags failed")
 
 
-def test_usage_errors_exit_2(tmp_path):
+def test_usage_errors_exit_2(capsys):
+    from tools.preflight import main
+
     for args in (["--env", "qa"], []):
-        result, _ = preflight(clean_env(tmp_path), *args)
-        assert result.returncode == 2, (args, result.stdout, result.stderr)
-        assert "usage: python -m tools preflight" in result.stderr
+        with pytest.raises(SystemExit) as stopped:
+            main(args)
+        assert stopped.value.code == 2, args
+        assert "usage: python -m tools preflight" in capsys.readouterr().err
 
 
 def test_a_broken_profile_is_a_credentials_failure_not_a_traceback(tmp_path, monkeypatch):
