@@ -10,6 +10,7 @@ catalogue plus MADMall's `Notifications`) serves them all.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 
@@ -92,6 +93,10 @@ NAMED = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::IAM::Role": "RoleName",
     "AWS::Backup::BackupVault": "BackupVaultName",
+    "AWS::Backup::LogicallyAirGappedBackupVault": "BackupVaultName",
+    "AWS::Backup::RestoreTestingPlan": "RestoreTestingPlanName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::RDS::DBProxy": "DBProxyName",
     "AWS::SQS::Queue": "QueueName",
     "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
     "AWS::Pipes::Pipe": "Name",
@@ -116,6 +121,21 @@ def test_every_physical_name_built_from_an_environment_is_one_validation_checks(
         }
         assert built, env
         assert built - checked == set(), f"{env}: names config/rules/names.py does not check: {sorted(built - checked)}"
+
+
+def test_the_air_gapped_vault_name_is_checked_before_synth():
+    """Its suffix is two characters longer than the off-site vault's: a name that fits one may
+    not fit the other, and CloudFormation would refuse it mid-deploy."""
+    from config.environments import ENVIRONMENTS
+    from config.rules.names import check
+
+    (gapped,) = [cfg for cfg in ENVIRONMENTS.values() if cfg.offsite.air_gapped]
+    name = "a" * (50 - len("data-tables--offsite"))  # the off-site vault's name is exactly 50 characters
+    lines = check({name: dataclasses.replace(gapped, name=name)}, config.SYSTEMS)
+    assert [line for line in lines if "a backup vault name" in line] == [
+        f"{name}.name = {name!r} is not allowed: it makes a backup vault name 'data-tables-{name}-airgapped' (52 characters), "
+        "and a backup vault name is at most 50 characters of ^[A-Za-z0-9_.-]+$; choose a shorter name"
+    ]
 
 
 def test_a_replica_region_gets_the_tables_and_streams_policies(fixture_app):

@@ -61,6 +61,7 @@ def physical_names(cfg: EnvironmentConfig, systems: Sequence[SystemSpec]) -> lis
         (f"data-restore-validation-{env}", ROLE),  # and its function
         (f"data_restore_tests_{env}", RESTORE_PLAN),
         *((f"data-tables-{env}{o}", VAULT) for o in offsite),
+        *([(f"data-tables-{env}-airgapped", VAULT)] if cfg.offsite.air_gapped else []),
         (f"personalpod-{env}", DB_IDENTIFIER),
         (f"personalpod-{env}-writer", DB_IDENTIFIER),
         *(
