@@ -40,10 +40,10 @@ SAMPLES = ROOT / "samples"
 # times rarer here, and what collection and the session's synths leave is frozen (gc.freeze):
 # never freed, which a test process does not need, and never walked again. `make test` went from
 # 33 s to 29 s (docs/benchmarks.md); nothing else about the tests changes.
-FULL_COLLECTION_EVERY = 100  # young collections (Python's default: 10)
+FULL_COLLECTION_EVERY = 100  # collections of the middle generation (Python's default: 10)
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def pytest_configure() -> None:
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
