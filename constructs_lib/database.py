@@ -25,14 +25,11 @@ from constructs_lib.logs import acknowledge_short_retention, retention
 from constructs_lib.monitoring import Alarms, AlarmTarget
 from constructs_lib.nag import acknowledge, in_packs
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.props import AlarmKind, AlarmSettings
+from constructs_lib.props import AUDIT_ROLE, DB_PORT, AlarmKind, AlarmSettings
 
 # A reviewed change bumps the major version; minor versions apply in the maintenance window.
 # Read when a cluster is built (not bound at import), so tests can try another version.
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_11
-# Not PostgreSQL's 5432: scanners that sweep the default port find nothing (AwsSolutions-RDS11).
-# Clients never see this port; they reach the proxy, which always listens on 5432.
-DB_PORT = 5433
 # A rule no packet matches: a group's only inline egress rule when it may send nothing else
 # inline (what CDK writes for allow_all_outbound=False groups without egress rules).
 NO_TRAFFIC = ec2.CfnSecurityGroup.EgressProperty(
@@ -46,7 +43,6 @@ PROXY_PORT = 5432
 # SELECT on them) may read. Bound parameters are not logged (log_parameter off): their values
 # are the PHI. shared_preload_libraries is static: it takes effect when the writer reboots,
 # which CloudFormation does not do (db-bootstrap says so until it has).
-AUDIT_ROLE = "rds_pgaudit"
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",
     "shared_preload_libraries": "pg_stat_statements,pgaudit",

@@ -16,6 +16,13 @@ from typing import Literal
 BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
 
 
+# The PostgreSQL database's port and its pgaudit role (constructs_lib/database.py), which
+# db-bootstrap uses too. Not PostgreSQL's 5432: scanners that sweep the default port find nothing
+# (AwsSolutions-RDS11); without a proxy the app connects to it, behind one it sees only 5432.
+DB_PORT = 5433
+AUDIT_ROLE = "rds_pgaudit"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TableBilling:
     mode: BillingMode = "PAY_PER_REQUEST"

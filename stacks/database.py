@@ -24,10 +24,6 @@ from stacks import naming
 from stacks.policies import database_removal_policies
 
 DATABASE = naming.DATABASE
-# PersonalPod's names for its database and users; the constructs take them as given.
-DATABASE_NAME = "personalpod"
-ADMIN_USER = "personalpod_admin"
-APP_USER = "personalpod_app"
 # config/rules/database.py allows up to six zones; the VPC takes the first zone_count of them.
 MAX_ZONES = 6
 
@@ -100,9 +96,9 @@ class DatabaseStack(Stack):
             self,
             "Database",
             name=name,
-            database_name=DATABASE_NAME,
-            admin_user=ADMIN_USER,
-            app_user=APP_USER,
+            database_name=naming.DATABASE_NAME,
+            admin_user=naming.ADMIN_USER,
+            app_user=naming.APP_USER,
             network=self.network,
             key=self.key,
             settings=ClusterSettings(
@@ -186,8 +182,8 @@ class DatabaseStack(Stack):
         where = "ProxyEndpoint" if self.database.proxy else "WriterEndpoint"
         outputs = {
             where: (self.database.endpoint, f"Connect here on port {self.database.port} with TLS and an IAM auth token"),
-            "DatabaseName": (DATABASE_NAME, "PostgreSQL database"),
-            "DatabaseUser": (APP_USER, "Database user the application signs in as (IAM auth token, no password)"),
+            "DatabaseName": (naming.DATABASE_NAME, "PostgreSQL database"),
+            "DatabaseUser": (naming.APP_USER, "Database user the application signs in as (IAM auth token, no password)"),
             "ClientSecurityGroupId": (self.database.client_security_group.security_group_id, "Attach to application tasks"),
             "VpcId": (self.network.vpc.vpc_id, "Isolated VPC of the database"),
             "SubnetIds": (",".join(s.subnet_id for s in self.network.vpc.isolated_subnets), "Isolated subnets for application tasks"),

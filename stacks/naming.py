@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 # PersonalPod's PostgreSQL stack (stacks/database.py), named here for the stacks that name its roles.
 DATABASE = "personalpod-database"
+# PersonalPod's names for its database and users; the constructs take them as given, and
+# db-bootstrap signs in and grants by them.
+DATABASE_NAME = "personalpod"
+ADMIN_USER = "personalpod_admin"
+APP_USER = "personalpod_app"
 
 
 def alert_topic_name(cfg: EnvironmentConfig) -> str:

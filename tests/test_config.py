@@ -818,7 +818,14 @@ def test_each_config_module_imports_alone_without_the_cdk():
 
 # What the tools import to know a name or a plain value: none may start the CDK (jsii and Node,
 # a second or more, and from a fresh HOME several while jsii unpacks its package cache).
-CDK_FREE = ("stacks.naming", "constructs_lib.props", "constructs_lib.arns", "tools.preflight.checks", "tools.preflight.resources")
+CDK_FREE = (
+    "stacks.naming",
+    "constructs_lib.props",
+    "constructs_lib.arns",
+    "tools.preflight.checks",
+    "tools.preflight.resources",
+    "tools.db_bootstrap",
+)
 
 
 def test_names_and_the_preflight_checks_import_without_the_cdk():

@@ -37,8 +37,8 @@ import pytest
 from botocore.stub import Stubber
 
 from config.environments import ENVIRONMENTS
-from constructs_lib.database import AUDIT_ROLE
-from stacks.database import ADMIN_USER, APP_USER, DATABASE_NAME
+from constructs_lib.props import AUDIT_ROLE
+from stacks.naming import ADMIN_USER, APP_USER, DATABASE_NAME
 from tools import db_bootstrap
 from tools.db_bootstrap.audit import AFTER_REBOOT, PEOPLE_ROLE
 

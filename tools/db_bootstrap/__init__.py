@@ -10,8 +10,8 @@ transaction, creates that user if it is missing (LOGIN, no password: IAM sign-in
 schema and table privileges come with the migrations. docs/database.md, "Bootstrapping the
 application user", has the full story.
 
-Names come from stacks/database.py (database, master user, application user) and the port from
-constructs_lib/database.py. The cluster `personalpod-ENV` is read with `rds:DescribeDBClusters`
+Names come from stacks/naming.py (database, master user, application user) and the port from
+constructs_lib/props.py. The cluster `personalpod-ENV` is read with `rds:DescribeDBClusters`
 in the environment's region (config): its writer endpoint (unless --host) and its master secret
 (`MasterUserSecret`, unless --secret-arn). The master password is that secret's "password"
 (Secrets Manager `GetSecretValue`). With both --host and --secret-arn no RDS API call is made:
@@ -45,8 +45,8 @@ import sys
 from pathlib import Path
 
 from config.environments import ENVIRONMENTS
-from constructs_lib.database import DB_PORT
-from stacks.database import ADMIN_USER, APP_USER, DATABASE_NAME
+from constructs_lib.props import DB_PORT
+from stacks.naming import ADMIN_USER, APP_USER, DATABASE_NAME
 from tools.db_bootstrap import audit
 from tools.db_bootstrap.aws import cluster_identifier, describe_cluster, master_password, master_secret_arn, writer_endpoint
 from tools.db_bootstrap.connection import RDS_CA_BUNDLE_URL, SSL_MODES, Target, connect

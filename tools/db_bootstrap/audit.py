@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from constructs_lib.database import AUDIT_ROLE
+from constructs_lib.props import AUDIT_ROLE
 from tools.db_bootstrap.errors import BootstrapError, server_message
 from tools.db_bootstrap.sql import IAM_ROLE, _identifier
 

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from config.catalogue import PERSONALPOD
-from stacks.database import DATABASE
+from stacks.naming import DATABASE
 from tools.db_bootstrap.errors import BootstrapError
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.database import APP_USER, DATABASE_NAME
+from stacks.naming import APP_USER, DATABASE_NAME
 from tools.db_bootstrap.errors import BootstrapError, server_message
 
 # RDS creates this role on every RDS and Aurora PostgreSQL server; its members sign in with IAM tokens only.
