@@ -11,8 +11,10 @@ import functools
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -55,6 +57,23 @@ def cli_env(**variables: str) -> dict[str, str]:
     and `config` import from any cwd), one AWS attempt (as tests/conftest.py sets for the tests
     themselves), plus `variables`."""
     return {"PYTHONPATH": str(ROOT), "AWS_MAX_ATTEMPTS": os.environ["AWS_MAX_ATTEMPTS"], **variables}
+
+
+def in_process(main: Callable[[list[str]], int], monkeypatch, capsys, **environment: str) -> Callable[..., subprocess.CompletedProcess]:
+    """A tool's main() run as its subprocess twin would run it, for the cases where the
+    interpreter's start (a third of a second) is not what is tested: `environment` set, no
+    AWS_PROFILE, and the exit code and output in the same result shape."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess([], code, out, err)
+
+    return run
 
 
 # --- processes, read from /proc

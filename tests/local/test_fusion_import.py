@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from tests.local.helpers import SAMPLES, aws_session, cli_env, in_region, recreate, tool
+from tests.local.helpers import SAMPLES, aws_session, cli_env, in_process, in_region, recreate, tool
 from tools.local import fusion_import
 from tools.local.fusion_import import EntryError, ImportFailed, Progress, Rejected
 
@@ -301,24 +301,17 @@ def run_import(endpoint: str, path, *extra: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def import_here(moto_endpoint, monkeypatch, capsys):
-    """run_import's in-process twin, for the many cases where the interpreter's start (a third
-    of a second) is not what is tested: same arguments, same environment, same result shape."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-    def run(path, *extra: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = fusion_import.main([str(path), "--env", "dev", "--endpoint-url", moto_endpoint, "--region", REGION, *extra])
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess([], code, out, err)
-
-    return run
+    """run_import's in-process twin: same arguments, same environment, same result shape."""
+    run = in_process(
+        fusion_import.main,
+        monkeypatch,
+        capsys,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
+    return lambda path, *extra: run(str(path), "--env", "dev", "--endpoint-url", moto_endpoint, "--region", REGION, *extra)
 
 
 def read_back(resource, dates) -> tuple[list[dict], list[dict]]:

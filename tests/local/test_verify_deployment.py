@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.local.helpers import CREDENTIALS, ROOT, aws_session, cli_env, in_region, local_stack, recreate, tool, write_assembly
+from tests.local.helpers import CREDENTIALS, ROOT, aws_session, cli_env, in_process, in_region, local_stack, recreate, tool, write_assembly
 from tools.local import verify
 
 
@@ -165,25 +165,17 @@ def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def verify_here(moto_endpoint, monkeypatch, capsys):
-    """_cli's in-process twin, where the interpreter's start is not what is tested: the same
-    environment, verify.main's exit code and output in the same result shape."""
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = verify.main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess([], code, out, err)
-
-    return run
+    """_cli's in-process twin: the same environment, the same result shape."""
+    return in_process(
+        verify.main,
+        monkeypatch,
+        capsys,
+        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
 
 
 def test_the_command_prints_each_drift_and_exits_1(moto_endpoint, synthesized, env_tables, tmp_path):
