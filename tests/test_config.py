@@ -397,15 +397,19 @@ def test_synth_stops_with_the_message_and_writes_nothing(tmp_path):
     assert not outdir.exists() or not any(outdir.iterdir())
 
 
+def cdk_modules_after(code: str, *args: str) -> str:
+    """The CDK's modules (aws_cdk, jsii, constructs) loaded once `code` has run in a fresh
+    interpreter with `args` as sys.argv[1:], as a printed sorted list ("[]": none)."""
+    probe = f"import sys\n{code}\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))"
+    done = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
 def test_config_loads_without_cdk():
     # Docs and local tools read config without starting jsii: the constructs' props that config
     # reuses (constructs_lib/props.py) must stay plain data.
-    probe = (
-        "import sys, config; config.load(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert cdk_modules_after("import config; config.load()") == "[]"
 
 
 def test_replicas_are_refused_while_tables_are_archived_through_old_image_streams():
@@ -829,18 +833,7 @@ CDK_FREE = (
 
 
 def test_names_and_the_preflight_checks_import_without_the_cdk():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')))",
-            *CDK_FREE,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout[-500:], done.stderr[-2000:])
+    assert cdk_modules_after("import importlib\nfor m in sys.argv[1:]: importlib.import_module(m)", *CDK_FREE) == "[]"
 
 
 def test_no_config_module_imports_a_private_name_from_another():
