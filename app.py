@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,13 @@ def nag_packs() -> tuple[type, ...]:
     return tuple(getattr(cdk_nag, name) for name in NAG_PACKS)
 
 
-def build(app: cdk.App) -> list[DataStage]:
-    """Add the selected environments' stages to `app`; raises config.ConfigError on bad config."""
+def build(app: cdk.App, environments: Sequence[config.EnvironmentConfig] | None = None) -> list[DataStage]:
+    """Add a stage per environment to `app`: `environments`, already loaded, or those the app's
+    `env` context selects (raises config.ConfigError on bad config)."""
     from stacks.stage import DataStage
 
-    return [DataStage(app, config=cfg) for cfg in config.load(app.node.try_get_context("env"))]
+    selected = config.load(app.node.try_get_context("env")) if environments is None else environments
+    return [DataStage(app, config=cfg) for cfg in selected]
 
 
 def main() -> None:
@@ -51,7 +54,7 @@ def main() -> None:
     if unknown:
         sys.exit("cdk synth stopped: " + "\n  ".join(unknown))
     try:
-        config.load(given.get("env"))  # what build() selects: the App reads the same context
+        environments = config.load(given.get("env"))
     except config.ConfigError as error:
         # One clear message and a non-zero exit, before anything is written to cdk.out.
         sys.exit(f"cdk synth stopped: {error}")
@@ -60,7 +63,7 @@ def main() -> None:
     from stacks.limits import limit_failures
 
     app = cdk.App(**APP_SETTINGS)
-    build(app)
+    build(app, environments)
     cdk.Validations.of(app).add_plugins(*(pack(app) for pack in nag_packs()))
     assembly = app.synth()
     # The validation plugins only write a report from Python; turn its failures into an exit code.
